@@ -1,0 +1,32 @@
+"""engram: long-term memory for AI agents.
+
+    from engram import Memory
+    m = Memory()
+    m.add("I'm vegetarian and allergic to nuts", user_id="alice", infer=False)
+    m.search("what can alice eat?", user_id="alice")
+"""
+
+from engram.aio import AsyncMemory
+from engram.errors import (
+    ConfigError,
+    EngramError,
+    NotFoundError,
+    ProviderError,
+    StorageError,
+    ValidationError,
+)
+from engram.memory import Memory
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncMemory",
+    "ConfigError",
+    "EngramError",
+    "Memory",
+    "NotFoundError",
+    "ProviderError",
+    "StorageError",
+    "ValidationError",
+    "__version__",
+]

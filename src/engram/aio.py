@@ -1,0 +1,60 @@
+"""``AsyncMemory``: every verb of ``Memory`` as a coroutine, with no second copy of the logic.
+
+Each verb runs the sync implementation in a worker thread, so an event loop
+(FastAPI, an agent framework) is never blocked by embedding or LLM calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
+
+from engram.config import MemoryConfig
+from engram.memory import Memory
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _in_thread(verb: Callable[P, R]) -> Callable[..., Any]:
+    """An async method that runs ``Memory.<verb>`` in a worker thread."""
+
+    @functools.wraps(verb)
+    async def method(self: AsyncMemory, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(getattr(self.sync, verb.__name__), *args, **kwargs)
+
+    return method
+
+
+class AsyncMemory:
+    """The async face of :class:`Memory`; takes the same arguments."""
+
+    def __init__(self, config: MemoryConfig | Mapping[str, Any] | None = None, **parts: Any) -> None:
+        self.sync = Memory(config, **parts)
+
+    @classmethod
+    async def from_config(cls, config: MemoryConfig | Mapping[str, Any]) -> AsyncMemory:
+        return await asyncio.to_thread(cls, config)
+
+    @property
+    def usage(self) -> Any:
+        return self.sync.usage
+
+    add = _in_thread(Memory.add)
+    search = _in_thread(Memory.search)
+    get = _in_thread(Memory.get)
+    get_all = _in_thread(Memory.get_all)
+    update = _in_thread(Memory.update)
+    delete = _in_thread(Memory.delete)
+    delete_all = _in_thread(Memory.delete_all)
+    history = _in_thread(Memory.history)
+    reset = _in_thread(Memory.reset)
+    close = _in_thread(Memory.close)
+
+    async def __aenter__(self) -> AsyncMemory:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,76 @@
+"""Configuration: what ``Memory.from_config`` accepts, validated once.
+
+The keys are mem0's, so an existing config works::
+
+    {
+        "llm": {"provider": "openai", "config": {"model": "gpt-4.1-mini"}},
+        "embedder": {"provider": "local", "config": {}},
+        "vector_store": {"provider": "sqlite", "config": {"path": "~/.engram/engram.db"}},
+        "custom_fact_extraction_prompt": "...",
+        "custom_update_memory_prompt": "...",
+    }
+
+Environment variables are read only when a default is built (never at import).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from engram.errors import ConfigError
+
+DEFAULT_HOME = "~/.engram"
+DEFAULT_DB_NAME = "engram.db"
+HOME_ENV = "ENGRAM_HOME"
+DB_PATH_ENV = "ENGRAM_DB_PATH"
+
+
+class ProviderConfig(BaseModel):
+    """A provider name and its own settings, e.g. ``{"provider": "openai", "config": {...}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class MemoryConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    llm: ProviderConfig | None = None
+    embedder: ProviderConfig | None = None
+    vector_store: ProviderConfig | None = None
+    graph_store: dict[str, Any] | None = None
+    history_db_path: str | None = None
+    custom_fact_extraction_prompt: str | None = None
+    custom_update_memory_prompt: str | None = None
+    recent_messages: int = Field(default=10, ge=0, le=200)
+    version: str | None = None  # mem0 configs carry one; accepted and ignored
+
+    @classmethod
+    def parse(cls, raw: MemoryConfig | Mapping[str, Any] | None) -> MemoryConfig:
+        if raw is None:
+            return cls()
+        if isinstance(raw, MemoryConfig):
+            return raw
+        try:
+            return cls.model_validate(dict(raw))
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise ConfigError(f"invalid engram config: {problems}") from exc
+
+
+def default_db_path() -> Path:
+    """``$ENGRAM_DB_PATH``, else ``$ENGRAM_HOME/engram.db``, else ``~/.engram/engram.db``."""
+    if explicit := os.environ.get(DB_PATH_ENV):
+        return Path(explicit).expanduser()
+    return Path(os.environ.get(HOME_ENV, DEFAULT_HOME)).expanduser() / DEFAULT_DB_NAME

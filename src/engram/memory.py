@@ -1,0 +1,588 @@
+"""``Memory``: the one implementation of every verb.
+
+Read top-down: construction, then the verbs in the order of DESIGN.md (add,
+search, get, get_all, update, delete, delete_all, history, reset), then the
+steps of ``add``. Each verb that writes opens exactly one store transaction,
+after every LLM and embedding call it needs has returned.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from engram.config import MemoryConfig, default_db_path
+from engram.embedders import Embedder, build_embedder
+from engram.errors import ConfigError, NotFoundError, ValidationError
+from engram.llms import LLM, NO_LLM_MESSAGE, Usage, build_llm, default_llm
+from engram.messages import Message, normalise_messages
+from engram.models import (
+    IDENTITY_KEYS,
+    SCOPE_KEYS,
+    Event,
+    HistoryRecord,
+    MemoryRecord,
+    Scope,
+    memory_hash,
+    utcnow,
+)
+from engram.pipeline.extract import Fact, extract_facts
+from engram.pipeline.parsing import parse_json_answer
+from engram.pipeline.prompts import (
+    PROCEDURAL_SUMMARY_PROMPT,
+    PROCEDURAL_SUMMARY_SCHEMA,
+    RECONCILE_SCHEMA,
+)
+from engram.pipeline.reconcile import Action, plan_actions, reconcile_messages
+from engram.search import hybrid_search, index_text
+from engram.storage import build_store
+from engram.storage.base import Query, Store, StoredMessage, Vector
+from engram.storage.filters import Filter, normalise_time, parse_filters, scope_equalities
+
+PROCEDURAL_MEMORY = "procedural_memory"
+SIMILAR_PER_FACT = 5  # existing memories shown to the LLM for each new fact
+SIMILARITY_FLOOR = 0.2  # below this cosine an existing memory is unrelated to a fact
+MAX_LIMIT = 10_000
+KEEP_MESSAGES = 50  # recent messages kept per scope
+
+
+@dataclass
+class _WritePlan:
+    """Everything one add will write, computed before the transaction opens."""
+
+    inserts: list[tuple[MemoryRecord, Vector]] = field(default_factory=list)
+    updates: list[tuple[MemoryRecord, MemoryRecord, Vector]] = field(default_factory=list)  # old, new
+    deletes: list[MemoryRecord] = field(default_factory=list)
+    unchanged: list[MemoryRecord] = field(default_factory=list)
+
+
+class Memory:
+    """Long-term memory on one store, with an embedder and (for ``infer=True``) an LLM.
+
+    ``Memory()`` uses the embedded defaults: ``~/.engram/engram.db`` (or
+    ``$ENGRAM_DB_PATH``), the packaged local embedder, and the LLM the
+    environment configures. Parts may also be passed in ready-made.
+    """
+
+    def __init__(
+        self,
+        config: MemoryConfig | Mapping[str, Any] | None = None,
+        *,
+        store: Store | None = None,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
+    ) -> None:
+        self.config = MemoryConfig.parse(config)
+        if self.config.graph_store:
+            raise ConfigError("graph_store is not supported yet: remove it from the config")
+        self.embedder = embedder or _embedder_from(self.config)
+        self.store = store or build_store(self.config, default_path=default_db_path())
+        self.store.bind_embedder(self.embedder.model_name, self.embedder.dimension)
+        self._llm = llm
+        self._llm_resolved = llm is not None or self.config.llm is not None
+        if self.config.llm is not None and llm is None:
+            self._llm = build_llm(self.config.llm.provider, self.config.llm.config)
+        self._usage_lock = threading.Lock()
+        self.usage = Usage()  # running totals of every LLM call this Memory made
+
+    @classmethod
+    def from_config(cls, config: MemoryConfig | Mapping[str, Any]) -> Memory:
+        return cls(config)
+
+    @property
+    def llm(self) -> LLM:
+        """The configured LLM; raises ConfigError explaining how to configure one."""
+        if not self._llm_resolved:
+            self._llm = default_llm()
+            self._llm_resolved = True
+        if self._llm is None:
+            raise ConfigError(NO_LLM_MESSAGE)
+        return self._llm
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the verbs ---------------------------------------------------------------------
+
+    def add(
+        self,
+        messages: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        actor_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        infer: bool = True,
+        memory_type: str | None = None,
+        prompt: str | None = None,
+        timestamp: datetime | date | str | float | None = None,
+        expiration_date: datetime | date | str | None = None,
+    ) -> dict[str, Any]:
+        """Remember a conversation. Returns what changed, one result per memory touched."""
+        scope = _scope_from(user_id, agent_id, run_id, actor_id, None)[0]
+        turns = normalise_messages(messages)
+        clean_metadata = _user_metadata(metadata)
+        when = _parse_timestamp(timestamp) if timestamp is not None else utcnow()
+        expires = _parse_expiration(expiration_date) if expiration_date is not None else None
+        if memory_type not in (None, PROCEDURAL_MEMORY):
+            raise ValidationError(f"memory_type must be None or {PROCEDURAL_MEMORY!r}, got {memory_type!r}")
+        draft = _Draft(scope, clean_metadata, when, expires)
+
+        usage = Usage()
+        warnings: list[str] = []
+        if memory_type == PROCEDURAL_MEMORY:
+            if scope.agent_id is None:
+                raise ValidationError("procedural memory belongs to an agent: pass agent_id")
+            plan, usage = self._plan_procedural(turns, draft, prompt)
+        elif infer:
+            plan, usage, warnings = self._plan_inferred(turns, draft, prompt)
+        else:
+            plan = self._plan_verbatim(turns, draft)
+
+        self._apply(plan, scope, turns, when)
+        self._count(usage)
+        result: dict[str, Any] = {"results": _results_of(plan)}
+        if usage.calls:
+            result["usage"] = usage.as_dict()
+        if warnings:
+            result["warnings"] = warnings
+        return result
+
+    def search(
+        self,
+        query: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        actor_id: str | None = None,
+        limit: int = 10,
+        filters: Mapping[str, Any] | None = None,
+        threshold: float | None = None,
+        rerank: bool | None = None,
+        top_k: int | None = None,
+    ) -> dict[str, Any]:
+        """The memories that best match ``query`` in the scope, best first, each with a ``score``."""
+        if not isinstance(query, str) or not query.strip():
+            raise ValidationError("query must be a non-empty string")
+        if rerank:
+            raise ConfigError("rerank=True needs a reranker, and none is configured")
+        limit = _limit(top_k if top_k is not None else limit)
+        if threshold is not None and not isinstance(threshold, int | float):
+            raise ValidationError(f"threshold must be a number, got {threshold!r}")
+        scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
+        vector = self.embedder.embed_batch([query], purpose="query")[0]
+        hits = hybrid_search(
+            self.store, Query(scope, tree, utcnow()), query, vector, limit=limit, threshold=threshold
+        )
+        return {"results": [hit.record.to_item(hit.score) for hit in hits]}
+
+    def get(self, memory_id: str) -> dict[str, Any] | None:
+        """One memory by id, or None."""
+        record = self.store.get_memory(_memory_id(memory_id))
+        return record.to_item() if record else None
+
+    def get_all(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        actor_id: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 100,
+        top_k: int | None = None,
+    ) -> dict[str, Any]:
+        """The scope's memories, newest first."""
+        scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
+        records = self.store.list_memories(Query(scope, tree, utcnow()), _limit(top_k or limit))
+        return {"results": [record.to_item() for record in records]}
+
+    def update(
+        self,
+        memory_id: str,
+        data: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        text: str | None = None,
+    ) -> dict[str, str]:
+        """Replace a memory's text (``data`` or ``text``) and/or its metadata."""
+        new_text = data if data is not None else text
+        if new_text is None and metadata is None:
+            raise ValidationError("update needs new text (data=...) or metadata=...")
+        if new_text is not None and (not isinstance(new_text, str) or not new_text.strip()):
+            raise ValidationError("the new text of a memory must be a non-empty string")
+        old = self._existing(memory_id)
+        text_now = new_text.strip() if new_text is not None else old.memory
+        new = replace(
+            old,
+            memory=text_now,
+            hash=memory_hash(text_now),
+            metadata=_user_metadata(metadata) if metadata is not None else old.metadata,
+            updated_at=utcnow(),
+        )
+        vector = self._embed([index_text(new)])[0] if new.memory != old.memory else None
+        with self.store.transaction():
+            self.store.update_memory(new, vector, index_text(new))
+            self.store.add_history([_history(Event.UPDATE, old, new)])
+        return {"message": "Memory updated successfully!"}
+
+    def delete(self, memory_id: str) -> dict[str, str]:
+        old = self._existing(memory_id)
+        with self.store.transaction():
+            self.store.delete_memory(old.id)
+            self.store.add_history([_history(Event.DELETE, old, None)])
+        return {"message": "Memory deleted successfully!"}
+
+    def delete_all(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        actor_id: str | None = None,
+    ) -> dict[str, str]:
+        """Delete every memory of a scope (a scope is required); history keeps them."""
+        scope = _scope_from(user_id, agent_id, run_id, actor_id, None)[0]
+        with self.store.transaction():
+            deleted = self.store.delete_memories(scope)
+            self.store.add_history([_history(Event.DELETE, record, None) for record in deleted])
+        return {"message": "Memories deleted successfully!"}
+
+    def history(self, memory_id: str) -> list[dict[str, Any]]:
+        """Every change to one memory, oldest first; it outlives the memory."""
+        return [row.to_dict() for row in self.store.history(_memory_id(memory_id))]
+
+    def reset(self) -> None:
+        """Delete everything in the store: memories, history and messages."""
+        self.store.reset()
+        self.store.bind_embedder(self.embedder.model_name, self.embedder.dimension)
+
+    # -- the steps of add ------------------------------------------------------------------
+
+    def _plan_verbatim(self, turns: list[Message], draft: _Draft) -> _WritePlan:
+        """infer=False: each non-system message becomes a memory as it is."""
+        kept = [turn for turn in turns if turn.role != "system" and turn.content]
+        if not kept:
+            raise ValidationError("there is nothing to store: every message is empty or a system message")
+        records = [draft.record(turn.content, role=turn.role, sources=[turn]) for turn in kept]
+        return self._plan_adds(records, draft.scope)
+
+    def _plan_inferred(
+        self, turns: list[Message], draft: _Draft, custom_prompt: str | None
+    ) -> tuple[_WritePlan, Usage, list[str]]:
+        """infer=True: extract facts, compare them with similar memories, decide."""
+        llm = self.llm
+        context = [
+            Message(m.role, m.content, m.name)
+            for m in self.store.recent_messages(draft.scope, self.config.recent_messages)
+        ]
+        extraction = extract_facts(
+            llm,
+            [turn for turn in turns if turn.content],
+            context=context,
+            reference_time=draft.created_at,
+            custom_prompt=custom_prompt or self.config.custom_fact_extraction_prompt,
+        )
+        usage, warnings = extraction.usage, list(extraction.warnings)
+        # A fact whose exact text is already stored needs no LLM decision: it is a NONE.
+        hashes = [memory_hash(fact.text) for fact in extraction.facts]
+        known = self.store.find_by_hash(draft.scope.owner_only(), hashes)
+        plan = _WritePlan(unchanged=[known[h] for h in dict.fromkeys(hashes) if h in known])
+        facts = [fact for fact, h in zip(extraction.facts, hashes, strict=True) if h not in known]
+        if not facts:
+            return plan, usage, warnings
+
+        shown = self._similar_memories(facts, draft)
+        if not shown:  # nothing to compare with: every fact is an ADD, no LLM call needed
+            actions = [Action(Event.ADD, fact, fact.text) for fact in facts]
+        else:
+            completion = llm.complete(
+                reconcile_messages(facts, shown, self.config.custom_update_memory_prompt),
+                json_schema=RECONCILE_SCHEMA,
+            )
+            usage = usage + completion.usage
+            actions, more = plan_actions(facts, shown, parse_json_answer(completion.text))
+            warnings += more
+        self._fill_plan(plan, actions, turns, draft)
+        return plan, usage, warnings
+
+    def _plan_procedural(
+        self, turns: list[Message], draft: _Draft, custom_prompt: str | None
+    ) -> tuple[_WritePlan, Usage]:
+        """An agent's execution log becomes one summary memory."""
+        log = "\n".join(turn.as_line() for turn in turns if turn.content)
+        completion = self.llm.complete(
+            [
+                {"role": "system", "content": custom_prompt or PROCEDURAL_SUMMARY_PROMPT},
+                {"role": "user", "content": log},
+            ],
+            json_schema=PROCEDURAL_SUMMARY_SCHEMA,
+        )
+        answer = parse_json_answer(completion.text)
+        summary = answer.get("summary") if isinstance(answer, dict) else None
+        if not isinstance(summary, str) or not summary.strip():
+            summary = completion.text.strip()  # a plain-text summary is still a summary
+        if not summary:
+            raise ValidationError("the LLM returned an empty summary of the execution log")
+        metadata = {**draft.metadata, "memory_type": PROCEDURAL_MEMORY}
+        record = replace(draft.record(summary, role=None, sources=turns), metadata=metadata)
+        return _WritePlan(inserts=[(record, self._embed([index_text(record)])[0])]), completion.usage
+
+    def _similar_memories(self, facts: list[Fact], draft: _Draft) -> list[MemoryRecord]:
+        """The existing memories closest to any fact, each once, in order of first appearance."""
+        query = Query(draft.scope.owner_only(), None, utcnow())
+        vectors = self.embedder.embed_batch([fact.text for fact in facts], purpose="query")
+        shown: dict[str, MemoryRecord] = {}
+        for vector in vectors:
+            for record, score in self.store.vector_search(query, vector, SIMILAR_PER_FACT):
+                if score >= SIMILARITY_FLOOR:
+                    shown.setdefault(record.id, record)
+        return list(shown.values())
+
+    def _fill_plan(
+        self, plan: _WritePlan, actions: list[Action], turns: list[Message], draft: _Draft
+    ) -> None:
+        adds: list[MemoryRecord] = []
+        for action in actions:
+            sources = [turns[i] for i in action.fact.sources] if action.fact else []
+            if action.event == Event.ADD and action.text:
+                adds.append(draft.record(action.text, role=None, sources=sources))
+            elif action.event == Event.UPDATE and action.target and action.text:
+                new = replace(
+                    action.target,
+                    memory=action.text,
+                    hash=memory_hash(action.text),
+                    updated_at=utcnow(),
+                    metadata={**action.target.metadata, **draft.metadata},
+                )
+                plan.updates.append((action.target, new, self._embed([index_text(new)])[0]))
+            elif action.event == Event.DELETE and action.target:
+                plan.deletes.append(action.target)
+            elif action.event == Event.NONE and action.target:
+                plan.unchanged.append(action.target)
+        added = self._plan_adds(adds, draft.scope)
+        plan.inserts += added.inserts
+        plan.unchanged += added.unchanged
+
+    def _plan_adds(self, records: list[MemoryRecord], scope: Scope) -> _WritePlan:
+        """New memories, minus those whose text the scope (or this batch) already holds."""
+        plan = _WritePlan()
+        known = self.store.find_by_hash(scope.owner_only(), [r.hash for r in records])
+        fresh: dict[str, MemoryRecord] = {}
+        for record in records:
+            if record.hash in known:
+                plan.unchanged.append(known[record.hash])
+            elif record.hash not in fresh:
+                fresh[record.hash] = record
+        vectors = self._embed([index_text(record) for record in fresh.values()])
+        plan.inserts = list(zip(fresh.values(), vectors, strict=True))
+        return plan
+
+    def _apply(self, plan: _WritePlan, scope: Scope, turns: list[Message], when: datetime) -> None:
+        """Write the whole plan, its history and the message window in one transaction."""
+        history: list[HistoryRecord] = []
+        with self.store.transaction():
+            for record, vector in plan.inserts:
+                self.store.insert_memory(record, vector, index_text(record))
+                history.append(_history(Event.ADD, None, record))
+            for old, new, vector in plan.updates:
+                self.store.update_memory(new, vector, index_text(new))
+                history.append(_history(Event.UPDATE, old, new))
+            for record in plan.deletes:
+                self.store.delete_memory(record.id)
+                history.append(_history(Event.DELETE, record, None))
+            self.store.add_history(history)
+            window = [
+                StoredMessage(t.role, t.content, t.name, when) for t in turns if t.role != "system" and t.content
+            ]
+            if window and self.config.recent_messages:
+                self.store.append_messages(scope, window, KEEP_MESSAGES)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _embed(self, texts: list[str]) -> Any:
+        return self.embedder.embed_batch(texts, purpose="document")
+
+    def _existing(self, memory_id: str) -> MemoryRecord:
+        record = self.store.get_memory(_memory_id(memory_id))
+        if record is None:
+            raise NotFoundError(f"no memory has id {memory_id!r}")
+        return record
+
+    def _count(self, usage: Usage) -> None:
+        with self._usage_lock:
+            self.usage = self.usage + usage
+
+
+# -- building blocks ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """What every memory written by one add shares."""
+
+    scope: Scope
+    metadata: dict[str, Any]
+    created_at: datetime
+    expires: datetime | None
+
+    def record(self, text: str, *, role: str | None, sources: Sequence[Message]) -> MemoryRecord:
+        metadata = dict(self.metadata)
+        source_ids = [m.id for m in sources if m.id is not None]
+        if source_ids:
+            metadata["source_ids"] = source_ids
+        return MemoryRecord(
+            id=str(uuid.uuid4()),
+            memory=text,
+            hash=memory_hash(text),
+            created_at=self.created_at,
+            updated_at=self.created_at,
+            metadata=metadata,
+            role=role,
+            expiration_date=self.expires,
+            **self.scope.as_dict(),
+        )
+
+
+def _embedder_from(config: MemoryConfig) -> Embedder:
+    if config.embedder is None:
+        return build_embedder()
+    return build_embedder(config.embedder.provider, config.embedder.config)
+
+
+def _results_of(plan: _WritePlan) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    results += [{"id": r.id, "memory": r.memory, "event": "ADD"} for r, _ in plan.inserts]
+    results += [
+        {"id": new.id, "memory": new.memory, "event": "UPDATE", "previous_memory": old.memory}
+        for old, new, _ in plan.updates
+    ]
+    results += [{"id": r.id, "memory": r.memory, "event": "DELETE"} for r in plan.deletes]
+    seen = {result["id"] for result in results}
+    for record in plan.unchanged:
+        if record.id not in seen:
+            seen.add(record.id)
+            results.append({"id": record.id, "memory": record.memory, "event": "NONE"})
+    return results
+
+
+def _history(event: Event, old: MemoryRecord | None, new: MemoryRecord | None) -> HistoryRecord:
+    subject = new or old
+    assert subject is not None
+    now = utcnow()
+    return HistoryRecord(
+        id=str(uuid.uuid4()),
+        memory_id=subject.id,
+        old_memory=old.memory if old else None,
+        new_memory=new.memory if new else None,
+        event=event,
+        created_at=subject.created_at if event == Event.ADD else now,
+        updated_at=now if event != Event.ADD else None,
+        is_deleted=event == Event.DELETE,
+        actor_id=subject.actor_id,
+        role=subject.role,
+    )
+
+
+def _check_id(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ValidationError(f"{name} must not be empty or whitespace")
+    return value
+
+
+def _scope_from(
+    user_id: str | None,
+    agent_id: str | None,
+    run_id: str | None,
+    actor_id: str | None,
+    filters: Mapping[str, Any] | None,
+) -> tuple[Scope, Filter | None]:
+    """The scope of a call, from keywords or from scope ids inside ``filters``."""
+    given = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id, "actor_id": actor_id}
+    ids = {key: _check_id(key, value) for key, value in given.items()}
+    tree = parse_filters(filters)
+    for key, value in scope_equalities(tree).items():
+        value = _check_id(key, value)
+        if ids[key] is not None and ids[key] != value:
+            raise ValidationError(f"{key} is {ids[key]!r} but filters say {value!r}: give one")
+        ids[key] = value
+    if not any(ids[key] for key in SCOPE_KEYS):
+        raise ValidationError(
+            "a scope is required: pass at least one of user_id, agent_id or run_id "
+            "(as a keyword, or inside filters)"
+        )
+    return Scope(**ids), tree
+
+
+def _memory_id(memory_id: Any) -> str:
+    if not isinstance(memory_id, str) or not memory_id.strip():
+        raise ValidationError(f"memory_id must be a non-empty string, got {memory_id!r}")
+    return memory_id
+
+
+def _user_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The caller's metadata minus identity keys, which never change a memory's scope."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ValidationError(f"metadata must be a dict, got {type(metadata).__name__}")
+    clean = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise ValidationError(f"metadata keys must be strings, got {key!r}")
+        if key not in IDENTITY_KEYS:
+            clean[key] = value
+    try:
+        json.dumps(clean)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"metadata must be JSON-serialisable: {exc}") from exc
+    return clean
+
+
+def _limit(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise ValidationError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {value!r}")
+    return value
+
+
+def _parse_timestamp(value: datetime | date | str | float) -> datetime:
+    if isinstance(value, bool):
+        raise ValidationError(f"timestamp must be a datetime, ISO string or Unix time, got {value!r}")
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ValidationError(f"timestamp {value!r} is not a valid Unix time") from exc
+    return datetime.fromisoformat(normalise_time(value, what="timestamp"))
+
+
+def _parse_expiration(value: datetime | date | str) -> datetime:
+    """A date expires at the end of that day (UTC); a datetime at that moment."""
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=1)
+    return datetime.fromisoformat(normalise_time(value, what="expiration_date"))
+
+
+__all__ = ["Memory"]

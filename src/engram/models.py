@@ -1,0 +1,133 @@
+"""The domain model: scopes, memories and history events.
+
+Times are timezone-aware UTC datetimes inside engram and ISO 8601 strings at the
+API surface, so results can go straight to JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+SCOPE_KEYS = ("user_id", "agent_id", "run_id")
+"""The ids that own a memory; every read or write names at least one."""
+
+IDENTITY_KEYS = (*SCOPE_KEYS, "actor_id")
+"""Keys that describe who a memory belongs to; never stored as user metadata."""
+
+
+class Event(StrEnum):
+    ADD = "ADD"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+    NONE = "NONE"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who a memory belongs to. ``None`` means "any" when reading."""
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+    actor_id: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        """The ids that are set, e.g. ``{"user_id": "alice"}``."""
+        return {key: value for key in IDENTITY_KEYS if (value := getattr(self, key)) is not None}
+
+    def owner_only(self) -> Scope:
+        """The same owners with any actor: duplicates are judged per owner, not per speaker."""
+        return Scope(self.user_id, self.agent_id, self.run_id)
+
+    def owner_key(self) -> str:
+        """A stable key for the owning ids (the actor is not an owner)."""
+        return "|".join(f"{key}={getattr(self, key) or ''}" for key in SCOPE_KEYS)
+
+
+@dataclass
+class MemoryRecord:
+    """One stored memory, as the store keeps it."""
+
+    id: str
+    memory: str
+    hash: str
+    created_at: datetime
+    updated_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+    actor_id: str | None = None
+    role: str | None = None
+    expiration_date: datetime | None = None
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.user_id, self.agent_id, self.run_id, self.actor_id)
+
+    def to_item(self, score: float | None = None) -> dict[str, Any]:
+        """The public shape of a memory (DESIGN.md section 1)."""
+        item: dict[str, Any] = {
+            "id": self.id,
+            "memory": self.memory,
+            "hash": self.hash,
+            "metadata": dict(self.metadata),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at) if self.updated_at else None,
+        }
+        for key in (*IDENTITY_KEYS, "role"):
+            if (value := getattr(self, key)) is not None:
+                item[key] = value
+        if self.expiration_date is not None:
+            item["expiration_date"] = iso(self.expiration_date)
+        if score is not None:
+            item["score"] = round(float(score), 6)
+        return item
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    """One change to one memory; history outlives the memory it describes."""
+
+    id: str
+    memory_id: str
+    old_memory: str | None
+    new_memory: str | None
+    event: Event
+    created_at: datetime
+    updated_at: datetime | None = None
+    is_deleted: bool = False
+    actor_id: str | None = None
+    role: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "memory_id": self.memory_id,
+            "old_memory": self.old_memory,
+            "new_memory": self.new_memory,
+            "event": self.event.value,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at) if self.updated_at else None,
+            "is_deleted": self.is_deleted,
+            "actor_id": self.actor_id,
+            "role": self.role,
+        }
+
+
+def memory_hash(text: str) -> str:
+    """The hash that identifies a memory's text (md5, as mem0 does)."""
+    return hashlib.md5(text.strip().encode("utf-8")).hexdigest()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with microseconds: sortable as text."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")

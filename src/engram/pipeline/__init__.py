@@ -1,0 +1,1 @@
+"""The add pipeline: extract facts, reconcile them with what is stored, summarise agent runs."""

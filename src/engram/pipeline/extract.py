@@ -1,0 +1,73 @@
+"""Step 2 of add: the LLM reads the conversation and lists the facts worth keeping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engram.llms.base import LLM, Usage
+from engram.messages import Message
+from engram.pipeline.parsing import parse_json_answer
+from engram.pipeline.prompts import FACT_EXTRACTION_PROMPT, FACT_EXTRACTION_SCHEMA
+
+
+@dataclass(frozen=True)
+class Fact:
+    text: str
+    sources: tuple[int, ...] = ()  # indexes into the messages passed to add
+
+
+@dataclass
+class Extraction:
+    facts: list[Fact]
+    usage: Usage
+    warnings: list[str] = field(default_factory=list)
+
+
+def extract_facts(
+    llm: LLM,
+    messages: list[Message],
+    *,
+    context: list[Message],
+    reference_time: datetime,
+    custom_prompt: str | None = None,
+) -> Extraction:
+    """Ask the LLM for facts; an unreadable answer yields no facts and a warning."""
+    system = (custom_prompt or FACT_EXTRACTION_PROMPT).replace("{today}", reference_time.date().isoformat())
+    system = system.replace("{{", "{").replace("}}", "}")
+    parts = []
+    if context:
+        parts.append("Earlier messages, for context only:\n" + "\n".join(m.as_line() for m in context))
+    parts.append(f"Conversation date: {reference_time.date().isoformat()}")
+    parts.append("Conversation:\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
+    completion = llm.complete(
+        [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}],
+        json_schema=FACT_EXTRACTION_SCHEMA,
+    )
+    answer = parse_json_answer(completion.text)
+    facts, warnings = _read_facts(answer, len(messages))
+    return Extraction(facts, completion.usage, warnings)
+
+
+def _read_facts(answer: object, message_count: int) -> tuple[list[Fact], list[str]]:
+    if isinstance(answer, dict):
+        answer = answer.get("facts")
+    if not isinstance(answer, list):
+        return [], ["fact extraction: the LLM's answer held no list of facts; nothing was stored"]
+    facts: list[Fact] = []
+    seen: set[str] = set()
+    for item in answer:
+        if isinstance(item, str):
+            text, sources = item, []
+        elif isinstance(item, dict) and isinstance(item.get("text") or item.get("fact"), str):
+            text = item.get("text") or item.get("fact")
+            raw_sources = item.get("sources")
+            sources = raw_sources if isinstance(raw_sources, list) else []
+        else:
+            continue
+        text = " ".join(str(text).split())
+        if text and text.lower() not in seen:
+            seen.add(text.lower())
+            valid = tuple(s for s in sources if isinstance(s, int) and 0 <= s < message_count)
+            facts.append(Fact(text, valid))
+    return facts, []

@@ -1,0 +1,134 @@
+"""Steps 3-4 of add: decide ADD, UPDATE, DELETE or NONE for each new fact.
+
+The LLM sees existing memories under small ids ("0", "1", ...), never real
+ones, so a hallucinated id cannot reach a real memory. Its answer is checked
+in code before anything is applied:
+
+- an id that was not shown: UPDATE becomes ADD, DELETE becomes NONE;
+- an UPDATE that leaves the text unchanged is NONE;
+- a second decision on a memory already changed in this batch becomes ADD (or NONE for DELETE);
+- a fact with no readable decision is left alone (NONE), with a warning.
+
+Nothing here does I/O: ``plan_actions`` is a pure function of the facts, the
+memories shown, and the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engram.llms.base import ChatMessage
+from engram.models import Event, MemoryRecord, memory_hash
+from engram.pipeline.extract import Fact
+from engram.pipeline.prompts import RECONCILE_PROMPT
+
+
+@dataclass(frozen=True)
+class Action:
+    """One change to apply. ``text`` is the new text for ADD and UPDATE."""
+
+    event: Event
+    fact: Fact | None = None
+    text: str | None = None
+    target: MemoryRecord | None = None
+
+
+def reconcile_messages(
+    facts: list[Fact], shown: list[MemoryRecord], custom_prompt: str | None = None
+) -> list[ChatMessage]:
+    existing = "\n".join(f'- id "{i}": {record.memory}' for i, record in enumerate(shown))
+    new = "\n".join(f"- fact {i}: {fact.text}" for i, fact in enumerate(facts))
+    return [
+        {"role": "system", "content": custom_prompt or RECONCILE_PROMPT},
+        {"role": "user", "content": f"EXISTING MEMORIES:\n{existing}\n\nNEW FACTS:\n{new}"},
+    ]
+
+
+def plan_actions(
+    facts: list[Fact], shown: list[MemoryRecord], answer: Any
+) -> tuple[list[Action], list[str]]:
+    """Turn the LLM's decisions into safe actions, one per fact at most."""
+    warnings: list[str] = []
+    decisions = _decisions(answer)
+    if decisions is None:
+        return [Action(Event.NONE, fact) for fact in facts], [
+            "reconcile: the LLM's answer was unreadable; no memory was changed"
+        ]
+    by_fact: dict[int, dict[str, Any]] = {}
+    for decision in decisions:
+        index = _fact_index(decision, facts)
+        if index is None:
+            warnings.append(f"reconcile: ignored a decision for no listed fact: {decision!r}")
+        elif index not in by_fact:
+            by_fact[index] = decision
+
+    actions: list[Action] = []
+    touched: set[str] = set()
+    for index, fact in enumerate(facts):
+        decision = by_fact.get(index)
+        if decision is None:
+            warnings.append(f"reconcile: no decision for fact {fact.text!r}; left unchanged")
+            actions.append(Action(Event.NONE, fact))
+            continue
+        action, warning = _checked_action(fact, decision, shown, touched)
+        if warning:
+            warnings.append(warning)
+        if action.target is not None and action.event in (Event.UPDATE, Event.DELETE):
+            touched.add(action.target.id)
+        actions.append(action)
+    return actions, warnings
+
+
+def _decisions(answer: Any) -> list[dict[str, Any]] | None:
+    if isinstance(answer, dict):
+        answer = answer.get("decisions", answer.get("memory"))
+    if not isinstance(answer, list):
+        return None
+    return [item for item in answer if isinstance(item, dict)]
+
+
+def _fact_index(decision: dict[str, Any], facts: list[Fact]) -> int | None:
+    index = decision.get("fact")
+    if isinstance(index, str) and index.strip().isdigit():
+        index = int(index)
+    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(facts):
+        return index
+    return None
+
+
+def _checked_action(
+    fact: Fact, decision: dict[str, Any], shown: list[MemoryRecord], touched: set[str]
+) -> tuple[Action, str | None]:
+    event = str(decision.get("event", "")).strip().upper()
+    text = decision.get("text")
+    text = " ".join(text.split()) if isinstance(text, str) and text.strip() else fact.text
+    target = _shown_memory(decision.get("memory_id", decision.get("id")), shown)
+
+    if event == "ADD":
+        return Action(Event.ADD, fact, fact.text if text is None else text), None
+    if event == "NONE":
+        return Action(Event.NONE, fact, target=target), None
+    if event == "UPDATE":
+        if target is None:
+            return Action(Event.ADD, fact, text), f"reconcile: UPDATE of an unknown id for {fact.text!r} became ADD"
+        if target.id in touched:
+            return Action(Event.ADD, fact, text), f"reconcile: memory {target.id} was already changed; {fact.text!r} was added"
+        if memory_hash(text) == target.hash:
+            return Action(Event.NONE, fact, target=target), None
+        return Action(Event.UPDATE, fact, text, target), None
+    if event == "DELETE":
+        if target is None or target.id in touched:
+            return Action(Event.NONE, fact), f"reconcile: DELETE of an unknown or already changed id for {fact.text!r} was ignored"
+        return Action(Event.DELETE, fact, target=target), None
+    return Action(Event.NONE, fact), f"reconcile: unknown event {event!r} for {fact.text!r}; left unchanged"
+
+
+def _shown_memory(raw_id: Any, shown: list[MemoryRecord]) -> MemoryRecord | None:
+    if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+        raw_id = str(raw_id)
+    if isinstance(raw_id, str) and raw_id.strip().isdigit():
+        index = int(raw_id.strip())
+        if 0 <= index < len(shown):
+            return shown[index]
+    return None

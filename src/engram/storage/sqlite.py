@@ -1,0 +1,538 @@
+"""The embedded store: one SQLite file holds everything.
+
+- ``memories``: text, metadata (JSON), scope ids, times and the vector (float32 BLOB);
+- ``memory_fts``: an FTS5 index of each memory's text and date, keyed by the memory's rowid;
+- ``history``: every change, kept after the memory is deleted;
+- ``messages``: the recent-message window of each scope;
+- ``engram_meta``: which embedder filled the vectors.
+
+Vector search is exact: the scope's vectors are read and scored with numpy,
+which is both faster and more correct than an ANN index at the size of one
+user's memories. WAL mode lets other processes read while one writes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engram.errors import StorageError
+from engram.models import Event, HistoryRecord, MemoryRecord, Scope, iso
+from engram.storage.base import Query, StoredMessage, Vector, iter_chunks
+from engram.storage.filters import And, Condition, Filter, Not, Or
+
+BUSY_TIMEOUT_MS = 10_000
+MEMORY_COLUMNS = (
+    "id, memory, hash, metadata, user_id, agent_id, run_id, actor_id, role, "
+    "created_at, updated_at, expiration_date"
+)
+
+
+# -- migrations: named, ordered, each run once inside a transaction ------------
+
+
+def _run_statements(db: sqlite3.Connection, script: str) -> None:
+    """Run each statement of a script inside the open transaction (executescript would commit it)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _create_tables(db: sqlite3.Connection) -> None:
+    _run_statements(
+        db,
+        """
+        CREATE TABLE memories (
+            pk INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            memory TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            user_id TEXT, agent_id TEXT, run_id TEXT, actor_id TEXT, role TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT,
+            expiration_date TEXT,
+            embedding BLOB NOT NULL
+        );
+        CREATE INDEX memories_user ON memories (user_id, hash);
+        CREATE INDEX memories_agent ON memories (agent_id);
+        CREATE INDEX memories_run ON memories (run_id);
+        CREATE VIRTUAL TABLE memory_fts USING fts5 (
+            text, tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        CREATE TABLE history (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            memory_id TEXT NOT NULL,
+            old_memory TEXT,
+            new_memory TEXT,
+            event TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT,
+            is_deleted INTEGER NOT NULL DEFAULT 0,
+            actor_id TEXT,
+            role TEXT
+        );
+        CREATE INDEX history_memory ON history (memory_id, seq);
+        CREATE TABLE messages (
+            pk INTEGER PRIMARY KEY,
+            owner TEXT NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            name TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX messages_owner ON messages (owner, pk);
+        CREATE TABLE engram_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables]
+"""Append new migrations; never edit or reorder shipped ones."""
+
+
+class SQLiteStore:
+    """A Store over one SQLite file (or ``":memory:"``)."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.path = str(Path(self.path).expanduser())
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open the SQLite database at {self.path}: {exc}") from exc
+        self._lock = threading.RLock()  # one connection, shared by the threads of AsyncMemory
+        self._depth = 0
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return self.path
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StorageError(
+                    f"{self.path} was written by a newer engram (schema {version}, this one "
+                    f"knows {len(MIGRATIONS)}): upgrade engram to open it."
+                )
+            for migration in MIGRATIONS[version:]:
+                migration(self._db)
+            self._db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+    def bind_embedder(self, model_name: str, dimension: int) -> None:
+        with self.transaction():
+            rows = dict(self._db.execute("SELECT key, value FROM engram_meta").fetchall())
+            if "embedding_dimension" not in rows:
+                self._db.executemany(
+                    "INSERT INTO engram_meta (key, value) VALUES (?, ?)",
+                    [("embedding_model", model_name), ("embedding_dimension", str(dimension))],
+                )
+                return
+        stored_model, stored_dim = rows["embedding_model"], int(rows["embedding_dimension"])
+        if stored_dim != dimension or stored_model != model_name:
+            raise StorageError(
+                f"{self.path} holds vectors from the embedder {stored_model!r} ({stored_dim} "
+                f"dimensions), but this Memory uses {model_name!r} ({dimension} dimensions). "
+                "Configure the same embedder, or use a new database path."
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction; nested calls become savepoints of the outer one."""
+        with self._lock:
+            savepoint = f"sp{self._depth}"
+            self._db.execute("BEGIN IMMEDIATE" if self._depth == 0 else f"SAVEPOINT {savepoint}")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._db.execute("ROLLBACK")
+                else:
+                    self._db.execute(f"ROLLBACK TO {savepoint}")
+                    self._db.execute(f"RELEASE {savepoint}")
+                raise
+            else:
+                self._depth -= 1
+                self._db.execute("COMMIT" if self._depth == 0 else f"RELEASE {savepoint}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def reset(self) -> None:
+        with self.transaction():
+            for table in ("memories", "memory_fts", "history", "messages", "engram_meta"):
+                self._db.execute(f"DELETE FROM {table}")
+
+    # -- writes --------------------------------------------------------------------
+
+    def insert_memory(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
+        with self.transaction():
+            cursor = self._db.execute(
+                f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*_record_values(record), _blob(vector)),
+            )
+            self._db.execute(
+                "INSERT INTO memory_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, index_text)
+            )
+
+    def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str) -> None:
+        with self.transaction():
+            row = self._db.execute("SELECT pk FROM memories WHERE id = ?", (record.id,)).fetchone()
+            if row is None:
+                raise StorageError(f"memory {record.id} vanished during the update")
+            self._db.execute(
+                "UPDATE memories SET memory = ?, hash = ?, metadata = ?, updated_at = ?, "
+                "embedding = coalesce(?, embedding) WHERE pk = ?",
+                (
+                    record.memory,
+                    record.hash,
+                    json.dumps(record.metadata, ensure_ascii=False),
+                    iso(record.updated_at) if record.updated_at else None,
+                    _blob(vector) if vector is not None else None,
+                    row[0],
+                ),
+            )
+            self._db.execute("DELETE FROM memory_fts WHERE rowid = ?", (row[0],))
+            self._db.execute("INSERT INTO memory_fts (rowid, text) VALUES (?, ?)", (row[0], index_text))
+
+    def delete_memory(self, memory_id: str) -> None:
+        with self.transaction():
+            self._db.execute(
+                "DELETE FROM memory_fts WHERE rowid IN (SELECT pk FROM memories WHERE id = ?)",
+                (memory_id,),
+            )
+            self._db.execute("DELETE FROM memories WHERE id = ?", (memory_id,))
+
+    def delete_memories(self, scope: Scope) -> list[MemoryRecord]:
+        where, params = _scope_sql(scope)
+        with self.transaction():
+            deleted = [
+                _record(row)
+                for row in self._db.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where}", params)
+            ]
+            self._db.execute(
+                f"DELETE FROM memory_fts WHERE rowid IN (SELECT pk FROM memories WHERE {where})", params
+            )
+            self._db.execute(f"DELETE FROM memories WHERE {where}", params)
+        return deleted
+
+    def add_history(self, rows: Sequence[HistoryRecord]) -> None:
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, "
+                "updated_at, is_deleted, actor_id, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.id,
+                        r.memory_id,
+                        r.old_memory,
+                        r.new_memory,
+                        r.event.value,
+                        iso(r.created_at),
+                        iso(r.updated_at) if r.updated_at else None,
+                        int(r.is_deleted),
+                        r.actor_id,
+                        r.role,
+                    )
+                    for r in rows
+                ],
+            )
+
+    def append_messages(self, scope: Scope, messages: Sequence[StoredMessage], keep_last: int) -> None:
+        owner = scope.owner_key()
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO messages (owner, role, content, name, created_at) VALUES (?, ?, ?, ?, ?)",
+                [(owner, m.role, m.content, m.name, iso(m.created_at)) for m in messages],
+            )
+            self._db.execute(
+                "DELETE FROM messages WHERE owner = ? AND pk NOT IN "
+                "(SELECT pk FROM messages WHERE owner = ? ORDER BY pk DESC LIMIT ?)",
+                (owner, owner, keep_last),
+            )
+
+    # -- reads ---------------------------------------------------------------------
+
+    def get_memory(self, memory_id: str) -> MemoryRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", (memory_id,)
+            ).fetchone()
+        return _record(row) if row else None
+
+    def list_memories(self, query: Query, limit: int) -> list[MemoryRecord]:
+        where, params = _query_sql(query)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} "
+                "ORDER BY created_at DESC, pk DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def count_memories(self, query: Query) -> int:
+        where, params = _query_sql(query)
+        with self._lock:
+            return int(self._db.execute(f"SELECT count(*) FROM memories WHERE {where}", params).fetchone()[0])
+
+    def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]:
+        if not hashes:
+            return {}
+        where, params = _scope_sql(scope)
+        marks = ", ".join("?" * len(hashes))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} AND hash IN ({marks})",
+                (*params, *hashes),
+            ).fetchall()
+        return {record.hash: record for record in map(_record, rows)}
+
+    def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[MemoryRecord, float]]:
+        where, params = _query_sql(query)
+        with self._lock:
+            rows = self._db.execute(f"SELECT pk, embedding FROM memories WHERE {where}", params).fetchall()
+        if not rows or limit <= 0:
+            return []
+        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
+        matrix = matrix.reshape(len(rows), -1)
+        scores = matrix @ np.asarray(vector, dtype=np.float32)
+        top = _top_indices(scores, limit)
+        return self._records_with_scores([(rows[i][0], float(scores[i])) for i in top])
+
+    def keyword_search(self, query: Query, text: str, limit: int) -> list[tuple[MemoryRecord, float]]:
+        match = fts_query(text)
+        if match is None or limit <= 0:
+            return []
+        where, params = _query_sql(query, table="m")
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT m.pk, -bm25(memory_fts) AS score FROM memory_fts "
+                f"JOIN memories m ON m.pk = memory_fts.rowid WHERE memory_fts MATCH ? AND {where} "
+                "ORDER BY score DESC LIMIT ?",
+                (match, *params, limit),
+            ).fetchall()
+        return self._records_with_scores([(pk, float(score)) for pk, score in rows])
+
+    def _records_with_scores(self, ranked: list[tuple[int, float]]) -> list[tuple[MemoryRecord, float]]:
+        if not ranked:
+            return []
+        by_pk: dict[int, MemoryRecord] = {}
+        with self._lock:
+            for chunk in iter_chunks([pk for pk, _ in ranked], 500):
+                marks = ", ".join("?" * len(chunk))
+                for row in self._db.execute(
+                    f"SELECT pk, {MEMORY_COLUMNS} FROM memories WHERE pk IN ({marks})", tuple(chunk)
+                ):
+                    by_pk[row[0]] = _record(row[1:])
+        return [(by_pk[pk], score) for pk, score in ranked if pk in by_pk]
+
+    def history(self, memory_id: str) -> list[HistoryRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
+                "is_deleted, actor_id, role FROM history WHERE memory_id = ? ORDER BY seq",
+                (memory_id,),
+            ).fetchall()
+        return [
+            HistoryRecord(
+                id=r[0],
+                memory_id=r[1],
+                old_memory=r[2],
+                new_memory=r[3],
+                event=Event(r[4]),
+                created_at=datetime.fromisoformat(r[5]),
+                updated_at=datetime.fromisoformat(r[6]) if r[6] else None,
+                is_deleted=bool(r[7]),
+                actor_id=r[8],
+                role=r[9],
+            )
+            for r in rows
+        ]
+
+    def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT role, content, name, created_at FROM messages WHERE owner = ? "
+                "ORDER BY pk DESC LIMIT ?",
+                (scope.owner_key(), limit),
+            ).fetchall()
+        return [StoredMessage(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in reversed(rows)]
+
+
+# -- rows ------------------------------------------------------------------------------
+
+
+def _blob(vector: Vector) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+def _record_values(record: MemoryRecord) -> tuple[Any, ...]:
+    return (
+        record.id,
+        record.memory,
+        record.hash,
+        json.dumps(record.metadata, ensure_ascii=False),
+        record.user_id,
+        record.agent_id,
+        record.run_id,
+        record.actor_id,
+        record.role,
+        iso(record.created_at),
+        iso(record.updated_at) if record.updated_at else None,
+        iso(record.expiration_date) if record.expiration_date else None,
+    )
+
+
+def _record(row: Sequence[Any]) -> MemoryRecord:
+    return MemoryRecord(
+        id=row[0],
+        memory=row[1],
+        hash=row[2],
+        metadata=json.loads(row[3]),
+        user_id=row[4],
+        agent_id=row[5],
+        run_id=row[6],
+        actor_id=row[7],
+        role=row[8],
+        created_at=datetime.fromisoformat(row[9]),
+        updated_at=datetime.fromisoformat(row[10]) if row[10] else None,
+        expiration_date=datetime.fromisoformat(row[11]) if row[11] else None,
+    )
+
+
+def _top_indices(scores: np.ndarray, limit: int) -> list[int]:
+    if limit >= len(scores):
+        return [int(i) for i in np.argsort(-scores)]
+    top = np.argpartition(-scores, limit)[:limit]
+    return [int(i) for i in top[np.argsort(-scores[top])]]
+
+
+# -- SQL for scopes and filters ------------------------------------------------------------
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 query matching any word of ``text``, with FTS syntax neutralised."""
+    words = dict.fromkeys(w.lower() for w in _WORD.findall(text) if len(w) > 1 or w.isdigit())
+    if not words:
+        return None
+    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def _scope_sql(scope: Scope, table: str = "memories") -> tuple[str, list[Any]]:
+    ids = scope.as_dict()
+    if not ids:
+        raise StorageError("refusing to touch memories without a scope")
+    return " AND ".join(f"{table}.{key} = ?" for key in ids), list(ids.values())
+
+
+def _query_sql(query: Query, table: str = "memories") -> tuple[str, list[Any]]:
+    where, params = _scope_sql(query.scope, table)
+    if query.now is not None:
+        where += f" AND ({table}.expiration_date IS NULL OR {table}.expiration_date > ?)"
+        params.append(iso(query.now))
+    if query.filters is not None:
+        clause, filter_params = compile_filter(query.filters, table)
+        where += f" AND {clause}"
+        params.extend(filter_params)
+    return where, params
+
+
+def compile_filter(tree: Filter, table: str = "memories") -> tuple[str, list[Any]]:
+    """SQL for a filter tree. Every clause is 0 or 1, never NULL, so NOT is exact."""
+    if isinstance(tree, And | Or):
+        parts = [compile_filter(part, table) for part in tree.parts]
+        joiner = " AND " if isinstance(tree, And) else " OR "
+        return "(" + joiner.join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
+    if isinstance(tree, Not):
+        sql, params = compile_filter(tree.part, table)
+        return f"(NOT {sql})", params
+    return _condition_sql(tree, table)
+
+
+def _condition_sql(c: Condition, table: str) -> tuple[str, list[Any]]:
+    if c.op in ("ne", "nin"):
+        positive = Condition(c.key, "eq" if c.op == "ne" else "in", c.value)
+        sql, params = _condition_sql(positive, table)
+        return f"(NOT {sql})", params
+    if c.op == "in":
+        if not c.value:
+            return "0", []
+        parts = [_condition_sql(Condition(c.key, "eq", v), table) for v in c.value]
+        return "(" + " OR ".join(s for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
+    if c.is_column:
+        return _column_sql(c, f"{table}.{c.key}")
+    return _metadata_sql(c, table)
+
+
+def _column_sql(c: Condition, column: str) -> tuple[str, list[Any]]:
+    if c.value is None:
+        return (f"({column} IS NULL)", []) if c.op == "eq" else ("0", [])
+    if c.op in ("contains", "icontains"):
+        if c.op == "icontains":
+            return f"coalesce(instr(lower({column}), lower(?)) > 0, 0)", [str(c.value)]
+        return f"coalesce(instr({column}, ?) > 0, 0)", [str(c.value)]
+    sql_op = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[c.op]
+    return f"coalesce({column} {sql_op} ?, 0)", [c.value]
+
+
+def _json_path_literal(key: str) -> str:
+    """The JSON path of a metadata key, as an SQL string literal."""
+    path = '$."' + key.replace('"', '\\"') + '"'
+    return "'" + path.replace("'", "''") + "'"
+
+
+def _metadata_sql(c: Condition, table: str) -> tuple[str, list[Any]]:
+    """Type-aware comparisons on metadata: true never equals 1, "4" never equals 4."""
+    path = _json_path_literal(c.key)
+    value_type = f"json_type({table}.metadata, {path})"
+    value = f"json_extract({table}.metadata, {path})"
+    if c.op == "eq" and c.value is None:
+        return f"coalesce({value_type} = 'null', 1)", []
+    if c.op == "contains":
+        element_sql, params = _typed_match("j.type", "j.value", "=", c.value)
+        sql = (
+            f"coalesce(({value_type} = 'array' AND EXISTS "
+            f"(SELECT 1 FROM json_each({table}.metadata, {path}) j WHERE {element_sql})), 0)"
+        )
+        if isinstance(c.value, str):
+            sql = f"({sql} OR coalesce(({value_type} = 'text' AND instr({value}, ?) > 0), 0))"
+            params = [*params, c.value]
+        return sql, params
+    if c.op == "icontains":
+        return f"coalesce(({value_type} = 'text' AND instr(lower({value}), lower(?)) > 0), 0)", [c.value]
+    sql_op = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[c.op]
+    return _typed_match(value_type, value, sql_op, c.value)
+
+
+def _typed_match(type_sql: str, value_sql: str, sql_op: str, value: Any) -> tuple[str, list[Any]]:
+    if isinstance(value, bool):
+        return f"coalesce({type_sql} = ?, 0)", ["true" if value else "false"]
+    if isinstance(value, int | float):
+        return f"coalesce(({type_sql} IN ('integer', 'real') AND {value_sql} {sql_op} ?), 0)", [value]
+    return f"coalesce(({type_sql} = 'text' AND {value_sql} {sql_op} ?), 0)", [value]
