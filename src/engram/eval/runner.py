@@ -225,6 +225,8 @@ def _ask_all(
     progress: bool,
 ) -> list[dict[str, Any]]:
     rows = _read_rows(path)
+    # Rewrite what survived, so a line cut short by an interruption cannot swallow the next row.
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     done = {(row["sample_id"], row["index"]) for row in rows}
     todo = [
         (conversation, question)
