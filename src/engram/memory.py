@@ -40,7 +40,7 @@ from engram.pipeline.prompts import (
     RECONCILE_SCHEMA,
 )
 from engram.pipeline.reconcile import Action, plan_actions, reconcile_messages
-from engram.search import hybrid_search, index_text
+from engram.search import embed_text, hybrid_search, keyword_text, neighbours
 from engram.storage import build_store
 from engram.storage.base import Query, Store, StoredMessage, Vector
 from engram.storage.filters import Filter, normalise_time, parse_filters, scope_equalities
@@ -60,6 +60,7 @@ class _WritePlan:
     updates: list[tuple[MemoryRecord, MemoryRecord, Vector]] = field(default_factory=list)  # old, new
     deletes: list[MemoryRecord] = field(default_factory=list)
     unchanged: list[MemoryRecord] = field(default_factory=list)
+    keyword_texts: dict[str, str] = field(default_factory=dict)  # memory id -> text with its context
 
 
 class Memory:
@@ -234,9 +235,11 @@ class Memory:
             metadata=_user_metadata(metadata) if metadata is not None else old.metadata,
             updated_at=utcnow(),
         )
-        vector = self._embed([index_text(new)])[0] if new.memory != old.memory else None
+        changed = new.memory != old.memory
+        vector = self._embed([embed_text(new)])[0] if changed else None
         with self.store.transaction():
-            self.store.update_memory(new, vector, index_text(new))
+            # Unchanged text keeps its keyword entry, and with it the context it was stored with.
+            self.store.update_memory(new, vector, keyword_text(new) if changed else None)
             self.store.add_history([_history(Event.UPDATE, old, new)])
         return {"message": "Memory updated successfully!"}
 
@@ -279,7 +282,13 @@ class Memory:
         if not kept:
             raise ValidationError("there is nothing to store: every message is empty or a system message")
         records = [draft.record(turn.content, role=turn.role, sources=[turn]) for turn in kept]
-        return self._plan_adds(records, draft.scope)
+        plan = self._plan_adds(records, draft.scope)
+        # Each turn is keyword-indexed with the turns around it: an answer is found by its question.
+        texts = [turn.content for turn in kept]
+        plan.keyword_texts = {
+            record.id: keyword_text(record, neighbours(texts, i)) for i, record in enumerate(records)
+        }
+        return plan
 
     def _plan_inferred(
         self, turns: list[Message], draft: _Draft, custom_prompt: str | None
@@ -340,7 +349,7 @@ class Memory:
             raise ValidationError("the LLM returned an empty summary of the execution log")
         metadata = {**draft.metadata, "memory_type": PROCEDURAL_MEMORY}
         record = replace(draft.record(summary, role=None, sources=turns), metadata=metadata)
-        return _WritePlan(inserts=[(record, self._embed([index_text(record)])[0])]), completion.usage
+        return _WritePlan(inserts=[(record, self._embed([embed_text(record)])[0])]), completion.usage
 
     def _similar_memories(self, facts: list[Fact], draft: _Draft) -> list[MemoryRecord]:
         """The existing memories closest to any fact, each once, in order of first appearance."""
@@ -369,7 +378,7 @@ class Memory:
                     updated_at=utcnow(),
                     metadata={**action.target.metadata, **draft.metadata},
                 )
-                plan.updates.append((action.target, new, self._embed([index_text(new)])[0]))
+                plan.updates.append((action.target, new, self._embed([embed_text(new)])[0]))
             elif action.event == Event.DELETE and action.target:
                 plan.deletes.append(action.target)
             elif action.event == Event.NONE and action.target:
@@ -388,7 +397,7 @@ class Memory:
                 plan.unchanged.append(known[record.hash])
             elif record.hash not in fresh:
                 fresh[record.hash] = record
-        vectors = self._embed([index_text(record) for record in fresh.values()])
+        vectors = self._embed([embed_text(record) for record in fresh.values()])
         plan.inserts = list(zip(fresh.values(), vectors, strict=True))
         return plan
 
@@ -397,10 +406,11 @@ class Memory:
         history: list[HistoryRecord] = []
         with self.store.transaction():
             for record, vector in plan.inserts:
-                self.store.insert_memory(record, vector, index_text(record))
+                text = plan.keyword_texts.get(record.id) or keyword_text(record)
+                self.store.insert_memory(record, vector, text)
                 history.append(_history(Event.ADD, None, record))
             for old, new, vector in plan.updates:
-                self.store.update_memory(new, vector, index_text(new))
+                self.store.update_memory(new, vector, keyword_text(new))
                 history.append(_history(Event.UPDATE, old, new))
             for record in plan.deletes:
                 self.store.delete_memory(record.id)

@@ -66,8 +66,9 @@ class Store(Protocol):
     # -- writes (inside a transaction) ---------------------------------------
     def insert_memory(self, record: MemoryRecord, vector: Vector, index_text: str) -> None: ...
 
-    def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str) -> None:
-        """Replace a memory's text, hash, metadata and updated_at (and vector, if given)."""
+    def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str | None) -> None:
+        """Replace a memory's text, hash, metadata and updated_at (and vector and keyword entry, if given:
+        ``None`` keeps them as they are)."""
         ...
 
     def delete_memory(self, memory_id: str) -> None: ...

@@ -199,7 +199,7 @@ class SQLiteStore:
                 "INSERT INTO memory_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, index_text)
             )
 
-    def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str) -> None:
+    def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str | None) -> None:
         with self.transaction():
             row = self._db.execute("SELECT pk FROM memories WHERE id = ?", (record.id,)).fetchone()
             if row is None:
@@ -216,8 +216,9 @@ class SQLiteStore:
                     row[0],
                 ),
             )
-            self._db.execute("DELETE FROM memory_fts WHERE rowid = ?", (row[0],))
-            self._db.execute("INSERT INTO memory_fts (rowid, text) VALUES (?, ?)", (row[0], index_text))
+            if index_text is not None:  # None: the text is unchanged and so is its keyword entry
+                self._db.execute("DELETE FROM memory_fts WHERE rowid = ?", (row[0],))
+                self._db.execute("INSERT INTO memory_fts (rowid, text) VALUES (?, ?)", (row[0], index_text))
 
     def delete_memory(self, memory_id: str) -> None:
         with self.transaction():

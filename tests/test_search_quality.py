@@ -1,0 +1,51 @@
+"""The retrieval choices of search.py, one behaviour each (their measured gains: bench/bench_recall.py)."""
+
+from __future__ import annotations
+
+from engram import Memory
+from engram.models import Scope, utcnow
+from engram.storage.base import Query
+from engram.search import keyword_query, neighbours
+
+CHAT = [
+    {"role": "user", "content": "Do you still go climbing at the quarry?"},
+    {"role": "assistant", "content": "Yes, every Sunday morning!"},
+    {"role": "user", "content": "My cousin is visiting from Oslo."},
+]
+
+
+def test_function_words_are_dropped_from_the_keyword_query() -> None:
+    assert keyword_query("What did Caroline paint for the church?") == "Caroline paint church"
+    assert keyword_query("what is it?") == "what is it?"  # nothing else to match on
+
+
+def test_neighbours_are_the_turns_on_each_side() -> None:
+    texts = ["a", "b", "c", "d", "e", "f"]
+    assert neighbours(texts, 0) == ["b", "c"]
+    assert neighbours(texts, 3) == ["b", "c", "e", "f"]
+    assert neighbours(texts, 5, span=1) == ["e"]
+
+
+def _keyword_hits(memory: Memory, text: str) -> list[str]:
+    """The keyword side of search alone."""
+    hits = memory.store.keyword_search(Query(Scope(user_id="u"), None, utcnow()), keyword_query(text), 10)
+    return [record.memory for record, _ in hits]
+
+
+def test_a_verbatim_turn_is_keyword_indexed_with_its_neighbours(memory: Memory) -> None:
+    memory.add(CHAT, user_id="u", infer=False)
+    assert "Yes, every Sunday morning!" in _keyword_hits(memory, "When does she go climbing at the quarry?")
+
+
+def test_a_memory_stored_alone_has_no_context(memory: Memory) -> None:
+    memory.add("Yes, every Sunday morning!", user_id="u", infer=False)
+    assert _keyword_hits(memory, "climbing quarry") == []
+
+
+def test_a_metadata_update_keeps_the_context_and_a_text_update_drops_it(memory: Memory) -> None:
+    added = memory.add(CHAT, user_id="u", infer=False)["results"]
+    answer = next(item["id"] for item in added if item["memory"].startswith("Yes"))
+    memory.update(answer, metadata={"topic": "sport"})
+    assert "Yes, every Sunday morning!" in _keyword_hits(memory, "climbing quarry")
+    memory.update(answer, data="Yes, every Saturday morning!")
+    assert "Yes, every Saturday morning!" not in _keyword_hits(memory, "climbing quarry")
