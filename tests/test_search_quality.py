@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from engram import Memory
 from engram.models import Scope, utcnow
-from engram.storage.base import Query
 from engram.search import keyword_query, neighbours
+from engram.storage.base import Query
 
 CHAT = [
     {"role": "user", "content": "Do you still go climbing at the quarry?"},
