@@ -24,9 +24,7 @@ def test_async_memory_round_trip(tmp_path: Path, embedder: LocalMiniLM) -> None:
     async def scenario() -> None:
         config = {"vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "a.db")}}}
         async with AsyncMemory(config, embedder=embedder) as memory:
-            added = await asyncio.gather(
-                *(memory.add(f"async fact {i}", user_id="u", infer=False) for i in range(10))
-            )
+            added = await asyncio.gather(*(memory.add(f"async fact {i}", user_id="u", infer=False) for i in range(10)))
             assert all(a["results"][0]["event"] == "ADD" for a in added)
             found = await memory.search("async fact 3", user_id="u", limit=1)
             assert found["results"][0]["memory"] == "async fact 3"

@@ -346,12 +346,13 @@ class Memory:
         """The existing memories closest to any fact, each once, in order of first appearance."""
         query = Query(draft.scope.owner_only(), None, utcnow())
         vectors = self.embedder.embed_batch([fact.text for fact in facts], purpose="query")
-        shown: dict[str, MemoryRecord] = {}
+        similar: dict[str, None] = {}  # ordered set of ids
         for vector in vectors:
-            for record, score in self.store.vector_search(query, vector, SIMILAR_PER_FACT):
+            for memory_id, score in self.store.vector_search(query, vector, SIMILAR_PER_FACT):
                 if score >= SIMILARITY_FLOOR:
-                    shown.setdefault(record.id, record)
-        return list(shown.values())
+                    similar.setdefault(memory_id)
+        records = self.store.get_memories(list(similar))
+        return [records[memory_id] for memory_id in similar if memory_id in records]
 
     def _fill_plan(
         self, plan: _WritePlan, actions: list[Action], turns: list[Message], draft: _Draft
