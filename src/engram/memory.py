@@ -287,13 +287,14 @@ class Memory:
     ) -> tuple[_WritePlan, Usage, list[str]]:
         """infer=True: extract facts, compare them with similar memories, decide."""
         llm = self.llm
+        spoken = [turn for turn in turns if turn.content]  # fact sources index into this list
         context = [
             Message(m.role, m.content, m.name)
             for m in self.store.recent_messages(draft.scope, self.config.recent_messages)
         ]
         extraction = extract_facts(
             llm,
-            [turn for turn in turns if turn.content],
+            spoken,
             context=context,
             reference_time=draft.created_at,
             custom_prompt=custom_prompt or self.config.custom_fact_extraction_prompt,
@@ -318,7 +319,7 @@ class Memory:
             usage = usage + completion.usage
             actions, more = plan_actions(facts, shown, parse_json_answer(completion.text))
             warnings += more
-        self._fill_plan(plan, actions, turns, draft)
+        self._fill_plan(plan, actions, spoken, draft)
         return plan, usage, warnings
 
     def _plan_procedural(
