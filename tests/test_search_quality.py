@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engram import Memory
 from engram.models import Scope, utcnow
-from engram.search import keyword_query, neighbours
+from engram.search import neighbours
 from engram.storage.base import Query
 
 CHAT = [
@@ -12,11 +12,6 @@ CHAT = [
     {"role": "assistant", "content": "Yes, every Sunday morning!"},
     {"role": "user", "content": "My cousin is visiting from Oslo."},
 ]
-
-
-def test_function_words_are_dropped_from_the_keyword_query() -> None:
-    assert keyword_query("What did Caroline paint for the church?") == "Caroline paint church"
-    assert keyword_query("what is it?") == "what is it?"  # nothing else to match on
 
 
 def test_neighbours_are_the_turns_on_each_side() -> None:
@@ -28,8 +23,9 @@ def test_neighbours_are_the_turns_on_each_side() -> None:
 
 def _keyword_hits(memory: Memory, text: str) -> list[str]:
     """The keyword side of search alone."""
-    hits = memory.store.keyword_search(Query(Scope(user_id="u"), None, utcnow()), keyword_query(text), 10)
-    return [record.memory for record, _ in hits]
+    hits = memory.store.keyword_search(Query(Scope(user_id="u"), None, utcnow()), text, 10)
+    records = memory.store.get_memories([memory_id for memory_id, _ in hits])
+    return [records[memory_id].memory for memory_id, _ in hits]
 
 
 def test_a_verbatim_turn_is_keyword_indexed_with_its_neighbours(memory: Memory) -> None:
