@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from engram import Memory
 from engram.models import Scope, utcnow
-from engram.search import neighbours
+from engram.search import neighbours, with_previous_turn
 from engram.storage.base import Query
 
 CHAT = [
@@ -45,3 +48,12 @@ def test_a_metadata_update_keeps_the_context_and_a_text_update_drops_it(memory: 
     assert "Yes, every Sunday morning!" in _keyword_hits(memory, "climbing quarry")
     memory.update(answer, data="Yes, every Saturday morning!")
     assert "Yes, every Saturday morning!" not in _keyword_hits(memory, "climbing quarry")
+
+
+def test_a_turn_vector_leans_towards_the_previous_turn() -> None:
+    own = np.array([1.0, 0.0], dtype=np.float32)
+    before = np.array([0.0, 1.0], dtype=np.float32)
+    mixed = with_previous_turn(own, before)
+    assert np.linalg.norm(mixed) == pytest.approx(1.0)
+    assert mixed[0] > 0.9 and 0 < mixed[1] < 0.3
+    assert with_previous_turn(own, None) is own

@@ -40,7 +40,7 @@ from engram.pipeline.prompts import (
     RECONCILE_SCHEMA,
 )
 from engram.pipeline.reconcile import Action, plan_actions, reconcile_messages
-from engram.search import embed_text, hybrid_search, keyword_text, neighbours
+from engram.search import embed_text, hybrid_search, keyword_text, neighbours, with_previous_turn
 from engram.storage import build_store
 from engram.storage.base import Query, Store, StoredMessage, Vector
 from engram.storage.filters import Filter, normalise_time, parse_filters, scope_equalities
@@ -283,9 +283,9 @@ class Memory:
         if not kept:
             raise ValidationError("there is nothing to store: every message is empty or a system message")
         records = [draft.record(turn.content, role=turn.role, sources=[turn]) for turn in kept]
-        plan = self._plan_adds(records, draft.scope)
-        # Each turn is keyword-indexed with the turns around it: an answer is found by its question.
         texts = [turn.content for turn in kept]
+        # Each turn is indexed with the turns around it, so that an answer is found by its question.
+        plan = self._plan_adds(records, draft.scope, previous=[None, *texts[:-1]])
         plan.keyword_texts = {
             record.id: keyword_text(record, neighbours(texts, i)) for i, record in enumerate(records)
         }
@@ -390,18 +390,30 @@ class Memory:
         plan.inserts += added.inserts
         plan.unchanged += added.unchanged
 
-    def _plan_adds(self, records: list[MemoryRecord], scope: Scope) -> _WritePlan:
-        """New memories, minus those whose text the scope (or this batch) already holds."""
+    def _plan_adds(
+        self, records: list[MemoryRecord], scope: Scope, previous: Sequence[str | None] | None = None
+    ) -> _WritePlan:
+        """New memories, minus those whose text the scope (or this batch) already holds.
+
+        ``previous`` (aligned with ``records``) is the conversation turn before each record's: its
+        vector then leans towards that turn's (``search.with_previous_turn``).
+        """
         plan = _WritePlan()
         known = self.store.find_by_hash(scope.owner_only(), [r.hash for r in records])
-        fresh: dict[str, MemoryRecord] = {}
-        for record in records:
+        fresh: dict[str, tuple[MemoryRecord, str | None]] = {}
+        for index, record in enumerate(records):
             if record.hash in known:
                 plan.unchanged.append(known[record.hash])
             elif record.hash not in fresh:
-                fresh[record.hash] = record
-        vectors = self._embed([embed_text(record) for record in fresh.values()])
-        plan.inserts = list(zip(fresh.values(), vectors, strict=True))
+                fresh[record.hash] = (record, previous[index] if previous else None)
+        # One embedding call for the new texts and the turns before them (mostly the same texts).
+        wanted = [embed_text(r) for r, _ in fresh.values()] + [p for _, p in fresh.values() if p]
+        texts = list(dict.fromkeys(wanted))
+        embedded = dict(zip(texts, self._embed(texts), strict=True)) if texts else {}
+        plan.inserts = [
+            (record, with_previous_turn(embedded[embed_text(record)], embedded[before] if before else None))
+            for record, before in fresh.values()
+        ]
         return plan
 
     def _apply(self, plan: _WritePlan, scope: Scope, turns: list[Message], when: datetime) -> None:
