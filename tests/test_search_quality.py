@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engram import Memory
+from engram import Memory, search
 from engram.models import Scope, utcnow
 from engram.search import neighbours, with_previous_turn
 from engram.storage.base import Query
@@ -57,3 +57,31 @@ def test_a_turn_vector_leans_towards_the_previous_turn() -> None:
     assert np.linalg.norm(mixed) == pytest.approx(1.0)
     assert mixed[0] > 0.9 and 0 < mixed[1] < 0.3
     assert with_previous_turn(own, None) is own
+
+
+def test_a_named_message_keeps_its_speaker_as_the_actor(memory: Memory) -> None:
+    memory.add([{"role": "user", "name": "Ana", "content": "I paint on Sundays."}], user_id="u", infer=False)
+    memory.add([{"role": "user", "content": "No name here."}], user_id="u", infer=False)
+    memory.add([{"role": "user", "name": "Ana", "content": "Mine."}], user_id="u", actor_id="bo", infer=False)
+    actors = {item["memory"]: item.get("actor_id") for item in memory.get_all(user_id="u")["results"]}
+    assert actors == {"I paint on Sundays.": "Ana", "No name here.": None, "Mine.": "bo"}
+
+
+def test_the_query_naming_a_speaker_lifts_what_that_speaker_said(
+    memory: Memory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat = [
+        {"role": "user", "name": "Ben", "content": "Ana told me she paints landscapes."},
+        {"role": "user", "name": "Ana", "content": "I paint landscapes on Sundays."},
+    ]
+    memory.add(chat, user_id="u", infer=False)
+
+    def scores() -> dict[str, float]:
+        found = memory.search("What does Ana paint?", user_id="u", limit=2)["results"]
+        return {item["actor_id"]: item["score"] for item in found}
+
+    boosted = scores()
+    monkeypatch.setattr(search, "SPEAKER_BOOST", 0.0)
+    plain = scores()
+    assert boosted["Ana"] - plain["Ana"] == pytest.approx(0.1)
+    assert boosted["Ben"] == pytest.approx(plain["Ben"])

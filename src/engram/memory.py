@@ -282,7 +282,7 @@ class Memory:
         kept = [turn for turn in turns if turn.role != "system" and turn.content]
         if not kept:
             raise ValidationError("there is nothing to store: every message is empty or a system message")
-        records = [draft.record(turn.content, role=turn.role, sources=[turn]) for turn in kept]
+        records = [draft.record(turn.content, role=turn.role, sources=[turn], speaker=turn.name) for turn in kept]
         texts = [turn.content for turn in kept]
         # Each turn is indexed with the turns around it, so that an answer is found by its question.
         plan = self._plan_adds(records, draft.scope, previous=[None, *texts[:-1]])
@@ -483,7 +483,10 @@ class _Draft:
     created_at: datetime
     expires: datetime | None
 
-    def record(self, text: str, *, role: str | None, sources: Sequence[Message]) -> MemoryRecord:
+    def record(
+        self, text: str, *, role: str | None, sources: Sequence[Message], speaker: str | None = None
+    ) -> MemoryRecord:
+        """``speaker`` (a message's ``name``) becomes the actor when the call names none, as in mem0."""
         metadata = dict(self.metadata)
         source_ids = [m.id for m in sources if m.id is not None]
         if source_ids:
@@ -497,7 +500,7 @@ class _Draft:
             metadata=metadata,
             role=role,
             expiration_date=self.expires,
-            **self.scope.as_dict(),
+            **{"actor_id": speaker, **self.scope.as_dict()},
         )
 
 

@@ -17,12 +17,15 @@ Recall@10 over categories 1–4, all-MiniLM-L6-v2; bench/bench_recall.py):
   conversation) and its date (``keyword_text``). A turn like "Yes, every
   Sunday!" is then found by the words of the question it answers, while its
   own words still weigh most (+9 points);
+- a memory whose speaker (the ``name`` of the message it was stored from,
+  kept as its actor) is named in the query gets ``SPEAKER_BOOST``;
 - the keyword query leaves out function words (the store's ``fts_query``):
   with OR semantics they otherwise match nearly every memory (+3.5 points).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,10 +34,13 @@ from engram.embedders.base import normalise_rows
 from engram.models import MemoryRecord
 from engram.storage.base import Query, Store, Vector
 
-DENSE_WEIGHT = 0.65  # 0.75 measured 1 point worse once keyword entries carried their context
-KEYWORD_WEIGHT = 0.35
+DENSE_WEIGHT = 0.6  # 0.75 measured 1.5 points worse once keyword entries carried their context
+KEYWORD_WEIGHT = 0.4
+SPEAKER_BOOST = 0.1  # added when the query names the memory's speaker (+1.4 points)
+SPEAKER_POOL = 30  # leading candidates the speaker boost may reorder
 PREVIOUS_TURN_WEIGHT = 0.25  # how far a verbatim turn's vector leans towards the turn before it
 MIN_POOL = 100  # candidates drawn from each side before fusion (20 measured 4 points worse)
+_WORD = re.compile(r"\w+")
 NEIGHBOUR_TURNS = 2  # turns each side whose words are keyword-indexed with a verbatim turn
 
 
@@ -83,11 +89,26 @@ def hybrid_search(
         store.vector_search(scope_query, vector, pool),
         store.keyword_search(scope_query, text, pool),
     )
+    # Only the leading candidates are read from the store: enough to apply the speaker boost.
+    head = ranked[: max(limit, SPEAKER_POOL)]
+    records = store.get_memories([r.memory_id for r in head])
+    named = {word.lower() for word in _WORD.findall(text)}
+    hits = [
+        Hit(records[r.memory_id], r.score + speaker_boost(records[r.memory_id], named))
+        for r in head
+        if r.memory_id in records
+    ]
+    hits.sort(key=lambda hit: (-hit.score, hit.record.id))
     if threshold is not None:
-        ranked = [r for r in ranked if r.score >= threshold]
-    ranked = ranked[:limit]
-    records = store.get_memories([r.memory_id for r in ranked])
-    return [Hit(records[r.memory_id], r.score) for r in ranked if r.memory_id in records]
+        hits = [hit for hit in hits if hit.score >= threshold]
+    return hits[:limit]
+
+
+def speaker_boost(record: MemoryRecord, query_words: set[str]) -> float:
+    """``SPEAKER_BOOST`` when the query names the memory's speaker (its actor): asked "what did
+    Caroline paint?", what Caroline said comes before what others said about painting."""
+    actor = record.actor_id
+    return SPEAKER_BOOST if actor and actor.lower() in query_words else 0.0
 
 
 def date_words(moment: datetime) -> str:
