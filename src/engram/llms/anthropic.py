@@ -28,6 +28,9 @@ ANSWER_TOOL = "answer"
 
 class AnthropicSettings(LLMSettings):
     model: str = DEFAULT_MODEL
+    # Current Claude models choose their own sampling; the SDK no longer takes these as
+    # arguments, so they are sent (in the request body) only when configured.
+    temperature: float | None = Field(default=None, ge=0, le=1)
     api_key: SecretStr | None = None
     base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("base_url", "anthropic_base_url")
@@ -61,7 +64,7 @@ class AnthropicLLM(ProviderLLM):
     def _complete_once(self, messages: list[ChatMessage], json_schema: dict[str, Any] | None) -> Completion:
         with map_anthropic_errors(self.provider, self.model_name):
             raw = self._client.messages.with_raw_response.create(**self._request(messages, json_schema))
-            body = raw.text
+            body = raw.http_response.text
         return self._completion(body)
 
     def _request(self, messages: list[ChatMessage], json_schema: dict[str, Any] | None) -> dict[str, Any]:
@@ -74,10 +77,9 @@ class AnthropicLLM(ProviderLLM):
         }
         if system:
             request["system"] = system
-        if settings.temperature is not None:
-            request["temperature"] = settings.temperature
-        if settings.top_p is not None:
-            request["top_p"] = settings.top_p
+        sampling = {"temperature": settings.temperature, "top_p": settings.top_p}
+        if extra := {key: value for key, value in sampling.items() if value is not None}:
+            request["extra_body"] = extra
         if json_schema is not None:
             request["tools"] = [
                 {

@@ -35,6 +35,7 @@ class GeminiSettings(LLMSettings):
 
 
 def gemini_client(api_key: SecretStr | None, base_url: str | None, timeout: float) -> tuple[Any, str]:
+    # Returns Any: google-genai is an optional dependency, imported only here.
     """A google-genai client with its own retries off, and the endpoint it talks to."""
     key = api_key.get_secret_value() if api_key else env_value(*KEY_VARIABLES)
     if key is None:
@@ -59,6 +60,7 @@ class GeminiLLM(ProviderLLM):
     def __init__(self, **config: Any) -> None:
         settings = parse_settings(GeminiSettings, "LLM provider 'gemini'", config)
         self._client, endpoint = gemini_client(settings.api_key, settings.base_url, settings.timeout)
+        self._types = import_sdk("google.genai.types", extra="gemini", package="google-genai")
         super().__init__(settings, endpoint=endpoint)
 
     def _complete_once(self, messages: list[ChatMessage], json_schema: dict[str, Any] | None) -> Completion:
@@ -76,7 +78,7 @@ class GeminiLLM(ProviderLLM):
         if json_schema is not None:
             config["response_mime_type"] = "application/json"
             config["response_json_schema"] = json_schema
-        contents = _gemini_contents([m for m in messages if m.get("role") != "system"])
+        contents = _gemini_contents([m for m in messages if m.get("role") != "system"], self._types)
         with map_gemini_errors(self.provider, self.model_name):
             response = self._client.models.generate_content(
                 model=settings.model, contents=contents, config=config
@@ -111,13 +113,13 @@ def _enum_name(value: Any) -> str:
     return str(getattr(value, "name", value) or "")
 
 
-def _gemini_contents(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+def _gemini_contents(messages: list[ChatMessage], types: Any) -> list[dict[str, Any]]:
     contents: list[dict[str, Any]] = []
     for message in messages:
         role = "model" if message.get("role") == "assistant" else "user"
-        parts: list[dict[str, Any]] = [_image_part(url) for url in image_urls_of(message.get("content"))]
+        parts: list[Any] = [_image_part(url, types) for url in image_urls_of(message.get("content"))]
         if text := text_of(message.get("content")):
-            parts.append({"text": text})
+            parts.append(types.Part.from_text(text=text))
         if not parts:
             continue
         if contents and contents[-1]["role"] == role:
@@ -127,13 +129,13 @@ def _gemini_contents(messages: list[ChatMessage]) -> list[dict[str, Any]]:
     return contents
 
 
-def _image_part(url: str) -> dict[str, Any]:
+def _image_part(url: str, types: Any) -> Any:
     data_url = parse_data_url(url)
     if data_url is None:
         mime = mimetypes.guess_type(url.split("?")[0])[0] or "image/jpeg"
-        return {"file_data": {"file_uri": url, "mime_type": mime}}
+        return types.Part.from_uri(file_uri=url, mime_type=mime)
     media_type, data = data_url
-    return {"inline_data": {"mime_type": media_type, "data": base64.b64decode(data)}}
+    return types.Part.from_bytes(data=base64.b64decode(data), mime_type=media_type)
 
 
 @contextmanager

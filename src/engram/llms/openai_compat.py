@@ -77,7 +77,7 @@ class OpenAILLM(ProviderLLM):
             raw = self._client.chat.completions.with_raw_response.create(
                 **self._request(messages, json_schema)
             )
-            body = raw.text
+            body = raw.http_response.text
         return completion_from_openai(body, self.provider, self.model_name)
 
     def _request(self, messages: list[ChatMessage], json_schema: dict[str, Any] | None) -> dict[str, Any]:
