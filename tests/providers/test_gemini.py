@@ -80,7 +80,7 @@ def test_429_then_success(server: HTTPServer) -> None:
 
 def test_blocked_prompt_is_a_refusal(server: HTTPServer) -> None:
     server.expect_request(PATH).respond_with_json({"promptFeedback": {"blockReason": "SAFETY"}})
-    with pytest.raises(ProviderError, match="refused.*SAFETY"):
+    with pytest.raises(ProviderError, match=r"refused.*SAFETY"):
         gemini(server).complete(MESSAGES)
 
 
@@ -101,7 +101,7 @@ def test_persistent_503_gives_up(server: HTTPServer) -> None:
 
 
 def test_missing_key_names_both_variables() -> None:
-    with pytest.raises(ConfigError, match="GEMINI_API_KEY.*GOOGLE_API_KEY"):
+    with pytest.raises(ConfigError, match=r"GEMINI_API_KEY.*GOOGLE_API_KEY"):
         build_llm("gemini", {})
 
 
