@@ -61,7 +61,7 @@ class OpenAILLM(ProviderLLM):
         super().__init__(settings, endpoint=base_url)
         sdk = import_sdk("openai", extra="openai")
         self._client = sdk.OpenAI(
-            api_key=_api_key(
+            api_key=api_key_for(
                 preset, self.preset, settings.api_key, custom_url=base_url != self.preset.base_url
             ),
             base_url=base_url,
@@ -202,7 +202,7 @@ def _env_base_url(preset: Preset) -> str | None:
     return env_value(preset.base_url_env) if preset.base_url_env else None
 
 
-def _api_key(name: str, preset: Preset, given: SecretStr | None, *, custom_url: bool) -> str:
+def api_key_for(name: str, preset: Preset, given: SecretStr | None, *, custom_url: bool) -> str:
     if given is not None:
         return given.get_secret_value()
     if preset.key_env and (key := env_value(preset.key_env)):
