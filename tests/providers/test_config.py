@@ -12,12 +12,16 @@ from engram.errors import ConfigError
 from engram.llms import build_llm, default_llm
 from engram.llms.anthropic import AnthropicLLM
 from engram.llms.gemini import GeminiLLM
+from engram.llms.local import LocalLLM, installed_model
 from engram.llms.openai_compat import OpenAILLM
 
 
-def test_nothing_configured_means_no_llm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("ENGRAM_HOME", str(tmp_path))
-    assert default_llm() is None
+def test_nothing_configured_means_no_llm_unless_the_offline_one_is_installed() -> None:
+    llm = default_llm()
+    if installed_model() is None:
+        assert llm is None
+    else:  # engram[local] installed: Memory() infers offline
+        assert isinstance(llm, LocalLLM)
 
 
 def test_openai_key_wins_over_the_others(monkeypatch: pytest.MonkeyPatch) -> None:

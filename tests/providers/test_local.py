@@ -84,6 +84,11 @@ def test_an_unknown_name_lists_the_packaged_models(tmp_path: Path) -> None:
         resolve_model("llama-70b", tmp_path)
 
 
+def test_the_offline_default_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGRAM_LOCAL_MODEL", "off")
+    assert installed_model() is None
+
+
 def test_an_explicit_local_model_variable_is_used_only_with_llama_cpp_installed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -50,7 +50,7 @@ class LiteLLM(ProviderLLM):
             request["api_key"] = settings.api_key.get_secret_value()
         if json_schema is not None:
             request.update(response_format(settings.structured_output, json_schema))
-        with map_openai_errors(self.provider, self.model_name):
+        with map_openai_errors(self.provider, self.model_name, "the provider's key variable"):
             response = self._litellm.completion(**request)
         return completion_from_openai(response.model_dump(), self.provider, self.model_name)
 

@@ -33,7 +33,8 @@ from engram.llms.openai_compat import completion_from_openai, response_format
 from engram.llms.provider import LLMSettings, ProviderLLM
 from engram.resilience import AttemptError
 
-MODEL_ENV = "ENGRAM_LOCAL_MODEL"  # a packaged model's name or a GGUF path
+MODEL_ENV = "ENGRAM_LOCAL_MODEL"  # a packaged model's name or a GGUF path; "off" disables the default
+DISABLED = ("off", "none", "0", "false")
 
 
 @dataclass(frozen=True)
@@ -155,11 +156,14 @@ def models_dir(given: str | None = None) -> Path:
 
 
 def installed_model() -> str | None:
-    """The model default_llm() may use offline: ``$ENGRAM_LOCAL_MODEL``, else a packaged Qwen."""
+    """The model default_llm() may use offline: ``$ENGRAM_LOCAL_MODEL``, else a packaged Qwen.
+
+    ``ENGRAM_LOCAL_MODEL=off`` keeps an installed offline model from being picked unasked.
+    """
     if importlib.util.find_spec("xllamacpp") is None:
         return None
     if explicit := os.environ.get(MODEL_ENV, "").strip():
-        return explicit
+        return None if explicit.lower() in DISABLED else explicit
     for name in AUTO_MODELS:
         if all(_package_dir(package) is not None for package in PACKAGED_MODELS[name].packages):
             return name

@@ -73,7 +73,7 @@ class OpenAILLM(ProviderLLM):
         )
 
     def _complete_once(self, messages: list[ChatMessage], json_schema: dict[str, Any] | None) -> Completion:
-        with map_openai_errors(self.provider, self.model_name):
+        with map_openai_errors(self.provider, self.model_name, self.preset.key_env):
             raw = self._client.chat.completions.with_raw_response.create(
                 **self._request(messages, json_schema)
             )
@@ -177,8 +177,11 @@ def completion_from_openai(body: str | dict[str, Any], provider: str, model: str
 
 
 @contextmanager
-def map_openai_errors(provider: str, model: str | None) -> Iterator[None]:
-    """The ``openai`` SDK's exceptions as AttemptErrors: the one place they are read."""
+def map_openai_errors(provider: str, model: str | None, key_env: str | None = None) -> Iterator[None]:
+    """The ``openai`` SDK's exceptions as AttemptErrors: the one place they are read.
+
+    ``key_env`` is the variable named when the server rejects the key; by default the preset's.
+    """
     import openai
 
     try:
@@ -186,9 +189,8 @@ def map_openai_errors(provider: str, model: str | None) -> Iterator[None]:
     except openai.APIStatusError as exc:
         message = exc.message
         if exc.status_code in (401, 403):
-            message += (
-                f"; check the API key ({PRESETS.get(provider, PRESETS['openai']).key_env or 'api_key'})"
-            )
+            preset = PRESETS.get(provider)
+            message += f"; check the API key ({key_env or (preset and preset.key_env) or 'api_key'})"
         raise status_error(provider, model, exc.status_code, message, exc.response.headers) from exc
     except openai.APITimeoutError as exc:
         raise AttemptError("the request timed out", provider=provider, model=model, retryable=True) from exc
