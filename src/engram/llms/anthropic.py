@@ -32,9 +32,7 @@ class AnthropicSettings(LLMSettings):
     # arguments, so they are sent (in the request body) only when configured.
     temperature: float | None = Field(default=None, ge=0, le=1)
     api_key: SecretStr | None = None
-    base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("base_url", "anthropic_base_url")
-    )
+    base_url: str | None = Field(default=None, validation_alias=AliasChoices("base_url", "anthropic_base_url"))
     default_headers: dict[str, str] | None = None
 
 

@@ -80,9 +80,7 @@ class GeminiLLM(ProviderLLM):
             config["response_json_schema"] = json_schema
         contents = _gemini_contents([m for m in messages if m.get("role") != "system"], self._types)
         with map_gemini_errors(self.provider, self.model_name):
-            response = self._client.models.generate_content(
-                model=settings.model, contents=contents, config=config
-            )
+            response = self._client.models.generate_content(model=settings.model, contents=contents, config=config)
         return self._completion(response)
 
     def _completion(self, response: Any) -> Completion:
@@ -103,9 +101,7 @@ class GeminiLLM(ProviderLLM):
         prompt = int(getattr(meta, "prompt_token_count", 0) or 0) if meta else 0
         completion = 0
         if meta:  # thinking tokens are billed as output
-            completion = int(meta.candidates_token_count or 0) + int(
-                getattr(meta, "thoughts_token_count", 0) or 0
-            )
+            completion = int(meta.candidates_token_count or 0) + int(getattr(meta, "thoughts_token_count", 0) or 0)
         return Completion(text, Usage(1, prompt, completion), getattr(response, "model_version", None))
 
 
@@ -155,9 +151,7 @@ def map_gemini_errors(provider: str, model: str | None) -> Iterator[None]:
     except httpx2.TimeoutException as exc:
         raise AttemptError("the request timed out", provider=provider, model=model, retryable=True) from exc
     except httpx2.TransportError as exc:
-        raise AttemptError(
-            f"could not connect: {exc}", provider=provider, model=model, retryable=True
-        ) from exc
+        raise AttemptError(f"could not connect: {exc}", provider=provider, model=model, retryable=True) from exc
     except ValueError as exc:  # a body that is not the JSON the SDK expects (json.JSONDecodeError and kin)
         raise AttemptError(f"the response was malformed: {exc}", provider=provider, model=model) from exc
 

@@ -135,9 +135,7 @@ class LocalLLM(ProviderLLM):
                 f"llama.cpp rejected the request: {exc}", provider=self.provider, model=self.model_name
             ) from exc
         if isinstance(answer, dict) and "error" in answer:
-            raise AttemptError(
-                f"llama.cpp failed: {answer['error']}", provider=self.provider, model=self.model_name
-            )
+            raise AttemptError(f"llama.cpp failed: {answer['error']}", provider=self.provider, model=self.model_name)
         return completion_from_openai(answer, self.provider, self.model_name)
 
     def _load(self) -> Any:

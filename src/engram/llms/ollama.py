@@ -32,12 +32,8 @@ def ollama_host(given: str | None) -> str:
 
 class OllamaSettings(LLMSettings):
     model: str = DEFAULT_MODEL
-    host: str | None = Field(
-        default=None, validation_alias=AliasChoices("host", "ollama_base_url", "base_url")
-    )
-    num_ctx: int | None = Field(
-        default=None, ge=256, description="context window; Ollama's default when unset"
-    )
+    host: str | None = Field(default=None, validation_alias=AliasChoices("host", "ollama_base_url", "base_url"))
+    num_ctx: int | None = Field(default=None, ge=256, description="context window; Ollama's default when unset")
     keep_alive: str | None = None
 
 

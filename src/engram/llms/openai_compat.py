@@ -21,7 +21,7 @@ from engram._providers import env_value, import_sdk, parse_settings
 from engram.errors import ConfigError
 from engram.llms.base import ChatMessage, Completion, Usage
 from engram.llms.presets import PRESETS, Preset, StructuredOutput
-from engram.llms.provider import LLMSettings, ProviderLLM
+from engram.llms.provider import LLMSettings, ProviderLLM, text_of
 from engram.resilience import AttemptError, status_error
 
 DEFAULT_MODEL = "gpt-4.1-mini"
@@ -32,9 +32,7 @@ _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")  # they reject temperature and
 class OpenAISettings(LLMSettings):
     model: str = DEFAULT_MODEL
     api_key: SecretStr | None = None
-    base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("base_url", "openai_base_url", "api_base")
-    )
+    base_url: str | None = Field(default=None, validation_alias=AliasChoices("base_url", "openai_base_url", "api_base"))
     organization: str | None = None
     project: str | None = None
     default_headers: dict[str, str] | None = None
@@ -51,9 +49,7 @@ class OpenAILLM(ProviderLLM):
 
     def __init__(self, preset: str = "openai", **config: Any) -> None:
         if preset not in PRESETS:
-            raise ConfigError(
-                f"unknown OpenAI-compatible preset {preset!r}; known: {', '.join(sorted(PRESETS))}"
-            )
+            raise ConfigError(f"unknown OpenAI-compatible preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
         self.provider = preset  # errors and concurrency limits name the preset
         self.preset: Preset = PRESETS[preset]
         settings = parse_settings(OpenAISettings, f"LLM provider {preset!r}", config)
@@ -61,9 +57,7 @@ class OpenAILLM(ProviderLLM):
         super().__init__(settings, endpoint=base_url)
         sdk = import_sdk("openai", extra="openai")
         self._client = sdk.OpenAI(
-            api_key=api_key_for(
-                preset, self.preset, settings.api_key, custom_url=base_url != self.preset.base_url
-            ),
+            api_key=api_key_for(preset, self.preset, settings.api_key, custom_url=base_url != self.preset.base_url),
             base_url=base_url,
             organization=settings.organization,
             project=settings.project,
@@ -74,9 +68,7 @@ class OpenAILLM(ProviderLLM):
 
     def _complete_once(self, messages: list[ChatMessage], json_schema: dict[str, Any] | None) -> Completion:
         with map_openai_errors(self.provider, self.model_name, self.preset.key_env):
-            raw = self._client.chat.completions.with_raw_response.create(
-                **self._request(messages, json_schema)
-            )
+            raw = self._client.chat.completions.with_raw_response.create(**self._request(messages, json_schema))
             body = raw.http_response.text
         return completion_from_openai(body, self.provider, self.model_name)
 
@@ -170,7 +162,7 @@ def completion_from_openai(body: str | dict[str, Any], provider: str, model: str
         )
     usage = data.get("usage") or {}
     return Completion(
-        text=message.get("content") or "",
+        text=text_of(message.get("content")),  # some servers send a list of parts
         usage=Usage(1, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
         model=data.get("model") or model,
     )

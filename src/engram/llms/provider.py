@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field
 
 from engram._providers import ClientSettings
+from engram.errors import ValidationError
 from engram.llms.base import LLM, ChatMessage, Completion
 from engram.resilience import AttemptError, CallRunner
 
@@ -51,9 +52,7 @@ class ProviderLLM(ABC):
     def model_name(self) -> str:
         return self.settings.model
 
-    def complete(
-        self, messages: list[ChatMessage], *, json_schema: dict[str, Any] | None = None
-    ) -> Completion:
+    def complete(self, messages: list[ChatMessage], *, json_schema: dict[str, Any] | None = None) -> Completion:
         return self._runner.run(lambda: self._complete_once(messages, json_schema))
 
     @abstractmethod
@@ -80,14 +79,10 @@ class ProviderLLM(ABC):
 
     def _refused(self, reason: str) -> AttemptError:
         """A refusal is final: asking again gets the same answer."""
-        return AttemptError(
-            f"the model refused to answer: {reason}", provider=self.provider, model=self.model_name
-        )
+        return AttemptError(f"the model refused to answer: {reason}", provider=self.provider, model=self.model_name)
 
     def _malformed(self, what: str) -> AttemptError:
-        return AttemptError(
-            f"the response was malformed: {what}", provider=self.provider, model=self.model_name
-        )
+        return AttemptError(f"the response was malformed: {what}", provider=self.provider, model=self.model_name)
 
 
 def parse_data_url(url: str) -> tuple[str, str] | None:
@@ -97,7 +92,7 @@ def parse_data_url(url: str) -> tuple[str, str] | None:
     header, data = url[5:].split(",", 1)
     media_type = header.split(";")[0] or "application/octet-stream"
     if ";base64" not in header:
-        raise ValueError("only base64 data URLs are supported for images")
+        raise ValidationError(f"image data URLs must be base64-encoded (data:TYPE;base64,...), got {url[:40]!r}")
     return media_type, data
 
 
@@ -107,9 +102,7 @@ def text_of(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "\n".join(
-            str(part.get("text", ""))
-            for part in content
-            if isinstance(part, dict) and part.get("type") == "text"
+            str(part.get("text", "")) for part in content if isinstance(part, dict) and part.get("type") == "text"
         )
     return "" if content is None else str(content)
 
