@@ -83,7 +83,7 @@ def test_concurrent_calls_per_endpoint_are_bounded(server: HTTPServer) -> None:
         with lock:
             in_flight += 1
             peak = max(peak, in_flight)
-        time.sleep(0.1)
+        time.sleep(0.25)  # long enough that the calls overlap even on a busy machine
         with lock:
             in_flight -= 1
         body = request.get_json()
