@@ -310,7 +310,7 @@ class Memory:
         if not facts:
             return plan, usage, warnings
 
-        shown = self._similar_memories(facts, draft)
+        shown, neighbours = self._similar_memories(facts, draft)
         if not shown:  # nothing to compare with: every fact is an ADD, no LLM call needed
             actions = [Action(Event.ADD, fact, fact.text) for fact in facts]
         else:
@@ -319,7 +319,7 @@ class Memory:
                 json_schema=RECONCILE_SCHEMA,
             )
             usage = usage + completion.usage.tagged("reconcile")
-            actions, more = plan_actions(facts, shown, parse_json_answer(completion.text))
+            actions, more = plan_actions(facts, shown, parse_json_answer(completion.text), neighbours)
             warnings += more
         self._fill_plan(plan, actions, spoken, draft)
         return plan, usage, warnings
@@ -347,17 +347,23 @@ class Memory:
         usage = completion.usage.tagged("procedural")
         return _WritePlan(inserts=[(record, self._embed([index_text(record)])[0])]), usage
 
-    def _similar_memories(self, facts: list[Fact], draft: _Draft) -> list[MemoryRecord]:
-        """The existing memories closest to any fact, each once, in order of first appearance."""
+    def _similar_memories(
+        self, facts: list[Fact], draft: _Draft
+    ) -> tuple[list[MemoryRecord], list[set[int]]]:
+        """The existing memories closest to any fact, each once, in order of first appearance,
+        and for each fact the positions of its own neighbours among them."""
         query = Query(draft.scope.owner_only(), None, utcnow())
         vectors = self.embedder.embed_batch([fact.text for fact in facts], purpose="query")
-        similar: dict[str, None] = {}  # ordered set of ids
-        for vector in vectors:
-            for memory_id, score in self.store.vector_search(query, vector, SIMILAR_PER_FACT):
-                if score >= SIMILARITY_FLOOR:
-                    similar.setdefault(memory_id)
-        records = self.store.get_memories(list(similar))
-        return [records[memory_id] for memory_id in similar if memory_id in records]
+        per_fact = [
+            [memory_id for memory_id, score in self.store.vector_search(query, vector, SIMILAR_PER_FACT)
+             if score >= SIMILARITY_FLOOR]
+            for vector in vectors
+        ]
+        similar = list(dict.fromkeys(memory_id for ids in per_fact for memory_id in ids))
+        records = self.store.get_memories(similar)
+        shown = [records[memory_id] for memory_id in similar if memory_id in records]
+        position = {record.id: i for i, record in enumerate(shown)}
+        return shown, [{position[m] for m in ids if m in position} for ids in per_fact]
 
     def _fill_plan(
         self, plan: _WritePlan, actions: list[Action], turns: list[Message], draft: _Draft
