@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from engram.config import MemoryConfig, default_db_path
@@ -73,7 +74,7 @@ class Memory:
 
     def __init__(
         self,
-        config: MemoryConfig | Mapping[str, Any] | None = None,
+        config: MemoryConfig | Mapping[str, Any] | str | Path | None = None,
         *,
         store: Store | None = None,
         embedder: Embedder | None = None,
@@ -93,7 +94,7 @@ class Memory:
         self.usage = Usage()  # running totals of every LLM call this Memory made
 
     @classmethod
-    def from_config(cls, config: MemoryConfig | Mapping[str, Any]) -> Memory:
+    def from_config(cls, config: MemoryConfig | Mapping[str, Any] | str | Path) -> Memory:
         return cls(config)
 
     @property
