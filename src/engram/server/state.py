@@ -1,0 +1,65 @@
+"""The server's settings and the parts a request reaches through ``request.app.state``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+from engram.config import HOME_ENV, DEFAULT_HOME
+
+if TYPE_CHECKING:
+    from engram.server.jobs import JobRunner
+    from engram.server.projects import ProjectMemories
+    from engram.server.store import ServerStore
+
+ADMIN_KEY_ENV = "ENGRAM_ADMIN_KEY"
+DATA_DIR_ENV = "ENGRAM_SERVER_DIR"
+DEFAULT_MAX_BODY_BYTES = 1_000_000  # a long conversation is ~100 kB; anything bigger is a mistake or abuse
+
+
+def default_data_dir() -> Path:
+    """``$ENGRAM_SERVER_DIR``, else ``$ENGRAM_HOME/server``, else ``~/.engram/server``."""
+    if explicit := os.environ.get(DATA_DIR_ENV):
+        return Path(explicit).expanduser()
+    return Path(os.environ.get(HOME_ENV, DEFAULT_HOME)).expanduser() / "server"
+
+
+@dataclass
+class ServerSettings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    memory_config: Mapping[str, Any] | None = None
+    admin_key: str | None = None  # None: no admin; keys are then made with `engram keys create`
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    job_workers: int = 2
+    job_poll_s: float = 1.0  # how often idle workers look for jobs another process queued
+    job_stale_after_s: float = 60.0  # a running job whose worker stopped beating this long has failed
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ServerSettings:
+        settings = cls(admin_key=os.environ.get(ADMIN_KEY_ENV) or None)
+        for name, value in overrides.items():
+            if value is not None:
+                setattr(settings, name, value)
+        return settings
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "server.db"
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    store: ServerStore
+    memories: ProjectMemories
+    jobs: JobRunner
+
+
+def state_of(request: Request) -> ServerState:
+    state: ServerState = request.app.state.engram
+    return state
