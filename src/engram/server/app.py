@@ -70,8 +70,14 @@ def create_app(
     app.include_router(mem0_routes)
     metrics = Metrics()
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["service"])
-    app.add_api_route("/metrics", metrics.endpoint, methods=["GET"], tags=["service"],
-                      response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+    app.add_api_route(
+        "/metrics",
+        metrics.endpoint,
+        methods=["GET"],
+        tags=["service"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}}},
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app
@@ -89,10 +95,16 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "engram_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=self.registry
+            "engram_http_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "engram_http_request_duration_seconds", "Time to answer", ["method", "route"], registry=self.registry
+            "engram_http_request_duration_seconds",
+            "Time to answer",
+            ["method", "route"],
+            registry=self.registry,
         )
 
     def endpoint(self) -> Response:

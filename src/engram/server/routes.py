@@ -23,9 +23,9 @@ from engram.server.schemas import (
     KeyRequest,
     KeyView,
     ListRequest,
-    Message,
     MemoryItem,
     MemoryList,
+    Message,
     ResetRequest,
     SearchRequest,
     UpdateRequest,
@@ -52,7 +52,9 @@ v1 = APIRouter(prefix="/v1")
 MemoryId = Annotated[str, "the memory's id"]
 
 
-def _scope(user_id: str | None, agent_id: str | None, run_id: str | None, actor_id: str | None) -> dict[str, Any]:
+def _scope(
+    user_id: str | None, agent_id: str | None, run_id: str | None, actor_id: str | None
+) -> dict[str, Any]:
     given = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id, "actor_id": actor_id}
     return {key: value for key, value in given.items() if value is not None}
 
@@ -120,8 +122,11 @@ def delete_memories(
 
 
 def memory_history(memory_id: MemoryId, ctx: Project) -> Any:
-    """Every change to one memory, oldest first."""
-    return ctx.memory.history(memory_id)
+    """Every change to one memory, oldest first (it outlives the memory); 404 for an id never seen."""
+    rows = ctx.memory.history(memory_id)
+    if not rows:
+        raise NotFoundError(f"no memory has id {memory_id!r}")
+    return rows
 
 
 def get_job(job_id: str, ctx: Project) -> Any:
@@ -173,39 +178,97 @@ def configure(caller: Admin, config: dict[str, Any]) -> Any:
 
 def _add_memory_routes(router: APIRouter, tag: str, *, search_path: str, list_path: str | None) -> None:
     tags: list[str | Any] = [tag]
-    router.add_api_route("/memories", add_memories, methods=["POST"], response_model=AddResult,
-                         responses={**ERRORS, **JOB_ACCEPTED}, response_model_exclude_unset=True, tags=tags)
-    router.add_api_route(search_path, search_memories, methods=["POST"], response_model=MemoryList,
-                         tags=tags, **ROUTE_OPTIONS)
+    router.add_api_route(
+        "/memories",
+        add_memories,
+        methods=["POST"],
+        response_model=AddResult,
+        responses={**ERRORS, **JOB_ACCEPTED},
+        response_model_exclude_unset=True,
+        tags=tags,
+    )
+    router.add_api_route(
+        search_path, search_memories, methods=["POST"], response_model=MemoryList, tags=tags, **ROUTE_OPTIONS
+    )
     if list_path:
-        router.add_api_route(list_path, list_memories_by_body, methods=["POST"], response_model=MemoryList,
-                             tags=tags, **ROUTE_OPTIONS)
-    router.add_api_route("/memories", list_memories, methods=["GET"], response_model=MemoryList,
-                         tags=tags, **ROUTE_OPTIONS)
-    router.add_api_route("/memories/{memory_id}", get_memory, methods=["GET"], response_model=MemoryItem,
-                         tags=tags, **ROUTE_OPTIONS)
-    router.add_api_route("/memories/{memory_id}", update_memory, methods=["PUT"], response_model=Message,
-                         tags=tags, **ROUTE_OPTIONS)
-    router.add_api_route("/memories/{memory_id}", delete_memory, methods=["DELETE"], response_model=Message,
-                         tags=tags, **ROUTE_OPTIONS)
-    router.add_api_route("/memories", delete_memories, methods=["DELETE"], response_model=Message,
-                         tags=tags, **ROUTE_OPTIONS)
-    router.add_api_route("/memories/{memory_id}/history", memory_history, methods=["GET"],
-                         response_model=list[HistoryEntry], tags=tags, **ROUTE_OPTIONS)
-    router.add_api_route("/reset", reset, methods=["POST"], response_model=Message, tags=tags, **ROUTE_OPTIONS)
+        router.add_api_route(
+            list_path,
+            list_memories_by_body,
+            methods=["POST"],
+            response_model=MemoryList,
+            tags=tags,
+            **ROUTE_OPTIONS,
+        )
+    router.add_api_route(
+        "/memories", list_memories, methods=["GET"], response_model=MemoryList, tags=tags, **ROUTE_OPTIONS
+    )
+    router.add_api_route(
+        "/memories/{memory_id}",
+        get_memory,
+        methods=["GET"],
+        response_model=MemoryItem,
+        tags=tags,
+        **ROUTE_OPTIONS,
+    )
+    router.add_api_route(
+        "/memories/{memory_id}",
+        update_memory,
+        methods=["PUT"],
+        response_model=Message,
+        tags=tags,
+        **ROUTE_OPTIONS,
+    )
+    router.add_api_route(
+        "/memories/{memory_id}",
+        delete_memory,
+        methods=["DELETE"],
+        response_model=Message,
+        tags=tags,
+        **ROUTE_OPTIONS,
+    )
+    router.add_api_route(
+        "/memories", delete_memories, methods=["DELETE"], response_model=Message, tags=tags, **ROUTE_OPTIONS
+    )
+    router.add_api_route(
+        "/memories/{memory_id}/history",
+        memory_history,
+        methods=["GET"],
+        response_model=list[HistoryEntry],
+        tags=tags,
+        **ROUTE_OPTIONS,
+    )
+    router.add_api_route(
+        "/reset", reset, methods=["POST"], response_model=Message, tags=tags, **ROUTE_OPTIONS
+    )
 
 
 _add_memory_routes(v1, "memories", search_path="/memories/search", list_path="/memories/list")
-v1.add_api_route("/jobs/{job_id}", get_job, methods=["GET"], response_model=JobView, tags=["jobs"],
-                 **ROUTE_OPTIONS)
-v1.add_api_route("/keys", create_key, methods=["POST"], response_model=KeyCreated, status_code=201,
-                 tags=["admin"], **ROUTE_OPTIONS)
-v1.add_api_route("/keys", list_keys, methods=["GET"], response_model=list[KeyView], tags=["admin"],
-                 **ROUTE_OPTIONS)
-v1.add_api_route("/keys/{key_id}", revoke_key, methods=["DELETE"], response_model=KeyView, tags=["admin"],
-                 **ROUTE_OPTIONS)
+v1.add_api_route(
+    "/jobs/{job_id}", get_job, methods=["GET"], response_model=JobView, tags=["jobs"], **ROUTE_OPTIONS
+)
+v1.add_api_route(
+    "/keys",
+    create_key,
+    methods=["POST"],
+    response_model=KeyCreated,
+    status_code=201,
+    tags=["admin"],
+    **ROUTE_OPTIONS,
+)
+v1.add_api_route(
+    "/keys", list_keys, methods=["GET"], response_model=list[KeyView], tags=["admin"], **ROUTE_OPTIONS
+)
+v1.add_api_route(
+    "/keys/{key_id}", revoke_key, methods=["DELETE"], response_model=KeyView, tags=["admin"], **ROUTE_OPTIONS
+)
 
 mem0_routes = APIRouter()
 _add_memory_routes(mem0_routes, "mem0-compatible", search_path="/search", list_path=None)
-mem0_routes.add_api_route("/configure", configure, methods=["POST"], response_model=Message,
-                          tags=["mem0-compatible"], **ROUTE_OPTIONS)
+mem0_routes.add_api_route(
+    "/configure",
+    configure,
+    methods=["POST"],
+    response_model=Message,
+    tags=["mem0-compatible"],
+    **ROUTE_OPTIONS,
+)

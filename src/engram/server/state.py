@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from engram.config import HOME_ENV, DEFAULT_HOME
+from engram.config import DEFAULT_HOME, HOME_ENV
 
 if TYPE_CHECKING:
     from engram.server.jobs import JobRunner
