@@ -157,16 +157,26 @@ class BodySizeLimit:
             await response(scope, receive, send)
             return
         received = 0
+        too_big = False
 
         async def receive_limited() -> Message:
-            nonlocal received
+            nonlocal received, too_big
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
+                too_big = True
                 raise PayloadTooLarge(self._message())
             return message
 
-        await self.app(scope, receive_limited, send)
+        async def send_unless_too_big(message: Message) -> None:
+            # FastAPI turns a failed body read into its own 400; the 413 below replaces it.
+            if not too_big:
+                await send(message)
+
+        await self.app(scope, receive_limited, send_unless_too_big)
+        if too_big:
+            response = JSONResponse(error_body("payload_too_large", self._message()), status_code=413)
+            await response(scope, receive, send)
 
     def _message(self) -> str:
         return f"the request body is over the limit of {self.max_bytes} bytes"
