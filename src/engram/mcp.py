@@ -74,7 +74,7 @@ class MemoryTools:
         metadata: dict[str, Any] | None = None,
         infer: bool = True,
     ) -> dict[str, Any]:
-        """Remember something. With infer=true an LLM extracts the facts and merges them with what is known."""
+        """Remember something. With infer=true an LLM extracts the facts and merges them with the rest."""
         result: dict[str, Any] = self.memory.add(
             text, **self._scope(user_id, agent_id, run_id), metadata=metadata, infer=infer
         )
@@ -154,8 +154,10 @@ def _reported(tool: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def build_mcp_server(memory: MemoryLike, *, user_id: str | None = None, agent_id: str | None = None) -> MCPServer:
-    """An MCP server whose tools call ``memory``; run it with ``.run("stdio")`` or ``.run("streamable-http")``."""
+def build_mcp_server(
+    memory: MemoryLike, *, user_id: str | None = None, agent_id: str | None = None
+) -> MCPServer:
+    """An MCP server whose tools call ``memory``; ``.run("stdio")`` or ``.run("streamable-http")`` it."""
     tools = MemoryTools(memory, user_id=user_id, agent_id=agent_id)
     server = MCPServer("engram", instructions=INSTRUCTIONS)
     for name in TOOL_NAMES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -29,9 +30,14 @@ def scripted(*answers: httpx.Response | Exception) -> tuple[list[httpx.Request],
     return seen, handle
 
 
-def client(handler: Handler, **options: object) -> MemoryClient:
-    return MemoryClient("ek_test", host="http://engram.test", transport=httpx.MockTransport(handler),
-                        backoff_s=0.001, **options)  # type: ignore[arg-type]
+def client(handler: Handler, **options: Any) -> MemoryClient:
+    return MemoryClient(
+        "ek_test",
+        host="http://engram.test",
+        transport=httpx.MockTransport(handler),
+        backoff_s=0.001,
+        **options,
+    )
 
 
 def error(status: int, code: str) -> httpx.Response:

@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from engram import AsyncMemory, AsyncMemoryClient, ConfigError, Memory, MemoryClient, NotFoundError, ValidationError
+from engram import (
+    AsyncMemory,
+    AsyncMemoryClient,
+    ConfigError,
+    Memory,
+    MemoryClient,
+    NotFoundError,
+    ValidationError,
+)
 from engram.embedders.hashing import HashingEmbedder
 
 from .conftest import LiveServer
@@ -67,7 +75,11 @@ def test_get_returns_the_item_shape(mem: Any) -> None:
     ][0]["id"]
     item = mem.get(memory_id)
     assert {"id", "memory", "hash", "metadata", "created_at", "updated_at"} <= item.keys()
-    assert (item["memory"], item["user_id"], item["metadata"]) == ("I live in Lisbon", "alice", {"topic": "home"})
+    assert (item["memory"], item["user_id"], item["metadata"]) == (
+        "I live in Lisbon",
+        "alice",
+        {"topic": "home"},
+    )
 
 
 def test_get_of_an_unknown_id_is_none(mem: Any) -> None:

@@ -25,10 +25,16 @@ class TwoProjects:
 
 @pytest.fixture
 def two(live_server: LiveServer) -> Iterator[TwoProjects]:
-    with live_server.client(live_server.new_key()) as owner, live_server.client(live_server.new_key()) as other:
-        added = owner.post("/v1/memories", json={"messages": "I like green tea", "user_id": "alice", "infer": False})
+    with (
+        live_server.client(live_server.new_key()) as owner,
+        live_server.client(live_server.new_key()) as other,
+    ):
+        added = owner.post(
+            "/v1/memories", json={"messages": "I like green tea", "user_id": "alice", "infer": False}
+        )
         job = owner.post(
-            "/v1/memories", json={"messages": "I like oolong", "user_id": "alice", "infer": False, "async_mode": True}
+            "/v1/memories",
+            json={"messages": "I like oolong", "user_id": "alice", "infer": False, "async_mode": True},
         )
         assert (added.status_code, job.status_code) == (200, 202)
         yield TwoProjects(owner, other, added.json()["results"][0]["id"], job.json()["id"])

@@ -79,7 +79,7 @@ def test_a_slow_llm_add_does_not_block_other_requests(tmp_path: Path) -> None:
 
 def test_a_pending_job_runs_when_the_server_starts_again(tmp_path: Path) -> None:
     store = SQLiteServerStore(tmp_path / "server.db")
-    key, secret = store.create_key("p", "test")
+    _, secret = store.create_key("p", "test")
     job = store.create_job("p", {"messages": "queued before a restart", "user_id": "alice", "infer": False})
     store.close()
 
