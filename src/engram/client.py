@@ -200,7 +200,11 @@ class _BaseClient:
             attempt += 1
 
     def _request(self, call: _Call) -> httpx.Request:
-        content = json.dumps(call.body, default=_encode).encode() if call.body is not None else None
+        try:
+            body = call.body
+            content = None if body is None else json.dumps(body, default=_encode, allow_nan=False).encode()
+        except ValueError as exc:  # NaN or Infinity: not JSON, and the server would refuse it
+            raise ValidationError(f"cannot send this to the server: {exc}") from exc
         headers = (
             {**self.headers, "Content-Type": "application/json"} if content is not None else self.headers
         )

@@ -106,6 +106,20 @@ def test_malformed_json_is_422(api: httpx.Client) -> None:
     assert (answer.status_code, answer.json()["error"]["code"]) == (422, "invalid_request")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"messages": "x", "user_id": "a", "infer": false, "metadata": {"a": NaN}}',
+        b'{"messages": "x", "user_id": "a", "infer": false, "metadata": {"a": -Infinity}}',
+        b'{"messages": "x", "user_id": "a", "infer": false, "metadata": {"a": 1e400}}',
+    ],
+)
+def test_numbers_that_are_not_json_are_refused(api: httpx.Client, body: bytes) -> None:
+    answer = api.post("/v1/memories", content=body, headers={"Content-Type": "application/json"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (422, "invalid_request")
+    assert "not a JSON number" in answer.json()["error"]["message"] or "too large" in answer.text
+
+
 def test_unknown_paths_and_methods_answer_json(api: httpx.Client) -> None:
     assert api.get("/v2/nothing").json()["error"]["code"] == "not_found"
     assert api.patch("/v1/memories").json()["error"]["code"] == "method_not_allowed"

@@ -104,6 +104,13 @@ def test_requests_carry_the_key_and_json_body() -> None:
     assert request.read() == b'{"query": "tea", "user_id": "alice", "limit": 3}'
 
 
+def test_nan_is_refused_before_sending() -> None:
+    seen, handle = scripted(OK)
+    with pytest.raises(ValidationError, match="cannot send"):
+        client(handle).add("x", user_id="u", metadata={"a": float("nan")}, infer=False)
+    assert seen == []
+
+
 def test_memory_ids_are_quoted_into_the_path() -> None:
     seen, handle = scripted(httpx.Response(404, json={"error": {"code": "not_found", "message": "x"}}))
     assert client(handle).get("a/b?c") is None

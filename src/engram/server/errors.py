@@ -91,6 +91,12 @@ def status_of(exc: EngramError) -> tuple[int, str]:
     return 500, "internal_error"
 
 
+def _problem(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error["loc"])
+    detail = error.get("ctx", {}).get("error")
+    return f"{where}: {error['msg']}" + (f" ({detail})" if isinstance(detail, str) else "")
+
+
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     """The one handler: maps each error class to its status and stable code."""
     headers: dict[str, str] | None = None
@@ -103,9 +109,7 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
             logger.warning("%s %s failed: %s", request.method, request.url.path, exc)
     elif isinstance(exc, RequestValidationError):
         status = 422
-        problems = [
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
-        ]
+        problems = [_problem(error) for error in exc.errors()]
         body = error_body("invalid_request", "; ".join(problems), details=jsonable_encoder(exc.errors()))
     elif isinstance(exc, HTTPException):
         status = exc.status_code

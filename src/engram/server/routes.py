@@ -31,6 +31,7 @@ from engram.server.schemas import (
     UpdateRequest,
 )
 from engram.server.state import state_of
+from engram.server.strict_json import StrictJSONRoute
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": what, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
@@ -48,7 +49,7 @@ JOB_ACCEPTED: dict[int | str, dict[str, Any]] = {
 }
 ROUTE_OPTIONS: dict[str, Any] = {"responses": ERRORS, "response_model_exclude_unset": True}
 
-v1 = APIRouter(prefix="/v1")
+v1 = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
 MemoryId = Annotated[str, "the memory's id"]
 
 
@@ -262,7 +263,7 @@ v1.add_api_route(
     "/keys/{key_id}", revoke_key, methods=["DELETE"], response_model=KeyView, tags=["admin"], **ROUTE_OPTIONS
 )
 
-mem0_routes = APIRouter()
+mem0_routes = APIRouter(route_class=StrictJSONRoute)
 _add_memory_routes(mem0_routes, "mem0-compatible", search_path="/search", list_path=None)
 mem0_routes.add_api_route(
     "/configure",
