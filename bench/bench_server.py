@@ -1,7 +1,7 @@
 """Load on a live engram server: N concurrent clients mixing search and infer=False adds, for a fixed time.
 
     python bench/bench_server.py                       # starts `engram serve` on loopback, 50 clients, 20 s
-    python bench/bench_server.py --clients 50 --duration 30 --add-ratio 0.3 --embedder local
+    python bench/bench_server.py --clients 50 --duration 30 --add-ratio 0.3 --embedder local --workers 2
     python bench/bench_server.py --url http://127.0.0.1:8000 --api-key ek_...   # an already running server
 
 Each client is its own ``AsyncMemoryClient`` (own connection pool) with retries off, so every failure
@@ -134,13 +134,13 @@ def free_port() -> int:
         return port
 
 
-def start_server(data_dir: Path, embedder: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data_dir: Path, embedder: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     config = data_dir / "config.json"
     config.write_text(json.dumps({"embedder": {"provider": embedder}}))
     port = free_port()
     command = [sys.executable, "-m", "engram.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--data-dir", str(data_dir), "--config", str(config), "--admin-key", ADMIN_KEY]
-    command += ["--log-level", "warning"]
+    command += ["--log-level", "warning", "--workers", str(workers)]
     process = subprocess.Popen(command)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -168,6 +168,7 @@ def main() -> None:
     parser.add_argument(
         "--embedder", default="hashing", help="embedder of the started server: hashing or local"
     )
+    parser.add_argument("--workers", type=int, default=1, help="server processes of the started server")
     parser.add_argument("--url", help="an already running server on loopback (default: start one)")
     parser.add_argument("--api-key", help="a project key for --url")
     parser.add_argument("--json", help="also write the numbers to this file")
@@ -182,7 +183,7 @@ def main() -> None:
                     raise SystemExit("only loopback servers may be benchmarked")
                 url, api_key = args.url, args.api_key
             else:
-                process, url = start_server(Path(data_dir), args.embedder)
+                process, url = start_server(Path(data_dir), args.embedder, args.workers)
                 headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
                 api_key = httpx.post(f"{url}/v1/keys", json={"project": "bench"}, headers=headers).json()[
                     "key"

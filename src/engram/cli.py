@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engram.errors import ConfigError, EngramError, ValidationError
+from engram.errors import EngramError, ValidationError
 
 DEMO_USER = "engram-demo"
 DEMO_CONVERSATION = [
@@ -37,21 +37,16 @@ def demo(args: argparse.Namespace) -> None:
 
 
 def _load_config(path: str | None) -> dict[str, Any] | None:
-    if path is None:
-        return None
-    try:
-        config = json.loads(Path(path).expanduser().read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the config file {path}: {exc}") from exc
-    if not isinstance(config, dict):
-        raise ConfigError(f"the config file {path} must hold a JSON object")
-    return config
+    from engram.server.state import load_config_file
+
+    return load_config_file(path) if path else None
 
 
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from engram.server import ServerSettings, create_app
+    from engram.server.app import WORKER_SETTINGS_ENV
 
     settings = ServerSettings.from_env(
         data_dir=Path(args.data_dir).expanduser() if args.data_dir else None,
@@ -60,7 +55,20 @@ def serve(args: argparse.Namespace) -> None:
         job_workers=args.job_workers,
         max_body_bytes=args.max_body_bytes,
     )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    if args.workers > 1:
+        # Each worker process builds its own app from these settings: they share only the database.
+        os.environ[WORKER_SETTINGS_ENV] = settings.to_json()
+        target = "engram.server.app:app_from_env"
+        uvicorn.run(
+            target,
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+        )
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
 
 
 def keys(args: argparse.Namespace) -> None:
@@ -107,6 +115,7 @@ def _add_server_commands(commands: Any) -> None:
     serve_cmd.add_argument("--admin-key", help="the admin key (default: $ENGRAM_ADMIN_KEY)")
     serve_cmd.add_argument("--job-workers", type=int, default=None, help="threads running async adds")
     serve_cmd.add_argument("--max-body-bytes", type=int, default=None, help="request body limit")
+    serve_cmd.add_argument("--workers", type=int, default=1, help="server processes sharing the database")
     serve_cmd.add_argument("--log-level", default="info")
     serve_cmd.set_defaults(run=serve)
 

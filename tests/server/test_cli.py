@@ -37,7 +37,8 @@ def test_keys_create_refuses_a_bad_project_name(tmp_path: Path, capsys: pytest.C
     assert "project names are" in capsys.readouterr().err
 
 
-def test_engram_serve_answers_with_a_key_made_by_engram_keys(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", pytest.param("2", marks=pytest.mark.slow)])
+def test_engram_serve_answers_with_a_key_made_by_engram_keys(tmp_path: Path, workers: str) -> None:
     created = subprocess.run(
         [sys.executable, "-m", "engram.cli", "keys", "--data-dir", str(tmp_path), "create", "--project", "p"],
         capture_output=True, text=True, check=True, timeout=60,
@@ -48,7 +49,7 @@ def test_engram_serve_answers_with_a_key_made_by_engram_keys(tmp_path: Path) -> 
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "engram.cli", "serve", "--port", port, "--data-dir", str(tmp_path),
-         "--config", str(config), "--log-level", "warning"],
+         "--config", str(config), "--log-level", "warning", "--workers", workers],
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
@@ -61,8 +62,11 @@ def test_engram_serve_answers_with_a_key_made_by_engram_keys(tmp_path: Path) -> 
                 assert server.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
         headers = {"Authorization": f"Bearer {secret}"}
-        body = {"messages": "I like tea", "user_id": "u", "infer": False}
-        assert httpx.post(f"{url}/v1/memories", json=body, headers=headers).status_code == 200
+        for n in range(6):  # with two workers, the requests land on both: they share only the database
+            body = {"messages": f"I like tea number {n}", "user_id": "u", "infer": False}
+            assert httpx.post(f"{url}/v1/memories", json=body, headers=headers).status_code == 200
+        listed = httpx.get(f"{url}/v1/memories", params={"user_id": "u"}, headers=headers).json()
+        assert len(listed["results"]) == 6
     finally:
         server.terminate()
         server.wait(10)

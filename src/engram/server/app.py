@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,8 @@ from engram.server.routes import mem0_routes, v1
 from engram.server.schemas import Health
 from engram.server.state import ServerSettings, ServerState, state_of
 from engram.server.store import SQLiteServerStore
+
+WORKER_SETTINGS_ENV = "_ENGRAM_WORKER_SETTINGS"  # set by `engram serve --workers N` for its children
 
 DESCRIPTION = """Long-term memory for AI agents, as a service.
 
@@ -81,6 +84,13 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker process of `engram serve --workers N` (settings from the parent)."""
+    if settings := os.environ.get(WORKER_SETTINGS_ENV):
+        return create_app(ServerSettings.from_json(settings))
+    return create_app(ServerSettings.from_env())
 
 
 def healthz(request: Request) -> dict[str, Any]:

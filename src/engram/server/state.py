@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
 from engram.config import DEFAULT_HOME, HOME_ENV
+from engram.errors import ConfigError
 
 if TYPE_CHECKING:
     from engram.server.jobs import JobRunner
@@ -19,7 +21,19 @@ if TYPE_CHECKING:
 
 ADMIN_KEY_ENV = "ENGRAM_ADMIN_KEY"
 DATA_DIR_ENV = "ENGRAM_SERVER_DIR"
+CONFIG_ENV = "ENGRAM_SERVER_CONFIG"
 DEFAULT_MAX_BODY_BYTES = 1_000_000  # a long conversation is ~100 kB; anything bigger is a mistake or abuse
+
+
+def load_config_file(path: str, *, what: str = "the config file") -> dict[str, Any]:
+    """A JSON Memory config from a file; the error names the file and where it came from."""
+    try:
+        config = json.loads(Path(path).expanduser().read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from exc
+    if not isinstance(config, dict):
+        raise ConfigError(f"{what} {path} must hold a JSON object")
+    return config
 
 
 def default_data_dir() -> Path:
@@ -41,11 +55,23 @@ class ServerSettings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServerSettings:
+        """Settings from ``ENGRAM_ADMIN_KEY``, ``ENGRAM_SERVER_DIR`` and ``ENGRAM_SERVER_CONFIG``
+        (a JSON Memory config file), then ``overrides`` (those that are not None)."""
         settings = cls(admin_key=os.environ.get(ADMIN_KEY_ENV) or None)
+        if config_path := os.environ.get(CONFIG_ENV):
+            settings.memory_config = load_config_file(config_path, what=CONFIG_ENV)
         for name, value in overrides.items():
             if value is not None:
                 setattr(settings, name, value)
         return settings
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "data_dir": str(self.data_dir)})
+
+    @classmethod
+    def from_json(cls, text: str) -> ServerSettings:
+        fields = json.loads(text)
+        return cls(**{**fields, "data_dir": Path(fields["data_dir"])})
 
     @property
     def store_path(self) -> Path:
