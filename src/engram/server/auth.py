@@ -73,9 +73,7 @@ class ProjectContext:
 
 def project_memory(request: Request, caller: Annotated[Caller, Depends(authenticate)]) -> ProjectContext:
     if caller.project is None:
-        raise Forbidden(
-            f"the admin key acts on memories only with a {PROJECT_HEADER} header naming a project"
-        )
+        raise Forbidden(f"the admin key acts on memories only with a {PROJECT_HEADER} header naming a project")
     state = state_of(request)
     return ProjectContext(caller.project, state.memories.get(caller.project), state)
 

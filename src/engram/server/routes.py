@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from engram.errors import NotFoundError
@@ -47,15 +47,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 JOB_ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {"description": "async_mode: the add runs as a job", "model": JobView},
 }
-ROUTE_OPTIONS: dict[str, Any] = {"responses": ERRORS, "response_model_exclude_unset": True}
-
-v1 = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
-MemoryId = Annotated[str, "the memory's id"]
+MemoryId = Annotated[str, Path(description="The id `add` returned for the memory.")]
 
 
-def _scope(
-    user_id: str | None, agent_id: str | None, run_id: str | None, actor_id: str | None
-) -> dict[str, Any]:
+def _scope(user_id: str | None, agent_id: str | None, run_id: str | None, actor_id: str | None) -> dict[str, Any]:
     given = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id, "actor_id": actor_id}
     return {key: value for key, value in given.items() if value is not None}
 
@@ -177,99 +172,37 @@ def configure(caller: Admin, config: dict[str, Any]) -> Any:
     )
 
 
+def _route(router: APIRouter, method: str, path: str, handler: Any, model: Any, tag: str, **extra: Any) -> None:
+    options: dict[str, Any] = {"responses": ERRORS, "response_model_exclude_unset": True, **extra}
+    router.add_api_route(path, handler, methods=[method], response_model=model, tags=[tag], **options)
+
+
 def _add_memory_routes(router: APIRouter, tag: str, *, search_path: str, list_path: str | None) -> None:
-    tags: list[str | Any] = [tag]
-    router.add_api_route(
-        "/memories",
-        add_memories,
-        methods=["POST"],
-        response_model=AddResult,
-        responses={**ERRORS, **JOB_ACCEPTED},
-        response_model_exclude_unset=True,
-        tags=tags,
-    )
-    router.add_api_route(
-        search_path, search_memories, methods=["POST"], response_model=MemoryList, tags=tags, **ROUTE_OPTIONS
-    )
+    routes: list[tuple[str, str, Any, Any]] = [
+        ("POST", "/memories", add_memories, AddResult),
+        ("POST", search_path, search_memories, MemoryList),
+        ("GET", "/memories", list_memories, MemoryList),
+        ("GET", "/memories/{memory_id}", get_memory, MemoryItem),
+        ("PUT", "/memories/{memory_id}", update_memory, Message),
+        ("DELETE", "/memories/{memory_id}", delete_memory, Message),
+        ("DELETE", "/memories", delete_memories, Message),
+        ("GET", "/memories/{memory_id}/history", memory_history, list[HistoryEntry]),
+        ("POST", "/reset", reset, Message),
+    ]
     if list_path:
-        router.add_api_route(
-            list_path,
-            list_memories_by_body,
-            methods=["POST"],
-            response_model=MemoryList,
-            tags=tags,
-            **ROUTE_OPTIONS,
-        )
-    router.add_api_route(
-        "/memories", list_memories, methods=["GET"], response_model=MemoryList, tags=tags, **ROUTE_OPTIONS
-    )
-    router.add_api_route(
-        "/memories/{memory_id}",
-        get_memory,
-        methods=["GET"],
-        response_model=MemoryItem,
-        tags=tags,
-        **ROUTE_OPTIONS,
-    )
-    router.add_api_route(
-        "/memories/{memory_id}",
-        update_memory,
-        methods=["PUT"],
-        response_model=Message,
-        tags=tags,
-        **ROUTE_OPTIONS,
-    )
-    router.add_api_route(
-        "/memories/{memory_id}",
-        delete_memory,
-        methods=["DELETE"],
-        response_model=Message,
-        tags=tags,
-        **ROUTE_OPTIONS,
-    )
-    router.add_api_route(
-        "/memories", delete_memories, methods=["DELETE"], response_model=Message, tags=tags, **ROUTE_OPTIONS
-    )
-    router.add_api_route(
-        "/memories/{memory_id}/history",
-        memory_history,
-        methods=["GET"],
-        response_model=list[HistoryEntry],
-        tags=tags,
-        **ROUTE_OPTIONS,
-    )
-    router.add_api_route(
-        "/reset", reset, methods=["POST"], response_model=Message, tags=tags, **ROUTE_OPTIONS
-    )
+        routes.append(("POST", list_path, list_memories_by_body, MemoryList))
+    for method, path, handler, model in routes:
+        extra = {"responses": {**ERRORS, **JOB_ACCEPTED}} if handler is add_memories else {}
+        _route(router, method, path, handler, model, tag, **extra)
 
 
+v1 = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
 _add_memory_routes(v1, "memories", search_path="/memories/search", list_path="/memories/list")
-v1.add_api_route(
-    "/jobs/{job_id}", get_job, methods=["GET"], response_model=JobView, tags=["jobs"], **ROUTE_OPTIONS
-)
-v1.add_api_route(
-    "/keys",
-    create_key,
-    methods=["POST"],
-    response_model=KeyCreated,
-    status_code=201,
-    tags=["admin"],
-    **ROUTE_OPTIONS,
-)
-v1.add_api_route(
-    "/keys", list_keys, methods=["GET"], response_model=list[KeyView], tags=["admin"], **ROUTE_OPTIONS
-)
-v1.add_api_route(
-    "/keys/{key_id}", revoke_key, methods=["DELETE"], response_model=KeyView, tags=["admin"], **ROUTE_OPTIONS
-)
+_route(v1, "GET", "/jobs/{job_id}", get_job, JobView, "jobs")
+_route(v1, "POST", "/keys", create_key, KeyCreated, "admin", status_code=201)
+_route(v1, "GET", "/keys", list_keys, list[KeyView], "admin")
+_route(v1, "DELETE", "/keys/{key_id}", revoke_key, KeyView, "admin")
 
 mem0_routes = APIRouter(route_class=StrictJSONRoute)
 _add_memory_routes(mem0_routes, "mem0-compatible", search_path="/search", list_path=None)
-mem0_routes.add_api_route(
-    "/configure",
-    configure,
-    methods=["POST"],
-    response_model=Message,
-    tags=["mem0-compatible"],
-    **ROUTE_OPTIONS,
-)
+_route(mem0_routes, "POST", "/configure", configure, Message, "mem0-compatible")

@@ -35,13 +35,9 @@ class AddRequest(_Request):
     infer: bool = True
     memory_type: Literal["procedural_memory"] | None = None
     prompt: str | None = None
-    timestamp: str | float | None = Field(
-        None, description="When the conversation happened: ISO 8601 or Unix."
-    )
+    timestamp: str | float | None = Field(None, description="When the conversation happened: ISO 8601 or Unix.")
     expiration_date: str | None = Field(None, description="ISO date or datetime after which it is hidden.")
-    async_mode: bool = Field(
-        False, description="Answer 202 with a job at once; the add runs in the background."
-    )
+    async_mode: bool = Field(False, description="Answer 202 with a job at once; the add runs in the background.")
 
 
 class SearchRequest(_Request):

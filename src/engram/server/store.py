@@ -135,9 +135,7 @@ class ServerStore(Protocol):
         """Mark the worker's running jobs as alive."""
         ...
 
-    def finish_job(
-        self, job_id: str, *, result: dict[str, Any] | None, error: dict[str, Any] | None
-    ) -> None: ...
+    def finish_job(self, job_id: str, *, result: dict[str, Any] | None, error: dict[str, Any] | None) -> None: ...
 
     def fail_stale_jobs(self, older_than: timedelta) -> int:
         """Fail running jobs whose worker stopped beating; returns how many."""
@@ -238,8 +236,7 @@ class SQLiteServerStore:
     def authenticate(self, secret: str) -> ApiKey | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT id, project, name, created_at, revoked_at FROM api_keys "
-                "WHERE hash = ? AND revoked_at IS NULL",
+                "SELECT id, project, name, created_at, revoked_at FROM api_keys WHERE hash = ? AND revoked_at IS NULL",
                 (hash_key(secret),),
             ).fetchone()
         return ApiKey(*row) if row else None
@@ -250,9 +247,7 @@ class SQLiteServerStore:
             if project is None:
                 rows = self._db.execute(sql + " ORDER BY created_at, id").fetchall()
             else:
-                rows = self._db.execute(
-                    sql + " WHERE project = ? ORDER BY created_at, id", (project,)
-                ).fetchall()
+                rows = self._db.execute(sql + " WHERE project = ? ORDER BY created_at, id", (project,)).fetchall()
         return [ApiKey(*row) for row in rows]
 
     def revoke_key(self, key_id: str) -> ApiKey | None:
@@ -340,8 +335,7 @@ class SQLiteServerStore:
         }
         with self._transaction() as db:
             cursor = db.execute(
-                "UPDATE jobs SET status = ?, error = ?, finished_at = ? "
-                "WHERE status = ? AND heartbeat_at < ?",
+                "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE status = ? AND heartbeat_at < ?",
                 (JobStatus.FAILED, json.dumps(error), iso(now), JobStatus.RUNNING, iso(now - older_than)),
             )
         return cursor.rowcount
