@@ -133,9 +133,7 @@ def test_delete_all_without_a_scope_is_400(api: httpx.Client) -> None:
 def test_mem0_rest_paths_work_as_in_mem0(api: httpx.Client) -> None:
     body = {"messages": [{"role": "user", "content": "I like tea"}], "user_id": "alice", "infer": False}
     memory_id = api.post("/memories", json=body).json()["results"][0]["id"]
-    assert (
-        api.post("/search", json={"query": "tea", "user_id": "alice"}).json()["results"][0]["id"] == memory_id
-    )
+    assert api.post("/search", json={"query": "tea", "user_id": "alice"}).json()["results"][0]["id"] == memory_id
     assert api.put(f"/memories/{memory_id}", json={"text": "I like coffee"}).status_code == 200
     assert api.get(f"/memories/{memory_id}").json()["memory"] == "I like coffee"
     assert [h["event"] for h in api.get(f"/memories/{memory_id}/history").json()] == ["ADD", "UPDATE"]

@@ -17,9 +17,7 @@ from .conftest import ADMIN_KEY, LiveServer
     "headers",
     [{}, {"Authorization": "Bearer ek_wrong"}, {"Authorization": "Basic abc"}, {"Authorization": "Token"}],
 )
-def test_a_missing_or_wrong_key_is_401_with_a_json_error(
-    live_server: LiveServer, headers: dict[str, str]
-) -> None:
+def test_a_missing_or_wrong_key_is_401_with_a_json_error(live_server: LiveServer, headers: dict[str, str]) -> None:
     answer = httpx.get(f"{live_server.url}/v1/memories", params={"user_id": "a"}, headers=headers)
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "unauthorized"
@@ -43,9 +41,7 @@ def test_keys_are_stored_hashed(live_server: LiveServer, project_key: str) -> No
 def test_a_revoked_key_is_401(live_server: LiveServer) -> None:
     with live_server.admin() as admin:
         created = admin.post("/v1/keys", json={"project": "p-revoke", "name": "ci"}).json()
-        assert [k["id"] for k in admin.get("/v1/keys", params={"project": "p-revoke"}).json()] == [
-            created["id"]
-        ]
+        assert [k["id"] for k in admin.get("/v1/keys", params={"project": "p-revoke"}).json()] == [created["id"]]
         with live_server.client(created["key"]) as client:
             assert client.get("/v1/memories", params={"user_id": "a"}).status_code == 200
             assert admin.delete(f"/v1/keys/{created['id']}").json()["revoked_at"] is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +12,8 @@ import pytest
 
 from engram import AsyncMemoryClient, ConfigError, MemoryClient, NotFoundError, ProviderError, ValidationError
 from engram.client import APIError
+from engram.embedders.hashing import HashingEmbedder
+from engram.server import ServerSettings, create_app
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -134,3 +137,19 @@ def test_the_async_client_follows_the_same_rules() -> None:
 
     assert asyncio.run(run()) == []
     assert len(seen) == 2
+
+
+def test_the_async_client_runs_in_process_on_the_asgi_app(tmp_path: Path) -> None:
+    """No socket at all: httpx's ASGITransport hands the requests straight to the app."""
+    settings = ServerSettings(data_dir=tmp_path, memory_config={"embedder": {"provider": "hashing"}})
+    app = create_app(settings, embedder=HashingEmbedder())
+    _, secret = app.state.engram.store.create_key("p", "test")
+
+    async def run() -> list[str]:
+        transport = httpx.ASGITransport(app=app)
+        async with AsyncMemoryClient(secret, host="http://engram.test", transport=transport) as memory:
+            await memory.add("I like tea", user_id="alice", infer=False)
+            found = await memory.search("tea", user_id="alice")
+            return [item["memory"] for item in found["results"]]
+
+    assert asyncio.run(run()) == ["I like tea"]

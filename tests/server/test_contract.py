@@ -70,9 +70,9 @@ def test_add_returns_one_event_per_new_memory(mem: Any) -> None:
 
 
 def test_get_returns_the_item_shape(mem: Any) -> None:
-    memory_id = mem.add("I live in Lisbon", user_id="alice", metadata={"topic": "home"}, infer=False)[
-        "results"
-    ][0]["id"]
+    memory_id = mem.add("I live in Lisbon", user_id="alice", metadata={"topic": "home"}, infer=False)["results"][0][
+        "id"
+    ]
     item = mem.get(memory_id)
     assert {"id", "memory", "hash", "metadata", "created_at", "updated_at"} <= item.keys()
     assert (item["memory"], item["user_id"], item["metadata"]) == (

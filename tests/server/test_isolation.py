@@ -29,9 +29,7 @@ def two(live_server: LiveServer) -> Iterator[TwoProjects]:
         live_server.client(live_server.new_key()) as owner,
         live_server.client(live_server.new_key()) as other,
     ):
-        added = owner.post(
-            "/v1/memories", json={"messages": "I like green tea", "user_id": "alice", "infer": False}
-        )
+        added = owner.post("/v1/memories", json={"messages": "I like green tea", "user_id": "alice", "infer": False})
         job = owner.post(
             "/v1/memories",
             json={"messages": "I like oolong", "user_id": "alice", "infer": False, "async_mode": True},

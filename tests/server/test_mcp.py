@@ -40,9 +40,7 @@ async def exercise_every_tool(client: Client) -> None:
     assert len((await call(client, "list_memories")).structured_content["results"]) == 2
     assert (await call(client, "get_memory", memory_id=memory_id)).structured_content["user_id"] == "alice"
     await call(client, "update_memory", memory_id=memory_id, text="I like black tea")
-    assert (await call(client, "get_memory", memory_id=memory_id)).structured_content[
-        "memory"
-    ] == "I like black tea"
+    assert (await call(client, "get_memory", memory_id=memory_id)).structured_content["memory"] == "I like black tea"
     await call(client, "delete_memory", memory_id=memory_id)
     assert (await call(client, "get_memory", memory_id=memory_id)).is_error
     await call(client, "delete_all_memories")

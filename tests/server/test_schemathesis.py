@@ -42,12 +42,8 @@ def test_no_request_makes_the_server_fail(fuzz_server: LiveServer) -> None:
         @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck))
         def fuzz(case: schemathesis.Case[Any]) -> None:
             response = case.call(base_url=fuzz_server.url, headers=headers, timeout=30)
-            if response.status_code >= 500 or (
-                response.status_code >= 400 and "error" not in response.json()
-            ):
-                failures.append(
-                    f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
-                )
+            if response.status_code >= 500 or (response.status_code >= 400 and "error" not in response.json()):
+                failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}")
 
         fuzz()
     assert failures == []
