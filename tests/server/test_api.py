@@ -120,6 +120,15 @@ def test_numbers_that_are_not_json_are_refused(api: httpx.Client, body: bytes) -
     assert "not a JSON number" in answer.json()["error"]["message"] or "too large" in answer.text
 
 
+def test_bodies_nested_too_deeply_are_refused(api: httpx.Client) -> None:
+    filters: dict[str, object] = {"a": 1}
+    for _ in range(400):
+        filters = {"AND": [filters]}
+    answer = api.post("/v1/memories/list", json={"user_id": "a", "filters": filters})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (422, "invalid_request")
+    assert "nests deeper" in answer.json()["error"]["message"]
+
+
 def test_unknown_paths_and_methods_answer_json(api: httpx.Client) -> None:
     assert api.get("/v2/nothing").json()["error"]["code"] == "not_found"
     assert api.patch("/v1/memories").json()["error"]["code"] == "method_not_allowed"
