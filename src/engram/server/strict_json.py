@@ -16,7 +16,6 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-
 MAX_DEPTH = 32  # real filters nest a few levels; thousands would exhaust the stack of every parser after us
 
 
