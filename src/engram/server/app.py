@@ -53,6 +53,7 @@ def create_app(
         workers=settings.job_workers,
         poll_s=settings.job_poll_s,
         stale_after_s=settings.job_stale_after_s,
+        retention_s=settings.job_retention_s,
     )
 
     @asynccontextmanager

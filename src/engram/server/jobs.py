@@ -11,6 +11,8 @@ outlives the process that accepted it:
   ``job_interrupted`` once its worker has missed heartbeats for
   ``job_stale_after_s``: we cannot know whether its one write transaction
   committed, so we do not run it twice behind the caller's back.
+
+Finished jobs are deleted ``job_retention_s`` (a week by default) after they finish.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class JobRunner:
         workers: int,
         poll_s: float,
         stale_after_s: float,
+        retention_s: float = 7 * 24 * 3600,
     ) -> None:
         self.store = store
         self.memories = memories
@@ -45,6 +48,7 @@ class JobRunner:
         self.workers = workers
         self.poll_s = poll_s
         self.stale_after = timedelta(seconds=stale_after_s)
+        self.retention = timedelta(seconds=retention_s)
         self._wake = threading.Condition()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -99,5 +103,6 @@ class JobRunner:
                 self.store.heartbeat(self.worker_id)
                 if failed := self.store.fail_stale_jobs(self.stale_after):
                     logger.warning("marked %d interrupted job(s) as failed", failed)
+                self.store.prune_jobs(self.retention)  # results are fetched within minutes; keep a week
             except StorageError as exc:  # the database is back next beat, or the requests say so
                 logger.warning("job heartbeat failed: %s", exc)

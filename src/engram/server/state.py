@@ -52,6 +52,7 @@ class ServerSettings:
     job_workers: int = 2
     job_poll_s: float = 1.0  # how often idle workers look for jobs another process queued
     job_stale_after_s: float = 60.0  # a running job whose worker stopped beating this long has failed
+    job_retention_s: float = 7 * 24 * 3600.0  # finished jobs are deleted this long after they finish
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServerSettings:

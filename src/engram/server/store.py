@@ -141,6 +141,10 @@ class ServerStore(Protocol):
         """Fail running jobs whose worker stopped beating; returns how many."""
         ...
 
+    def prune_jobs(self, older_than: timedelta) -> int:
+        """Delete finished jobs that finished more than ``older_than`` ago; returns how many."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -337,6 +341,14 @@ class SQLiteServerStore:
             cursor = db.execute(
                 "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE status = ? AND heartbeat_at < ?",
                 (JobStatus.FAILED, json.dumps(error), iso(now), JobStatus.RUNNING, iso(now - older_than)),
+            )
+        return cursor.rowcount
+
+    def prune_jobs(self, older_than: timedelta) -> int:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM jobs WHERE status IN (?, ?) AND finished_at < ?",
+                (JobStatus.SUCCEEDED, JobStatus.FAILED, iso(utcnow() - older_than)),
             )
         return cursor.rowcount
 
