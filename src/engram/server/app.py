@@ -46,7 +46,13 @@ def create_app(
     """The app, with its stores opened now (so a bad config fails at start) and job workers at startup."""
     settings = settings or ServerSettings.from_env()
     store = SQLiteServerStore(settings.store_path)
-    memories = ProjectMemories(settings.memory_config, settings.data_dir, embedder=embedder, llm=llm)
+    memories = ProjectMemories(
+        settings.memory_config,
+        settings.data_dir,
+        embedder=embedder,
+        llm=llm,
+        max_open=settings.max_open_projects,
+    )
     jobs = JobRunner(
         store,
         memories,

@@ -9,6 +9,7 @@ it acts on a project's memories only when it names one in ``X-Engram-Project``.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -71,11 +72,13 @@ class ProjectContext:
     state: ServerState
 
 
-def project_memory(request: Request, caller: Annotated[Caller, Depends(authenticate)]) -> ProjectContext:
+def project_memory(request: Request, caller: Annotated[Caller, Depends(authenticate)]) -> Iterator[ProjectContext]:
+    """The caller's project and its Memory, held open until the response is sent."""
     if caller.project is None:
         raise Forbidden(f"the admin key acts on memories only with a {PROJECT_HEADER} header naming a project")
     state = state_of(request)
-    return ProjectContext(caller.project, state.memories.get(caller.project), state)
+    with state.memories.lease(caller.project) as memory:
+        yield ProjectContext(caller.project, memory, state)
 
 
 Admin = Annotated[Caller, Depends(require_admin)]

@@ -85,7 +85,8 @@ class JobRunner:
 
     def _run(self, job: Job) -> None:
         try:
-            result = self.memories.get(job.project).add(**job.request)
+            with self.memories.lease(job.project) as memory:
+                result = memory.add(**job.request)
         except EngramError as exc:
             code = status_of(exc)[1]
             self.store.finish_job(job.id, result=None, error=error_body(code, str(exc))["error"])

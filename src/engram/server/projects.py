@@ -13,7 +13,10 @@ to a namespace in ``store_config_for``; that is the one place to extend.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +28,21 @@ from engram.memory import Memory
 from engram.server.store import check_project
 from engram.storage import SQLITE_NAMES
 
+DEFAULT_MAX_OPEN = 256  # x3 file descriptors each (database, WAL, shared memory)
+
+
+@dataclass
+class _Open:
+    memory: Memory
+    users: int = 0  # requests holding a lease: an entry in use is never closed
+
 
 class ProjectMemories:
-    """Opens (once) and hands out the Memory of each project."""
+    """Opens and hands out the Memory of each project, keeping at most ``max_open`` idle ones open.
+
+    The bound keeps a server with thousands of projects under its file-descriptor limit: the least
+    recently used project that no request is using is closed, and opened again when asked for.
+    """
 
     def __init__(
         self,
@@ -36,6 +51,7 @@ class ProjectMemories:
         *,
         embedder: Embedder | None = None,
         llm: LLM | None = None,
+        max_open: int = DEFAULT_MAX_OPEN,
     ) -> None:
         self.config = MemoryConfig.parse(config)
         self.data_dir = data_dir
@@ -43,27 +59,45 @@ class ProjectMemories:
         if llm is None and self.config.llm is not None:
             llm = build_llm(self.config.llm.provider, self.config.llm.config)
         self.llm = llm
-        self._open: dict[str, Memory] = {}
+        self.max_open = max_open
+        self._open: OrderedDict[str, _Open] = OrderedDict()  # least recently used first
         self._lock = threading.Lock()
         store_config_for(self.config, data_dir, "check")  # fail at start, not on the first request
 
-    def get(self, project: str) -> Memory:
+    @contextmanager
+    def lease(self, project: str) -> Iterator[Memory]:
+        """The project's Memory, kept open while the ``with`` block uses it."""
         check_project(project)
         with self._lock:
-            memory = self._open.get(project)
-            if memory is None:
+            entry = self._open.get(project)
+            if entry is None:
                 config = self.config.model_copy(
                     update={"vector_store": store_config_for(self.config, self.data_dir, project)}
                 )
-                memory = Memory(config, embedder=self.embedder, llm=self.llm)
-                self._open[project] = memory
-            return memory
+                entry = self._open[project] = _Open(Memory(config, embedder=self.embedder, llm=self.llm))
+            self._open.move_to_end(project)
+            entry.users += 1
+        try:
+            yield entry.memory
+        finally:
+            with self._lock:
+                entry.users -= 1
+                self._close_idle_beyond(self.max_open)
+
+    def open_projects(self) -> list[str]:
+        with self._lock:
+            return list(self._open)
 
     def close(self) -> None:
         with self._lock:
-            for memory in self._open.values():
-                memory.close()
-            self._open.clear()
+            self._close_idle_beyond(0)
+
+    def _close_idle_beyond(self, keep: int) -> None:
+        """Close least recently used idle Memories until at most ``keep`` are open (lock held)."""
+        for project in [name for name, entry in self._open.items() if entry.users == 0]:
+            if len(self._open) <= keep:
+                return
+            self._open.pop(project).memory.close()
 
 
 def store_config_for(config: MemoryConfig, data_dir: Path, project: str) -> ProviderConfig:

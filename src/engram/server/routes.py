@@ -141,7 +141,8 @@ def reset(request: Request, caller: Admin, body: ResetRequest | None = None) -> 
     state = state_of(request)
     project = (body.project if body else None) or caller.project
     for name in [project] if project else state.store.projects():
-        state.memories.get(name).reset()
+        with state.memories.lease(name) as memory:
+            memory.reset()
     return {"message": "Memories reset successfully!"}
 
 

@@ -49,6 +49,7 @@ class ServerSettings:
     memory_config: Mapping[str, Any] | None = None
     admin_key: str | None = None  # None: no admin; keys are then made with `engram keys create`
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_open_projects: int = 256  # idle project stores kept open (3 file descriptors each)
     job_workers: int = 2
     job_poll_s: float = 1.0  # how often idle workers look for jobs another process queued
     job_stale_after_s: float = 60.0  # a running job whose worker stopped beating this long has failed
