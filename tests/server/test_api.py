@@ -49,7 +49,7 @@ def test_openapi_lists_every_route_with_its_schemas(live_server: LiveServer) -> 
 
 
 def test_docs_page_is_served(live_server: LiveServer) -> None:
-    answer = httpx.get(f"{live_server.url}/docs")
+    answer = httpx.get(f"{live_server.url}/", follow_redirects=True)
     assert answer.status_code == 200 and "swagger" in answer.text.lower()
 
 

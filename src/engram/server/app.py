@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -79,6 +79,7 @@ def create_app(
     app.include_router(v1)
     app.include_router(mem0_routes)
     metrics = Metrics()
+    app.add_api_route("/", lambda: RedirectResponse("/docs"), methods=["GET"], include_in_schema=False)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["service"])
     app.add_api_route(
         "/metrics",
