@@ -152,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EngramError as exc:
         print(f"engram: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    except ImportError as exc:  # a missing extra: its message says what to install
+        print(f"engram: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

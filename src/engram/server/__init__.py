@@ -13,6 +13,12 @@
 Needs the ``server`` extra: ``pip install 'engram[server]'``.
 """
 
+try:
+    import fastapi  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on what is installed
+    raise ImportError(f"engram's server needs the server extra: pip install 'engram[server]' ({exc})") from exc
+
 from engram.server.app import create_app
 from engram.server.state import ServerSettings
 
