@@ -45,6 +45,7 @@ HOST_ENV = "ENGRAM_HOST"
 API_KEY_ENV = "ENGRAM_API_KEY"
 DEFAULT_TIMEOUT = 30.0  # seconds; an add with an LLM takes a few
 DEFAULT_MAX_RETRIES = 2
+DEFAULT_BACKOFF_S = 0.25  # first retry after ~0.25 s, then 0.5 s, 1 s, ... (with jitter)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_BACKOFF_S = 8.0
 
@@ -150,7 +151,7 @@ class _BaseClient:
         project: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        backoff_s: float = 0.25,
+        backoff_s: float = DEFAULT_BACKOFF_S,
     ) -> None:
         api_key = api_key or os.environ.get(API_KEY_ENV)
         if not api_key:
@@ -170,9 +171,7 @@ class _BaseClient:
             return min(float(retry_after), MAX_BACKOFF_S)
         return min(self.backoff_s * 2.0**attempt, MAX_BACKOFF_S) * random.uniform(0.5, 1.0)
 
-    def _should_retry(
-        self, call: _Call, attempt: int, outcome: httpx.Response | httpx.TransportError
-    ) -> bool:
+    def _should_retry(self, call: _Call, attempt: int, outcome: httpx.Response | httpx.TransportError) -> bool:
         if attempt >= self.max_retries:
             return False
         if isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout):
@@ -205,12 +204,8 @@ class _BaseClient:
             content = None if body is None else json.dumps(body, default=_encode, allow_nan=False).encode()
         except ValueError as exc:  # NaN or Infinity: not JSON, and the server would refuse it
             raise ValidationError(f"cannot send this to the server: {exc}") from exc
-        headers = (
-            {**self.headers, "Content-Type": "application/json"} if content is not None else self.headers
-        )
-        return httpx.Request(
-            call.method, self.host + call.path, params=call.params, content=content, headers=headers
-        )
+        headers = {**self.headers, "Content-Type": "application/json"} if content is not None else self.headers
+        return httpx.Request(call.method, self.host + call.path, params=call.params, content=content, headers=headers)
 
     # -- the verbs, as requests ---------------------------------------------------------------
 
@@ -301,9 +296,7 @@ class _BaseClient:
         *,
         text: str | None = None,
     ) -> _Call:
-        return _Call(
-            "PUT", _memory_path(memory_id), body=_without_none(data=data, metadata=metadata, text=text)
-        )
+        return _Call("PUT", _memory_path(memory_id), body=_without_none(data=data, metadata=metadata, text=text))
 
     def _build_delete(self, memory_id: str) -> _Call:
         return _Call("DELETE", _memory_path(memory_id))
@@ -351,17 +344,25 @@ def _async_verb(build: Callable[..., _Call], name: str) -> Callable[..., Any]:
 
 
 class MemoryClient(_BaseClient):
-    """The verbs of ``Memory`` over HTTP; takes ``api_key`` (or ``$ENGRAM_API_KEY``) and ``host``."""
+    """The verbs of ``Memory`` over HTTP.
+
+    ``api_key`` defaults to ``$ENGRAM_API_KEY`` and ``host`` to ``$ENGRAM_HOST`` (else
+    http://127.0.0.1:8000). ``project`` is only for the admin key, which belongs to no project.
+    ``timeout`` is in seconds per request; ``max_retries`` counts retries after the first try.
+    """
 
     def __init__(
         self,
         api_key: str | None = None,
         host: str | None = None,
         *,
+        project: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_s: float = DEFAULT_BACKOFF_S,
         transport: httpx.BaseTransport | None = None,
-        **options: Any,
     ) -> None:
-        super().__init__(api_key, host, **options)
+        super().__init__(api_key, host, project=project, timeout=timeout, max_retries=max_retries, backoff_s=backoff_s)
         self._http = httpx.Client(timeout=self.timeout, transport=transport)
 
     def _send(self, call: _Call) -> Any:
@@ -411,10 +412,13 @@ class AsyncMemoryClient(_BaseClient):
         api_key: str | None = None,
         host: str | None = None,
         *,
+        project: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_s: float = DEFAULT_BACKOFF_S,
         transport: httpx.AsyncBaseTransport | None = None,
-        **options: Any,
     ) -> None:
-        super().__init__(api_key, host, **options)
+        super().__init__(api_key, host, project=project, timeout=timeout, max_retries=max_retries, backoff_s=backoff_s)
         self._http = httpx.AsyncClient(timeout=self.timeout, transport=transport)
 
     async def _send(self, call: _Call) -> Any:
