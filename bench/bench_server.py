@@ -52,9 +52,7 @@ def sentence(rng: random.Random) -> str:
     return "I like " + " and ".join(rng.sample(WORDS, 3))
 
 
-async def one_client(
-    client: AsyncMemoryClient, seed: int, until: float, add_ratio: float, tally: Tally
-) -> None:
+async def one_client(client: AsyncMemoryClient, seed: int, until: float, add_ratio: float, tally: Tally) -> None:
     rng = random.Random(seed)
     while time.perf_counter() < until:
         user = f"user-{rng.randrange(USERS)}"
@@ -107,9 +105,7 @@ def report(tally: Tally, elapsed: float, clients: int) -> dict[str, object]:
     return rows
 
 
-async def drive(
-    url: str, api_key: str, clients: int, duration: float, add_ratio: float
-) -> tuple[Tally, float]:
+async def drive(url: str, api_key: str, clients: int, duration: float, add_ratio: float) -> tuple[Tally, float]:
     tally = Tally()
     faces = [AsyncMemoryClient(api_key, host=url, max_retries=0, timeout=30) for _ in range(clients)]
     try:
@@ -157,17 +153,11 @@ def start_server(data_dir: Path, embedder: str, workers: int) -> tuple[subproces
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument(
-        "--duration", type=float, default=20.0, help=f"seconds of load (at most {MAX_DURATION_S})"
-    )
+    parser.add_argument("--duration", type=float, default=20.0, help=f"seconds of load (at most {MAX_DURATION_S})")
     parser.add_argument("--add-ratio", type=float, default=0.3, help="share of requests that are adds")
-    parser.add_argument(
-        "--embedder", default="hashing", help="embedder of the started server: hashing or local"
-    )
+    parser.add_argument("--embedder", default="hashing", help="embedder of the started server: hashing or local")
     parser.add_argument("--workers", type=int, default=1, help="server processes of the started server")
     parser.add_argument("--url", help="an already running server on loopback (default: start one)")
     parser.add_argument("--api-key", help="a project key for --url")
@@ -185,9 +175,7 @@ def main() -> None:
             else:
                 process, url = start_server(Path(data_dir), args.embedder, args.workers)
                 headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-                api_key = httpx.post(f"{url}/v1/keys", json={"project": "bench"}, headers=headers).json()[
-                    "key"
-                ]
+                api_key = httpx.post(f"{url}/v1/keys", json={"project": "bench"}, headers=headers).json()["key"]
             tally, elapsed = asyncio.run(drive(url, api_key, args.clients, duration, args.add_ratio))
             rows = report(tally, elapsed, args.clients)
         finally:
@@ -195,9 +183,7 @@ def main() -> None:
                 process.terminate()
                 process.wait(10)
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"clients": args.clients, "duration_s": duration, **rows}, indent=2)
-        )
+        Path(args.json).write_text(json.dumps({"clients": args.clients, "duration_s": duration, **rows}, indent=2))
 
 
 if __name__ == "__main__":

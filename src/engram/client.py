@@ -125,9 +125,10 @@ Exchange = Generator[httpx.Request | float, Outcome | None, Any]
 
 
 def _encode(value: Any) -> Any:
+    """Dates and times travel as ISO 8601, as ``Memory`` accepts them; anything else is refused."""
     if isinstance(value, datetime | date):
         return value.isoformat()
-    raise ValidationError(f"cannot send {type(value).__name__} to the server: use JSON values")
+    raise TypeError(f"{type(value).__name__} is not JSON: use JSON values")
 
 
 def _without_none(**fields: Any) -> dict[str, Any]:
@@ -202,7 +203,7 @@ class _BaseClient:
         try:
             body = call.body
             content = None if body is None else json.dumps(body, default=_encode, allow_nan=False).encode()
-        except ValueError as exc:  # NaN or Infinity: not JSON, and the server would refuse it
+        except (TypeError, ValueError) as exc:  # an object JSON cannot hold, or NaN / Infinity
             raise ValidationError(f"cannot send this to the server: {exc}") from exc
         headers = {**self.headers, "Content-Type": "application/json"} if content is not None else self.headers
         return httpx.Request(call.method, self.host + call.path, params=call.params, content=content, headers=headers)

@@ -157,9 +157,7 @@ def _reported(tool: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def build_mcp_server(
-    memory: MemoryLike, *, user_id: str | None = None, agent_id: str | None = None
-) -> MCPServer:
+def build_mcp_server(memory: MemoryLike, *, user_id: str | None = None, agent_id: str | None = None) -> MCPServer:
     """An MCP server whose tools call ``memory``; ``.run("stdio")`` or ``.run("streamable-http")`` it."""
     tools = MemoryTools(memory, user_id=user_id, agent_id=agent_id)
     server = MCPServer("engram", instructions=INSTRUCTIONS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,11 +108,18 @@ def test_requests_carry_the_key_and_json_body() -> None:
     assert request.read() == b'{"query": "tea", "user_id": "alice", "limit": 3}'
 
 
-def test_nan_is_refused_before_sending() -> None:
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), object()])
+def test_values_json_cannot_hold_are_refused_before_sending(value: object) -> None:
     seen, handle = scripted(OK)
     with pytest.raises(ValidationError, match="cannot send"):
-        client(handle).add("x", user_id="u", metadata={"a": float("nan")}, infer=False)
+        client(handle).add("x", user_id="u", metadata={"a": value}, infer=False)
     assert seen == []
+
+
+def test_dates_travel_as_iso_8601() -> None:
+    seen, handle = scripted(OK)
+    client(handle).add("x", user_id="u", infer=False, timestamp=datetime(2024, 5, 1, tzinfo=UTC))
+    assert b'"timestamp": "2024-05-01T00:00:00+00:00"' in seen[0].read()
 
 
 def test_memory_ids_are_quoted_into_the_path() -> None:
