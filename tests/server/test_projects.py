@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from engram.config import MemoryConfig
 from engram.embedders.hashing import HashingEmbedder
 from engram.errors import ConfigError, ValidationError
-from engram.server.projects import ProjectMemories
+from engram.server.projects import ProjectMemories, project_schema, store_config_for
 
 
 def memories(tmp_path: Path, max_open: int = 256) -> ProjectMemories:
@@ -52,5 +54,21 @@ def test_bad_project_names_and_stores_are_refused(tmp_path: Path) -> None:
     projects = memories(tmp_path)
     with pytest.raises(ValidationError), projects.lease("../escape"):
         pass
-    with pytest.raises(ConfigError, match="sqlite"):
+    with pytest.raises(ConfigError, match="sqlite or pgvector"):
         ProjectMemories({"vector_store": {"provider": "qdrant"}}, tmp_path, embedder=HashingEmbedder())
+
+
+def test_on_postgres_each_project_gets_its_own_schema(tmp_path: Path) -> None:
+    config = MemoryConfig.parse({"vector_store": {"provider": "pgvector", "config": {"url": "postgresql://h/db"}}})
+    store = store_config_for(config, tmp_path, "shop-eu")
+    assert store.provider == "pgvector"
+    assert store.config["url"] == "postgresql://h/db"
+    assert re.fullmatch(r"engram_shop_eu_[0-9a-f]{8}", store.config["schema"])
+
+
+@pytest.mark.parametrize("base", ["public", "tenant", "s" * 40])
+def test_project_schemas_are_distinct_identifiers(base: str) -> None:
+    names = ["a-b", "a_b", "x" * 64, "x" * 63 + "y", "0day"]
+    schemas = [project_schema(base, name) for name in names]
+    assert len(set(schemas)) == len(names)
+    assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema) for schema in schemas)

@@ -6,12 +6,14 @@ simply not in the store the request reaches: get answers 404, and so do
 update, delete and history, with no id check that a route could forget. The
 embedder and the LLM are built once and shared by every project.
 
-A backend where all projects share one database (Postgres) maps the project
-to a namespace in ``store_config_for``; that is the one place to extend.
+On Postgres, where all projects share one database, each project gets its
+own schema (``project_schema``): the same separation, with the same tables.
+``store_config_for`` is the one place that maps a project to its store.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -28,6 +30,8 @@ from engram.memory import Memory
 from engram.server.store import check_project
 from engram.storage import SQLITE_NAMES
 
+POSTGRES_NAMES = ("pgvector", "postgres", "postgresql")  # the names engram.storage knows Postgres by
+MAX_IDENTIFIER = 63  # Postgres truncates longer names
 DEFAULT_MAX_OPEN = 256  # x3 file descriptors each (database, WAL, shared memory)
 
 
@@ -101,14 +105,30 @@ class ProjectMemories:
 
 
 def store_config_for(config: MemoryConfig, data_dir: Path, project: str) -> ProviderConfig:
-    """The store settings of one project."""
+    """The store settings of one project: its own SQLite file, or its own Postgres schema."""
     provider = config.vector_store.provider if config.vector_store else "sqlite"
-    if provider not in SQLITE_NAMES:
-        raise ConfigError(
-            f"the server keeps one store per project and supports the sqlite store so far, "
-            f"not {provider!r}: remove vector_store from the server config"
-        )
-    return ProviderConfig(provider="sqlite", config={"path": str(data_dir / "projects" / f"{project}.db")})
+    if provider in SQLITE_NAMES:
+        return ProviderConfig(provider="sqlite", config={"path": str(data_dir / "projects" / f"{project}.db")})
+    if provider in POSTGRES_NAMES and config.vector_store is not None:
+        settings = dict(config.vector_store.config)
+        schema = project_schema(str(settings.get("schema") or "engram"), project)
+        return ProviderConfig(provider=provider, config={**settings, "schema": schema})
+    raise ConfigError(
+        f"the server keeps one store per project, on sqlite or pgvector, not {provider!r}: "
+        "change vector_store in the server config"
+    )
+
+
+def project_schema(base: str, project: str) -> str:
+    """A Postgres schema per project: a plain identifier, readable, and distinct for distinct projects.
+
+    Project names may hold '-', which identifiers may not; the hash suffix keeps "a-b" and "a_b" apart.
+    """
+    prefix = "engram" if base == "public" else base
+    if len(prefix) > MAX_IDENTIFIER - 20:  # room for at least ten readable characters and the hash
+        raise ConfigError(f"the schema {base!r} is too long to name a schema per project: use a shorter one")
+    readable = project.replace("-", "_")[: max(0, MAX_IDENTIFIER - len(prefix) - 10)]
+    return f"{prefix}_{readable}_{hashlib.sha256(project.encode()).hexdigest()[:8]}"
 
 
 def _build_embedder(config: MemoryConfig) -> Embedder:
