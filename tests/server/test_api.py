@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from .conftest import LiveServer
+from engram import MemoryClient
+from engram.llms.scripted import ScriptedLLM
+
+from .conftest import LiveServer, start_server
 
 V1_OPERATIONS = {
     ("post", "/v1/memories"),
@@ -150,3 +154,15 @@ def test_mem0_rest_paths_work_as_in_mem0(api: httpx.Client) -> None:
     assert api.delete(f"/memories/{memory_id}").status_code == 200
     assert api.delete("/memories", params={"user_id": "alice"}).status_code == 200
     assert api.get("/memories", params={"user_id": "alice"}).json()["results"] == []
+
+
+def test_infer_through_the_server_returns_what_memory_returns(tmp_path: Path) -> None:
+    """The LLM path: facts extracted on the server, the same result shape (with usage) on the client."""
+    server = start_server(tmp_path, llm=ScriptedLLM(['{"facts": [{"text": "Is vegetarian", "sources": [0]}]}']))
+    try:
+        with MemoryClient(server.new_key("p"), host=server.url) as client:
+            result = client.add("I'm vegetarian", user_id="alice")
+            assert [(r["event"], r["memory"]) for r in result["results"]] == [("ADD", "Is vegetarian")]
+            assert result["usage"]["calls"] == 1
+    finally:
+        server.stop()

@@ -194,3 +194,16 @@ def test_agent_and_run_scopes(mem: Any) -> None:
     mem.add("Use metric units", agent_id="planner", run_id="r1", infer=False)
     assert [i["memory"] for i in mem.get_all(agent_id="planner")["results"]] == ["Use metric units"]
     assert mem.get_all(agent_id="planner", run_id="r2")["results"] == []
+
+
+def test_limit_and_top_k_cap_the_results(mem: Any) -> None:
+    for text in ("I like tea", "I like green tea", "I like black tea"):
+        mem.add(text, user_id="alice", infer=False)
+    assert len(mem.search("tea", user_id="alice", limit=2)["results"]) == 2
+    assert len(mem.search("tea", user_id="alice", top_k=1)["results"]) == 1
+    assert len(mem.get_all(user_id="alice", limit=1)["results"]) == 1
+
+
+def test_a_high_threshold_drops_weak_matches(mem: Any) -> None:
+    mem.add("I like tea", user_id="alice", infer=False)
+    assert mem.search("tea", user_id="alice", threshold=1e9)["results"] == []
