@@ -6,6 +6,7 @@ Both projects use the same user id on purpose: the project, not the user id, kee
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,12 +22,14 @@ class TwoProjects:
     other: httpx.Client
     memory_id: str
     job_id: str
+    owner_project: str
 
 
 @pytest.fixture
 def two(live_server: LiveServer) -> Iterator[TwoProjects]:
+    owner_project = "p-owner-" + uuid.uuid4().hex[:8]
     with (
-        live_server.client(live_server.new_key()) as owner,
+        live_server.client(live_server.new_key(owner_project)) as owner,
         live_server.client(live_server.new_key()) as other,
     ):
         added = owner.post("/v1/memories", json={"messages": "I like green tea", "user_id": "alice", "infer": False})
@@ -35,7 +38,7 @@ def two(live_server: LiveServer) -> Iterator[TwoProjects]:
             json={"messages": "I like oolong", "user_id": "alice", "infer": False, "async_mode": True},
         )
         assert (added.status_code, job.status_code) == (200, 202)
-        yield TwoProjects(owner, other, added.json()["results"][0]["id"], job.json()["id"])
+        yield TwoProjects(owner, other, added.json()["results"][0]["id"], job.json()["id"], owner_project)
 
 
 BY_ID = [
@@ -111,3 +114,9 @@ def test_the_admin_key_acts_only_on_the_project_it_names(live_server: LiveServer
     headers = {"Authorization": f"Bearer {ADMIN_KEY}", "X-Engram-Project": project}
     answer = httpx.get(f"{live_server.url}/v1/memories/{two.memory_id}", headers=headers)
     assert answer.status_code == 404
+
+
+def test_a_project_key_cannot_pick_another_project_by_header(two: TwoProjects) -> None:
+    headers = {"X-Engram-Project": two.owner_project}
+    assert two.other.get(f"/v1/memories/{two.memory_id}", headers=headers).status_code == 404
+    assert two.other.get("/v1/memories", params={"user_id": "alice"}, headers=headers).json()["results"] == []
