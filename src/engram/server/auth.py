@@ -30,7 +30,6 @@ bearer = HTTPBearer(auto_error=False, description="An engram API key: `Authoriza
 class Caller:
     project: str | None  # None: the admin key, acting on no project
     is_admin: bool
-    key_id: str | None
 
 
 def _secret(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -50,11 +49,11 @@ def authenticate(
     admin_key = state.settings.admin_key
     if admin_key and hmac.compare_digest(secret.encode(), admin_key.encode()):
         project = request.headers.get(PROJECT_HEADER)
-        return Caller(check_project(project) if project else None, True, None)
+        return Caller(check_project(project) if project else None, is_admin=True)
     key = state.store.authenticate(secret)
     if key is None:
         raise Unauthorized("unknown or revoked API key")
-    return Caller(key.project, False, key.id)
+    return Caller(key.project, is_admin=False)
 
 
 def require_admin(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
