@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -166,3 +167,16 @@ def test_infer_through_the_server_returns_what_memory_returns(tmp_path: Path) ->
             assert result["usage"]["calls"] == 1
     finally:
         server.stop()
+
+
+def test_concurrent_identical_adds_store_the_text_once(live_server: LiveServer, project_key: str) -> None:
+    def add(_: int) -> str:
+        with MemoryClient(project_key, host=live_server.url) as client:
+            event: str = client.add("I like tea", user_id="alice", infer=False)["results"][0]["event"]
+            return event
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        events = list(pool.map(add, range(16)))
+    assert sorted(events) == ["ADD"] + ["NONE"] * 15
+    with MemoryClient(project_key, host=live_server.url) as client:
+        assert len(client.get_all(user_id="alice")["results"]) == 1
