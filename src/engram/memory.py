@@ -21,6 +21,7 @@ from engram.config import MemoryConfig, default_db_path
 from engram.embedders import Embedder, build_embedder
 from engram.errors import ConfigError, NotFoundError, ValidationError
 from engram.llms import LLM, NO_LLM_MESSAGE, Usage, build_llm, default_llm
+from engram.llms.vision import describe_images
 from engram.messages import Message, normalise_messages
 from engram.models import (
     IDENTITY_KEYS,
@@ -285,8 +286,9 @@ class Memory:
     def _plan_inferred(
         self, turns: list[Message], draft: _Draft, custom_prompt: str | None
     ) -> tuple[_WritePlan, Usage, list[str]]:
-        """infer=True: extract facts, compare them with similar memories, decide."""
+        """infer=True: describe images, extract facts, compare them with similar memories, decide."""
         llm = self.llm
+        turns, usage, warnings = describe_images(llm, turns)
         spoken = [turn for turn in turns if turn.content]  # fact sources index into this list
         context = [
             Message(m.role, m.content, m.name)
@@ -299,7 +301,7 @@ class Memory:
             reference_time=draft.created_at,
             custom_prompt=custom_prompt or self.config.custom_fact_extraction_prompt,
         )
-        usage, warnings = extraction.usage, list(extraction.warnings)
+        usage, warnings = usage + extraction.usage.tagged("extract"), warnings + list(extraction.warnings)
         # A fact whose exact text is already stored needs no LLM decision: it is a NONE.
         hashes = [memory_hash(fact.text) for fact in extraction.facts]
         known = self.store.find_by_hash(draft.scope.owner_only(), hashes)
@@ -316,7 +318,7 @@ class Memory:
                 reconcile_messages(facts, shown, self.config.custom_update_memory_prompt),
                 json_schema=RECONCILE_SCHEMA,
             )
-            usage = usage + completion.usage
+            usage = usage + completion.usage.tagged("reconcile")
             actions, more = plan_actions(facts, shown, parse_json_answer(completion.text))
             warnings += more
         self._fill_plan(plan, actions, spoken, draft)
@@ -342,7 +344,8 @@ class Memory:
             raise ValidationError("the LLM returned an empty summary of the execution log")
         metadata = {**draft.metadata, "memory_type": PROCEDURAL_MEMORY}
         record = replace(draft.record(summary, role=None, sources=turns), metadata=metadata)
-        return _WritePlan(inserts=[(record, self._embed([index_text(record)])[0])]), completion.usage
+        usage = completion.usage.tagged("procedural")
+        return _WritePlan(inserts=[(record, self._embed([index_text(record)])[0])]), usage
 
     def _similar_memories(self, facts: list[Fact], draft: _Draft) -> list[MemoryRecord]:
         """The existing memories closest to any fact, each once, in order of first appearance."""
@@ -360,6 +363,7 @@ class Memory:
         self, plan: _WritePlan, actions: list[Action], turns: list[Message], draft: _Draft
     ) -> None:
         adds: list[MemoryRecord] = []
+        updates: list[tuple[MemoryRecord, MemoryRecord]] = []  # old, new: embedded in one batch below
         for action in actions:
             sources = [turns[i] for i in action.fact.sources] if action.fact else []
             if action.event == Event.ADD and action.text:
@@ -372,11 +376,14 @@ class Memory:
                     updated_at=utcnow(),
                     metadata={**action.target.metadata, **draft.metadata},
                 )
-                plan.updates.append((action.target, new, self._embed([index_text(new)])[0]))
+                updates.append((action.target, new))
             elif action.event == Event.DELETE and action.target:
                 plan.deletes.append(action.target)
             elif action.event == Event.NONE and action.target:
                 plan.unchanged.append(action.target)
+        if updates:
+            vectors = self._embed([index_text(new) for _, new in updates])
+            plan.updates += [(old, new, vector) for (old, new), vector in zip(updates, vectors, strict=True)]
         added = self._plan_adds(adds, draft.scope)
         plan.inserts += added.inserts
         plan.unchanged += added.unchanged
