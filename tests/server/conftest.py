@@ -73,6 +73,22 @@ def start_server(data_dir: Path, *, llm: LLM | None = None, **settings: Any) -> 
     return LiveServer(f"http://127.0.0.1:{port}", config, server, thread)
 
 
+LLM_VARIABLES = (
+    *("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    *("OLLAMA_HOST", "ENGRAM_LLM_PROVIDER", "ENGRAM_LLM_MODEL", "AZURE_OPENAI_API_KEY", "GROQ_API_KEY"),
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_llm_from_the_environment() -> Iterator[None]:
+    """Servers here have no LLM unless a test gives one: no real provider, no installed offline model."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in LLM_VARIABLES:
+            patch.delenv(name, raising=False)
+        patch.setenv("ENGRAM_LOCAL_MODEL", "off")
+        yield
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = start_server(tmp_path_factory.mktemp("server"))
