@@ -45,7 +45,7 @@ from engram.pipeline.reconcile import Action, plan_actions, reconcile_messages
 from engram.search import hybrid_search, index_text
 from engram.storage import build_store
 from engram.storage.base import Query, Store, StoredMessage, Vector
-from engram.storage.filters import Filter, normalise_time, parse_filters, scope_equalities
+from engram.storage.filters import Filter, check_metadata_key, normalise_time, parse_filters, scope_equalities
 
 PROCEDURAL_MEMORY = "procedural_memory"
 SIMILAR_PER_FACT = 5  # existing memories shown to the LLM for each new fact
@@ -583,12 +583,13 @@ def _user_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     for key, value in metadata.items():
         if not isinstance(key, str):
             raise ValidationError(f"metadata keys must be strings, got {key!r}")
+        check_metadata_key(key)
         if key not in IDENTITY_KEYS:
             clean[key] = value
     try:
-        json.dumps(clean)
+        json.dumps(clean, allow_nan=False)  # NaN and Infinity are not JSON: no store could filter on them
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"metadata must be JSON-serialisable: {exc}") from exc
+        raise ValidationError(f"metadata must be JSON-serialisable (no NaN or Infinity): {exc}") from exc
     return clean
 
 
