@@ -39,7 +39,7 @@ KEYWORD_WEIGHT = 0.4
 SPEAKER_BOOST = 0.1  # added when the query names the memory's speaker (+1.4 points)
 SPEAKER_POOL = 30  # leading candidates the speaker boost may reorder
 PREVIOUS_TURN_WEIGHT = 0.25  # how far a verbatim turn's vector leans towards the turn before it
-MIN_POOL = 100  # candidates drawn from each side before fusion (20 measured 4 points worse)
+MIN_POOL = 100  # candidates drawn from each side before fusion (20: 1.2 points worse; 40: 0.2)
 _WORD = re.compile(r"\w+")
 NEIGHBOUR_TURNS = 2  # turns each side whose words are keyword-indexed with a verbatim turn
 

@@ -97,7 +97,8 @@ def write_plots(run: EvalRun, summary: dict[str, Any]) -> None:
     axes.set_ylim(0, 1)
     axes.set_ylabel("score")
     axes.set_title("Retrieval on LoCoMo by question category")
-    axes.legend(loc="upper right", fontsize="small")
+    # Below the axes, so that no bar hides behind it.
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(RECALL_KS) + 1, fontsize="small")
     figure.tight_layout()
     figure.savefig(run.out_dir / RECALL_PNG, dpi=100)
     plt.close(figure)
