@@ -49,6 +49,7 @@ def eval_locomo(args: argparse.Namespace) -> None:
         k=args.k,
         answer=args.answer,
         progress=not args.quiet,
+        config=_load_config(args.config),
     )
     print((run.out_dir / RESULTS_MD).read_text(encoding="utf-8"))
     print(f"Results, plots and the checkpoint are in {run.out_dir}")
@@ -66,6 +67,7 @@ def _add_eval_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     locomo.add_argument("--infer", action="store_true", help="extract facts with the LLM while adding")
     locomo.add_argument("-k", "--k", type=int, default=10, help="memories given to the answering LLM")
     locomo.add_argument("--answer", action="store_true", help="answer and judge each question with the LLM")
+    locomo.add_argument("--config", help="a Memory config file (JSON): the LLM, the embedder...")
     locomo.add_argument("--quiet", action="store_true", help="no progress bar")
     locomo.set_defaults(run=eval_locomo)
 

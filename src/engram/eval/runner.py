@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -77,11 +77,13 @@ def run_locomo(
     k: int = 10,
     answer: bool = False,
     progress: bool = True,
+    config: Mapping[str, Any] | None = None,
 ) -> EvalRun:
     """Evaluate retrieval (and, with ``answer=True``, answers) on a LoCoMo-format file.
 
-    Without ``memory`` a fresh ``Memory`` on ``out_dir/engram.db`` with the
-    default embedder is used. ``answer=True`` needs ``memory.llm``.
+    Without ``memory``, a ``Memory`` built from ``config`` (a ``Memory.from_config``
+    dict: its LLM, embedder...) is used, with its database at ``out_dir/engram.db``.
+    ``answer=True`` needs an LLM (``memory.llm``).
     """
     if k < 1:
         raise ValidationError(f"k must be at least 1, got {k}")
@@ -99,10 +101,11 @@ def run_locomo(
     if memory is None:
         from engram.memory import Memory
 
-        memory = Memory({"vector_store": {"provider": "sqlite", "config": {"path": str(out / DB_NAME)}}})
-    llm = memory.llm if answer else None  # fails early, with the ConfigError's advice, when none is set
+        store = {"provider": "sqlite", "config": {"path": str(out / DB_NAME)}}
+        memory = Memory({**(config or {}), "vector_store": store})
 
     try:
+        llm = memory.llm if answer else None  # fails early, with the ConfigError's advice, when none is set
         run = EvalRun(options, out)
         checkpoint = _Checkpoint.open(out / CHECKPOINT, options)
         for conversation in selected:
@@ -143,7 +146,7 @@ class _Checkpoint:
 
     @classmethod
     def open(cls, path: Path, options: EvalOptions) -> _Checkpoint:
-        wanted = {"dataset": options.dataset, "infer": options.infer}
+        wanted = {"dataset": options.dataset, "infer": options.infer, "answer": options.answer, "k": options.k}
         if not path.exists():
             checkpoint = cls(path, wanted, {})
             checkpoint.save()
