@@ -27,7 +27,7 @@ MODEL_NAME = "all-MiniLM-L6-v2-int8"
 DIMENSION = 384
 MAX_TOKENS = 256  # what all-MiniLM-L6-v2 was trained with; longer text is truncated
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-BATCH_SIZE = 32
+BATCH_SIZE = 4  # padding costs more than batching saves: 4 ran 1.9x faster than 32 on chat turns
 
 
 def _packaged_model_path() -> Path:
