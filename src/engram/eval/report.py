@@ -108,7 +108,7 @@ def write_plots(run: EvalRun, summary: dict[str, Any]) -> None:
         values = [row[key] for row in run.rows if row.get(key) is not None]
         if values:
             axes.hist(values, bins=40, alpha=0.7, label=f"{label} (n={len(values)})")
-    axes.set_xlabel("milliseconds")
+    axes.set_xlabel("milliseconds (search includes embedding the question)")
     axes.set_ylabel("questions")
     axes.set_title("Latency per question")
     axes.legend()
