@@ -20,7 +20,7 @@ Recall@10 over categories 1–4, all-MiniLM-L6-v2; bench/bench_recall.py):
   own words still weigh most (+9 points);
 - a memory whose speaker (the ``name`` of the message it was stored from,
   kept as its actor) is named in the query gets ``SPEAKER_BOOST``: asked
-  "what did Caroline paint?", what Caroline said comes first (+1.4 points);
+  "what did Ana paint?", what Ana said comes first (+1.4 points);
 - the keyword query leaves out function words (the store's ``fts_query``):
   with OR semantics they otherwise match nearly every memory (+3.5 points).
 """
@@ -110,7 +110,7 @@ def hybrid_search(
 
 def speaker_boost(record: MemoryRecord, query_words: set[str]) -> float:
     """``SPEAKER_BOOST`` when the query names the memory's speaker (its actor): asked "what did
-    Caroline paint?", what Caroline said comes before what others said about painting."""
+    Ana paint?", what Ana said comes before what others said about painting."""
     actor = record.actor_id
     return SPEAKER_BOOST if actor and actor.lower() in query_words else 0.0
 
