@@ -1,0 +1,3 @@
+"""Shared fixtures. The backend fixtures (``memory_factory`` over SQLite and PostgreSQL) live in conftest_pg.py."""
+
+pytest_plugins = ["conftest_pg"]
