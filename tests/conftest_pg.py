@@ -200,7 +200,6 @@ def memory_factory(store_factory: StoreFactory) -> MemoryFactory:
 
 
 @pytest.fixture
-def memory(memory_factory: MemoryFactory) -> Iterator[Memory]:
+def backend_memory(memory_factory: MemoryFactory) -> Memory:
     """A Memory on the backend under test (no LLM: use infer=False, or memory_factory(llm=...))."""
-    m = memory_factory()
-    yield m
+    return memory_factory()
