@@ -1,3 +1,6 @@
-"""Shared fixtures. The backend fixtures (``memory_factory`` over SQLite and PostgreSQL) live in conftest_pg.py."""
+"""Shared fixtures.
+
+The backend fixtures (``memory_factory`` and friends, over SQLite and PostgreSQL) live in conftest_pg.py.
+"""
 
 pytest_plugins = ["conftest_pg"]

@@ -67,17 +67,40 @@ class LocalPostgres:
             entry = pwd.getpwnam(user)
             for path in (root, root / "socket"):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
-        server._run("initdb", "-D", str(root / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                    "--no-sync", "--no-instructions")
-        options = " ".join([
-            "-c listen_addresses=''",
-            f"-k {root / 'socket'}",
-            "-c max_connections=200",
-            # durability is not under test here; speed is
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-        ])
-        server._run("pg_ctl", "-D", str(root / "data"), "-l", str(root / "server.log"), "-w",
-                    "-t", str(START_TIMEOUT_S), "-o", options, "start")
+        server._run(
+            "initdb",
+            "-D",
+            str(root / "data"),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        )
+        options = " ".join(
+            [
+                "-c listen_addresses=''",
+                f"-k {root / 'socket'}",
+                "-c max_connections=200",
+                # durability is not under test here; speed is
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            ]
+        )
+        server._run(
+            "pg_ctl",
+            "-D",
+            str(root / "data"),
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "-t",
+            str(START_TIMEOUT_S),
+            "-o",
+            options,
+            "start",
+        )
         return server
 
     def stop(self) -> None:
@@ -117,8 +140,11 @@ def _server_user() -> str:
     try:
         pwd.getpwnam(SERVER_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        SERVER_USER], check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVER_USER],
+            check=True,
+            capture_output=True,
+        )
     return SERVER_USER
 
 
@@ -193,8 +219,7 @@ def memory_factory(store_factory: StoreFactory) -> MemoryFactory:
     """
 
     def make(*, llm: LLM | None = None, embedder: Any = None, **config: Any) -> Memory:
-        return Memory(config or None, store=store_factory(), embedder=embedder or HashingEmbedder(),
-                      llm=llm)
+        return Memory(config or None, store=store_factory(), embedder=embedder or HashingEmbedder(), llm=llm)
 
     return make
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from conftest_pg import MemoryFactory, StoreFactory
 from engram import AsyncMemory, Memory, NotFoundError, ValidationError
 from engram.embedders.hashing import HashingEmbedder
 from engram.llms.scripted import ScriptedLLM
@@ -21,9 +22,8 @@ from engram.models import MemoryRecord, Scope, memory_hash
 from engram.storage.base import Query, StoredMessage
 from engram.storage.filters import parse_filters
 
-from conftest_pg import MemoryFactory, StoreFactory
-
 DAY = datetime(2024, 1, 1, 12, tzinfo=UTC)
+UNIT4 = np.full(4, 0.5, dtype=np.float32)  # a unit vector, for tests about everything but vectors
 
 
 # -- add, get, update, delete -------------------------------------------------------------------
@@ -62,7 +62,8 @@ def test_timestamp_becomes_created_at(backend_memory: Memory) -> None:
 
 
 def test_update_changes_text_and_keeps_created_at(backend_memory: Memory) -> None:
-    memory_id = backend_memory.add("Lives in Paris", user_id="u", infer=False, timestamp=DAY)["results"][0]["id"]
+    added = backend_memory.add("Lives in Paris", user_id="u", infer=False, timestamp=DAY)
+    memory_id = added["results"][0]["id"]
     backend_memory.update(memory_id, "Lives in Rome", metadata={"moved": True})
     item = backend_memory.get(memory_id)
     assert item is not None
@@ -183,7 +184,7 @@ def test_vector_search_is_exact_within_the_scope(store_factory: StoreFactory) ->
 def test_keyword_search_scores_are_higher_for_better_matches(store_factory: StoreFactory) -> None:
     store = store_factory()
     store.bind_embedder("random", 4)
-    zero = np.ones(4, dtype=np.float32) / 2
+    zero = UNIT4
     with store.transaction():
         for text in ["green tea with honey", "a green apple", "black coffee", "green tea and green tea"]:
             store.insert_memory(_record(text), zero, text)
@@ -212,7 +213,7 @@ def test_agent_run_and_actor_ids_narrow_the_scope(backend_memory: Memory) -> Non
     backend_memory.add("u agent run", user_id="u", agent_id="a", run_id="r", infer=False)
     backend_memory.add("said by bob", user_id="u", actor_id="bob", infer=False)
 
-    def names(**scope: str) -> set[str]:
+    def names(**scope: Any) -> set[str]:
         return {r["memory"] for r in backend_memory.get_all(**scope)["results"]}
 
     assert names(user_id="u") == {"u only", "u with agent", "u agent run", "said by bob"}
@@ -232,7 +233,9 @@ def test_a_scope_is_required(backend_memory: Memory) -> None:
 def test_delete_all_at_scale_removes_only_that_user(backend_memory: Memory) -> None:
     facts_a = [{"role": "user", "content": f"fact {i} of user a"} for i in range(5000)]
     backend_memory.add(facts_a, user_id="a", infer=False)
-    backend_memory.add([{"role": "user", "content": f"fact {i} of b"} for i in range(50)], user_id="b", infer=False)
+    backend_memory.add(
+        [{"role": "user", "content": f"fact {i} of b"} for i in range(50)], user_id="b", infer=False
+    )
     some_a = backend_memory.get_all(user_id="a", limit=1)["results"][0]["id"]
 
     backend_memory.delete_all(user_id="a")
@@ -263,11 +266,24 @@ def test_expired_memories_are_hidden_from_search_and_get_all(backend_memory: Mem
 
 DATASET: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     # name, metadata, extra add() arguments
-    ("apple", {"category": "fruit", "price": 3, "tags": ["red", "sweet"], "sizes": [1, 2],
-               "organic": True, "note": "Crisp and Sweet"}, {}),
+    (
+        "apple",
+        {
+            "category": "fruit",
+            "price": 3,
+            "tags": ["red", "sweet"],
+            "sizes": [1, 2],
+            "organic": True,
+            "note": "Crisp and Sweet",
+        },
+        {},
+    ),
     ("banana", {"category": "fruit", "price": 1.5, "tags": ["yellow", "sweet"], "organic": False}, {}),
-    ("carrot", {"category": "vegetable", "price": 2, "tags": ["orange"], "note": "grows underground",
-                "rating": "4"}, {}),
+    (
+        "carrot",
+        {"category": "vegetable", "price": 2, "tags": ["orange"], "note": "grows underground", "rating": "4"},
+        {},
+    ),
     ("steak", {"category": "meat", "price": 20, "rating": 4, "flag": 1}, {"actor_id": "bob"}),
     ("water", {"price": None}, {"role": "assistant"}),
     ("tofu", {}, {}),
@@ -358,8 +374,10 @@ FILTER_CASES: dict[str, list[tuple[dict[str, Any], set[str]]]] = {
         ({"created_at": "2024-01-03T12:00:00Z"}, {"carrot"}),
         ({"created_at": {"contains": "2024-01-03"}}, {"carrot"}),
         ({"updated_at": {"lte": "2024-01-02T12:00:00+00:00"}}, {"apple", "banana"}),
-        ({"AND": [{"created_at": {"gte": "2024-01-02"}}, {"created_at": {"lt": "2024-01-04"}}]},
-         {"banana", "carrot"}),
+        (
+            {"AND": [{"created_at": {"gte": "2024-01-02"}}, {"created_at": {"lt": "2024-01-04"}}]},
+            {"banana", "carrot"},
+        ),
     ],
 }
 
@@ -407,7 +425,7 @@ def test_count_memories_uses_the_same_filters(store_factory: StoreFactory) -> No
     store.bind_embedder("random", 4)
     with store.transaction():
         for i in range(10):
-            store.insert_memory(_record(f"m{i}", metadata={"i": i}), np.ones(4, np.float32) / 2, f"m{i}")
+            store.insert_memory(_record(f"m{i}", metadata={"i": i}), UNIT4, f"m{i}")
     query = Query(Scope(user_id="u"), parse_filters({"OR": [{"i": {"lt": 3}}, {"i": {"gte": 8}}]}))
     assert store.count_memories(query) == 5
 
@@ -419,7 +437,7 @@ def test_a_failed_transaction_leaves_nothing(store_factory: StoreFactory) -> Non
     store = store_factory()
     store.bind_embedder("random", 4)
     with pytest.raises(RuntimeError), store.transaction():
-        store.insert_memory(_record("doomed"), np.ones(4, np.float32) / 2, "doomed")
+        store.insert_memory(_record("doomed"), UNIT4, "doomed")
         raise RuntimeError("boom")
     assert store.count_memories(Query(Scope(user_id="u"))) == 0
 
@@ -427,7 +445,7 @@ def test_a_failed_transaction_leaves_nothing(store_factory: StoreFactory) -> Non
 def test_nested_transactions_are_savepoints(store_factory: StoreFactory) -> None:
     store = store_factory()
     store.bind_embedder("random", 4)
-    vector = np.ones(4, np.float32) / 2
+    vector = UNIT4
     with store.transaction():
         store.insert_memory(_record("kept"), vector, "kept")
         with pytest.raises(RuntimeError), store.transaction():
@@ -441,7 +459,7 @@ def test_uncommitted_writes_are_invisible_to_another_store(store_factory: StoreF
     writer, reader = store_factory(), store_factory()
     writer.bind_embedder("random", 4)
     with writer.transaction():
-        writer.insert_memory(_record("pending"), np.ones(4, np.float32) / 2, "pending")
+        writer.insert_memory(_record("pending"), UNIT4, "pending")
         assert writer.get_memory("pending") is not None
         assert reader.get_memory("pending") is None
     assert reader.get_memory("pending") is not None

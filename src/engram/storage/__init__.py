@@ -56,8 +56,7 @@ def build_postgres_store(settings: dict[str, Any]) -> PostgresStore:
     unknown = sorted(set(settings) - set(known))
     if unknown:
         raise ConfigError(
-            f"unknown settings for the pgvector store: {', '.join(unknown)}; "
-            f"known: url, {', '.join(known)}"
+            f"unknown settings for the pgvector store: {', '.join(unknown)}; known: url, {', '.join(known)}"
         )
     try:
         return PostgresStore(str(url), PostgresSettings(**settings))

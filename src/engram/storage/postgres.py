@@ -28,7 +28,6 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -263,7 +262,7 @@ class PostgresStore:
         conn.adapters.register_dumper(_VectorArg, _vector_dumper(int(row[0])))
 
     def bind_embedder(self, model_name: str, dimension: int) -> None:
-        with self.transaction(), self._connection() as conn:
+        with self._transactional() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
             rows = dict(conn.execute("SELECT key, value FROM engram_meta").fetchall())
             if "embedding_dimension" not in rows:
@@ -292,9 +291,11 @@ class PostgresStore:
         if row is not None and row[0] == f"vector({dimension})":
             return
         conn.execute("DROP INDEX IF EXISTS memories_embedding")
-        conn.execute(sql.SQL("ALTER TABLE memories ALTER COLUMN embedding TYPE vector({})").format(
-            sql.Literal(dimension)
-        ))
+        conn.execute(
+            sql.SQL("ALTER TABLE memories ALTER COLUMN embedding TYPE vector({})").format(
+                sql.Literal(dimension)
+            )
+        )
         conn.execute(
             sql.SQL(
                 "CREATE INDEX memories_embedding ON memories USING hnsw (embedding vector_cosine_ops) "
@@ -319,6 +320,20 @@ class PostgresStore:
                 self._local.conn = None
 
     @contextmanager
+    def _transactional(self) -> Iterator[psycopg.Connection[Any]]:
+        """The thread's transaction connection, or a new transaction around a lone call.
+
+        Unlike ``transaction()`` it adds no savepoint inside a running transaction: a single
+        statement is atomic anyway, and savepoints cost two round trips per write.
+        """
+        current: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if current is not None:
+            yield current
+            return
+        with self.transaction():
+            yield self._local.conn
+
+    @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         """The thread's transaction connection, or a pooled one for a lone read."""
         current: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
@@ -332,13 +347,13 @@ class PostgresStore:
         self._pool.close()
 
     def reset(self) -> None:
-        with self.transaction(), self._connection() as conn:
+        with self._transactional() as conn:
             conn.execute("TRUNCATE memories, history, messages, engram_meta")
 
     # -- writes ------------------------------------------------------------------------------
 
     def insert_memory(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
-        with self.transaction(), self._connection() as conn:
+        with self._transactional() as conn:
             conn.execute(
                 f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding, search_text) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %b, %s)",
@@ -346,7 +361,7 @@ class PostgresStore:
             )
 
     def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str) -> None:
-        with self.transaction(), self._connection() as conn:
+        with self._transactional() as conn:
             cursor = conn.execute(
                 "UPDATE memories SET memory = %s, hash = %s, metadata = %s, updated_at = %s, "
                 "embedding = coalesce(%b, embedding), search_text = %s WHERE id = %s",
@@ -364,12 +379,12 @@ class PostgresStore:
                 raise StorageError(f"memory {record.id} vanished during the update")
 
     def delete_memory(self, memory_id: str) -> None:
-        with self.transaction(), self._connection() as conn:
+        with self._transactional() as conn:
             conn.execute("DELETE FROM memories WHERE id = %s", (memory_id,))
 
     def delete_memories(self, scope: Scope) -> list[MemoryRecord]:
         where, params = _scope_sql(scope)
-        with self.transaction(), self._connection() as conn:
+        with self._transactional() as conn:
             rows = conn.execute(
                 f"DELETE FROM memories WHERE {where} RETURNING {MEMORY_COLUMNS}", params
             ).fetchall()
@@ -378,7 +393,7 @@ class PostgresStore:
     def add_history(self, rows: Sequence[HistoryRecord]) -> None:
         if not rows:
             return
-        with self.transaction(), self._connection() as conn:
+        with self._transactional() as conn:
             conn.cursor().executemany(
                 "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, "
                 "updated_at, is_deleted, actor_id, role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -401,7 +416,7 @@ class PostgresStore:
 
     def append_messages(self, scope: Scope, messages: Sequence[StoredMessage], keep_last: int) -> None:
         owner = scope.owner_key()
-        with self.transaction(), self._connection() as conn:
+        with self._transactional() as conn:
             # One writer per window at a time: concurrent trims of the same rows could deadlock.
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (owner,))
             conn.cursor().executemany(
@@ -418,7 +433,9 @@ class PostgresStore:
 
     def get_memory(self, memory_id: str) -> MemoryRecord | None:
         with self._connection() as conn:
-            row = conn.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = %s", (memory_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = %s", (memory_id,)
+            ).fetchone()
         return _record(row) if row else None
 
     def list_memories(self, query: Query, limit: int) -> list[MemoryRecord]:
@@ -453,7 +470,7 @@ class PostgresStore:
             return []
         where, params = _query_sql(query)
         probe = _VectorArg(vector)
-        with self.transaction(), self._connection() as conn:
+        with self._transactional() as conn:
             if self._scope_is_small(conn, query.scope):
                 # Ordering by similarity (not by the distance operator) keeps the planner off the
                 # HNSW index: an exact answer over the scope's rows, found through the btree indexes.
@@ -724,9 +741,7 @@ def _metadata_sql(c: Condition) -> tuple[str, list[Any]]:
     if c.op == "eq" and c.value is None:
         return f"coalesce({kind} = 'null', true)", [key]
     if c.op == "contains":
-        clause = (
-            f"coalesce(({kind} = 'array' AND {value} @> jsonb_build_array(%s::jsonb)), false)"
-        )
+        clause = f"coalesce(({kind} = 'array' AND {value} @> jsonb_build_array(%s::jsonb)), false)"
         params: list[Any] = [key, key, json.dumps(c.value)]
         if isinstance(c.value, str):
             clause = f"({clause} OR coalesce(({kind} = 'string' AND strpos(metadata ->> %s, %s) > 0), false))"
