@@ -1,6 +1,50 @@
-"""Shared fixtures.
+"""Shared fixtures: a fresh Memory on a temporary SQLite file, with the real local embedder.
 
-The backend fixtures (``memory_factory`` and friends, over SQLite and PostgreSQL) live in conftest_pg.py.
+The backend fixtures (``memory_factory``, ``backend_memory``, ``store_factory``: every test that uses
+them runs on SQLite and on PostgreSQL + pgvector) live in conftest_pg.py.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engram import Memory
+from engram.embedders.local_minilm import LocalMiniLM
+from engram.llms.scripted import ScriptedLLM
+
 pytest_plugins = ["conftest_pg"]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> LocalMiniLM:
+    """The packaged default embedder, loaded once for the whole run."""
+    return LocalMiniLM()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "engram.db"
+
+
+@pytest.fixture
+def memory(db_path: Path, embedder: LocalMiniLM) -> Iterator[Memory]:
+    with Memory(
+        {"vector_store": {"provider": "sqlite", "config": {"path": str(db_path)}}}, embedder=embedder
+    ) as m:
+        yield m
+
+
+@pytest.fixture
+def scripted() -> ScriptedLLM:
+    return ScriptedLLM()
+
+
+@pytest.fixture
+def smart_memory(db_path: Path, embedder: LocalMiniLM, scripted: ScriptedLLM) -> Iterator[Memory]:
+    """A Memory whose LLM replays the answers a test puts into ``scripted.answers``."""
+    config = {"vector_store": {"provider": "sqlite", "config": {"path": str(db_path)}}}
+    with Memory(config, embedder=embedder, llm=scripted) as m:
+        yield m

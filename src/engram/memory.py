@@ -8,6 +8,7 @@ after every LLM and embedding call it needs has returned.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -406,7 +407,9 @@ class Memory:
                 history.append(_history(Event.DELETE, record, None))
             self.store.add_history(history)
             window = [
-                StoredMessage(t.role, t.content, t.name, when) for t in turns if t.role != "system" and t.content
+                StoredMessage(t.role, t.content, t.name, when)
+                for t in turns
+                if t.role != "system" and t.content
             ]
             if window and self.config.recent_messages:
                 self.store.append_messages(scope, window, KEEP_MESSAGES)
@@ -576,10 +579,8 @@ def _parse_timestamp(value: datetime | date | str | float) -> datetime:
 def _parse_expiration(value: datetime | date | str) -> datetime:
     """A date expires at the end of that day (UTC); a datetime at that moment."""
     if isinstance(value, str) and len(value.strip()) == 10:
-        try:
+        with contextlib.suppress(ValueError):  # not a bare date: parsed as a datetime below
             value = date.fromisoformat(value.strip())
-        except ValueError:
-            pass
     if isinstance(value, date) and not isinstance(value, datetime):
         return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=1)
     return datetime.fromisoformat(normalise_time(value, what="expiration_date"))

@@ -37,4 +37,5 @@ def normalise_rows(vectors: npt.ArrayLike) -> Vectors:
         array = array.reshape(1, -1)
     norms = np.linalg.norm(array, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (array / norms).astype(np.float32, copy=False)
+    normalised: Vectors = (array / norms).astype(np.float32, copy=False)
+    return normalised

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from engram.llms.base import LLM, Usage
 from engram.messages import Message
@@ -57,15 +58,15 @@ def _read_facts(answer: object, message_count: int) -> tuple[list[Fact], list[st
     facts: list[Fact] = []
     seen: set[str] = set()
     for item in answer:
-        if isinstance(item, str):
-            text, sources = item, []
-        elif isinstance(item, dict) and isinstance(item.get("text") or item.get("fact"), str):
-            text = item.get("text") or item.get("fact")
-            raw_sources = item.get("sources")
-            sources = raw_sources if isinstance(raw_sources, list) else []
-        else:
+        sources: list[Any] = []
+        raw_text: Any = item
+        if isinstance(item, dict):
+            raw_text = item.get("text") or item.get("fact")
+            if isinstance(item.get("sources"), list):
+                sources = item["sources"]
+        if not isinstance(raw_text, str):
             continue
-        text = " ".join(str(text).split())
+        text = " ".join(raw_text.split())
         if text and text.lower() not in seen:
             seen.add(text.lower())
             valid = tuple(s for s in sources if isinstance(s, int) and 0 <= s < message_count)

@@ -55,7 +55,7 @@ def plan_actions(
         return [Action(Event.NONE, fact) for fact in facts], [
             "reconcile: the LLM's answer was unreadable; no memory was changed"
         ]
-    by_fact: dict[int, dict[str, Any]] = {}
+    by_fact: dict[int, dict[str, Any]] = {}  # the first decision for a fact wins
     for decision in decisions:
         index = _fact_index(decision, facts)
         if index is None:
@@ -66,12 +66,11 @@ def plan_actions(
     actions: list[Action] = []
     touched: set[str] = set()
     for index, fact in enumerate(facts):
-        decision = by_fact.get(index)
-        if decision is None:
+        if index not in by_fact:
             warnings.append(f"reconcile: no decision for fact {fact.text!r}; left unchanged")
             actions.append(Action(Event.NONE, fact))
             continue
-        action, warning = _checked_action(fact, decision, shown, touched)
+        action, warning = _checked_action(fact, by_fact[index], shown, touched)
         if warning:
             warnings.append(warning)
         if action.target is not None and action.event in (Event.UPDATE, Event.DELETE):
@@ -101,25 +100,26 @@ def _checked_action(
     fact: Fact, decision: dict[str, Any], shown: list[MemoryRecord], touched: set[str]
 ) -> tuple[Action, str | None]:
     event = str(decision.get("event", "")).strip().upper()
-    text = decision.get("text")
-    text = " ".join(text.split()) if isinstance(text, str) and text.strip() else fact.text
+    given = decision.get("text")
+    text = " ".join(given.split()) if isinstance(given, str) and given.strip() else fact.text
     target = _shown_memory(decision.get("memory_id", decision.get("id")), shown)
 
     if event == "ADD":
-        return Action(Event.ADD, fact, fact.text if text is None else text), None
+        return Action(Event.ADD, fact, text), None
     if event == "NONE":
         return Action(Event.NONE, fact, target=target), None
     if event == "UPDATE":
         if target is None:
-            return Action(Event.ADD, fact, text), f"reconcile: UPDATE of an unknown id for {fact.text!r} became ADD"
+            return Action(Event.ADD, fact, text), f"reconcile: unknown id to UPDATE; {fact.text!r} added"
         if target.id in touched:
-            return Action(Event.ADD, fact, text), f"reconcile: memory {target.id} was already changed; {fact.text!r} was added"
+            return Action(Event.ADD, fact, text), f"reconcile: memory changed twice; {fact.text!r} was added"
         if memory_hash(text) == target.hash:
             return Action(Event.NONE, fact, target=target), None
         return Action(Event.UPDATE, fact, text, target), None
     if event == "DELETE":
         if target is None or target.id in touched:
-            return Action(Event.NONE, fact), f"reconcile: DELETE of an unknown or already changed id for {fact.text!r} was ignored"
+            warning = f"reconcile: DELETE of an unknown or already changed id for {fact.text!r} was ignored"
+            return Action(Event.NONE, fact), warning
         return Action(Event.DELETE, fact, target=target), None
     return Action(Event.NONE, fact), f"reconcile: unknown event {event!r} for {fact.text!r}; left unchanged"
 

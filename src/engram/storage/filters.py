@@ -93,7 +93,7 @@ def _parse_entry(key: str, value: Any) -> Filter:
         return Not(inner)
     if not isinstance(key, str) or not key.strip():
         raise ValidationError(f"filter keys must be non-empty strings, got {key!r}")
-    if key.startswith("$") or key.upper() in ("AND", "OR", "NOT") and key not in ("AND", "OR", "NOT"):
+    if key.startswith("$") or (key.upper() in ("AND", "OR", "NOT") and key not in ("AND", "OR", "NOT")):
         raise ValidationError(f"unknown filter key {key!r}: logical keys are AND, OR, NOT (upper case)")
     if isinstance(value, Mapping):
         if not value:

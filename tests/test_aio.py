@@ -1,0 +1,40 @@
+"""AsyncMemory: the same verbs as Memory, as coroutines, with no second implementation."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from pathlib import Path
+
+import pytest
+
+from engram import AsyncMemory, Memory, ValidationError
+from engram.embedders.local_minilm import LocalMiniLM
+
+VERBS = ["add", "search", "get", "get_all", "update", "delete", "delete_all", "history", "reset"]
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_async_verbs_have_the_same_signature(verb: str) -> None:
+    assert inspect.iscoroutinefunction(getattr(AsyncMemory, verb))
+    assert inspect.signature(getattr(AsyncMemory, verb)) == inspect.signature(getattr(Memory, verb))
+
+
+def test_async_memory_round_trip(tmp_path: Path, embedder: LocalMiniLM) -> None:
+    async def scenario() -> None:
+        config = {"vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "a.db")}}}
+        async with AsyncMemory(config, embedder=embedder) as memory:
+            added = await asyncio.gather(
+                *(memory.add(f"async fact {i}", user_id="u", infer=False) for i in range(10))
+            )
+            assert all(a["results"][0]["event"] == "ADD" for a in added)
+            found = await memory.search("async fact 3", user_id="u", limit=1)
+            assert found["results"][0]["memory"] == "async fact 3"
+            memory_id = found["results"][0]["id"]
+            await memory.update(memory_id, data="changed")
+            assert (await memory.get(memory_id))["memory"] == "changed"
+            assert [h["event"] for h in await memory.history(memory_id)] == ["ADD", "UPDATE"]
+            with pytest.raises(ValidationError):
+                await memory.get_all()
+
+    asyncio.run(scenario())

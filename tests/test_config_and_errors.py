@@ -1,0 +1,102 @@
+"""Configuration is validated once, and every error says what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import engram
+from engram import ConfigError, EngramError, Memory, ValidationError
+from engram.errors import NotFoundError, ProviderError, StorageError
+
+
+def test_errors_share_one_root() -> None:
+    for error in (ValidationError, ConfigError, NotFoundError, ProviderError, StorageError):
+        assert issubclass(error, EngramError)
+
+
+def test_provider_errors_name_provider_model_and_status() -> None:
+    error = ProviderError(
+        "rate limited", provider="openai", model="gpt-4.1-mini", status_code=429, retryable=True
+    )
+    assert str(error) == "openai model 'gpt-4.1-mini' (HTTP 429): rate limited"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"llm": {"provider": "nope"}}, "unknown LLM provider 'nope'"),
+        ({"embedder": {"provider": "nope"}}, "unknown embedder provider 'nope'"),
+        ({"vector_store": {"provider": "nope"}}, "unknown vector_store provider 'nope'"),
+        ({"vector_store": {"provider": "sqlite", "config": {"colour": "red"}}}, "unknown settings .* colour"),
+        ({"llm": {"model": "gpt"}}, r"llm.provider: Field required"),
+        ({"typo_key": 1}, "typo_key: Extra inputs are not permitted"),
+        ({"embedder": {"provider": "hashing", "config": {"dims": 3}}}, "invalid settings for embedder"),
+    ],
+)
+def test_bad_config_raises_config_error(tmp_path: Path, config: dict[str, object], message: str) -> None:
+    config.setdefault("vector_store", {"provider": "sqlite", "config": {"path": str(tmp_path / "x.db")}})
+    with pytest.raises(ConfigError, match=message):
+        Memory(config)
+
+
+def test_mem0_style_config_keys_are_accepted(tmp_path: Path) -> None:
+    memory = Memory.from_config(
+        {
+            "version": "v1.1",
+            "history_db_path": str(tmp_path / "history.db"),
+            "embedder": {"provider": "hashing", "config": {"dimension": 64}},
+            "custom_fact_extraction_prompt": "...",
+            "custom_update_memory_prompt": "...",
+        }
+    )
+    assert memory.store.location == str(tmp_path / "history.db")
+
+
+def test_the_default_path_follows_engram_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGRAM_HOME", str(tmp_path))
+    monkeypatch.delenv("ENGRAM_DB_PATH", raising=False)
+    with Memory({"embedder": {"provider": "hashing"}}) as memory:
+        assert memory.store.location == str(tmp_path / "engram.db")
+
+
+@pytest.mark.parametrize(
+    ("messages", "message"),
+    [
+        ("", "empty string"),
+        ([], "non-empty list"),
+        (42, "must be a string"),
+        ([{"role": "robot", "content": "x"}], "role 'robot'"),
+        ([{"role": "user"}], "needs 'content'"),
+        ([{"role": "user", "content": [{"type": "audio"}]}], "type 'audio'"),
+        ([{"role": "system", "content": "only a system prompt"}], "nothing to store"),
+    ],
+)
+def test_bad_messages_raise_validation_errors(memory: Memory, messages: object, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        memory.add(messages, user_id="u", infer=False)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"limit": 0}, "limit must be an integer"),
+        ({"limit": "5"}, "limit must be an integer"),
+        ({"threshold": "high"}, "threshold must be a number"),
+        ({"rerank": True}, "needs a reranker"),
+    ],
+)
+def test_bad_search_arguments(memory: Memory, kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(EngramError, match=message):
+        memory.search("x", user_id="u", **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_metadata_is_rejected_before_anything_is_written(memory: Memory) -> None:
+    with pytest.raises(ValidationError, match="JSON-serialisable"):
+        memory.add("x", user_id="u", infer=False, metadata={"when": object()})
+    assert memory.get_all(user_id="u")["results"] == []
+
+
+def test_importing_engram_exports_the_public_api() -> None:
+    assert {"Memory", "AsyncMemory", "EngramError", "ValidationError"} <= set(engram.__all__)
