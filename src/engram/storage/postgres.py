@@ -360,6 +360,15 @@ class PostgresStore:
                 (*_record_values(record), _VectorArg(vector), index_text),
             )
 
+    def insert_memories(self, rows: Sequence[tuple[MemoryRecord, Vector, str]]) -> None:
+        """Insert many memories in one round trip per batch (bulk loads, imports)."""
+        with self._transactional() as conn:
+            conn.cursor().executemany(
+                f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding, search_text) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %b, %s)",
+                [(*_record_values(record), _VectorArg(vector), text) for record, vector, text in rows],
+            )
+
     def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str) -> None:
         with self._transactional() as conn:
             cursor = conn.execute(
