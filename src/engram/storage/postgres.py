@@ -189,7 +189,6 @@ class PostgresStore:
         self.url = url
         self._location = _redacted(url)
         self._local = threading.local()
-        self._dimension: int | None = None
         with _errors(self, "connecting"), psycopg.connect(url, autocommit=True) as conn:
             vector_schema = self._migrate(conn)
         self._search_path = sql.SQL("SET search_path TO {}, {}").format(
@@ -271,7 +270,6 @@ class PostgresStore:
                     "INSERT INTO engram_meta (key, value) VALUES (%s, %s)",
                     [("embedding_model", model_name), ("embedding_dimension", str(dimension))],
                 )
-                self._dimension = dimension
                 return
         stored_model, stored_dim = rows["embedding_model"], int(rows["embedding_dimension"])
         if stored_dim != dimension or stored_model != model_name:
@@ -280,7 +278,6 @@ class PostgresStore:
                 f"{stored_model!r} ({stored_dim} dimensions), but this Memory uses {model_name!r} "
                 f"({dimension} dimensions). Configure the same embedder, or use another schema."
             )
-        self._dimension = dimension
 
     def _set_dimension(self, conn: psycopg.Connection[Any], dimension: int) -> None:
         """Give the vector column its dimension and build the HNSW index (first bind, or after reset)."""
@@ -479,7 +476,7 @@ class PostgresStore:
             return []
         where, params = _query_sql(query)
         probe = _VectorArg(vector)
-        with self._transactional() as conn:
+        with self._connection() as conn:
             if self._scope_is_small(conn, query.scope):
                 # Ordering by similarity (not by the distance operator) keeps the planner off the
                 # HNSW index: an exact answer over the scope's rows, found through the btree indexes.
@@ -488,20 +485,21 @@ class PostgresStore:
                     f"WHERE {where} ORDER BY score DESC, pk LIMIT %s",
                     (probe, *params, limit),
                 ).fetchall()
-            else:
-                # A huge scope: walk the HNSW graph, which keeps scanning until enough rows pass the
-                # WHERE clause (iterative scan); the outer ORDER BY restores the exact order.
-                conn.execute(
-                    "SELECT set_config('hnsw.ef_search', %s, true), "
-                    "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-                    (str(min(1000, max(self.settings.ef_search, limit))),),
-                )
-                rows = conn.execute(
-                    f"SELECT * FROM (SELECT {MEMORY_COLUMNS}, 1 - (embedding <=> %b) AS score "
-                    f"FROM memories WHERE {where} ORDER BY embedding <=> %b LIMIT %s) AS near "
-                    "ORDER BY score DESC",
-                    (probe, *params, probe, limit),
-                ).fetchall()
+                return [(_record(row), float(row[-1])) for row in rows]
+        with self._transactional() as conn:  # SET LOCAL needs a transaction
+            # A huge scope: walk the HNSW graph, which keeps scanning until enough rows pass the
+            # WHERE clause (iterative scan); the outer ORDER BY restores the exact order.
+            conn.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true), "
+                "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+                (str(min(1000, max(self.settings.ef_search, limit))),),
+            )
+            rows = conn.execute(
+                f"SELECT * FROM (SELECT {MEMORY_COLUMNS}, 1 - (embedding <=> %b) AS score "
+                f"FROM memories WHERE {where} ORDER BY embedding <=> %b LIMIT %s) AS near "
+                "ORDER BY score DESC",
+                (probe, *params, probe, limit),
+            ).fetchall()
         return [(_record(row), float(row[-1])) for row in rows]
 
     def _scope_is_small(self, conn: psycopg.Connection[Any], scope: Scope) -> bool:
