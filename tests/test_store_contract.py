@@ -415,6 +415,17 @@ def test_search_and_get_all_agree_on_filters(catalogue: Memory) -> None:
             assert {r["memory"] for r in hits["results"]} == expected, filters
 
 
+def test_icontains_folds_ascii_letters_only(backend_memory: Memory) -> None:
+    # SQLite's lower() folds ASCII only; Postgres is pinned to the same, whatever its locale.
+    backend_memory.add("a school", user_id="u", infer=False, metadata={"name": "ÉCOLE Normale"})
+
+    def found(needle: str) -> bool:
+        return bool(backend_memory.get_all(user_id="u", filters={"name": {"icontains": needle}})["results"])
+
+    assert found("normale") and found("ÉCOLE nor")
+    assert not found("école")
+
+
 def test_an_unknown_operator_is_an_error(backend_memory: Memory) -> None:
     with pytest.raises(ValidationError, match="unknown filter operator"):
         backend_memory.get_all(user_id="u", filters={"price": {"between": [1, 2]}})

@@ -726,13 +726,19 @@ def _column_sql(c: Condition) -> tuple[str, list[Any]]:
     if c.op in ("contains", "icontains"):
         text = ISO_UTC_TEXT.format(column) if is_time else column
         if c.op == "icontains":
-            return f"coalesce(strpos(lower({text}), lower(%s)) > 0, false)", [str(c.value)]
+            return f"coalesce(strpos({_ascii_lower(text)}, {_ascii_lower('%s')}) > 0, false)", [str(c.value)]
         return f"coalesce(strpos({text}, %s) > 0, false)", [str(c.value)]
     sql_op = _SQL_OPS[c.op]
     if is_time:  # the value is already a UTC ISO string (filters.normalise_time)
         return f"coalesce({column} {sql_op} %s::timestamptz, false)", [c.value]
     # Byte order, as SQLite compares text; a number compares as its text, as SQLite's column affinity does.
     return f'coalesce({column} COLLATE "C" {sql_op} %s, false)', [_as_sqlite_text(c.value)]
+
+
+def _ascii_lower(expression: str) -> str:
+    """lower() under the C collation folds ASCII letters only, as SQLite's lower() does, whatever
+    the server's locale: icontains then means the same on every server."""
+    return f'lower(({expression}) COLLATE "C")'
 
 
 def _as_sqlite_text(value: Any) -> str:
@@ -756,7 +762,8 @@ def _metadata_sql(c: Condition) -> tuple[str, list[Any]]:
         return clause, params
     if c.op == "icontains":
         return (
-            f"coalesce(({kind} = 'string' AND strpos(lower(metadata ->> %s), lower(%s)) > 0), false)",
+            f"coalesce(({kind} = 'string' AND "
+            f"strpos({_ascii_lower('metadata ->> %s')}, {_ascii_lower('%s')}) > 0), false)",
             [key, key, c.value],
         )
     sql_op = _SQL_OPS[c.op]
