@@ -31,9 +31,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def memory(db_path: Path, embedder: LocalMiniLM) -> Iterator[Memory]:
-    with Memory(
-        {"vector_store": {"provider": "sqlite", "config": {"path": str(db_path)}}}, embedder=embedder
-    ) as m:
+    with Memory({"vector_store": {"provider": "sqlite", "config": {"path": str(db_path)}}}, embedder=embedder) as m:
         yield m
 
 

@@ -24,9 +24,7 @@ def test_async_memory_round_trip(tmp_path: Path, embedder: LocalMiniLM) -> None:
     async def scenario() -> None:
         config = {"vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "a.db")}}}
         async with AsyncMemory(config, embedder=embedder) as memory:
-            added = await asyncio.gather(
-                *(memory.add(f"async fact {i}", user_id="u", infer=False) for i in range(10))
-            )
+            added = await asyncio.gather(*(memory.add(f"async fact {i}", user_id="u", infer=False) for i in range(10)))
             assert all(a["results"][0]["event"] == "ADD" for a in added)
             found = await memory.search("async fact 3", user_id="u", limit=1)
             assert found["results"][0]["memory"] == "async fact 3"
@@ -38,3 +36,18 @@ def test_async_memory_round_trip(tmp_path: Path, embedder: LocalMiniLM) -> None:
                 await memory.get_all()
 
     asyncio.run(scenario())
+
+
+def test_concurrent_adds_of_the_same_text_store_it_once(tmp_path: Path, embedder: LocalMiniLM) -> None:
+    async def scenario() -> list[str]:
+        config = {"vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "c.db")}}}
+        async with AsyncMemory(config, embedder=embedder) as memory:
+            results = await asyncio.gather(
+                *(memory.add("Allergic to shellfish", user_id="u", infer=False) for _ in range(8))
+            )
+            stored = (await memory.get_all(user_id="u"))["results"]
+            assert len(stored) == 1
+            return [r["results"][0]["event"] for r in results]
+
+    events = asyncio.run(scenario())
+    assert sorted(events) == ["ADD"] + ["NONE"] * 7

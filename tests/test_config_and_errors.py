@@ -17,9 +17,7 @@ def test_errors_share_one_root() -> None:
 
 
 def test_provider_errors_name_provider_model_and_status() -> None:
-    error = ProviderError(
-        "rate limited", provider="openai", model="gpt-4.1-mini", status_code=429, retryable=True
-    )
+    error = ProviderError("rate limited", provider="openai", model="gpt-4.1-mini", status_code=429, retryable=True)
     assert str(error) == "openai model 'gpt-4.1-mini' (HTTP 429): rate limited"
 
 

@@ -33,17 +33,15 @@ def test_add_update_delete_leaves_three_rows_in_order(memory: Memory) -> None:
 
 
 def test_history_records_actor_and_role(memory: Memory) -> None:
-    memory_id = memory.add(
-        {"role": "user", "content": "I run marathons"}, run_id="r", actor_id="alice", infer=False
-    )["results"][0]["id"]
+    memory_id = memory.add({"role": "user", "content": "I run marathons"}, run_id="r", actor_id="alice", infer=False)[
+        "results"
+    ][0]["id"]
     row = memory.history(memory_id)[0]
     assert (row["actor_id"], row["role"]) == ("alice", "user")
 
 
 def test_delete_all_writes_a_delete_row_per_memory(memory: Memory) -> None:
-    ids = [
-        r["id"] for r in memory.add([{"content": "a"}, {"content": "b"}], user_id="u", infer=False)["results"]
-    ]
+    ids = [r["id"] for r in memory.add([{"content": "a"}, {"content": "b"}], user_id="u", infer=False)["results"]]
     memory.delete_all(user_id="u")
     assert [[r["event"] for r in memory.history(i)] for i in ids] == [["ADD", "DELETE"], ["ADD", "DELETE"]]
 

@@ -42,9 +42,7 @@ def test_new_facts_are_added_without_a_second_llm_call(smart_memory: Memory, scr
     assert smart_memory.usage.calls == 1
 
 
-def test_a_changed_fact_updates_the_memory_and_keeps_its_history(
-    smart_memory: Memory, scripted: ScriptedLLM
-) -> None:
+def test_a_changed_fact_updates_the_memory_and_keeps_its_history(smart_memory: Memory, scripted: ScriptedLLM) -> None:
     scripted.answers = [facts("Lives in Paris")]
     memory_id = smart_memory.add("I live in Paris", user_id="u", timestamp="2023-01-01")["results"][0]["id"]
     scripted.answers = [
@@ -91,9 +89,7 @@ def _delete_matching(text: str, messages: list[dict[str, Any]]) -> str:
     raise AssertionError(f"{text!r} was not shown to the LLM")
 
 
-def test_an_exact_duplicate_fact_skips_the_reconcile_call(
-    smart_memory: Memory, scripted: ScriptedLLM
-) -> None:
+def test_an_exact_duplicate_fact_skips_the_reconcile_call(smart_memory: Memory, scripted: ScriptedLLM) -> None:
     scripted.answers = [facts("Has a dog named Rex")]
     smart_memory.add("My dog is Rex", user_id="u")
     scripted.answers = [facts("Has a dog named Rex")]
@@ -145,9 +141,7 @@ def two_memories(smart_memory: Memory, scripted: ScriptedLLM) -> Memory:
 
 RECONCILE_ANSWERS = {
     "unknown small id": decisions({"fact": 0, "event": "DELETE", "memory_id": "7"}),
-    "real-looking id": decisions(
-        {"fact": 0, "event": "DELETE", "memory_id": "2f1c0b5e-0000-4000-8000-000000000000"}
-    ),
+    "real-looking id": decisions({"fact": 0, "event": "DELETE", "memory_id": "2f1c0b5e-0000-4000-8000-000000000000"}),
     "non-numeric id": decisions({"fact": 0, "event": "DELETE", "memory_id": "tennis"}),
     "no id": decisions({"fact": 0, "event": "DELETE"}),
     "unknown fact": decisions({"fact": 5, "event": "DELETE", "memory_id": "0"}),
@@ -214,9 +208,7 @@ def test_an_unreadable_reconcile_answer_changes_nothing_and_says_so(
 # -- prompts, dates, sources ---------------------------------------------------------------------
 
 
-def test_the_timestamp_is_the_reference_date_for_extraction(
-    smart_memory: Memory, scripted: ScriptedLLM
-) -> None:
+def test_the_timestamp_is_the_reference_date_for_extraction(smart_memory: Memory, scripted: ScriptedLLM) -> None:
     scripted.answers = [facts("Went to Rome on 2023-05-07")]
     smart_memory.add("I went to Rome yesterday", user_id="u", timestamp="2023-05-08T09:00:00Z")
     assert "2023-05-08" in scripted.calls[0].messages[0]["content"]
@@ -259,12 +251,8 @@ def test_recent_messages_give_the_llm_context(smart_memory: Memory, scripted: Sc
 # -- procedural memory and configuration ---------------------------------------------------------
 
 
-def test_procedural_memory_stores_one_summary_of_an_agent_run(
-    smart_memory: Memory, scripted: ScriptedLLM
-) -> None:
-    scripted.answers = [
-        json.dumps({"summary": "Task: book a flight. Step 1: searched flights; found LH123."})
-    ]
+def test_procedural_memory_stores_one_summary_of_an_agent_run(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+    scripted.answers = [json.dumps({"summary": "Task: book a flight. Step 1: searched flights; found LH123."})]
     log = [
         {"role": "user", "content": "Book me a flight to Rome"},
         {"role": "assistant", "content": "Searching flights... found LH123"},
@@ -281,9 +269,7 @@ def test_procedural_memory_needs_an_agent(smart_memory: Memory) -> None:
         smart_memory.add("log", user_id="u", memory_type="procedural_memory")
 
 
-def test_infer_without_an_llm_explains_how_to_configure_one(
-    memory: Memory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_infer_without_an_llm_explains_how_to_configure_one(memory: Memory, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "OLLAMA_HOST"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="OPENAI_API_KEY") as error:

@@ -46,9 +46,7 @@ def test_user_a_never_sees_user_b(memory: Memory) -> None:
 
 
 def test_identity_keys_inside_metadata_never_change_the_scope(memory: Memory) -> None:
-    memory.add(
-        "x", user_id="alice", infer=False, metadata={"user_id": "bob", "agent_id": "evil", "topic": "t"}
-    )
+    memory.add("x", user_id="alice", infer=False, metadata={"user_id": "bob", "agent_id": "evil", "topic": "t"})
     assert memory.get_all(user_id="bob")["results"] == []
     item = memory.get_all(user_id="alice")["results"][0]
     assert item["user_id"] == "alice"
@@ -71,9 +69,7 @@ def test_actor_id_narrows_reads_within_the_scope(memory: Memory) -> None:
     assert [m["memory"] for m in memory.get_all(run_id="chat", filters={"actor_id": "bob"})["results"]] == [
         "said by bob"
     ]
-    assert [m["memory"] for m in memory.search("said", run_id="chat", actor_id="alice")["results"]] == [
-        "said by alice"
-    ]
+    assert [m["memory"] for m in memory.search("said", run_id="chat", actor_id="alice")["results"]] == ["said by alice"]
 
 
 def test_keyword_and_filter_scope_must_agree(memory: Memory) -> None:
@@ -87,9 +83,7 @@ def test_delete_all_over_5000_memories_touches_only_that_user(tmp_path: Path) ->
         for start in range(0, 5_000, 500):
             batch = [{"role": "user", "content": f"alice fact {i}"} for i in range(start, start + 500)]
             memory.add(batch, user_id="alice", infer=False)
-        memory.add(
-            [{"role": "user", "content": f"bob fact {i}"} for i in range(300)], user_id="bob", infer=False
-        )
+        memory.add([{"role": "user", "content": f"bob fact {i}"} for i in range(300)], user_id="bob", infer=False)
         assert len(memory.get_all(user_id="alice", limit=10_000)["results"]) == 5_000
 
         memory.delete_all(user_id="alice")

@@ -25,9 +25,7 @@ def test_the_file_is_in_wal_mode_with_a_busy_timeout(db_path: Path, memory: Memo
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
-def test_reopening_with_an_embedder_of_another_dimension_fails_clearly(
-    db_path: Path, embedder: LocalMiniLM
-) -> None:
+def test_reopening_with_an_embedder_of_another_dimension_fails_clearly(db_path: Path, embedder: LocalMiniLM) -> None:
     Memory(config(db_path), embedder=embedder).close()
     with pytest.raises(StorageError, match=r"384 dimensions.*use a new database path"):
         Memory(config(db_path), embedder=HashingEmbedder(dimension=128))
@@ -52,9 +50,7 @@ def test_a_failure_inside_a_transaction_writes_nothing(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError), store.transaction():  # a nested failure rolls back only its part
             store.insert_memory(record, vector, "x")
             raise RuntimeError
-        store.insert_memory(
-            MemoryRecord(id="m2", memory="y", hash="h2", created_at=utcnow(), user_id="u"), vector, "y"
-        )
+        store.insert_memory(MemoryRecord(id="m2", memory="y", hash="h2", created_at=utcnow(), user_id="u"), vector, "y")
     assert store.get_memory("m1") is None
     assert store.get_memory("m2") is not None
 
@@ -68,10 +64,27 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         SQLiteStore(path)
 
 
-def test_a_second_process_sees_writes(db_path: Path, embedder: LocalMiniLM) -> None:
+def test_another_connection_sees_writes_after_it_searched(db_path: Path, embedder: LocalMiniLM) -> None:
     writer = Memory(config(db_path), embedder=embedder)
     reader = Memory(config(db_path), embedder=embedder)
-    writer.add("written by one connection", user_id="u", infer=False)
-    assert [m["memory"] for m in reader.get_all(user_id="u")["results"]] == ["written by one connection"]
+    writer.add("first note about sailing", user_id="u", infer=False)
+    assert [m["memory"] for m in reader.search("sailing", user_id="u")["results"]] == ["first note about sailing"]
+    second = writer.add("second note about sailing", user_id="u", infer=False)["results"][0]["id"]
+    writer.delete(writer.search("first", user_id="u", limit=1)["results"][0]["id"])
+    assert [m["id"] for m in reader.search("sailing", user_id="u")["results"]] == [second]
     writer.close()
     reader.close()
+
+
+def test_a_rolled_back_write_leaves_no_trace_in_search(db_path: Path, embedder: LocalMiniLM) -> None:
+    with Memory(config(db_path), embedder=embedder) as memory:
+        memory.add("kept", user_id="u", infer=False)
+        memory.search("kept", user_id="u")  # loads the in-process vectors
+        record = MemoryRecord(id="ghost", memory="ghost", hash="g", created_at=utcnow(), user_id="u")
+        with pytest.raises(RuntimeError), memory.store.transaction():
+            memory.store.insert_memory(record, embedder.embed_batch(["ghost"])[0], "ghost")
+            raise RuntimeError
+        assert [m["memory"] for m in memory.search("ghost", user_id="u")["results"]] == ["kept"]
+        updated = memory.add("another", user_id="u", infer=False)["results"][0]["id"]
+        memory.update(updated, data="ghost story")
+        assert memory.search("ghost story", user_id="u", limit=1)["results"][0]["id"] == updated

@@ -41,9 +41,7 @@ def test_expired_memories_are_hidden_from_search_and_get_all(memory: Memory) -> 
     memory.add("old coupon code SAVE10", user_id="u", infer=False, expiration_date=yesterday.isoformat())
     kept = memory.add("new coupon code SAVE20", user_id="u", infer=False, expiration_date=tomorrow)
     assert [m["memory"] for m in memory.get_all(user_id="u")["results"]] == ["new coupon code SAVE20"]
-    assert [m["memory"] for m in memory.search("coupon code", user_id="u")["results"]] == [
-        "new coupon code SAVE20"
-    ]
+    assert [m["memory"] for m in memory.search("coupon code", user_id="u")["results"]] == ["new coupon code SAVE20"]
     assert memory.get(kept["results"][0]["id"]) is not None
 
 

@@ -82,9 +82,7 @@ def test_get_unknown_id_is_none(memory: Memory) -> None:
 
 
 def test_update_changes_text_and_keeps_created_at(memory: Memory) -> None:
-    memory_id = memory.add("Lives in Paris", user_id="u", infer=False, timestamp="2023-01-01")["results"][0][
-        "id"
-    ]
+    memory_id = memory.add("Lives in Paris", user_id="u", infer=False, timestamp="2023-01-01")["results"][0]["id"]
     assert memory.update(memory_id, data="Lives in Berlin") == {"message": "Memory updated successfully!"}
     item = memory.get(memory_id)
     assert item is not None
@@ -145,9 +143,7 @@ def test_adding_the_same_text_twice_stores_it_once(memory: Memory) -> None:
 
 
 def test_metadata_round_trips(memory: Memory) -> None:
-    memory.add(
-        "x", user_id="u", infer=False, metadata={"category": "food", "tags": ["a", "b"], "rating": 4.5}
-    )
+    memory.add("x", user_id="u", infer=False, metadata={"category": "food", "tags": ["a", "b"], "rating": 4.5})
     assert memory.get_all(user_id="u")["results"][0]["metadata"] == {
         "category": "food",
         "tags": ["a", "b"],

@@ -16,7 +16,7 @@ DEMO_CONVERSATION = [
     {"role": "user", "content": "I'm training for a half marathon in October."},
     {"role": "user", "content": "My sister Ana visits me every summer with her dog Biscuit."},
 ]
-DEMO_QUERIES = ["Where does Maya live?", "What does she eat?", "What sport is she training for?"]
+DEMO_QUERIES = ["Where does Maya live?", "Is Maya vegetarian?", "What race is she training for?"]
 
 
 def demo(args: argparse.Namespace) -> None:

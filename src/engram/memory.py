@@ -236,13 +236,14 @@ class Memory:
         )
         vector = self._embed([index_text(new)])[0] if new.memory != old.memory else None
         with self.store.transaction():
+            current = self._existing(memory_id)  # the memory as it is now, not as it was read
             self.store.update_memory(new, vector, index_text(new))
-            self.store.add_history([_history(Event.UPDATE, old, new)])
+            self.store.add_history([_history(Event.UPDATE, current, new)])
         return {"message": "Memory updated successfully!"}
 
     def delete(self, memory_id: str) -> dict[str, str]:
-        old = self._existing(memory_id)
         with self.store.transaction():
+            old = self._existing(memory_id)
             self.store.delete_memory(old.id)
             self.store.add_history([_history(Event.DELETE, old, None)])
         return {"message": "Memory deleted successfully!"}
@@ -286,13 +287,14 @@ class Memory:
     ) -> tuple[_WritePlan, Usage, list[str]]:
         """infer=True: extract facts, compare them with similar memories, decide."""
         llm = self.llm
+        spoken = [turn for turn in turns if turn.content]  # fact sources index into this list
         context = [
             Message(m.role, m.content, m.name)
             for m in self.store.recent_messages(draft.scope, self.config.recent_messages)
         ]
         extraction = extract_facts(
             llm,
-            [turn for turn in turns if turn.content],
+            spoken,
             context=context,
             reference_time=draft.created_at,
             custom_prompt=custom_prompt or self.config.custom_fact_extraction_prompt,
@@ -317,7 +319,7 @@ class Memory:
             usage = usage + completion.usage
             actions, more = plan_actions(facts, shown, parse_json_answer(completion.text))
             warnings += more
-        self._fill_plan(plan, actions, turns, draft)
+        self._fill_plan(plan, actions, spoken, draft)
         return plan, usage, warnings
 
     def _plan_procedural(
@@ -346,12 +348,13 @@ class Memory:
         """The existing memories closest to any fact, each once, in order of first appearance."""
         query = Query(draft.scope.owner_only(), None, utcnow())
         vectors = self.embedder.embed_batch([fact.text for fact in facts], purpose="query")
-        shown: dict[str, MemoryRecord] = {}
+        similar: dict[str, None] = {}  # ordered set of ids
         for vector in vectors:
-            for record, score in self.store.vector_search(query, vector, SIMILAR_PER_FACT):
+            for memory_id, score in self.store.vector_search(query, vector, SIMILAR_PER_FACT):
                 if score >= SIMILARITY_FLOOR:
-                    shown.setdefault(record.id, record)
-        return list(shown.values())
+                    similar.setdefault(memory_id)
+        records = self.store.get_memories(list(similar))
+        return [records[memory_id] for memory_id in similar if memory_id in records]
 
     def _fill_plan(
         self, plan: _WritePlan, actions: list[Action], turns: list[Message], draft: _Draft
@@ -396,6 +399,7 @@ class Memory:
         """Write the whole plan, its history and the message window in one transaction."""
         history: list[HistoryRecord] = []
         with self.store.transaction():
+            self._drop_stale(plan, scope)
             for record, vector in plan.inserts:
                 self.store.insert_memory(record, vector, index_text(record))
                 history.append(_history(Event.ADD, None, record))
@@ -413,6 +417,21 @@ class Memory:
             ]
             if window and self.config.recent_messages:
                 self.store.append_messages(scope, window, KEEP_MESSAGES)
+
+    def _drop_stale(self, plan: _WritePlan, scope: Scope) -> None:
+        """Re-check the plan inside the write transaction.
+
+        The plan was made before the transaction opened (LLM and embedding calls are slow), so
+        another writer may since have stored the same text or changed a target: a duplicate
+        becomes NONE, a vanished target is dropped, and history records the current old text.
+        """
+        known = self.store.find_by_hash(scope.owner_only(), [record.hash for record, _ in plan.inserts])
+        plan.unchanged += [known[record.hash] for record, _ in plan.inserts if record.hash in known]
+        plan.inserts = [(record, vector) for record, vector in plan.inserts if record.hash not in known]
+        targets = [old.id for old, _, _ in plan.updates] + [record.id for record in plan.deletes]
+        live = self.store.get_memories(targets) if targets else {}
+        plan.updates = [(live[old.id], new, vector) for old, new, vector in plan.updates if old.id in live]
+        plan.deletes = [live[record.id] for record in plan.deletes if record.id in live]
 
     # -- helpers ---------------------------------------------------------------------------
 

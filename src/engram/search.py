@@ -16,39 +16,38 @@ from engram.storage.base import Query, Store, Vector
 
 DENSE_WEIGHT = 0.75
 KEYWORD_WEIGHT = 0.25
-MIN_POOL = 50  # candidates drawn from each side before fusion
+MIN_POOL = 20  # candidates drawn from each side before fusion
+
+
+@dataclass(frozen=True)
+class Ranked:
+    memory_id: str
+    score: float
+    dense: float
+    keyword: float
 
 
 @dataclass(frozen=True)
 class Hit:
     record: MemoryRecord
     score: float
-    dense: float
-    keyword: float
 
 
-def fuse(
-    dense: list[tuple[MemoryRecord, float]], keyword: list[tuple[MemoryRecord, float]]
-) -> list[Hit]:
+def fuse(dense: list[tuple[str, float]], keyword: list[tuple[str, float]]) -> list[Ranked]:
     """Combine both rankings; a memory missing from the dense side gets the lowest dense score seen."""
     dense_floor = min((score for _, score in dense), default=0.0)
     best_keyword = max((score for _, score in keyword), default=0.0)
-    records: dict[str, MemoryRecord] = {}
-    dense_scores: dict[str, float] = {}
-    keyword_scores: dict[str, float] = {}
-    for record, score in dense:
-        records[record.id] = record
-        dense_scores[record.id] = score
-    for record, score in keyword:
-        records.setdefault(record.id, record)
-        keyword_scores[record.id] = score / best_keyword if best_keyword > 0 else 0.0
-    hits = []
-    for memory_id, record in records.items():
+    dense_scores = dict(dense)
+    keyword_scores = {
+        memory_id: score / best_keyword if best_keyword > 0 else 0.0 for memory_id, score in keyword
+    }
+    ranked = []
+    for memory_id in dense_scores | keyword_scores:
         d = dense_scores.get(memory_id, dense_floor)
         k = keyword_scores.get(memory_id, 0.0)
-        hits.append(Hit(record, DENSE_WEIGHT * d + KEYWORD_WEIGHT * k, d, k))
-    hits.sort(key=lambda hit: (-hit.score, hit.record.id))
-    return hits
+        ranked.append(Ranked(memory_id, DENSE_WEIGHT * d + KEYWORD_WEIGHT * k, d, k))
+    ranked.sort(key=lambda r: (-r.score, r.memory_id))
+    return ranked
 
 
 def hybrid_search(
@@ -60,14 +59,16 @@ def hybrid_search(
     limit: int,
     threshold: float | None = None,
 ) -> list[Hit]:
-    pool = max(MIN_POOL, limit * 3)
-    hits = fuse(
+    pool = max(MIN_POOL, limit * 2)
+    ranked = fuse(
         store.vector_search(scope_query, vector, pool),
         store.keyword_search(scope_query, text, pool),
     )
     if threshold is not None:
-        hits = [hit for hit in hits if hit.score >= threshold]
-    return hits[:limit]
+        ranked = [r for r in ranked if r.score >= threshold]
+    ranked = ranked[:limit]
+    records = store.get_memories([r.memory_id for r in ranked])
+    return [Hit(records[r.memory_id], r.score) for r in ranked if r.memory_id in records]
 
 
 def date_words(moment: datetime) -> str:

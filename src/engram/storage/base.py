@@ -91,16 +91,20 @@ class Store(Protocol):
 
     def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]: ...
 
-    def vector_search(
-        self, query: Query, vector: Vector, limit: int
-    ) -> list[tuple[MemoryRecord, float]]:
-        """The ``limit`` memories most similar to ``vector`` (cosine), best first."""
+    def get_memories(self, memory_ids: Sequence[str]) -> dict[str, MemoryRecord]:
+        """The memories with these ids, by id; unknown ids are left out."""
         ...
 
-    def keyword_search(
-        self, query: Query, text: str, limit: int
-    ) -> list[tuple[MemoryRecord, float]]:
-        """The ``limit`` best keyword matches (higher score is better), best first."""
+    def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
+        """Ids of the ``limit`` memories most similar to ``vector`` (cosine), best first."""
+        ...
+
+    def keyword_search(self, query: Query, text: str, limit: int) -> list[tuple[str, float]]:
+        """Ids of the ``limit`` best keyword matches (higher score is better), best first.
+
+        Ranking searches return ids, not records, so that only the few memories
+        that survive fusion are read in full.
+        """
         ...
 
     def history(self, memory_id: str) -> list[HistoryRecord]:

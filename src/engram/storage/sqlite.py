@@ -13,6 +13,7 @@ user's memories. WAL mode lets other processes read while one writes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -29,6 +30,7 @@ from engram.errors import StorageError
 from engram.models import Event, HistoryRecord, MemoryRecord, Scope, iso
 from engram.storage.base import Query, StoredMessage, Vector, iter_chunks
 from engram.storage.filters import And, Condition, Filter, Not, Or
+from engram.storage.vector_cache import CachedRow, VectorCache
 
 BUSY_TIMEOUT_MS = 10_000
 MEMORY_COLUMNS = (
@@ -63,11 +65,12 @@ def _create_tables(db: sqlite3.Connection) -> None:
             expiration_date TEXT,
             embedding BLOB NOT NULL
         );
-        CREATE INDEX memories_user ON memories (user_id, hash);
-        CREATE INDEX memories_agent ON memories (agent_id);
-        CREATE INDEX memories_run ON memories (run_id);
+        CREATE INDEX memories_user ON memories (user_id, expiration_date);
+        CREATE INDEX memories_agent ON memories (agent_id, expiration_date);
+        CREATE INDEX memories_run ON memories (run_id, expiration_date);
+        CREATE INDEX memories_hash ON memories (hash);
         CREATE VIRTUAL TABLE memory_fts USING fts5 (
-            text, tokenize = 'porter unicode61 remove_diacritics 2'
+            text, owners, tokenize = 'porter unicode61 remove_diacritics 2'
         );
         CREATE TABLE history (
             seq INTEGER PRIMARY KEY,
@@ -115,6 +118,8 @@ class SQLiteStore:
             raise StorageError(f"cannot open the SQLite database at {self.path}: {exc}") from exc
         self._lock = threading.RLock()  # one connection, shared by the threads of AsyncMemory
         self._depth = 0
+        self._vectors = VectorCache()
+        self._pending: list[CachedRow] = []  # vector writes of the open transaction
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -161,12 +166,14 @@ class SQLiteStore:
         """One transaction; nested calls become savepoints of the outer one."""
         with self._lock:
             savepoint = f"sp{self._depth}"
+            pending_mark = len(self._pending)
             self._db.execute("BEGIN IMMEDIATE" if self._depth == 0 else f"SAVEPOINT {savepoint}")
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._depth -= 1
+                del self._pending[pending_mark:]
                 if self._depth == 0:
                     self._db.execute("ROLLBACK")
                 else:
@@ -175,7 +182,12 @@ class SQLiteStore:
                 raise
             else:
                 self._depth -= 1
-                self._db.execute("COMMIT" if self._depth == 0 else f"RELEASE {savepoint}")
+                if self._depth > 0:
+                    self._db.execute(f"RELEASE {savepoint}")
+                    return
+                writes, self._pending = self._pending, []
+                self._db.execute("COMMIT")
+                self._vectors.apply(writes)
 
     def close(self) -> None:
         with self._lock:
@@ -185,6 +197,7 @@ class SQLiteStore:
         with self.transaction():
             for table in ("memories", "memory_fts", "history", "messages", "engram_meta"):
                 self._db.execute(f"DELETE FROM {table}")
+        self._vectors.invalidate()
 
     # -- writes --------------------------------------------------------------------
 
@@ -196,7 +209,11 @@ class SQLiteStore:
                 (*_record_values(record), _blob(vector)),
             )
             self._db.execute(
-                "INSERT INTO memory_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, index_text)
+                "INSERT INTO memory_fts (rowid, text, owners) VALUES (?, ?, ?)",
+                (cursor.lastrowid, index_text, owner_tokens(record.scope)),
+            )
+            self._pending.append(
+                CachedRow(int(cursor.lastrowid or 0), _as_vector(vector), record.scope, record.expiration_date)
             )
 
     def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str) -> None:
@@ -217,23 +234,28 @@ class SQLiteStore:
                 ),
             )
             self._db.execute("DELETE FROM memory_fts WHERE rowid = ?", (row[0],))
-            self._db.execute("INSERT INTO memory_fts (rowid, text) VALUES (?, ?)", (row[0], index_text))
+            self._db.execute(
+                "INSERT INTO memory_fts (rowid, text, owners) VALUES (?, ?, ?)",
+                (row[0], index_text, owner_tokens(record.scope)),
+            )
+            vector_now = _as_vector(vector) if vector is not None else None
+            self._pending.append(CachedRow(row[0], vector_now, record.scope, record.expiration_date))
 
     def delete_memory(self, memory_id: str) -> None:
         with self.transaction():
-            self._db.execute(
-                "DELETE FROM memory_fts WHERE rowid IN (SELECT pk FROM memories WHERE id = ?)",
-                (memory_id,),
-            )
-            self._db.execute("DELETE FROM memories WHERE id = ?", (memory_id,))
+            row = self._db.execute("SELECT pk FROM memories WHERE id = ?", (memory_id,)).fetchone()
+            if row is None:
+                return
+            self._db.execute("DELETE FROM memory_fts WHERE rowid = ?", row)
+            self._db.execute("DELETE FROM memories WHERE pk = ?", row)
+            self._pending.append(CachedRow(row[0], None))
 
     def delete_memories(self, scope: Scope) -> list[MemoryRecord]:
         where, params = _scope_sql(scope)
         with self.transaction():
-            deleted = [
-                _record(row)
-                for row in self._db.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where}", params)
-            ]
+            rows = self._db.execute(f"SELECT pk, {MEMORY_COLUMNS} FROM memories WHERE {where}", params).fetchall()
+            deleted = [_record(row[1:]) for row in rows]
+            self._pending.extend(CachedRow(row[0], None) for row in rows)
             self._db.execute(
                 f"DELETE FROM memory_fts WHERE rowid IN (SELECT pk FROM memories WHERE {where})", params
             )
@@ -311,44 +333,56 @@ class SQLiteStore:
             ).fetchall()
         return {record.hash: record for record in map(_record, rows)}
 
-    def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[MemoryRecord, float]]:
-        where, params = _query_sql(query)
+    def get_memories(self, memory_ids: Sequence[str]) -> dict[str, MemoryRecord]:
+        found: dict[str, MemoryRecord] = {}
         with self._lock:
-            rows = self._db.execute(f"SELECT pk, embedding FROM memories WHERE {where}", params).fetchall()
-        if not rows or limit <= 0:
-            return []
-        matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
-        matrix = matrix.reshape(len(rows), -1)
-        scores = matrix @ np.asarray(vector, dtype=np.float32)
-        top = _top_indices(scores, limit)
-        return self._records_with_scores([(rows[i][0], float(scores[i])) for i in top])
+            for chunk in iter_chunks(list(memory_ids), 500):
+                marks = ", ".join("?" * len(chunk))
+                for row in self._db.execute(
+                    f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", tuple(chunk)
+                ):
+                    found[row[0]] = _record(row)
+        return found
 
-    def keyword_search(self, query: Query, text: str, limit: int) -> list[tuple[MemoryRecord, float]]:
-        match = fts_query(text)
-        if match is None or limit <= 0:
+    def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
+        with self._lock:
+            matrix = self._vectors.matrix(self._db)
+            if query.filters is None:
+                rowids = self._vectors.scope_rows(query.scope, query.now)
+            else:  # filters need SQL; the scope indexes keep this to the scope's rows
+                where, params = _query_sql(query)
+                rows = self._db.execute(f"SELECT pk FROM memories WHERE {where}", params).fetchall()
+                rowids = np.array(rows, dtype=np.int64).reshape(-1)
+            if len(rowids) == 0 or limit <= 0:
+                return []
+            query_vector = np.asarray(vector, dtype=np.float32)
+            if len(rowids) * 4 > len(matrix):  # most rows: one pass over the whole matrix is cheaper
+                scores = (matrix @ query_vector)[rowids]
+            else:
+                scores = matrix[rowids] @ query_vector
+            top = [(int(rowids[i]), float(scores[i])) for i in _top_indices(scores, limit)]
+            marks = ", ".join("?" * len(top))
+            ids = dict(
+                self._db.execute(f"SELECT pk, id FROM memories WHERE pk IN ({marks})", [pk for pk, _ in top])
+            )
+        return [(ids[pk], score) for pk, score in top]
+
+    def keyword_search(self, query: Query, text: str, limit: int) -> list[tuple[str, float]]:
+        words = fts_query(text)
+        if words is None or limit <= 0:
             return []
+        # Matching the scope inside FTS keeps the search within the scope's few rows
+        # instead of every row of every user that shares a word with the query.
+        match = f"owners : ({owner_tokens(query.scope, ' AND ')}) AND text : ({words})"
         where, params = _query_sql(query, table="m")
         with self._lock:
             rows = self._db.execute(
-                "SELECT m.pk, -bm25(memory_fts) AS score FROM memory_fts "
+                "SELECT m.id, -bm25(memory_fts, 1.0, 0.0) AS score FROM memory_fts "
                 f"JOIN memories m ON m.pk = memory_fts.rowid WHERE memory_fts MATCH ? AND {where} "
                 "ORDER BY score DESC LIMIT ?",
                 (match, *params, limit),
             ).fetchall()
-        return self._records_with_scores([(pk, float(score)) for pk, score in rows])
-
-    def _records_with_scores(self, ranked: list[tuple[int, float]]) -> list[tuple[MemoryRecord, float]]:
-        if not ranked:
-            return []
-        by_pk: dict[int, MemoryRecord] = {}
-        with self._lock:
-            for chunk in iter_chunks([pk for pk, _ in ranked], 500):
-                marks = ", ".join("?" * len(chunk))
-                for row in self._db.execute(
-                    f"SELECT pk, {MEMORY_COLUMNS} FROM memories WHERE pk IN ({marks})", tuple(chunk)
-                ):
-                    by_pk[row[0]] = _record(row[1:])
-        return [(by_pk[pk], score) for pk, score in ranked if pk in by_pk]
+        return [(memory_id, float(score)) for memory_id, score in rows]
 
     def history(self, memory_id: str) -> list[HistoryRecord]:
         with self._lock:
@@ -384,6 +418,10 @@ class SQLiteStore:
 
 
 # -- rows ------------------------------------------------------------------------------
+
+
+def _as_vector(vector: Vector) -> Vector:
+    return np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
 
 
 def _blob(vector: Vector) -> bytes:
@@ -435,13 +473,36 @@ def _top_indices(scores: np.ndarray, limit: int) -> list[int]:
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
+# English function words. They carry almost no BM25 weight, yet FTS5's bm25() reads the whole
+# posting list of every query term to count its documents, so leaving them out keeps
+# keyword search fast on large stores.
+STOPWORDS = frozenset(
+    "a about after again all am an and any are as at be been before being both but by can could "
+    "did do does doing during each few for from had has have having he her here hers herself him "
+    "himself his how i if in into is it its itself just me more most my myself no nor not now of "
+    "off on once only or other our ours out over own same she should so some such than that the "
+    "their theirs them then there these they this those through to too under until up very was we "
+    "were what when where which while who whom why will with would you your yours".split()
+)
+
 
 def fts_query(text: str) -> str | None:
-    """An FTS5 query matching any word of ``text``, with FTS syntax neutralised."""
-    words = dict.fromkeys(w.lower() for w in _WORD.findall(text) if len(w) > 1 or w.isdigit())
+    """An FTS5 query matching any content word of ``text``, with FTS syntax neutralised."""
+    words = dict.fromkeys(
+        w.lower() for w in _WORD.findall(text) if (len(w) > 1 or w.isdigit()) and w.lower() not in STOPWORDS
+    )
     if not words:
         return None
     return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def owner_tokens(scope: Scope, joiner: str = " ") -> str:
+    """The scope's owner ids as FTS tokens ("u…", "a…", "r…"): hashed, so any id is one token."""
+    tokens = []
+    for prefix, value in (("u", scope.user_id), ("a", scope.agent_id), ("r", scope.run_id)):
+        if value is not None:
+            tokens.append(f'"{prefix}{hashlib.blake2b(value.encode(), digest_size=10).hexdigest()}"')
+    return joiner.join(tokens)
 
 
 def _scope_sql(scope: Scope, table: str = "memories") -> tuple[str, list[Any]]:
