@@ -113,8 +113,9 @@ def test_the_hnsw_path_serves_large_scopes(postgres_url: str, postgres_schema: s
         hits = store.vector_search(
             Query(Scope(user_id="even"), parse_filters({"i": {"lt": 100}})), vectors[10], 5
         )
-        assert hits[0][0].memory == "m10"
-        assert all(r.user_id == "even" and r.metadata["i"] < 100 for r, _ in hits)
+        assert hits[0][0] == "m10"
+        found = store.get_memories([memory_id for memory_id, _ in hits])
+        assert all(r.user_id == "even" and r.metadata["i"] < 100 for r in found.values())
         assert len(hits) == 5
         assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
     finally:

@@ -7,7 +7,6 @@ Most tests go through ``Memory``; a few pin store-level promises (transactions, 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -177,8 +176,21 @@ def test_vector_search_is_exact_within_the_scope(store_factory: StoreFactory) ->
     got = store.vector_search(Query(Scope(user_id="a")), probe, 10)
     in_scope = [i for i in range(300) if i % 3]
     expected = sorted(in_scope, key=lambda i: -float(vectors[i] @ probe))[:10]
-    assert [record.memory for record, _ in got] == [f"m{i}" for i in expected]
+    assert [memory_id for memory_id, _ in got] == [f"m{i}" for i in expected]
     assert got[0][1] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_get_memories_returns_the_known_ids(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    store.bind_embedder("random", 4)
+    with store.transaction():
+        for text in ("one", "two"):
+            store.insert_memory(_record(text), UNIT4, text)
+    assert {k: r.memory for k, r in store.get_memories(["one", "two", "three"]).items()} == {
+        "one": "one",
+        "two": "two",
+    }
+    assert store.get_memories([]) == {}
 
 
 def test_keyword_search_scores_are_higher_for_better_matches(store_factory: StoreFactory) -> None:
@@ -189,7 +201,7 @@ def test_keyword_search_scores_are_higher_for_better_matches(store_factory: Stor
         for text in ["green tea with honey", "a green apple", "black coffee", "green tea and green tea"]:
             store.insert_memory(_record(text), zero, text)
     hits = store.keyword_search(Query(Scope(user_id="u")), "green tea", 10)
-    texts = [record.memory for record, _ in hits]
+    texts = [memory_id for memory_id, _ in hits]  # each memory's id is its text
     assert set(texts) == {"green tea with honey", "a green apple", "green tea and green tea"}
     assert texts[-1] == "a green apple"
     assert all(score > 0 for _, score in hits)
@@ -502,12 +514,23 @@ def test_async_memory_writes_from_many_tasks(store_factory: StoreFactory) -> Non
     assert [len(result["results"]) for result in per_user] == [10, 10, 10, 10]
 
 
+def test_concurrent_adds_of_the_same_text_store_it_once(store_factory: StoreFactory) -> None:
+    async def scenario() -> list[str]:
+        async with AsyncMemory(store=store_factory(), embedder=HashingEmbedder()) as m:
+            adds = (m.add("Allergic to shellfish", user_id="u", infer=False) for _ in range(8))
+            results = await asyncio.gather(*adds)
+            assert len((await m.get_all(user_id="u"))["results"]) == 1
+            return [r["results"][0]["event"] for r in results]
+
+    assert sorted(asyncio.run(scenario())) == ["ADD"] + ["NONE"] * 7
+
+
 # -- helpers -----------------------------------------------------------------------------------------
 
 
 def _record(text: str, *, user_id: str = "u", metadata: dict[str, Any] | None = None) -> MemoryRecord:
     return MemoryRecord(
-        id=text if " " not in text else str(uuid.uuid4()),
+        id=text,
         memory=text,
         hash=memory_hash(text),
         created_at=DAY,

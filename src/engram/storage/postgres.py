@@ -426,8 +426,7 @@ class PostgresStore:
     def append_messages(self, scope: Scope, messages: Sequence[StoredMessage], keep_last: int) -> None:
         owner = scope.owner_key()
         with self._transactional() as conn:
-            # One writer per window at a time: concurrent trims of the same rows could deadlock.
-            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (owner,))
+            _lock_owner(conn, scope)  # concurrent trims of the same window could deadlock
             conn.cursor().executemany(
                 "INSERT INTO messages (owner, role, content, name, created_at) VALUES (%s, %s, %s, %s, %s)",
                 [(owner, m.role, m.content, m.name, m.created_at) for m in messages],
@@ -464,17 +463,31 @@ class PostgresStore:
         return int(row[0]) if row else 0
 
     def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]:
+        """Inside a transaction this also locks the scope's owner until commit: a check for
+        duplicates followed by inserts is then never interleaved with another writer's (as SQLite's
+        single writer guarantees), so concurrent adds of one text store it once."""
         if not hashes:
             return {}
         where, params = _scope_sql(scope)
         with self._connection() as conn:
+            if getattr(self._local, "conn", None) is not None:
+                _lock_owner(conn, scope)
             rows = conn.execute(
                 f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} AND hash = ANY(%s)",
                 (*params, list(hashes)),
             ).fetchall()
         return {record.hash: record for record in map(_record, rows)}
 
-    def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[MemoryRecord, float]]:
+    def get_memories(self, memory_ids: Sequence[str]) -> dict[str, MemoryRecord]:
+        if not memory_ids:
+            return {}
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ANY(%s)", (list(memory_ids),)
+            ).fetchall()
+        return {record.id: record for record in map(_record, rows)}
+
+    def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
         if limit <= 0:
             return []
         where, params = _query_sql(query)
@@ -484,11 +497,11 @@ class PostgresStore:
                 # Ordering by similarity (not by the distance operator) keeps the planner off the
                 # HNSW index: an exact answer over the scope's rows, found through the btree indexes.
                 rows = conn.execute(
-                    f"SELECT {MEMORY_COLUMNS}, 1 - (embedding <=> %b) AS score FROM memories "
+                    f"SELECT id, 1 - (embedding <=> %b) AS score FROM memories "
                     f"WHERE {where} ORDER BY score DESC, pk LIMIT %s",
                     (probe, *params, limit),
                 ).fetchall()
-                return [(_record(row), float(row[-1])) for row in rows]
+                return [(memory_id, float(score)) for memory_id, score in rows]
         with self._transactional() as conn:  # SET LOCAL needs a transaction
             # A huge scope: walk the HNSW graph, which keeps scanning until enough rows pass the
             # WHERE clause (iterative scan); the outer ORDER BY restores the exact order.
@@ -498,12 +511,12 @@ class PostgresStore:
                 (str(min(1000, max(self.settings.ef_search, limit))),),
             )
             rows = conn.execute(
-                f"SELECT * FROM (SELECT {MEMORY_COLUMNS}, 1 - (embedding <=> %b) AS score "
+                "SELECT * FROM (SELECT id, 1 - (embedding <=> %b) AS score "
                 f"FROM memories WHERE {where} ORDER BY embedding <=> %b LIMIT %s) AS near "
                 "ORDER BY score DESC",
                 (probe, *params, probe, limit),
             ).fetchall()
-        return [(_record(row), float(row[-1])) for row in rows]
+        return [(memory_id, float(score)) for memory_id, score in rows]
 
     def _scope_is_small(self, conn: psycopg.Connection[Any], scope: Scope) -> bool:
         """Whether the scope holds at most ``exact_search_max`` memories (reads at most that many keys)."""
@@ -514,19 +527,19 @@ class PostgresStore:
         ).fetchone()
         return row is not None and int(row[0]) <= self.settings.exact_search_max
 
-    def keyword_search(self, query: Query, text: str, limit: int) -> list[tuple[MemoryRecord, float]]:
+    def keyword_search(self, query: Query, text: str, limit: int) -> list[tuple[str, float]]:
         terms = ts_query(text)
         if terms is None or limit <= 0:
             return []
         where, params = _query_sql(query)
         with self._connection() as conn:
             rows = conn.execute(
-                f"SELECT {MEMORY_COLUMNS}, ts_rank_cd(fts, q) AS score "
+                "SELECT id, ts_rank_cd(fts, q) AS score "
                 f"FROM memories, to_tsquery('{TEXT_SEARCH_CONFIG}', %s) AS q "
                 f"WHERE fts @@ q AND {where} ORDER BY score DESC, pk LIMIT %s",
                 (terms, *params, limit),
             ).fetchall()
-        return [(_record(row), float(row[-1])) for row in rows]
+        return [(memory_id, float(score)) for memory_id, score in rows]
 
     def history(self, memory_id: str) -> list[HistoryRecord]:
         with self._connection() as conn:
@@ -593,6 +606,11 @@ def _errors(store: PostgresStore, action: str) -> Iterator[None]:
         ) from exc
     except psycopg.Error as exc:
         raise StorageError(f"PostgreSQL at {where} failed while {action}: {exc}") from exc
+
+
+def _lock_owner(conn: psycopg.Connection[Any], scope: Scope) -> None:
+    """Wait for, then hold until commit, the lock on the scope's owners (user, agent, run)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (scope.owner_key(),))
 
 
 def _redacted(url: str) -> str:
