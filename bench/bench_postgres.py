@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from engram import Memory
 from engram.embedders.base import Purpose, Vectors
 from engram.models import MemoryRecord, Scope, memory_hash
+from engram.search import MIN_POOL as CANDIDATES  # what hybrid search asks each side for
 from engram.search import hybrid_search
 from engram.storage.base import Query, Store, Vector
 from engram.storage.postgres import PostgresSettings, PostgresStore
@@ -58,7 +59,6 @@ AGENT = "bench"  # every memory has it: searching by it is "unscoped"
 RUN_TIERS = {"run-1k": 1_000, "run-5k": 5_000, "run-20k": 20_000, "run-50k": 50_000}
 MODEL = "all-MiniLM-L6-v2"
 NOISE = 0.35  # norm of the noise added to a sentence vector: cosine ~0.94 to its sentence
-CANDIDATES = 50  # what engram's hybrid search asks each side for (search.MIN_POOL)
 CACHE = Path.home() / ".cache" / "engram-bench"
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 STATS_FLUSH_S = 2.5  # idle backends report statistics about once a second
@@ -149,9 +149,7 @@ def records(sentences: list[str], source: np.ndarray) -> list[MemoryRecord]:
 # -- loading ---------------------------------------------------------------------------------------
 
 
-def load_postgres(
-    url: str, schema: str, recs: list[MemoryRecord], vectors: np.ndarray
-) -> tuple[float, float]:
+def load_postgres(url: str, schema: str, recs: list[MemoryRecord], vectors: np.ndarray) -> tuple[float, float]:
     """Bulk-insert, then build the HNSW index; returns (insert seconds, index seconds)."""
     store = PostgresStore(url, PostgresSettings(schema=schema))
     store.bind_embedder(MODEL, vectors.shape[1])
@@ -160,9 +158,7 @@ def load_postgres(
         conn.execute("DROP INDEX memories_embedding")  # building once at the end is much faster
         start = time.perf_counter()
         for i in range(0, len(recs), 5_000):
-            store.insert_memories(
-                [(r, vectors[j], r.memory) for j, r in enumerate(recs[i : i + 5_000], start=i)]
-            )
+            store.insert_memories([(r, vectors[j], r.memory) for j, r in enumerate(recs[i : i + 5_000], start=i)])
         inserted = time.perf_counter() - start
         start = time.perf_counter()
         conn.execute("SET maintenance_work_mem = '1GB'")
@@ -207,7 +203,7 @@ def latencies(fn: Callable[[int], object], count: int) -> tuple[float, float]:
 def recall_at_10(store: Store, scope: Scope, queries: np.ndarray, truth: list[list[str]]) -> float:
     hits = 0
     for q, expected in zip(queries, truth, strict=True):
-        got = [r.id for r, _ in store.vector_search(Query(scope), q, 10)]
+        got = [memory_id for memory_id, _ in store.vector_search(Query(scope), q, 10)]
         hits += len(set(got) & set(expected))
     return hits / (10 * len(queries))
 
@@ -256,9 +252,7 @@ def add_rate(store: Store, vectors: np.ndarray, count: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--sentences", type=int, default=4_000)
     parser.add_argument("--queries", type=int, default=200)
@@ -304,8 +298,7 @@ def report(
     schema = f"bench_{os.getpid()}"
     inserted, indexed = load_postgres(url, schema, recs, vectors)
     print(
-        f"postgres: inserted in {inserted:.1f} s ({len(recs) / inserted:,.0f}/s), "
-        f"HNSW built in {indexed:.1f} s",
+        f"postgres: inserted in {inserted:.1f} s ({len(recs) / inserted:,.0f}/s), HNSW built in {indexed:.1f} s",
         flush=True,
     )
     sqlite, sqlite_load = load_sqlite(workdir / "bench.db", recs, vectors)
@@ -334,7 +327,7 @@ def report(
     print("search latency (ms, excluding the query embedding):", flush=True)
     before = index_scans(url, schema, "memories_embedding", settle=False)
     both(
-        "scoped vector top-50",
+        f"scoped vector top-{CANDIDATES}",
         lambda i: pg.vector_search(Query(user(i)), q(i), CANDIDATES),
         lambda i: sqlite.vector_search(Query(user(i)), q(i), CANDIDATES),
     )
@@ -346,7 +339,7 @@ def report(
     )
     before = index_scans(url, schema, "memories_embedding")
     both(
-        "unscoped vector top-50",
+        f"unscoped vector top-{CANDIDATES}",
         lambda i: pg.vector_search(Query(everyone), q(i), CANDIDATES),
         lambda i: sqlite.vector_search(Query(everyone), q(i), CANDIDATES),
     )
@@ -361,13 +354,13 @@ def report(
     for label, (pg50, pg95), (lite50, lite95) in rows:
         print(f"  {label:26} {pg50:8.2f} / {pg95:7.2f} {lite50:8.2f} / {lite95:7.2f} {lite50 / pg50:13.2f}x")
     exact50, exact95 = latencies(lambda i: pg_exact.vector_search(Query(everyone), q(i), CANDIDATES), 20)
-    print(f"  unscoped vector top-50, postgres forced exact: {exact50:.1f} / {exact95:.1f}")
+    print(f"  unscoped vector top-{CANDIDATES}, postgres forced exact: {exact50:.1f} / {exact95:.1f}")
     print(
         f"  HNSW index scans: {scoped_hnsw_scans} for {n + 1} scoped queries (exact path), "
         f"{unscoped_hnsw_scans} for {n + 1} unscoped queries (HNSW path)"
     )
 
-    print("postgres scope size: exact scan vs HNSW (vector top-50, ms p50/p95; HNSW recall@10)", flush=True)
+    print(f"postgres scope size: exact scan vs HNSW (vector top-{CANDIDATES}, ms p50/p95; HNSW recall@10)", flush=True)
     end = 0
     for run, size in RUN_TIERS.items():
         end += size
