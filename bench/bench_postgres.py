@@ -297,6 +297,13 @@ def report(
 ) -> None:
     schema = f"bench_{os.getpid()}"
     inserted, indexed = load_postgres(url, schema, recs, vectors)
+    with psycopg.connect(url) as conn:
+        facts = conn.execute(
+            "SELECT current_setting('server_version'), (SELECT extversion FROM pg_extension WHERE "
+            "extname = 'vector'), current_setting('fsync'), current_setting('synchronous_commit'), "
+            "current_setting('shared_buffers')"
+        ).fetchone()
+    print("postgres {}, pgvector {}, fsync {}, synchronous_commit {}, shared_buffers {}".format(*facts), flush=True)
     print(
         f"postgres: inserted in {inserted:.1f} s ({len(recs) / inserted:,.0f}/s), HNSW built in {indexed:.1f} s",
         flush=True,

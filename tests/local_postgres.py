@@ -12,6 +12,7 @@ server settings, so we run its binaries ourselves.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import pwd
@@ -50,6 +51,8 @@ class LocalPostgres:
         """Start a new server; ``settings`` are server settings (default: FAST_SETTINGS)."""
         bin_dir = _pgserver_bin_dir()
         user = _server_user() if os.geteuid() == 0 else None
+        if user is not None and not _can_execute(user, bin_dir / "postgres"):
+            bin_dir = _copy_for(user, bin_dir)
         root = Path(tempfile.mkdtemp(prefix="engram-pg-"))
         server = cls(root, bin_dir, user)
         (root / "socket").mkdir()
@@ -69,15 +72,9 @@ class LocalPostgres:
             "--no-sync",
             "--no-instructions",
         )
-        options = " ".join(
-            [
-                "-c listen_addresses=''",
-                f"-k {root / 'socket'}",
-                "-c max_connections=200",
-                # durability is not under test here; speed is
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            ]
-        )
+        chosen = {"listen_addresses": "''", "max_connections": "200"}
+        chosen |= FAST_SETTINGS if settings is None else settings
+        options = " ".join([f"-k {root / 'socket'}", *(f"-c {key}={value}" for key, value in chosen.items())])
         server._run(
             "pg_ctl",
             "-D",
@@ -123,6 +120,25 @@ def _pgserver_bin_dir() -> Path:
     if not (bin_dir / "postgres").exists():
         raise PostgresStartError(f"no PostgreSQL {POSTGRES_MAJOR} binaries in {bin_dir}")
     return bin_dir
+
+
+def _can_execute(user: str, program: Path) -> bool:
+    return subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(program)], check=False).returncode == 0
+
+
+def _copy_for(user: str, bin_dir: Path) -> Path:
+    """A copy of the installation the server user can reach (the checkout may sit in a private home)."""
+    target = Path(tempfile.gettempdir()) / f"engram-pg-install-{POSTGRES_MAJOR}"
+    if not (target / "bin" / "postgres").exists():
+        staging = Path(tempfile.mkdtemp(prefix="engram-pg-install-"))
+        shutil.copytree(bin_dir.parent, staging / "install", symlinks=True)
+        staging.chmod(0o755)
+        with contextlib.suppress(OSError):  # another test worker got there first
+            (staging / "install").replace(target)
+        shutil.rmtree(staging, ignore_errors=True)
+    if not _can_execute(user, target / "bin" / "postgres"):
+        raise PostgresStartError(f"the server user {user} cannot run {target / 'bin' / 'postgres'}; {HINT}")
+    return target / "bin"
 
 
 def _server_user() -> str:
