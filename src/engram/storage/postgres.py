@@ -203,6 +203,10 @@ class PostgresStore:
             max_size=self.settings.max_connections,
             timeout=self.settings.pool_timeout,
             configure=self._configure,
+            # No server-side prepared statements: each query is planned for its own scope (one user's
+            # 100 memories and an agent's million want different plans; a cached generic plan made
+            # scoped keyword search 2x slower in bench_postgres.py).
+            kwargs={"prepare_threshold": None},
             open=False,
             name=f"engram:{self._location}",
         )
