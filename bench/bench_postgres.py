@@ -161,7 +161,7 @@ def load_postgres(url: str, schema: str, recs: list[MemoryRecord], vectors: np.n
             store.insert_memories([(r, vectors[j], r.memory) for j, r in enumerate(recs[i : i + 5_000], start=i)])
         inserted = time.perf_counter() - start
         start = time.perf_counter()
-        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("SET maintenance_work_mem = '2GB'")  # the whole graph in memory up to ~1M memories
         settings = store.settings
         conn.execute(
             sql.SQL(

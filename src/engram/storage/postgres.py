@@ -17,6 +17,8 @@ Connections come from a psycopg 3 pool. A transaction pins one connection to
 the thread that opened it, and every read or write of that thread goes through
 it until the transaction ends, so a verb reads its own writes and commits them
 as one. ``AsyncMemory`` runs each verb in one worker thread, so this holds there too.
+Writes for one owner (user, agent, run) take turns inside their transactions (an advisory
+lock), so many processes can add to one database without losing or duplicating memories.
 """
 
 from __future__ import annotations
@@ -54,9 +56,9 @@ DEFAULT_SCHEMA = "public"
 TEXT_SEARCH_CONFIG = "english"  # stemming like SQLite's porter tokenizer
 DEFAULT_HNSW_M = 16
 DEFAULT_HNSW_EF_CONSTRUCTION = 64
-# Measured with bench/bench_postgres.py at 100k memories (2 busy cores): ef_search 200 found 0.90 of
-# the exact top 10 in 1.4 ms, 100 found 0.83 in 1.1 ms; an exact scan of a 5k scope took 15 ms, 20k
-# took ~100 ms, where HNSW answered in 2 ms (recall 0.89).
+# Measured with bench/bench_postgres.py at 100k memories (2 shared cores): ef_search 200 found 0.90
+# of the exact top 10 in 1.5 ms, 100 found 0.83 in 1.4 ms; an exact scan of a 5k scope took 5 ms,
+# 20k took 27 ms and 50k 86 ms, where HNSW answered in 1.5-2.5 ms with recall 0.94-0.97.
 DEFAULT_EF_SEARCH = 200
 DEFAULT_EXACT_SEARCH_MAX = 10_000  # scopes up to this size are searched exactly
 DEFAULT_POOL_MIN = 1
