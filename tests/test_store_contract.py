@@ -16,6 +16,7 @@ import pytest
 from conftest_pg import MemoryFactory, StoreFactory
 from engram import AsyncMemory, Memory, NotFoundError, ValidationError
 from engram.embedders.hashing import HashingEmbedder
+from engram.errors import StorageError
 from engram.llms.scripted import ScriptedLLM
 from engram.models import MemoryRecord, Scope, memory_hash
 from engram.storage.base import Query, StoredMessage
@@ -112,7 +113,7 @@ def test_a_second_memory_on_the_same_database_sees_the_writes(memory_factory: Me
 
 def test_a_different_embedder_is_refused(memory_factory: MemoryFactory) -> None:
     memory_factory()
-    with pytest.raises(Exception, match="embedder"):
+    with pytest.raises(StorageError, match="embedder"):
         memory_factory(embedder=HashingEmbedder(dimension=64))
 
 
