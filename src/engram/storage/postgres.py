@@ -56,9 +56,9 @@ DEFAULT_SCHEMA = "public"
 TEXT_SEARCH_CONFIG = "english"  # stemming like SQLite's porter tokenizer
 DEFAULT_HNSW_M = 16
 DEFAULT_HNSW_EF_CONSTRUCTION = 64
-# Measured with bench/bench_postgres.py at 100k memories (2 shared cores): ef_search 200 found 0.90
-# of the exact top 10 in 1.5 ms, 100 found 0.83 in 1.4 ms; an exact scan of a 5k scope took 5 ms,
-# 20k took 27 ms and 50k 86 ms, where HNSW answered in 1.5-2.5 ms with recall 0.94-0.97.
+# Measured with bench/bench_postgres.py at 100k memories (2 shared cores): ef_search 200 found 0.92
+# of the exact top 10 in 2.0 ms, 100 found 0.84 in 1.4 ms; an exact scan of a 5k scope took 5 ms and
+# of 20k 56 ms, where HNSW answered in 1.7-2.9 ms with recall 0.94-0.97 (README, "Measured").
 DEFAULT_EF_SEARCH = 200
 DEFAULT_EXACT_SEARCH_MAX = 10_000  # scopes up to this size are searched exactly
 DEFAULT_POOL_MIN = 1
