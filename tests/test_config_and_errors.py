@@ -98,3 +98,48 @@ def test_bad_metadata_is_rejected_before_anything_is_written(memory: Memory) -> 
 
 def test_importing_engram_exports_the_public_api() -> None:
     assert {"Memory", "AsyncMemory", "EngramError", "ValidationError"} <= set(engram.__all__)
+
+
+CONFIG_FILES = {
+    "engram.toml": '[embedder]\nprovider = "hashing"\n[embedder.config]\ndimension = 32\n'
+    '[vector_store]\nprovider = "sqlite"\n[vector_store.config]\npath = "{db}"\n',
+    "engram.yaml": "embedder:\n  provider: hashing\n  config: {{dimension: 32}}\n"
+    "vector_store:\n  provider: sqlite\n  config: {{path: '{db}'}}\n",
+    "engram.json": '{{"embedder": {{"provider": "hashing", "config": {{"dimension": 32}}}}, '
+    '"vector_store": {{"provider": "sqlite", "config": {{"path": "{db}"}}}}}}',
+}
+
+
+@pytest.mark.parametrize("name", CONFIG_FILES)
+def test_config_files_in_toml_yaml_and_json(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text(CONFIG_FILES[name].format(db=tmp_path / "file.db"))
+    with Memory.from_config(path) as memory:
+        assert memory.embedder.dimension == 32
+        assert memory.store.location == str(tmp_path / "file.db")
+
+
+def test_engram_config_names_the_default_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "engram.toml"
+    path.write_text(CONFIG_FILES["engram.toml"].format(db=tmp_path / "env.db"))
+    monkeypatch.setenv("ENGRAM_CONFIG", str(path))
+    with Memory() as memory:
+        assert memory.store.location == str(tmp_path / "env.db")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.toml", None, "cannot read the config file"),
+        ("bad.toml", "embedder = [", "not valid TOML"),
+        ("bad.json", "{", "not valid JSON"),
+        ("list.json", "[1]", "mapping of settings"),
+        ("engram.ini", "[x]", "use a .toml"),
+    ],
+)
+def test_bad_config_files_say_what_is_wrong(tmp_path: Path, name: str, content: str | None, message: str) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        Memory.from_config(path)

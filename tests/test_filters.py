@@ -104,3 +104,32 @@ def test_bad_filters_raise_validation_errors_that_say_what_to_fix(
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         memory.get_all(user_id="u", filters=filters)
+
+
+def test_deeply_nested_filters_are_refused(memory: Memory) -> None:
+    deep: dict[str, Any] = {"city": "Paris"}
+    for _ in range(400):
+        deep = {"NOT": deep}
+    with pytest.raises(ValidationError, match="levels deep"):
+        memory.get_all(user_id="u", filters=deep)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_numbers_are_refused(memory: Memory, bad: float) -> None:
+    with pytest.raises(ValidationError, match="finite"):
+        memory.get_all(user_id="u", filters={"age": {"gt": bad}})
+    with pytest.raises(ValidationError, match="NaN"):
+        memory.add("x", user_id="u", infer=False, metadata={"age": bad})
+
+
+def test_metadata_keys_with_double_quotes_are_refused(memory: Memory) -> None:
+    with pytest.raises(ValidationError, match="double quotes"):
+        memory.add("x", user_id="u", infer=False, metadata={'say "hi"': 1})
+    with pytest.raises(ValidationError, match="double quotes"):
+        memory.get_all(user_id="u", filters={'say "hi"': 1})
+
+
+def test_metadata_keys_with_dots_and_spaces_work(memory: Memory) -> None:
+    memory.add("x", user_id="u", infer=False, metadata={"a.b c": 1, "it's": "ok"})
+    assert names(memory, {"a.b c": 1}) == ["x"]
+    assert names(memory, {"it's": "ok"}) == ["x"]

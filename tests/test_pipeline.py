@@ -272,7 +272,40 @@ def test_procedural_memory_needs_an_agent(smart_memory: Memory) -> None:
 def test_infer_without_an_llm_explains_how_to_configure_one(memory: Memory, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "OLLAMA_HOST"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("ENGRAM_LLM_PROVIDER", raising=False)
+    monkeypatch.setenv("ENGRAM_LOCAL_MODEL", "off")  # where engram[local] is installed it would answer
     with pytest.raises(ConfigError, match="OPENAI_API_KEY") as error:
         memory.add("I like tea", user_id="u")
     assert "infer=False" in str(error.value)
     assert memory.get_all(user_id="u")["results"] == []
+
+
+@pytest.mark.parametrize("placeholder", ["...", "text", "Fact", "n/a", "-", "null"])
+def test_placeholder_facts_are_dropped(smart_memory: Memory, scripted: ScriptedLLM, placeholder: str) -> None:
+    scripted.answers = [facts(placeholder, "Owns a red bike")]
+    smart_memory.add("I have a red bike", user_id="u")
+    assert stored(smart_memory) == ["Owns a red bike"]
+
+
+def test_only_a_facts_own_neighbours_can_be_updated_or_deleted() -> None:
+    from engram.models import MemoryRecord, utcnow
+    from engram.pipeline.extract import Fact
+    from engram.pipeline.reconcile import plan_actions
+
+    shown = [
+        MemoryRecord(id="tennis", memory="Likes tennis", hash="h1", created_at=utcnow()),
+        MemoryRecord(id="nurse", memory="Works as a nurse", hash="h2", created_at=utcnow()),
+    ]
+    new_facts = [Fact("Plays tennis weekly"), Fact("Owns a red bike")]
+    answer = {
+        "decisions": [
+            {"fact": 0, "event": "DELETE", "memory_id": "1"},  # the nurse memory is not near tennis
+            {"fact": 1, "event": "UPDATE", "memory_id": "1", "text": "Owns a red bike"},
+        ]
+    }
+    actions, warnings = plan_actions(new_facts, shown, answer, neighbours=[{0}, set()])
+    assert [(a.event.value, a.text, a.target) for a in actions] == [
+        ("NONE", None, None),
+        ("ADD", "Owns a red bike", None),
+    ]
+    assert len(warnings) == 2

@@ -7,6 +7,7 @@
 """
 
 from engram.aio import AsyncMemory
+from engram.client import AsyncMemoryClient, MemoryClient
 from engram.errors import (
     ConfigError,
     EngramError,
@@ -21,9 +22,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AsyncMemory",
+    "AsyncMemoryClient",
     "ConfigError",
     "EngramError",
     "Memory",
+    "MemoryClient",
     "NotFoundError",
     "ProviderError",
     "StorageError",

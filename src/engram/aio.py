@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from engram.config import MemoryConfig
@@ -31,11 +32,11 @@ def _in_thread(verb: Callable[P, R]) -> Callable[..., Any]:
 class AsyncMemory:
     """The async face of :class:`Memory`; takes the same arguments."""
 
-    def __init__(self, config: MemoryConfig | Mapping[str, Any] | None = None, **parts: Any) -> None:
+    def __init__(self, config: MemoryConfig | Mapping[str, Any] | str | Path | None = None, **parts: Any) -> None:
         self.sync = Memory(config, **parts)
 
     @classmethod
-    async def from_config(cls, config: MemoryConfig | Mapping[str, Any]) -> AsyncMemory:
+    async def from_config(cls, config: MemoryConfig | Mapping[str, Any] | str | Path) -> AsyncMemory:
         return await asyncio.to_thread(cls, config)
 
     @property

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from engram.errors import EngramError
+from engram.errors import EngramError, ValidationError
 
 DEMO_USER = "engram-demo"
 DEMO_CONVERSATION = [
@@ -33,15 +36,124 @@ def demo(args: argparse.Namespace) -> None:
         print()
 
 
+def _load_config(path: str | None) -> dict[str, Any] | None:
+    from engram.server.state import load_config_file
+
+    return load_config_file(path) if path else None
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from engram.server import ServerSettings, create_app
+    from engram.server.app import WORKER_SETTINGS_ENV
+
+    settings = ServerSettings.from_env(
+        data_dir=Path(args.data_dir).expanduser() if args.data_dir else None,
+        memory_config=_load_config(args.config),
+        admin_key=args.admin_key,
+        job_workers=args.job_workers,
+        max_body_bytes=args.max_body_bytes,
+    )
+    if args.workers > 1:
+        # Each worker process builds its own app from these settings: they share only the database.
+        os.environ[WORKER_SETTINGS_ENV] = settings.to_json()
+        target = "engram.server.app:app_from_env"
+        uvicorn.run(
+            target,
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+        )
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+
+
+def keys(args: argparse.Namespace) -> None:
+    from engram.server.state import default_data_dir
+    from engram.server.store import SQLiteServerStore
+
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
+    store = SQLiteServerStore(data_dir / "server.db")
+    try:
+        if args.action == "create":
+            key, secret = store.create_key(args.project, args.name)
+            print(f"{key.id}  project={key.project}\n{secret}\n(the key is shown only now: store it)")
+        elif args.action == "list":
+            for key in store.list_keys(args.project):
+                state = f"revoked {key.revoked_at}" if key.revoked_at else "active"
+                print(f"{key.id}  project={key.project}  name={key.name!r}  {state}")
+        elif store.revoke_key(args.key_id) is None:
+            raise ValidationError(f"no API key has id {args.key_id!r}")
+        else:
+            print(f"revoked {args.key_id}")
+    finally:
+        store.close()
+
+
+def mcp(args: argparse.Namespace) -> None:
+    from engram.mcp import build_mcp_server, memory_for_mcp
+
+    memory = memory_for_mcp(
+        config=_load_config(args.config), server_url=args.server_url, api_key=args.api_key
+    )
+    server = build_mcp_server(memory, user_id=args.user_id, agent_id=args.agent_id)
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=args.host, port=args.port)
+
+
+def _add_server_commands(commands: Any) -> None:
+    serve_cmd = commands.add_parser("serve", help="run the REST server (needs engram[server])")
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--config", help="a JSON Memory config (llm, embedder, ...)")
+    serve_cmd.add_argument("--data-dir", help="where projects and keys live (default: ~/.engram/server)")
+    serve_cmd.add_argument("--admin-key", help="the admin key (default: $ENGRAM_ADMIN_KEY)")
+    serve_cmd.add_argument("--job-workers", type=int, default=None, help="threads running async adds")
+    serve_cmd.add_argument("--max-body-bytes", type=int, default=None, help="request body limit")
+    serve_cmd.add_argument("--workers", type=int, default=1, help="server processes sharing the database")
+    serve_cmd.add_argument("--log-level", default="info")
+    serve_cmd.set_defaults(run=serve)
+
+    keys_cmd = commands.add_parser("keys", help="create, list or revoke the server's API keys")
+    keys_cmd.add_argument("--data-dir", help="the server's data directory (default: ~/.engram/server)")
+    actions = keys_cmd.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="a new key for a project (printed once)")
+    create.add_argument("--project", required=True)
+    create.add_argument("--name", default="")
+    actions.add_parser("list", help="every key, without secrets").add_argument("--project")
+    actions.add_parser("revoke", help="revoke a key by its id").add_argument("key_id")
+    keys_cmd.set_defaults(run=keys)
+
+    mcp_cmd = commands.add_parser("mcp", help="run the MCP server (stdio or streamable HTTP)")
+    mcp_cmd.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    mcp_cmd.add_argument("--host", default="127.0.0.1")
+    mcp_cmd.add_argument("--port", type=int, default=8765)
+    mcp_cmd.add_argument("--config", help="a JSON Memory config, for an embedded Memory")
+    mcp_cmd.add_argument("--server-url", help="use an engram server instead of an embedded Memory")
+    mcp_cmd.add_argument("--api-key", help="the server's API key (default: $ENGRAM_API_KEY)")
+    mcp_cmd.add_argument("--user-id", help="the user whose memories the tools use when a call names none")
+    mcp_cmd.add_argument("--agent-id", help="the agent whose memories the tools use when a call names none")
+    mcp_cmd.set_defaults(run=mcp)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="engram", description="Long-term memory for AI agents.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="store a sample conversation and search it").set_defaults(run=demo)
+    _add_server_commands(commands)
     args = parser.parse_args(argv)
     try:
         args.run(args)
     except EngramError as exc:
         print(f"engram: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except ImportError as exc:  # a missing extra: its message says what to install
+        print(f"engram: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -15,7 +15,9 @@ Environment variables are read only when a default is built (never at import).
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ DEFAULT_HOME = "~/.engram"
 DEFAULT_DB_NAME = "engram.db"
 HOME_ENV = "ENGRAM_HOME"
 DB_PATH_ENV = "ENGRAM_DB_PATH"
+CONFIG_ENV = "ENGRAM_CONFIG"
 
 
 class ProviderConfig(BaseModel):
@@ -54,11 +57,19 @@ class MemoryConfig(BaseModel):
     version: str | None = None  # mem0 configs carry one; accepted and ignored
 
     @classmethod
-    def parse(cls, raw: MemoryConfig | Mapping[str, Any] | None) -> MemoryConfig:
+    def parse(cls, raw: MemoryConfig | Mapping[str, Any] | str | Path | None) -> MemoryConfig:
+        """Validate a config given as a model, a dict, or the path of a TOML/YAML/JSON file.
+
+        With nothing given, ``$ENGRAM_CONFIG`` names the file, if set.
+        """
         if raw is None:
-            return cls()
+            raw = os.environ.get(CONFIG_ENV) or None
+            if raw is None:
+                return cls()
         if isinstance(raw, MemoryConfig):
             return raw
+        if isinstance(raw, str | Path):
+            raw = load_config_file(Path(raw))
         try:
             return cls.model_validate(dict(raw))
         except pydantic.ValidationError as exc:
@@ -74,3 +85,31 @@ def default_db_path() -> Path:
     if explicit := os.environ.get(DB_PATH_ENV):
         return Path(explicit).expanduser()
     return Path(os.environ.get(HOME_ENV, DEFAULT_HOME)).expanduser() / DEFAULT_DB_NAME
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Read a config file; the suffix says the format (.toml, .yaml/.yml or .json)."""
+    path = path.expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from exc
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError as exc:
+                raise ConfigError(f"{path} is YAML: run `pip install pyyaml`, or use TOML or JSON") from exc
+            data = yaml.safe_load(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ConfigError(f"{path}: use a .toml, .yaml, .yml or .json config file")
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as exc:
+        raise ConfigError(f"{path} is not valid {suffix.lstrip('.').upper()}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings at the top level")
+    return data

@@ -15,12 +15,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from engram.config import MemoryConfig, default_db_path
 from engram.embedders import Embedder, build_embedder
 from engram.errors import ConfigError, NotFoundError, ValidationError
 from engram.llms import LLM, NO_LLM_MESSAGE, Usage, build_llm, default_llm
+from engram.llms.vision import describe_images
 from engram.messages import Message, normalise_messages
 from engram.models import (
     IDENTITY_KEYS,
@@ -43,7 +45,7 @@ from engram.pipeline.reconcile import Action, plan_actions, reconcile_messages
 from engram.search import hybrid_search, index_text
 from engram.storage import build_store
 from engram.storage.base import Query, Store, StoredMessage, Vector
-from engram.storage.filters import Filter, normalise_time, parse_filters, scope_equalities
+from engram.storage.filters import Filter, check_metadata_key, normalise_time, parse_filters, scope_equalities
 
 PROCEDURAL_MEMORY = "procedural_memory"
 SIMILAR_PER_FACT = 5  # existing memories shown to the LLM for each new fact
@@ -72,7 +74,7 @@ class Memory:
 
     def __init__(
         self,
-        config: MemoryConfig | Mapping[str, Any] | None = None,
+        config: MemoryConfig | Mapping[str, Any] | str | Path | None = None,
         *,
         store: Store | None = None,
         embedder: Embedder | None = None,
@@ -92,7 +94,7 @@ class Memory:
         self.usage = Usage()  # running totals of every LLM call this Memory made
 
     @classmethod
-    def from_config(cls, config: MemoryConfig | Mapping[str, Any]) -> Memory:
+    def from_config(cls, config: MemoryConfig | Mapping[str, Any] | str | Path) -> Memory:
         return cls(config)
 
     @property
@@ -285,8 +287,9 @@ class Memory:
     def _plan_inferred(
         self, turns: list[Message], draft: _Draft, custom_prompt: str | None
     ) -> tuple[_WritePlan, Usage, list[str]]:
-        """infer=True: extract facts, compare them with similar memories, decide."""
+        """infer=True: describe images, extract facts, compare them with similar memories, decide."""
         llm = self.llm
+        turns, usage, warnings = describe_images(llm, turns)
         spoken = [turn for turn in turns if turn.content]  # fact sources index into this list
         context = [
             Message(m.role, m.content, m.name)
@@ -299,7 +302,7 @@ class Memory:
             reference_time=draft.created_at,
             custom_prompt=custom_prompt or self.config.custom_fact_extraction_prompt,
         )
-        usage, warnings = extraction.usage, list(extraction.warnings)
+        usage, warnings = usage + extraction.usage.tagged("extract"), warnings + list(extraction.warnings)
         # A fact whose exact text is already stored needs no LLM decision: it is a NONE.
         hashes = [memory_hash(fact.text) for fact in extraction.facts]
         known = self.store.find_by_hash(draft.scope.owner_only(), hashes)
@@ -308,7 +311,7 @@ class Memory:
         if not facts:
             return plan, usage, warnings
 
-        shown = self._similar_memories(facts, draft)
+        shown, neighbours = self._similar_memories(facts, draft)
         if not shown:  # nothing to compare with: every fact is an ADD, no LLM call needed
             actions = [Action(Event.ADD, fact, fact.text) for fact in facts]
         else:
@@ -316,8 +319,8 @@ class Memory:
                 reconcile_messages(facts, shown, self.config.custom_update_memory_prompt),
                 json_schema=RECONCILE_SCHEMA,
             )
-            usage = usage + completion.usage
-            actions, more = plan_actions(facts, shown, parse_json_answer(completion.text))
+            usage = usage + completion.usage.tagged("reconcile")
+            actions, more = plan_actions(facts, shown, parse_json_answer(completion.text), neighbours)
             warnings += more
         self._fill_plan(plan, actions, spoken, draft)
         return plan, usage, warnings
@@ -342,24 +345,32 @@ class Memory:
             raise ValidationError("the LLM returned an empty summary of the execution log")
         metadata = {**draft.metadata, "memory_type": PROCEDURAL_MEMORY}
         record = replace(draft.record(summary, role=None, sources=turns), metadata=metadata)
-        return _WritePlan(inserts=[(record, self._embed([index_text(record)])[0])]), completion.usage
+        usage = completion.usage.tagged("procedural")
+        return _WritePlan(inserts=[(record, self._embed([index_text(record)])[0])]), usage
 
-    def _similar_memories(self, facts: list[Fact], draft: _Draft) -> list[MemoryRecord]:
-        """The existing memories closest to any fact, each once, in order of first appearance."""
+    def _similar_memories(
+        self, facts: list[Fact], draft: _Draft
+    ) -> tuple[list[MemoryRecord], list[set[int]]]:
+        """The existing memories closest to any fact, each once, in order of first appearance,
+        and for each fact the positions of its own neighbours among them."""
         query = Query(draft.scope.owner_only(), None, utcnow())
         vectors = self.embedder.embed_batch([fact.text for fact in facts], purpose="query")
-        similar: dict[str, None] = {}  # ordered set of ids
-        for vector in vectors:
-            for memory_id, score in self.store.vector_search(query, vector, SIMILAR_PER_FACT):
-                if score >= SIMILARITY_FLOOR:
-                    similar.setdefault(memory_id)
-        records = self.store.get_memories(list(similar))
-        return [records[memory_id] for memory_id in similar if memory_id in records]
+        per_fact = [
+            [memory_id for memory_id, score in self.store.vector_search(query, vector, SIMILAR_PER_FACT)
+             if score >= SIMILARITY_FLOOR]
+            for vector in vectors
+        ]
+        similar = list(dict.fromkeys(memory_id for ids in per_fact for memory_id in ids))
+        records = self.store.get_memories(similar)
+        shown = [records[memory_id] for memory_id in similar if memory_id in records]
+        position = {record.id: i for i, record in enumerate(shown)}
+        return shown, [{position[m] for m in ids if m in position} for ids in per_fact]
 
     def _fill_plan(
         self, plan: _WritePlan, actions: list[Action], turns: list[Message], draft: _Draft
     ) -> None:
         adds: list[MemoryRecord] = []
+        updates: list[tuple[MemoryRecord, MemoryRecord]] = []  # old, new: embedded in one batch below
         for action in actions:
             sources = [turns[i] for i in action.fact.sources] if action.fact else []
             if action.event == Event.ADD and action.text:
@@ -372,11 +383,14 @@ class Memory:
                     updated_at=utcnow(),
                     metadata={**action.target.metadata, **draft.metadata},
                 )
-                plan.updates.append((action.target, new, self._embed([index_text(new)])[0]))
+                updates.append((action.target, new))
             elif action.event == Event.DELETE and action.target:
                 plan.deletes.append(action.target)
             elif action.event == Event.NONE and action.target:
                 plan.unchanged.append(action.target)
+        if updates:
+            vectors = self._embed([index_text(new) for _, new in updates])
+            plan.updates += [(old, new, vector) for (old, new), vector in zip(updates, vectors, strict=True)]
         added = self._plan_adds(adds, draft.scope)
         plan.inserts += added.inserts
         plan.unchanged += added.unchanged
@@ -569,12 +583,13 @@ def _user_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     for key, value in metadata.items():
         if not isinstance(key, str):
             raise ValidationError(f"metadata keys must be strings, got {key!r}")
+        check_metadata_key(key)
         if key not in IDENTITY_KEYS:
             clean[key] = value
     try:
-        json.dumps(clean)
+        json.dumps(clean, allow_nan=False)  # NaN and Infinity are not JSON: no store could filter on them
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"metadata must be JSON-serialisable: {exc}") from exc
+        raise ValidationError(f"metadata must be JSON-serialisable (no NaN or Infinity): {exc}") from exc
     return clean
 
 

@@ -1,17 +1,45 @@
-"""LLM providers, found by name. Each module is imported only when used."""
+"""LLM providers, found by name. Each module is imported only when used.
+
+    build_llm("openai", {"model": "gpt-4.1-mini"})
+    build_llm("groq", {"model": "llama-3.3-70b-versatile"})   # an OpenAI-compatible preset
+    default_llm()                                             # whatever the environment configures
+
+Outside packages can add providers through the ``engram.llms`` entry-point
+group: the entry point's name is the provider name, its value ``module:Class``.
+"""
 
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import entry_points
 from typing import Any
 
+from engram._providers import env_value
 from engram.errors import ConfigError
 from engram.llms.base import LLM, ChatMessage, Completion, Usage
+from engram.llms.presets import PRESETS
 
-# provider name -> "module:class"
+# provider name -> "module:class"; every preset in PRESETS is served by the OpenAI module too
 LLMS: dict[str, str] = {
+    "openai": "engram.llms.openai_compat:OpenAILLM",
+    "azure_openai": "engram.llms.openai_compat:AzureOpenAILLM",
+    "anthropic": "engram.llms.anthropic:AnthropicLLM",
+    "gemini": "engram.llms.gemini:GeminiLLM",
+    "ollama": "engram.llms.ollama:OllamaLLM",
+    "litellm": "engram.llms.litellm:LiteLLM",
+    "local": "engram.llms.local:LocalLLM",
     "scripted": "engram.llms.scripted:ScriptedLLM",
+    **{name: "engram.llms.openai_compat:OpenAILLM" for name in PRESETS if name != "openai"},
 }
+ALIASES = {
+    "google": "gemini",
+    "google_genai": "gemini",
+    "azure": "azure_openai",
+    "lmstudio_openai": "lmstudio",
+}
+ENTRY_POINT_GROUP = "engram.llms"
+PROVIDER_ENV = "ENGRAM_LLM_PROVIDER"
+MODEL_ENV = "ENGRAM_LLM_MODEL"
 
 NO_LLM_MESSAGE = (
     "add(infer=True) needs an LLM and none is configured. Either pass one, e.g. "
@@ -23,20 +51,64 @@ NO_LLM_MESSAGE = (
 
 
 def build_llm(provider: str, config: dict[str, Any] | None = None) -> LLM:
-    target = LLMS.get(provider)
+    """The LLM for a provider name and its settings; ConfigError says what is wrong."""
+    name = ALIASES.get(provider, provider)
+    target = LLMS.get(name) or _entry_point(name)
     if target is None:
-        raise ConfigError(f"unknown LLM provider {provider!r}; known: {', '.join(sorted(LLMS))}")
+        known = sorted(set(LLMS) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+        raise ConfigError(f"unknown LLM provider {provider!r}; use one of: {', '.join(known)}")
     module_name, class_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
+    settings = dict(config or {})
+    if name in PRESETS and name != "openai":
+        settings["preset"] = name
     try:
-        return cls(**(config or {}))  # type: ignore[no-any-return]
+        return cls(**settings)  # type: ignore[no-any-return]
     except TypeError as exc:
         raise ConfigError(f"invalid settings for LLM provider {provider!r}: {exc}") from exc
 
 
 def default_llm() -> LLM | None:
-    """The LLM the environment configures, or None when it configures none."""
+    """The LLM the environment configures, or None when it configures none.
+
+    In order: ``ENGRAM_LLM_PROVIDER`` (with ``ENGRAM_LLM_MODEL``), then the first
+    of OPENAI_API_KEY / OPENAI_BASE_URL, ANTHROPIC_API_KEY, GEMINI_API_KEY /
+    GOOGLE_API_KEY, OLLAMA_HOST that is set, then the offline model of
+    ``engram[local]`` when it is installed.
+    """
+    config: dict[str, Any] = {}
+    if model := env_value(MODEL_ENV):
+        config["model"] = model
+    if provider := env_value(PROVIDER_ENV):
+        return build_llm(provider, config)
+    for provider, variables in (
+        ("openai", ("OPENAI_API_KEY", "OPENAI_BASE_URL")),
+        ("anthropic", ("ANTHROPIC_API_KEY",)),
+        ("gemini", ("GEMINI_API_KEY", "GOOGLE_API_KEY")),
+        ("ollama", ("OLLAMA_HOST",)),
+    ):
+        if env_value(*variables):
+            return build_llm(provider, config)
+    from engram.llms.local import installed_model
+
+    if (local := installed_model()) is not None:
+        return build_llm("local", {**config, "model": config.get("model", local)})
     return None
 
 
-__all__ = ["LLM", "LLMS", "NO_LLM_MESSAGE", "ChatMessage", "Completion", "Usage", "build_llm", "default_llm"]
+def _entry_point(name: str) -> str | None:
+    for entry in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        return str(entry.value)
+    return None
+
+
+__all__ = [
+    "LLM",
+    "LLMS",
+    "NO_LLM_MESSAGE",
+    "ChatMessage",
+    "Completion",
+    "Usage",
+    "build_llm",
+    "default_llm",
+]

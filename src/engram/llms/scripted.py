@@ -30,9 +30,7 @@ class ScriptedLLM:
         self.answers: list[Answer] = list(answers)
         self.calls: list[ScriptedCall] = []
 
-    def complete(
-        self, messages: list[ChatMessage], *, json_schema: dict[str, Any] | None = None
-    ) -> Completion:
+    def complete(self, messages: list[ChatMessage], *, json_schema: dict[str, Any] | None = None) -> Completion:
         self.calls.append(ScriptedCall(messages, json_schema))
         if not self.answers:
             raise AssertionError(f"ScriptedLLM ran out of answers at call {len(self.calls)}")

@@ -67,8 +67,18 @@ def _read_facts(answer: object, message_count: int) -> tuple[list[Fact], list[st
         if not isinstance(raw_text, str):
             continue
         text = " ".join(raw_text.split())
-        if text and text.lower() not in seen:
+        if _is_placeholder(text):
+            continue
+        if text.lower() not in seen:
             seen.add(text.lower())
             valid = tuple(s for s in sources if isinstance(s, int) and 0 <= s < message_count)
             facts.append(Fact(text, valid))
     return facts, []
+
+
+# Small models sometimes copy the prompt's example instead of writing a fact.
+PLACEHOLDERS = frozenset({"...", "text", "fact", "facts", "none", "null", "n/a", "nothing", "string"})
+
+
+def _is_placeholder(text: str) -> bool:
+    return len(text) < 3 or not any(ch.isalnum() for ch in text) or text.lower().strip(".") in PLACEHOLDERS

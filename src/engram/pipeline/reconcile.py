@@ -5,6 +5,8 @@ ones, so a hallucinated id cannot reach a real memory. Its answer is checked
 in code before anything is applied:
 
 - an id that was not shown: UPDATE becomes ADD, DELETE becomes NONE;
+- an id shown for other facts but not found similar to this one: the same (small models
+  otherwise overwrite unrelated memories);
 - an UPDATE that leaves the text unchanged is NONE;
 - a second decision on a memory already changed in this batch becomes ADD (or NONE for DELETE);
 - a fact with no readable decision is left alone (NONE), with a warning.
@@ -15,6 +17,7 @@ memories shown, and the answer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +49,16 @@ def reconcile_messages(
 
 
 def plan_actions(
-    facts: list[Fact], shown: list[MemoryRecord], answer: Any
+    facts: list[Fact],
+    shown: list[MemoryRecord],
+    answer: Any,
+    neighbours: Sequence[set[int]] | None = None,
 ) -> tuple[list[Action], list[str]]:
-    """Turn the LLM's decisions into safe actions, one per fact at most."""
+    """Turn the LLM's decisions into safe actions, one per fact at most.
+
+    ``neighbours[i]`` holds the positions in ``shown`` of the memories found similar to fact
+    ``i``; only those may be updated or deleted because of it. ``None`` allows any shown memory.
+    """
     warnings: list[str] = []
     decisions = _decisions(answer)
     if decisions is None:
@@ -70,7 +80,8 @@ def plan_actions(
             warnings.append(f"reconcile: no decision for fact {fact.text!r}; left unchanged")
             actions.append(Action(Event.NONE, fact))
             continue
-        action, warning = _checked_action(fact, by_fact[index], shown, touched)
+        allowed = neighbours[index] if neighbours is not None else set(range(len(shown)))
+        action, warning = _checked_action(fact, by_fact[index], shown, allowed, touched)
         if warning:
             warnings.append(warning)
         if action.target is not None and action.event in (Event.UPDATE, Event.DELETE):
@@ -97,12 +108,13 @@ def _fact_index(decision: dict[str, Any], facts: list[Fact]) -> int | None:
 
 
 def _checked_action(
-    fact: Fact, decision: dict[str, Any], shown: list[MemoryRecord], touched: set[str]
+    fact: Fact, decision: dict[str, Any], shown: list[MemoryRecord], allowed: set[int], touched: set[str]
 ) -> tuple[Action, str | None]:
     event = str(decision.get("event", "")).strip().upper()
     given = decision.get("text")
     text = " ".join(given.split()) if isinstance(given, str) and given.strip() else fact.text
-    target = _shown_memory(decision.get("memory_id", decision.get("id")), shown)
+    position = _shown_position(decision.get("memory_id", decision.get("id")), len(shown))
+    target = shown[position] if position is not None and position in allowed else None
 
     if event == "ADD":
         return Action(Event.ADD, fact, text), None
@@ -110,7 +122,9 @@ def _checked_action(
         return Action(Event.NONE, fact, target=target), None
     if event == "UPDATE":
         if target is None:
-            return Action(Event.ADD, fact, text), f"reconcile: unknown id to UPDATE; {fact.text!r} added"
+            return Action(
+                Event.ADD, fact, text
+            ), f"reconcile: UPDATE of an unknown or unrelated id; {fact.text!r} added"
         if target.id in touched:
             return Action(Event.ADD, fact, text), f"reconcile: memory changed twice; {fact.text!r} was added"
         if memory_hash(text) == target.hash:
@@ -118,17 +132,17 @@ def _checked_action(
         return Action(Event.UPDATE, fact, text, target), None
     if event == "DELETE":
         if target is None or target.id in touched:
-            warning = f"reconcile: DELETE of an unknown or already changed id for {fact.text!r} was ignored"
+            warning = f"reconcile: DELETE of an unknown, unrelated or changed id for {fact.text!r} was ignored"
             return Action(Event.NONE, fact), warning
         return Action(Event.DELETE, fact, target=target), None
     return Action(Event.NONE, fact), f"reconcile: unknown event {event!r} for {fact.text!r}; left unchanged"
 
 
-def _shown_memory(raw_id: Any, shown: list[MemoryRecord]) -> MemoryRecord | None:
+def _shown_position(raw_id: Any, count: int) -> int | None:
     if isinstance(raw_id, int) and not isinstance(raw_id, bool):
         raw_id = str(raw_id)
     if isinstance(raw_id, str) and raw_id.strip().isdigit():
-        index = int(raw_id.strip())
-        if 0 <= index < len(shown):
-            return shown[index]
+        position = int(raw_id.strip())
+        if 0 <= position < count:
+            return position
     return None

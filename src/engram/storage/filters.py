@@ -17,6 +17,7 @@ Semantics, the same on every backend:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -62,37 +63,49 @@ class Not:
 Filter = Condition | And | Or | Not
 
 
-def parse_filters(filters: Mapping[str, Any] | None) -> Filter | None:
+MAX_DEPTH = 32  # AND/OR/NOT nesting; deeper trees are mistakes, and would exhaust the stack
+
+
+def parse_filters(filters: Mapping[str, Any] | None, *, _depth: int = 0) -> Filter | None:
     """Parse a filter dict; raise ``ValidationError`` saying what is wrong."""
     if not filters:
         return None
     if not isinstance(filters, Mapping):
         raise ValidationError(f"filters must be a dict, got {type(filters).__name__}")
-    parts = [_parse_entry(key, value) for key, value in filters.items()]
+    if _depth > MAX_DEPTH:
+        raise ValidationError(f"filters nest AND/OR/NOT more than {MAX_DEPTH} levels deep")
+    parts = [_parse_entry(key, value, _depth) for key, value in filters.items()]
     return parts[0] if len(parts) == 1 else And(tuple(parts))
 
 
-def _parse_entry(key: str, value: Any) -> Filter:
+def check_metadata_key(key: str) -> None:
+    """Metadata keys are plain text: no double quotes or control characters, which JSON paths cannot hold."""
+    if not isinstance(key, str) or not key.strip():
+        raise ValidationError(f"metadata keys must be non-empty strings, got {key!r}")
+    if '"' in key or any(ord(ch) < 32 for ch in key):
+        raise ValidationError(f"metadata key {key!r} may not contain double quotes or control characters")
+
+
+def _parse_entry(key: str, value: Any, depth: int) -> Filter:
     if key in ("AND", "OR"):
         if not isinstance(value, list) or not value:
             raise ValidationError(f"{key} takes a non-empty list of filter dicts, got {value!r}")
         parsed = []
         for item in value:
-            part = parse_filters(item) if isinstance(item, Mapping) else None
+            part = parse_filters(item, _depth=depth + 1) if isinstance(item, Mapping) else None
             if part is None:
                 raise ValidationError(f"each item of {key} must be a non-empty filter dict, got {item!r}")
             parsed.append(part)
         return And(tuple(parsed)) if key == "AND" else Or(tuple(parsed))
     if key == "NOT":
         items = value if isinstance(value, list) else [value]
-        negated = [parse_filters(item) if isinstance(item, Mapping) else None for item in items]
+        negated = [parse_filters(item, _depth=depth + 1) if isinstance(item, Mapping) else None for item in items]
         if not items or any(part is None for part in negated):
             raise ValidationError(f"NOT takes a filter dict (or a list of them), got {value!r}")
         inner = negated[0] if len(negated) == 1 else And(tuple(p for p in negated if p))
         assert inner is not None
         return Not(inner)
-    if not isinstance(key, str) or not key.strip():
-        raise ValidationError(f"filter keys must be non-empty strings, got {key!r}")
+    check_metadata_key(key)
     if key.startswith("$") or (key.upper() in ("AND", "OR", "NOT") and key not in ("AND", "OR", "NOT")):
         raise ValidationError(f"unknown filter key {key!r}: logical keys are AND, OR, NOT (upper case)")
     if isinstance(value, Mapping):
@@ -104,6 +117,9 @@ def _parse_entry(key: str, value: Any) -> Filter:
 
 
 def _condition(key: str, op: str, value: Any) -> Condition:
+    values = value if isinstance(value, list | tuple | set) else [value]
+    if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+        raise ValidationError(f"filter on {key!r} compares with {value!r}: use a finite number")
     if op not in OPERATORS:
         raise ValidationError(
             f"unknown filter operator {op!r} on {key!r}; use one of: {', '.join(OPERATORS)}"

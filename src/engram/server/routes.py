@@ -1,0 +1,209 @@
+"""The routes: each parses its input, calls one verb of the caller's project, and returns the result.
+
+``/v1/...`` is engram's API. ``mem0_routes`` puts the same handlers at the
+paths of mem0's REST server, so its users can switch by changing the base URL.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from engram.errors import NotFoundError
+from engram.server.auth import Admin, Project
+from engram.server.errors import ERROR_SCHEMA, Forbidden
+from engram.server.schemas import (
+    AddRequest,
+    AddResult,
+    HistoryEntry,
+    JobView,
+    KeyCreated,
+    KeyRequest,
+    KeyView,
+    ListRequest,
+    MemoryItem,
+    MemoryList,
+    Message,
+    ResetRequest,
+    SearchRequest,
+    UpdateRequest,
+)
+from engram.server.state import state_of
+from engram.server.strict_json import StrictJSONRoute
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": what, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+    for status, what in [
+        (400, "The verb refused the call"),
+        (401, "Missing or unknown API key"),
+        (403, "The key may not do this"),
+        (404, "Unknown id or path"),
+        (413, "Body over the size limit"),
+        (422, "The body or query does not match the schema"),
+    ]
+}
+JOB_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "async_mode: the add runs as a job", "model": JobView},
+}
+MemoryId = Annotated[str, Path(description="The id `add` returned for the memory.")]
+
+
+def _scope(user_id: str | None, agent_id: str | None, run_id: str | None, actor_id: str | None) -> dict[str, Any]:
+    given = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id, "actor_id": actor_id}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+# -- memories --------------------------------------------------------------------------------
+
+
+def add_memories(body: AddRequest, ctx: Project) -> Any:
+    """Remember a conversation. With `async_mode`, answer 202 and a job to poll."""
+    if body.async_mode:
+        job = ctx.state.jobs.submit(ctx.project, body.verb_args(leave_out=("async_mode",)))
+        return JSONResponse(job.to_dict(), status_code=202)
+    return ctx.memory.add(**body.verb_args(leave_out=("async_mode",)))
+
+
+def search_memories(body: SearchRequest, ctx: Project) -> Any:
+    """The memories that best match the query in the scope, best first."""
+    return ctx.memory.search(**body.verb_args())
+
+
+def list_memories_by_body(body: ListRequest, ctx: Project) -> Any:
+    """The scope's memories, newest first, with optional filters."""
+    return ctx.memory.get_all(**body.verb_args())
+
+
+def list_memories(
+    ctx: Project,
+    user_id: str | None = None,
+    agent_id: str | None = None,
+    run_id: str | None = None,
+    actor_id: str | None = None,
+    limit: Annotated[int, Query()] = 100,
+) -> Any:
+    """The scope's memories, newest first (POST /v1/memories/list takes filters)."""
+    return ctx.memory.get_all(**_scope(user_id, agent_id, run_id, actor_id), limit=limit)
+
+
+def get_memory(memory_id: MemoryId, ctx: Project) -> Any:
+    """One memory by id."""
+    item = ctx.memory.get(memory_id)
+    if item is None:
+        raise NotFoundError(f"no memory has id {memory_id!r}")
+    return item
+
+
+def update_memory(memory_id: MemoryId, body: UpdateRequest, ctx: Project) -> Any:
+    """Replace a memory's text and/or metadata."""
+    return ctx.memory.update(memory_id, **body.verb_args())
+
+
+def delete_memory(memory_id: MemoryId, ctx: Project) -> Any:
+    """Delete one memory; its history stays."""
+    return ctx.memory.delete(memory_id)
+
+
+def delete_memories(
+    ctx: Project,
+    user_id: str | None = None,
+    agent_id: str | None = None,
+    run_id: str | None = None,
+    actor_id: str | None = None,
+) -> Any:
+    """Delete every memory of a scope; the scope is required."""
+    return ctx.memory.delete_all(**_scope(user_id, agent_id, run_id, actor_id))
+
+
+def memory_history(memory_id: MemoryId, ctx: Project) -> Any:
+    """Every change to one memory, oldest first (it outlives the memory); 404 for an id never seen."""
+    rows = ctx.memory.history(memory_id)
+    if not rows:
+        raise NotFoundError(f"no memory has id {memory_id!r}")
+    return rows
+
+
+def get_job(job_id: str, ctx: Project) -> Any:
+    """An add job's status, and its result or error once it has finished."""
+    job = ctx.state.store.get_job(ctx.project, job_id)
+    if job is None:
+        raise NotFoundError(f"no job has id {job_id!r}")
+    return job.to_dict()
+
+
+# -- admin -----------------------------------------------------------------------------------
+
+
+def reset(request: Request, caller: Admin, body: ResetRequest | None = None) -> Any:
+    """Delete every memory of one project (`project`, or the X-Engram-Project header), or of all."""
+    state = state_of(request)
+    project = (body.project if body else None) or caller.project
+    for name in [project] if project else state.store.projects():
+        with state.memories.lease(name) as memory:
+            memory.reset()
+    return {"message": "Memories reset successfully!"}
+
+
+def create_key(body: KeyRequest, request: Request, caller: Admin) -> Any:
+    """A new API key for a project. The secret is in the answer, and only there."""
+    key, secret = state_of(request).store.create_key(body.project, body.name)
+    return {**key.to_dict(), "key": secret}
+
+
+def list_keys(request: Request, caller: Admin, project: str | None = None) -> Any:
+    """Every key (without secrets), optionally of one project."""
+    return [key.to_dict() for key in state_of(request).store.list_keys(project)]
+
+
+def revoke_key(key_id: str, request: Request, caller: Admin) -> Any:
+    """Revoke a key: it answers 401 from now on."""
+    key = state_of(request).store.revoke_key(key_id)
+    if key is None:
+        raise NotFoundError(f"no API key has id {key_id!r}")
+    return key.to_dict()
+
+
+def configure(caller: Admin, config: dict[str, Any]) -> Any:
+    """mem0's runtime reconfiguration: refused, configure with `engram serve --config FILE`."""
+    raise Forbidden(
+        "engram servers take their configuration at start (`engram serve --config FILE`): a change "
+        "made in one process would not reach the others sharing the database"
+    )
+
+
+def _route(router: APIRouter, method: str, path: str, handler: Any, model: Any, tag: str, **extra: Any) -> None:
+    options: dict[str, Any] = {"responses": ERRORS, "response_model_exclude_unset": True, **extra}
+    router.add_api_route(path, handler, methods=[method], response_model=model, tags=[tag], **options)
+
+
+def _add_memory_routes(router: APIRouter, tag: str, *, search_path: str, list_path: str | None) -> None:
+    routes: list[tuple[str, str, Any, Any]] = [
+        ("POST", "/memories", add_memories, AddResult),
+        ("POST", search_path, search_memories, MemoryList),
+        ("GET", "/memories", list_memories, MemoryList),
+        ("GET", "/memories/{memory_id}", get_memory, MemoryItem),
+        ("PUT", "/memories/{memory_id}", update_memory, Message),
+        ("DELETE", "/memories/{memory_id}", delete_memory, Message),
+        ("DELETE", "/memories", delete_memories, Message),
+        ("GET", "/memories/{memory_id}/history", memory_history, list[HistoryEntry]),
+        ("POST", "/reset", reset, Message),
+    ]
+    if list_path:
+        routes.append(("POST", list_path, list_memories_by_body, MemoryList))
+    for method, path, handler, model in routes:
+        extra = {"responses": {**ERRORS, **JOB_ACCEPTED}} if handler is add_memories else {}
+        _route(router, method, path, handler, model, tag, **extra)
+
+
+v1 = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
+_add_memory_routes(v1, "memories", search_path="/memories/search", list_path="/memories/list")
+_route(v1, "GET", "/jobs/{job_id}", get_job, JobView, "jobs")
+_route(v1, "POST", "/keys", create_key, KeyCreated, "admin", status_code=201)
+_route(v1, "GET", "/keys", list_keys, list[KeyView], "admin")
+_route(v1, "DELETE", "/keys/{key_id}", revoke_key, KeyView, "admin")
+
+mem0_routes = APIRouter(route_class=StrictJSONRoute)
+_add_memory_routes(mem0_routes, "mem0-compatible", search_path="/search", list_path=None)
+_route(mem0_routes, "POST", "/configure", configure, Message, "mem0-compatible")
