@@ -29,6 +29,7 @@ import ast
 import hashlib
 import os
 import re
+import shutil
 import sys
 import sysconfig
 import tempfile
@@ -286,6 +287,7 @@ def main() -> None:
     try:
         report(args, url, workdir, sentences, base, queries, vectors, recs, ids)
     finally:
+        shutil.rmtree(workdir, ignore_errors=True)
         if server is not None:
             server.stop()
 
