@@ -1,4 +1,8 @@
-"""Shared fixtures: a fresh Memory on a temporary SQLite file, with the real local embedder."""
+"""Shared fixtures: a fresh Memory on a temporary SQLite file, with the real local embedder.
+
+The backend fixtures (``memory_factory``, ``backend_memory``, ``store_factory``: every test that uses
+them runs on SQLite and on PostgreSQL + pgvector) live in conftest_pg.py.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import pytest
 from engram import Memory
 from engram.embedders.local_minilm import LocalMiniLM
 from engram.llms.scripted import ScriptedLLM
+
+pytest_plugins = ["conftest_pg"]
 
 
 @pytest.fixture(scope="session")

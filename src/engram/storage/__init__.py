@@ -1,20 +1,32 @@
-"""Stores, chosen by ``vector_store.provider`` in the config."""
+"""Stores, chosen by ``vector_store.provider`` in the config (or ``$ENGRAM_DATABASE_URL``)."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from engram.config import MemoryConfig
 from engram.errors import ConfigError
 from engram.storage.base import Query, Store, StoredMessage
 from engram.storage.sqlite import SQLiteStore
 
+if TYPE_CHECKING:
+    from engram.storage.postgres import PostgresStore
+
 SQLITE_NAMES = ("sqlite", "sqlite3", "local")
+POSTGRES_NAMES = ("pgvector", "postgres", "postgresql")
+DATABASE_URL_ENV = "ENGRAM_DATABASE_URL"
+# mem0's pgvector config keys, by the name engram uses for them
+POSTGRES_ALIASES = {"connection_string": "url", "minconn": "min_connections", "maxconn": "max_connections"}
 
 
 def build_store(config: MemoryConfig, *, default_path: Path) -> Store:
-    """The store the config names; the SQLite file at ``default_path`` when it names none."""
+    """The store the config names; else PostgreSQL at ``$ENGRAM_DATABASE_URL``; else the SQLite file."""
     vector_store = config.vector_store
+    if vector_store is None and os.environ.get(DATABASE_URL_ENV):
+        return build_postgres_store({"url": os.environ[DATABASE_URL_ENV]})
     provider = vector_store.provider if vector_store else "sqlite"
     settings = dict(vector_store.config) if vector_store else {}
     if provider in SQLITE_NAMES:
@@ -22,7 +34,34 @@ def build_store(config: MemoryConfig, *, default_path: Path) -> Store:
         if settings:
             raise ConfigError(f"unknown settings for the sqlite store: {', '.join(sorted(settings))}")
         return SQLiteStore(path or default_path)
-    raise ConfigError(f"unknown vector_store provider {provider!r}; known: sqlite")
+    if provider in POSTGRES_NAMES:
+        return build_postgres_store(settings)
+    raise ConfigError(
+        f"unknown vector_store provider {provider!r}; known: {', '.join((*SQLITE_NAMES, *POSTGRES_NAMES))}"
+    )
 
 
-__all__ = ["Query", "SQLiteStore", "Store", "StoredMessage", "build_store"]
+def build_postgres_store(settings: dict[str, Any]) -> PostgresStore:
+    """A PostgresStore from ``{"url": ..., "schema": ..., "max_connections": ..., ...}``."""
+    from engram.storage.postgres import PostgresSettings, PostgresStore, url_from_parts
+
+    settings = {POSTGRES_ALIASES.get(key, key): value for key, value in settings.items()}
+    url = settings.pop("url", None) or os.environ.get(DATABASE_URL_ENV) or url_from_parts(settings)
+    if not url:
+        raise ConfigError(
+            f"the pgvector store needs a database: set vector_store.config.url "
+            f"(postgresql://user:password@host:5432/db) or ${DATABASE_URL_ENV}"
+        )
+    known = {field.name: field.type for field in fields(PostgresSettings)}
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"unknown settings for the pgvector store: {', '.join(unknown)}; known: url, {', '.join(known)}"
+        )
+    try:
+        return PostgresStore(str(url), PostgresSettings(**settings))
+    except TypeError as exc:
+        raise ConfigError(f"invalid settings for the pgvector store: {exc}") from exc
+
+
+__all__ = ["Query", "SQLiteStore", "Store", "StoredMessage", "build_postgres_store", "build_store"]
