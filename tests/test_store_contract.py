@@ -73,6 +73,15 @@ def test_update_changes_text_and_keeps_created_at(backend_memory: Memory) -> Non
     assert backend_memory.search("Rome", user_id="u")["results"][0]["id"] == memory_id
 
 
+def test_a_metadata_only_update_keeps_the_memory_findable_by_its_words(backend_memory: Memory) -> None:
+    turns = [{"role": "user", "content": "Guess what"}, {"role": "user", "content": "I adopted a parrot"}]
+    added = backend_memory.add(turns, user_id="u", infer=False)
+    parrot = added["results"][1]["id"]
+    backend_memory.update(parrot, metadata={"pet": True})
+    found = backend_memory.search("parrot adopted", user_id="u", limit=1)["results"]
+    assert [(m["id"], m["metadata"]) for m in found] == [(parrot, {"pet": True})]
+
+
 def test_update_and_delete_of_an_unknown_id_raise_not_found(backend_memory: Memory) -> None:
     with pytest.raises(NotFoundError):
         backend_memory.update("no-such-id", "text")

@@ -375,11 +375,11 @@ class PostgresStore:
                 [(*_record_values(record), _VectorArg(vector), text) for record, vector, text in rows],
             )
 
-    def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str) -> None:
+    def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str | None) -> None:
         with self._transactional() as conn:
             cursor = conn.execute(
                 "UPDATE memories SET memory = %s, hash = %s, metadata = %s, updated_at = %s, "
-                "embedding = coalesce(%b, embedding), search_text = %s WHERE id = %s",
+                "embedding = coalesce(%b, embedding), search_text = coalesce(%s, search_text) WHERE id = %s",
                 (
                     record.memory,
                     record.hash,
