@@ -103,7 +103,9 @@ class VectorCache:
         last = db.execute("SELECT max(pk) FROM memories").fetchone()[0]
         first = db.execute("SELECT embedding FROM memories LIMIT 1").fetchone()
         dimension = len(first[0]) // 4 if first else 0
-        self._reset_arrays((last or 0) + 1, dimension)
+        rows = (last or 0) + 1
+        # Headroom, so that the adds after a load do not copy the whole matrix to grow it.
+        self._reset_arrays(rows + rows // 4 + 1024, dimension)
         cursor = db.execute("SELECT pk, embedding, user_id, agent_id, run_id, actor_id, expiration_date FROM memories")
         for rowid, blob, user_id, agent_id, run_id, actor_id, expires in cursor:
             scope = Scope(user_id, agent_id, run_id, actor_id)
