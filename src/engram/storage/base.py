@@ -12,7 +12,9 @@ runs one suite against each.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +27,12 @@ from engram.models import HistoryRecord, MemoryRecord, Scope
 from engram.storage.filters import Filter
 
 Vector = npt.NDArray[np.float32]
+
+MEMORY_COLUMNS = (
+    "id, memory, hash, metadata, user_id, agent_id, run_id, actor_id, role, "
+    "created_at, updated_at, expiration_date"
+)
+"""The columns every backend reads a memory from, in the order of ``record_from_row``."""
 
 
 @dataclass(frozen=True)
@@ -122,3 +130,64 @@ class Store(Protocol):
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def record_values(record: MemoryRecord, time: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    """A memory as the values of ``MEMORY_COLUMNS``; ``time`` writes a time the backend's way."""
+
+    def when(moment: datetime | None) -> Any:
+        return time(moment) if moment is not None else None
+
+    return (
+        record.id,
+        record.memory,
+        record.hash,
+        json.dumps(record.metadata, ensure_ascii=False),
+        record.user_id,
+        record.agent_id,
+        record.run_id,
+        record.actor_id,
+        record.role,
+        when(record.created_at),
+        when(record.updated_at),
+        when(record.expiration_date),
+    )
+
+
+def record_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> MemoryRecord:
+    """A memory from a row of ``MEMORY_COLUMNS``; ``time`` reads a time the backend's way."""
+    metadata = row[3] if isinstance(row[3], dict) else json.loads(row[3])
+    return MemoryRecord(
+        id=row[0],
+        memory=row[1],
+        hash=row[2],
+        metadata=metadata,
+        user_id=row[4],
+        agent_id=row[5],
+        run_id=row[6],
+        actor_id=row[7],
+        role=row[8],
+        created_at=time(row[9]),
+        updated_at=time(row[10]) if row[10] is not None else None,
+        expiration_date=time(row[11]) if row[11] is not None else None,
+    )
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# English function words. They carry almost no BM25 weight, yet a keyword index reads the whole
+# posting list of every query term, and with OR semantics they match nearly every memory.
+STOPWORDS = frozenset(
+    "a about after again all am an and any are as at be been before being both but by can could "
+    "did do does doing during each few for from had has have having he her here hers herself him "
+    "himself his how i if in into is it its itself just me more most my myself no nor not now of "
+    "off on once only or other our ours out over own same she should so some such than that the "
+    "their theirs them then there these they this those through to too under until up very was we "
+    "were what when where which while who whom why will with would you your yours".split()
+)
+
+
+def query_words(text: str) -> list[str]:
+    """The content words of a keyword query, lower-cased, each once, in order (every backend uses these)."""
+    words = (w.lower() for w in _WORD.findall(text) if len(w) > 1 or w.isdigit())
+    return list(dict.fromkeys(w for w in words if w not in STOPWORDS))

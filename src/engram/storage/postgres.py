@@ -36,7 +36,15 @@ import numpy as np
 
 from engram.errors import ConfigError, StorageError
 from engram.models import Event, HistoryRecord, MemoryRecord, Scope
-from engram.storage.base import Query, StoredMessage, Vector
+from engram.storage.base import (
+    MEMORY_COLUMNS,
+    Query,
+    StoredMessage,
+    Vector,
+    query_words,
+    record_from_row,
+    record_values,
+)
 from engram.storage.filters import And, Condition, Filter, Not, Or
 
 try:
@@ -66,10 +74,6 @@ DEFAULT_POOL_MAX = 10
 DEFAULT_POOL_TIMEOUT_S = 30.0
 MIGRATION_LOCK_KEY = 0x656E6772616D  # "engram": one process migrates a database at a time
 
-MEMORY_COLUMNS = (
-    "id, memory, hash, metadata, user_id, agent_id, run_id, actor_id, role, "
-    "created_at, updated_at, expiration_date"
-)
 # How SQLite (and the API) writes a time; `contains` on a time column matches against this text.
 ISO_UTC_TEXT = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 TIME_COLUMNS = ("created_at", "updated_at")
@@ -651,47 +655,18 @@ def url_from_parts(settings: dict[str, Any]) -> str:
 
 
 def _record_values(record: MemoryRecord) -> tuple[Any, ...]:
-    return (
-        record.id,
-        record.memory,
-        record.hash,
-        json.dumps(record.metadata, ensure_ascii=False),
-        record.user_id,
-        record.agent_id,
-        record.run_id,
-        record.actor_id,
-        record.role,
-        record.created_at,
-        record.updated_at,
-        record.expiration_date,
-    )
+    return record_values(record, lambda moment: moment)
 
 
 def _record(row: Sequence[Any]) -> MemoryRecord:
-    return MemoryRecord(
-        id=row[0],
-        memory=row[1],
-        hash=row[2],
-        metadata=row[3],
-        user_id=row[4],
-        agent_id=row[5],
-        run_id=row[6],
-        actor_id=row[7],
-        role=row[8],
-        created_at=row[9],
-        updated_at=row[10],
-        expiration_date=row[11],
-    )
+    return record_from_row(row, lambda moment: moment)
 
 
 # -- SQL for scopes, keyword queries and filters ---------------------------------------------
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
 def ts_query(text: str) -> str | None:
-    """A tsquery matching any word of ``text`` (the words SQLite's ``fts_query`` would use)."""
-    words = dict.fromkeys(w.lower() for w in _WORD.findall(text) if len(w) > 1 or w.isdigit())
+    """A tsquery matching any content word of ``text`` (the words SQLite's ``fts_query`` uses)."""
+    words = query_words(text)
     if not words:
         return None
     # \w never holds a quote or backslash, so quoting each word neutralises tsquery syntax.

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -28,15 +27,20 @@ import numpy as np
 
 from engram.errors import StorageError
 from engram.models import Event, HistoryRecord, MemoryRecord, Scope, iso
-from engram.storage.base import Query, StoredMessage, Vector, iter_chunks
+from engram.storage.base import (
+    MEMORY_COLUMNS,
+    Query,
+    StoredMessage,
+    Vector,
+    iter_chunks,
+    query_words,
+    record_from_row,
+    record_values,
+)
 from engram.storage.filters import And, Condition, Filter, Not, Or
 from engram.storage.vector_cache import CachedRow, VectorCache
 
 BUSY_TIMEOUT_MS = 10_000
-MEMORY_COLUMNS = (
-    "id, memory, hash, metadata, user_id, agent_id, run_id, actor_id, role, "
-    "created_at, updated_at, expiration_date"
-)
 
 
 # -- migrations: named, ordered, each run once inside a transaction ------------
@@ -430,37 +434,11 @@ def _blob(vector: Vector) -> bytes:
 
 
 def _record_values(record: MemoryRecord) -> tuple[Any, ...]:
-    return (
-        record.id,
-        record.memory,
-        record.hash,
-        json.dumps(record.metadata, ensure_ascii=False),
-        record.user_id,
-        record.agent_id,
-        record.run_id,
-        record.actor_id,
-        record.role,
-        iso(record.created_at),
-        iso(record.updated_at) if record.updated_at else None,
-        iso(record.expiration_date) if record.expiration_date else None,
-    )
+    return record_values(record, iso)
 
 
 def _record(row: Sequence[Any]) -> MemoryRecord:
-    return MemoryRecord(
-        id=row[0],
-        memory=row[1],
-        hash=row[2],
-        metadata=json.loads(row[3]),
-        user_id=row[4],
-        agent_id=row[5],
-        run_id=row[6],
-        actor_id=row[7],
-        role=row[8],
-        created_at=datetime.fromisoformat(row[9]),
-        updated_at=datetime.fromisoformat(row[10]) if row[10] else None,
-        expiration_date=datetime.fromisoformat(row[11]) if row[11] else None,
-    )
+    return record_from_row(row, datetime.fromisoformat)
 
 
 def _top_indices(scores: np.ndarray, limit: int) -> list[int]:
@@ -472,26 +450,9 @@ def _top_indices(scores: np.ndarray, limit: int) -> list[int]:
 
 # -- SQL for scopes and filters ------------------------------------------------------------
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-# English function words. They carry almost no BM25 weight, yet FTS5's bm25() reads the whole
-# posting list of every query term to count its documents, so leaving them out keeps
-# keyword search fast on large stores.
-STOPWORDS = frozenset(
-    "a about after again all am an and any are as at be been before being both but by can could "
-    "did do does doing during each few for from had has have having he her here hers herself him "
-    "himself his how i if in into is it its itself just me more most my myself no nor not now of "
-    "off on once only or other our ours out over own same she should so some such than that the "
-    "their theirs them then there these they this those through to too under until up very was we "
-    "were what when where which while who whom why will with would you your yours".split()
-)
-
-
 def fts_query(text: str) -> str | None:
     """An FTS5 query matching any content word of ``text``, with FTS syntax neutralised."""
-    words = dict.fromkeys(
-        w.lower() for w in _WORD.findall(text) if (len(w) > 1 or w.isdigit()) and w.lower() not in STOPWORDS
-    )
+    words = query_words(text)
     if not words:
         return None
     return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
