@@ -108,11 +108,13 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def keys(args: argparse.Namespace) -> None:
-    from engram.server.state import default_data_dir
-    from engram.server.store import SQLiteServerStore
+    from engram.server import ServerSettings
 
-    data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
-    store = SQLiteServerStore(data_dir / "server.db")
+    settings = ServerSettings.from_env(
+        data_dir=Path(args.data_dir).expanduser() if args.data_dir else None,
+        memory_config=_load_config(args.config),
+    )
+    store = settings.open_store()
     try:
         if args.action == "create":
             key, secret = store.create_key(args.project, args.name)
@@ -157,6 +159,9 @@ def _add_server_commands(commands: Any) -> None:
 
     keys_cmd = commands.add_parser("keys", help="create, list or revoke the server's API keys")
     keys_cmd.add_argument("--data-dir", help="the server's data directory (default: ~/.engram/server)")
+    keys_cmd.add_argument(
+        "--config", help="the server's JSON Memory config: with a pgvector store, the keys are in PostgreSQL"
+    )
     actions = keys_cmd.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="a new key for a project (printed once)")
     create.add_argument("--project", required=True)

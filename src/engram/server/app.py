@@ -25,7 +25,6 @@ from engram.server.projects import ProjectMemories
 from engram.server.routes import mem0_routes, v1
 from engram.server.schemas import Health
 from engram.server.state import ServerSettings, ServerState, state_of
-from engram.server.store import SQLiteServerStore
 
 WORKER_SETTINGS_ENV = "_ENGRAM_WORKER_SETTINGS"  # set by `engram serve --workers N` for its children
 
@@ -45,7 +44,7 @@ def create_app(
 ) -> FastAPI:
     """The app, with its stores opened now (so a bad config fails at start) and job workers at startup."""
     settings = settings or ServerSettings.from_env()
-    store = SQLiteServerStore(settings.store_path)
+    store = settings.open_store()
     memories = ProjectMemories(
         settings.memory_config,
         settings.data_dir,

@@ -6,14 +6,17 @@ simply not in the store the request reaches: get answers 404, and so do
 update, delete and history, with no id check that a route could forget. The
 embedder and the LLM are built once and shared by every project.
 
-On Postgres, where all projects share one database, each project gets its
-own schema (``project_schema``): the same separation, with the same tables.
-``store_config_for`` is the one place that maps a project to its store.
+On Postgres (a ``pgvector`` vector_store in the server config, or
+``$ENGRAM_DATABASE_URL`` with none), where all projects share one database,
+each project gets its own schema (``project_schema``): the same separation,
+with the same tables. The server's keys and jobs sit in ``server_schema``
+beside them. ``store_config_for`` is the one place that maps a project to its store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -28,9 +31,8 @@ from engram.errors import ConfigError
 from engram.llms import LLM, build_llm
 from engram.memory import Memory
 from engram.server.store import check_project
-from engram.storage import SQLITE_NAMES
+from engram.storage import DATABASE_URL_ENV, POSTGRES_NAMES, SQLITE_NAMES
 
-POSTGRES_NAMES = ("pgvector", "postgres", "postgresql")  # the names engram.storage knows Postgres by
 MAX_IDENTIFIER = 63  # Postgres truncates longer names
 DEFAULT_MAX_OPEN = 256  # x3 file descriptors each (database, WAL, shared memory)
 
@@ -57,7 +59,7 @@ class ProjectMemories:
         llm: LLM | None = None,
         max_open: int = DEFAULT_MAX_OPEN,
     ) -> None:
-        self.config = MemoryConfig.parse(config)
+        self.config = on_database_from_environment(MemoryConfig.parse(config))
         self.data_dir = data_dir
         self.embedder = embedder or _build_embedder(self.config)
         if llm is None and self.config.llm is not None:
@@ -119,12 +121,36 @@ def store_config_for(config: MemoryConfig, data_dir: Path, project: str) -> Prov
     )
 
 
+def on_database_from_environment(config: MemoryConfig) -> MemoryConfig:
+    """The config, on PostgreSQL at ``$ENGRAM_DATABASE_URL`` when it names no store (as for ``Memory``)."""
+    if config.vector_store is None and (url := os.environ.get(DATABASE_URL_ENV)):
+        return config.model_copy(update={"vector_store": ProviderConfig(provider="pgvector", config={"url": url})})
+    return config
+
+
+def postgres_settings(config: MemoryConfig) -> dict[str, Any] | None:
+    """The pgvector settings when the server keeps its data in PostgreSQL, else None (SQLite)."""
+    config = on_database_from_environment(config)
+    if config.vector_store is not None and config.vector_store.provider in POSTGRES_NAMES:
+        return dict(config.vector_store.config)
+    return None
+
+
+def server_schema(base: str) -> str:
+    """The schema of the server's keys, projects and jobs, next to the projects' schemas."""
+    return f"{_schema_prefix(base)}_server"
+
+
+def _schema_prefix(base: str) -> str:
+    return "engram" if base == "public" else base
+
+
 def project_schema(base: str, project: str) -> str:
     """A Postgres schema per project: a plain identifier, readable, and distinct for distinct projects.
 
     Project names may hold '-', which identifiers may not; the hash suffix keeps "a-b" and "a_b" apart.
     """
-    prefix = "engram" if base == "public" else base
+    prefix = _schema_prefix(base)
     if len(prefix) > MAX_IDENTIFIER - 20:  # room for at least ten readable characters and the hash
         raise ConfigError(f"the schema {base!r} is too long to name a schema per project: use a shorter one")
     readable = project.replace("-", "_")[: max(0, MAX_IDENTIFIER - len(prefix) - 10)]

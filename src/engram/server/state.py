@@ -77,7 +77,24 @@ class ServerSettings:
 
     @property
     def store_path(self) -> Path:
+        """The SQLite file of keys and jobs, when the server is not on PostgreSQL."""
         return self.data_dir / "server.db"
+
+    def open_store(self) -> ServerStore:
+        """The store of keys and jobs: PostgreSQL when the memories are there (a ``pgvector``
+        vector_store, or ``$ENGRAM_DATABASE_URL`` with none), else ``server.db`` in the data directory."""
+        from engram.config import MemoryConfig
+        from engram.server.projects import postgres_settings, server_schema
+        from engram.server.store import SQLiteServerStore
+
+        settings = postgres_settings(MemoryConfig.parse(self.memory_config))
+        if settings is None:
+            return SQLiteServerStore(self.store_path)
+        from engram.server.store_postgres import PostgresServerStore
+        from engram.storage import postgres_url
+
+        url, rest = postgres_url(settings)
+        return PostgresServerStore(url, schema=server_schema(str(rest.get("schema") or "engram")))
 
 
 @dataclass

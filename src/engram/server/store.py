@@ -2,9 +2,10 @@
 
 ``ServerStore`` is the interface; ``SQLiteServerStore`` implements it in its
 own small SQLite file (``server.db`` in the data directory), with named,
-ordered migrations like the memory store. A Postgres implementation only has
-to provide the same methods, and then many server processes can share one
-database: nothing a request needs lives in a process.
+ordered migrations like the memory store, and ``PostgresServerStore``
+(``store_postgres.py``) in one schema of a PostgreSQL database, so that many
+server processes on many machines can share it: nothing a request needs
+lives in a process.
 
 Keys are random 256-bit secrets, so a plain SHA-256 of the key is enough to
 store them safely (a slow password hash protects guessable secrets; these are
@@ -83,6 +84,21 @@ class Job:
             "result": self.result,
             "error": self.error,
         }
+
+
+INTERRUPTED_ERROR = {
+    "code": "job_interrupted",
+    "message": "the server running this job stopped before it finished; its add may or may not "
+    "have been applied (add is idempotent for infer=False: submit it again)",
+}
+
+
+def new_key_id() -> str:
+    return "key_" + uuid.uuid4().hex[:16]
+
+
+def new_job_id() -> str:
+    return "job_" + uuid.uuid4().hex
 
 
 def check_project(name: str) -> str:
@@ -228,7 +244,7 @@ class SQLiteServerStore:
     def create_key(self, project: str, name: str) -> tuple[ApiKey, str]:
         check_project(project)
         secret = new_key_secret()
-        key = ApiKey(id="key_" + uuid.uuid4().hex[:16], project=project, name=name, created_at=iso(utcnow()))
+        key = ApiKey(id=new_key_id(), project=project, name=name, created_at=iso(utcnow()))
         with self._transaction() as db:
             db.execute("INSERT OR IGNORE INTO projects VALUES (?, ?)", (project, key.created_at))
             db.execute(
@@ -273,7 +289,7 @@ class SQLiteServerStore:
 
     def create_job(self, project: str, request: dict[str, Any]) -> Job:
         job = Job(
-            id="job_" + uuid.uuid4().hex,
+            id=new_job_id(),
             project=project,
             status=JobStatus.PENDING,
             request=request,
@@ -332,11 +348,7 @@ class SQLiteServerStore:
 
     def fail_stale_jobs(self, older_than: timedelta) -> int:
         now = utcnow()
-        error = {
-            "code": "job_interrupted",
-            "message": "the server running this job stopped before it finished; its add may or may not "
-            "have been applied (add is idempotent for infer=False: submit it again)",
-        }
+        error = INTERRUPTED_ERROR
         with self._transaction() as db:
             cursor = db.execute(
                 "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE status = ? AND heartbeat_at < ?",

@@ -43,15 +43,9 @@ def build_store(config: MemoryConfig, *, default_path: Path) -> Store:
 
 def build_postgres_store(settings: dict[str, Any]) -> PostgresStore:
     """A PostgresStore from ``{"url": ..., "schema": ..., "max_connections": ..., ...}``."""
-    from engram.storage.postgres import PostgresSettings, PostgresStore, url_from_parts
+    from engram.storage.postgres import PostgresSettings, PostgresStore
 
-    settings = {POSTGRES_ALIASES.get(key, key): value for key, value in settings.items()}
-    url = settings.pop("url", None) or os.environ.get(DATABASE_URL_ENV) or url_from_parts(settings)
-    if not url:
-        raise ConfigError(
-            f"the pgvector store needs a database: set vector_store.config.url "
-            f"(postgresql://user:password@host:5432/db) or ${DATABASE_URL_ENV}"
-        )
+    url, settings = postgres_url(settings)
     known = {field.name: field.type for field in fields(PostgresSettings)}
     unknown = sorted(set(settings) - set(known))
     if unknown:
@@ -64,4 +58,19 @@ def build_postgres_store(settings: dict[str, Any]) -> PostgresStore:
         raise ConfigError(f"invalid settings for the pgvector store: {exc}") from exc
 
 
-__all__ = ["Query", "SQLiteStore", "Store", "StoredMessage", "build_postgres_store", "build_store"]
+def postgres_url(settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The database URL of a pgvector config (``url``, mem0's keys, or ``$ENGRAM_DATABASE_URL``) and the
+    remaining settings, with mem0's names turned into engram's."""
+    from engram.storage.postgres import url_from_parts
+
+    settings = {POSTGRES_ALIASES.get(key, key): value for key, value in settings.items()}
+    url = settings.pop("url", None) or os.environ.get(DATABASE_URL_ENV) or url_from_parts(settings)
+    if not url:
+        raise ConfigError(
+            f"the pgvector store needs a database: set vector_store.config.url "
+            f"(postgresql://user:password@host:5432/db) or ${DATABASE_URL_ENV}"
+        )
+    return str(url), settings
+
+
+__all__ = ["Query", "SQLiteStore", "Store", "StoredMessage", "build_postgres_store", "build_store", "postgres_url"]
