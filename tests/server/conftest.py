@@ -2,6 +2,11 @@
 
 One server serves the whole session; each test gets its own project (a fresh
 store), which is exactly the isolation the server promises.
+
+The server runs on SQLite, or on the session's PostgreSQL (``postgres_url``) with
+keys and jobs in ``<namespace>_server`` and each project in its own schema. A test
+module runs on both with ``pytestmark = ON_BOTH_BACKENDS``; ``server_config`` is the
+Memory config of the backend under test, for tests that start servers of their own.
 """
 
 from __future__ import annotations
@@ -53,10 +58,25 @@ class LiveServer:
         self.thread.join(10)
 
 
-def start_server(data_dir: Path, *, llm: LLM | None = None, **settings: Any) -> LiveServer:
+ON_BOTH_BACKENDS = pytest.mark.parametrize("server_backend", ["sqlite", "postgres"], indirect=True)
+POSTGRES_MAX_OPEN_PROJECTS = 16  # each open project holds a pooled connection; the test server allows 200
+
+
+def postgres_server_config(url: str) -> dict[str, Any]:
+    """A Memory config on ``url`` in a namespace of its own: ``<ns>_server`` and ``<ns>_<project>_<hash>``."""
+    namespace = "t" + uuid.uuid4().hex[:10]
+    return {**MEMORY_CONFIG, "vector_store": {"provider": "pgvector", "config": {"url": url, "schema": namespace}}}
+
+
+def start_server(
+    data_dir: Path, *, llm: LLM | None = None, memory_config: dict[str, Any] | None = None, **settings: Any
+) -> LiveServer:
     """Start uvicorn on 127.0.0.1 (a free port) in a thread and wait until it answers."""
+    memory_config = memory_config or MEMORY_CONFIG
+    if "vector_store" in memory_config:
+        settings.setdefault("max_open_projects", POSTGRES_MAX_OPEN_PROJECTS)
     config = ServerSettings(
-        data_dir=data_dir, memory_config=MEMORY_CONFIG, admin_key=ADMIN_KEY, job_poll_s=0.1, **settings
+        data_dir=data_dir, memory_config=memory_config, admin_key=ADMIN_KEY, job_poll_s=0.1, **settings
     )
     app = create_app(config, embedder=HashingEmbedder(), llm=llm)
     sock = socket.socket()
@@ -90,8 +110,30 @@ def no_llm_from_the_environment() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = start_server(tmp_path_factory.mktemp("server"))
+def server_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` unless the module runs ``ON_BOTH_BACKENDS``."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+def memory_config_for(backend: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    if backend == "postgres":
+        return postgres_server_config(request.getfixturevalue("postgres_url"))
+    return MEMORY_CONFIG
+
+
+@pytest.fixture
+def server_config(server_backend: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The Memory config of a server of one's own on the backend under test (a fresh namespace on Postgres)."""
+    return memory_config_for(server_backend, request)
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    server_backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    server = start_server(
+        tmp_path_factory.mktemp("server"), memory_config=memory_config_for(server_backend, request)
+    )
     yield server
     server.stop()
 

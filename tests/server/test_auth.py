@@ -5,12 +5,17 @@ from __future__ import annotations
 import sqlite3
 
 import httpx
+import psycopg
 import pytest
+from psycopg import sql
 
 from engram import MemoryClient
 from engram.client import APIError
+from engram.server.projects import server_schema
 
-from .conftest import ADMIN_KEY, LiveServer
+from .conftest import ADMIN_KEY, ON_BOTH_BACKENDS, LiveServer
+
+pytestmark = ON_BOTH_BACKENDS
 
 
 @pytest.mark.parametrize(
@@ -32,10 +37,22 @@ def test_mem0_token_scheme_is_accepted(live_server: LiveServer, project_key: str
     assert answer.status_code == 200
 
 
+def stored_key_hashes(server: LiveServer) -> list[str]:
+    """The api_keys.hash column, read straight from the server's database."""
+    vector_store = (server.settings.memory_config or {}).get("vector_store")
+    if vector_store is None:
+        rows = sqlite3.connect(server.settings.store_path).execute("SELECT hash FROM api_keys").fetchall()
+    else:
+        table = sql.Identifier(server_schema(vector_store["config"]["schema"]), "api_keys")
+        with psycopg.connect(vector_store["config"]["url"]) as conn:
+            rows = conn.execute(sql.SQL("SELECT hash FROM {}").format(table)).fetchall()
+    return [row[0] for row in rows]
+
+
 def test_keys_are_stored_hashed(live_server: LiveServer, project_key: str) -> None:
-    stored = sqlite3.connect(live_server.settings.store_path).execute("SELECT hash FROM api_keys").fetchall()
-    assert project_key not in str(stored)
-    assert all(len(row[0]) == 64 for row in stored)
+    stored = stored_key_hashes(live_server)
+    assert stored and project_key not in str(stored)
+    assert all(len(value) == 64 for value in stored)
 
 
 def test_a_revoked_key_is_401(live_server: LiveServer) -> None:

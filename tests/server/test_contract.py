@@ -1,6 +1,7 @@
 """One behavioural suite, run on the four faces: Memory, AsyncMemory, MemoryClient, AsyncMemoryClient.
 
-The clients talk to a live server on loopback, each test in a fresh project.
+The clients talk to a live server on loopback, each test in a fresh project. Every test runs on
+SQLite and on PostgreSQL: the embedded faces on a file or a schema, the clients on a server on either.
 Async faces are driven through one event loop per test (``asyncio.Runner``).
 """
 
@@ -24,7 +25,7 @@ from engram import (
 )
 from engram.embedders.hashing import HashingEmbedder
 
-from .conftest import LiveServer
+from .conftest import ON_BOTH_BACKENDS, LiveServer
 
 FACES = ["Memory", "AsyncMemory", "MemoryClient", "AsyncMemoryClient"]
 
@@ -41,10 +42,16 @@ class Synced:
         return lambda *args, **kwargs: self._runner.run(verb(*args, **kwargs))
 
 
+pytestmark = ON_BOTH_BACKENDS  # embedded on a SQLite file or a Postgres schema; clients on a server on either
+
+
 @pytest.fixture(params=FACES)
-def mem(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+def mem(request: pytest.FixtureRequest, tmp_path: Path, server_backend: str) -> Iterator[Any]:
     face: str = request.param
-    config = {"vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "m.db")}}}
+    config: dict[str, Any] = {"vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "m.db")}}}
+    if server_backend == "postgres":
+        url, schema = request.getfixturevalue("postgres_url"), request.getfixturevalue("postgres_schema")
+        config = {"vector_store": {"provider": "pgvector", "config": {"url": url, "schema": schema}}}
     if face == "Memory":
         with Memory(config, embedder=HashingEmbedder()) as memory:
             yield memory

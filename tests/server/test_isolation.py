@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from .conftest import ADMIN_KEY, LiveServer
+from .conftest import ADMIN_KEY, ON_BOTH_BACKENDS, LiveServer
+
+pytestmark = ON_BOTH_BACKENDS  # on Postgres, one schema per project
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Async adds: 202 and a job id at once; jobs live in the database and outlive the server."""
+"""Async adds: 202 and a job id at once; jobs live in the database and outlive the server (SQLite and Postgres)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import httpx
 
 from engram import MemoryClient
 from engram.llms.scripted import ScriptedLLM
-from engram.server.store import SQLiteServerStore
+from engram.server import ServerSettings
 
-from .conftest import LiveServer, start_server
+from .conftest import ON_BOTH_BACKENDS, LiveServer, start_server
+
+pytestmark = ON_BOTH_BACKENDS
 
 
 def wait_for(client: httpx.Client, job_id: str, timeout: float = 10) -> dict[str, Any]:
@@ -56,13 +58,15 @@ def test_the_client_submits_and_reads_jobs(live_server: LiveServer, project_key:
         assert client.get_all(user_id="alice")["results"][0]["memory"] == "I play chess"
 
 
-def test_a_slow_llm_add_does_not_block_other_requests(tmp_path: Path) -> None:
+def test_a_slow_llm_add_does_not_block_other_requests(tmp_path: Path, server_config: dict[str, Any]) -> None:
     def slow_facts(messages: object) -> str:
         time.sleep(1.0)
         return '{"facts": [{"text": "Likes hiking"}]}'
 
     # heartbeats keep a job alive far past job_stale_after_s while it runs
-    server = start_server(tmp_path, llm=ScriptedLLM([slow_facts]), job_stale_after_s=0.3)
+    server = start_server(
+        tmp_path, llm=ScriptedLLM([slow_facts]), memory_config=server_config, job_stale_after_s=0.3
+    )
     try:
         with server.client(server.new_key("p")) as client:
             started = time.monotonic()
@@ -77,13 +81,13 @@ def test_a_slow_llm_add_does_not_block_other_requests(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_a_pending_job_runs_when_the_server_starts_again(tmp_path: Path) -> None:
-    store = SQLiteServerStore(tmp_path / "server.db")
+def test_a_pending_job_runs_when_the_server_starts_again(tmp_path: Path, server_config: dict[str, Any]) -> None:
+    store = ServerSettings(data_dir=tmp_path, memory_config=server_config).open_store()
     _, secret = store.create_key("p", "test")
     job = store.create_job("p", {"messages": "queued before a restart", "user_id": "alice", "infer": False})
     store.close()
 
-    server = start_server(tmp_path)
+    server = start_server(tmp_path, memory_config=server_config)
     try:
         with server.client(secret) as client:
             assert wait_for(client, job.id)["status"] == "succeeded"
@@ -93,14 +97,14 @@ def test_a_pending_job_runs_when_the_server_starts_again(tmp_path: Path) -> None
         server.stop()
 
 
-def test_a_job_running_when_its_server_died_is_marked_failed(tmp_path: Path) -> None:
-    store = SQLiteServerStore(tmp_path / "server.db")
+def test_a_job_running_when_its_server_died_is_marked_failed(tmp_path: Path, server_config: dict[str, Any]) -> None:
+    store = ServerSettings(data_dir=tmp_path, memory_config=server_config).open_store()
     _, secret = store.create_key("p", "test")
     job = store.create_job("p", {"messages": "half done", "user_id": "alice", "infer": False})
     assert store.claim_job("worker_that_died") is not None  # running, and its heartbeats stop now
     store.close()
 
-    server = start_server(tmp_path, job_stale_after_s=0.3)
+    server = start_server(tmp_path, memory_config=server_config, job_stale_after_s=0.3)
     try:
         with server.client(secret) as client:
             finished = wait_for(client, job.id)

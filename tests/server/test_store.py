@@ -1,25 +1,52 @@
-"""The server's own store: keys, and jobs as a queue that several processes can share."""
+"""The server's own store: keys, and jobs as a queue that several processes can share.
+
+Every test runs on ``SQLiteServerStore`` and on ``PostgresServerStore``: one contract, two stores.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from engram.errors import ValidationError
-from engram.server.store import JobStatus, SQLiteServerStore
+from engram.errors import StorageError, ValidationError
+from engram.server.store import JobStatus, ServerStore, SQLiteServerStore
+from engram.server.store_postgres import PostgresServerStore
+
+StoreOpener = Callable[[], ServerStore]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreOpener]:
+    """Opens the store under test on one database: each call is another "process" sharing it."""
+    opened: list[ServerStore] = []
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        schema = "t" + uuid.uuid4().hex[:10] + "_server"
+
+        def make() -> ServerStore:
+            opened.append(PostgresServerStore(url, schema=schema))
+            return opened[-1]
+    else:
+
+        def make() -> ServerStore:
+            opened.append(SQLiteServerStore(tmp_path / "server.db"))
+            return opened[-1]
+
+    yield make
+    for store in opened:
+        store.close()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteServerStore]:
-    opened = SQLiteServerStore(tmp_path / "server.db")
-    yield opened
-    opened.close()
+def store(open_store: StoreOpener) -> ServerStore:
+    return open_store()
 
 
-def test_a_key_authenticates_until_revoked(store: SQLiteServerStore) -> None:
+def test_a_key_authenticates_until_revoked(store: ServerStore) -> None:
     key, secret = store.create_key("shop", "web")
     assert store.authenticate(secret) == key
     assert store.authenticate(secret + "x") is None
@@ -28,7 +55,7 @@ def test_a_key_authenticates_until_revoked(store: SQLiteServerStore) -> None:
     assert store.revoke_key("key_unknown") is None
 
 
-def test_projects_are_created_with_their_first_key(store: SQLiteServerStore) -> None:
+def test_projects_are_created_with_their_first_key(store: ServerStore) -> None:
     store.create_key("b-shop", "")
     store.create_key("a-blog", "")
     store.create_key("a-blog", "second")
@@ -37,23 +64,22 @@ def test_projects_are_created_with_their_first_key(store: SQLiteServerStore) -> 
         store.create_key("Not Valid", "")
 
 
-def test_each_job_is_claimed_once_oldest_first(tmp_path: Path, store: SQLiteServerStore) -> None:
+def test_each_job_is_claimed_once_oldest_first(open_store: StoreOpener, store: ServerStore) -> None:
     first = store.create_job("p", {"n": 1})
     second = store.create_job("p", {"n": 2})
-    other_process = SQLiteServerStore(tmp_path / "server.db")
+    other_process = open_store()
     claimed = [store.claim_job("w1"), other_process.claim_job("w2"), store.claim_job("w1")]
-    other_process.close()
     assert [job.id if job else None for job in claimed] == [first.id, second.id, None]
     assert all(job is not None and job.status == JobStatus.RUNNING for job in claimed[:2])
 
 
-def test_jobs_are_visible_only_to_their_project(store: SQLiteServerStore) -> None:
+def test_jobs_are_visible_only_to_their_project(store: ServerStore) -> None:
     job = store.create_job("p", {})
     assert store.get_job("p", job.id) is not None
     assert store.get_job("q", job.id) is None
 
 
-def test_a_beating_job_is_not_stale_and_a_silent_one_is(store: SQLiteServerStore) -> None:
+def test_a_beating_job_is_not_stale_and_a_silent_one_is(store: ServerStore) -> None:
     job = store.create_job("p", {})
     store.claim_job("w1")
     store.heartbeat("w1")
@@ -64,7 +90,7 @@ def test_a_beating_job_is_not_stale_and_a_silent_one_is(store: SQLiteServerStore
     assert (failed.status, failed.error["code"]) == (JobStatus.FAILED, "job_interrupted")
 
 
-def test_finished_jobs_are_pruned_after_the_retention(store: SQLiteServerStore) -> None:
+def test_finished_jobs_are_pruned_after_the_retention(store: ServerStore) -> None:
     done = store.create_job("p", {})
     store.claim_job("w1")
     store.finish_job(done.id, result={"results": []}, error=None)
@@ -73,3 +99,37 @@ def test_finished_jobs_are_pruned_after_the_retention(store: SQLiteServerStore) 
     assert store.prune_jobs(timedelta(seconds=-1)) == 1
     assert store.get_job("p", done.id) is None
     assert store.get_job("p", waiting.id) is not None
+
+
+def test_keys_and_jobs_are_shared_by_every_process_on_the_database(open_store: StoreOpener) -> None:
+    one, other = open_store(), open_store()
+    key, secret = one.create_key("shop", "web")
+    job = one.create_job("shop", {"messages": "hi"})
+    assert other.authenticate(secret) == key
+    assert other.list_keys("shop") == [key]
+    shared = other.get_job("shop", job.id)
+    assert shared is not None and shared.request == {"messages": "hi"}
+    other.revoke_key(key.id)
+    assert one.authenticate(secret) is None
+
+
+def test_a_job_keeps_its_request_result_and_times(store: ServerStore) -> None:
+    job = store.create_job("p", {"messages": [{"role": "user", "content": "é"}], "infer": False})
+    claimed = store.claim_job("w1")
+    assert claimed is not None and claimed.request == job.request and claimed.started_at is not None
+    store.finish_job(job.id, result={"results": [{"id": "m1", "event": "ADD"}]}, error=None)
+    done = store.get_job("p", job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED
+    assert done.result == {"results": [{"id": "m1", "event": "ADD"}]}
+    assert done.created_at <= done.started_at <= done.finished_at  # type: ignore[operator]
+
+
+def test_a_server_schema_from_a_newer_engram_is_refused(open_store: StoreOpener, store: ServerStore) -> None:
+    if isinstance(store, PostgresServerStore):
+        with store._pool.connection() as conn:
+            conn.execute("INSERT INTO schema_version (version, name) VALUES (99, 'future')")
+    else:
+        assert isinstance(store, SQLiteServerStore)
+        store._db.execute("PRAGMA user_version = 99")
+    with pytest.raises(StorageError, match="newer engram server"):
+        open_store()
