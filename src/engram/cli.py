@@ -90,6 +90,7 @@ def serve(args: argparse.Namespace) -> None:
         admin_key=args.admin_key,
         job_workers=args.job_workers,
         max_body_bytes=args.max_body_bytes,
+        max_open_projects=args.max_open_projects,
     )
     if args.workers > 1:
         # Each worker process builds its own app from these settings: they share only the database.
@@ -153,6 +154,12 @@ def _add_server_commands(commands: Any) -> None:
     serve_cmd.add_argument("--admin-key", help="the admin key (default: $ENGRAM_ADMIN_KEY)")
     serve_cmd.add_argument("--job-workers", type=int, default=None, help="threads running async adds")
     serve_cmd.add_argument("--max-body-bytes", type=int, default=None, help="request body limit")
+    serve_cmd.add_argument(
+        "--max-open-projects",
+        type=int,
+        default=None,
+        help="idle project stores kept open per process (default 256; on Postgres each holds connections)",
+    )
     serve_cmd.add_argument("--workers", type=int, default=1, help="server processes sharing the database")
     serve_cmd.add_argument("--log-level", default="info")
     serve_cmd.set_defaults(run=serve)

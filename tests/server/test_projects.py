@@ -10,7 +10,14 @@ import pytest
 from engram.config import MemoryConfig
 from engram.embedders.hashing import HashingEmbedder
 from engram.errors import ConfigError, ValidationError
-from engram.server.projects import ProjectMemories, project_schema, store_config_for
+from engram.server.projects import (
+    ProjectMemories,
+    on_database_from_environment,
+    project_schema,
+    server_schema,
+    store_config_for,
+)
+from engram.storage import DATABASE_URL_ENV
 
 
 def memories(tmp_path: Path, max_open: int = 256) -> ProjectMemories:
@@ -72,3 +79,22 @@ def test_project_schemas_are_distinct_identifiers(base: str) -> None:
     schemas = [project_schema(base, name) for name in names]
     assert len(set(schemas)) == len(names)
     assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema) for schema in schemas)
+
+
+def test_engram_database_url_puts_each_project_in_a_postgres_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DATABASE_URL_ENV, "postgresql://h/db")
+    config = on_database_from_environment(MemoryConfig.parse({"embedder": {"provider": "hashing"}}))
+    store = store_config_for(config, tmp_path, "shop")
+    assert (store.provider, store.config["url"]) == ("pgvector", "postgresql://h/db")
+    assert store.config["schema"] == project_schema("engram", "shop")
+    assert server_schema("engram") == "engram_server" != project_schema("engram", "server")
+
+
+def test_a_config_naming_sqlite_stays_on_sqlite_despite_engram_database_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DATABASE_URL_ENV, "postgresql://h/db")
+    config = on_database_from_environment(MemoryConfig.parse({"vector_store": {"provider": "sqlite"}}))
+    assert store_config_for(config, tmp_path, "shop").provider == "sqlite"
