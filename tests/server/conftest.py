@@ -16,13 +16,16 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
+from psycopg import sql
 
 from engram.embedders.hashing import HashingEmbedder
 from engram.llms.base import LLM
@@ -62,10 +65,16 @@ ON_BOTH_BACKENDS = pytest.mark.parametrize("server_backend", ["sqlite", "postgre
 POSTGRES_MAX_OPEN_PROJECTS = 16  # each open project holds a pooled connection; the test server allows 200
 
 
-def postgres_server_config(url: str) -> dict[str, Any]:
-    """A Memory config on ``url`` in a namespace of its own: ``<ns>_server`` and ``<ns>_<project>_<hash>``."""
+@contextmanager
+def postgres_namespace(url: str) -> Iterator[dict[str, Any]]:
+    """A Memory config on ``url`` in a namespace of its own (``<ns>_server``, ``<ns>_<project>_<hash>``),
+    whose schemas are dropped afterwards."""
     namespace = "t" + uuid.uuid4().hex[:10]
-    return {**MEMORY_CONFIG, "vector_store": {"provider": "pgvector", "config": {"url": url, "schema": namespace}}}
+    yield {**MEMORY_CONFIG, "vector_store": {"provider": "pgvector", "config": {"url": url, "schema": namespace}}}
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (namespace + "\\_%",))
+        for (schema,) in rows.fetchall():
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 def start_server(
@@ -115,27 +124,37 @@ def server_backend(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "sqlite"))
 
 
-def memory_config_for(backend: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+@contextmanager
+def memory_config_for(backend: str, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     if backend == "postgres":
-        return postgres_server_config(request.getfixturevalue("postgres_url"))
-    return MEMORY_CONFIG
+        with postgres_namespace(request.getfixturevalue("postgres_url")) as config:
+            yield config
+    else:
+        yield MEMORY_CONFIG
 
 
 @pytest.fixture
-def server_config(server_backend: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+def pg_server_config(postgres_url: str) -> Iterator[dict[str, Any]]:
+    """A server config on the test PostgreSQL, in a fresh namespace."""
+    with postgres_namespace(postgres_url) as config:
+        yield config
+
+
+@pytest.fixture
+def server_config(server_backend: str, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """The Memory config of a server of one's own on the backend under test (a fresh namespace on Postgres)."""
-    return memory_config_for(server_backend, request)
+    with memory_config_for(server_backend, request) as config:
+        yield config
 
 
 @pytest.fixture(scope="session")
 def live_server(
     server_backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    server = start_server(
-        tmp_path_factory.mktemp("server"), memory_config=memory_config_for(server_backend, request)
-    )
-    yield server
-    server.stop()
+    with memory_config_for(server_backend, request) as config:
+        server = start_server(tmp_path_factory.mktemp("server"), memory_config=config)
+        yield server
+        server.stop()
 
 
 @pytest.fixture

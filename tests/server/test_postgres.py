@@ -21,13 +21,13 @@ from engram.server.store import SQLiteServerStore
 from engram.server.store_postgres import PostgresServerStore
 from engram.storage import DATABASE_URL_ENV
 
-from .conftest import LiveServer, postgres_server_config, start_server
+from .conftest import LiveServer, start_server
 from .test_jobs import wait_for
 
 
 @pytest.fixture
-def two_servers(tmp_path: Path, postgres_url: str) -> Iterator[tuple[LiveServer, LiveServer]]:
-    config = postgres_server_config(postgres_url)
+def two_servers(tmp_path: Path, pg_server_config: dict[str, Any]) -> Iterator[tuple[LiveServer, LiveServer]]:
+    config = pg_server_config
     first = start_server(tmp_path / "machine-a", memory_config=config)
     second = start_server(tmp_path / "machine-b", memory_config=config)
     yield first, second
@@ -92,11 +92,15 @@ def test_engram_database_url_puts_the_keys_in_postgres_too(
     tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(DATABASE_URL_ENV, postgres_url)
-    store = ServerSettings(data_dir=tmp_path, memory_config={"embedder": {"provider": "hashing"}}).open_store()
-    try:
-        assert isinstance(store, PostgresServerStore) and store.schema == "engram_server"
-    finally:
-        store.close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        existed = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'engram_server'").fetchone()
+        store = ServerSettings(data_dir=tmp_path, memory_config={"embedder": {"provider": "hashing"}}).open_store()
+        try:
+            assert isinstance(store, PostgresServerStore) and store.schema == "engram_server"
+        finally:
+            store.close()
+            if not existed:
+                conn.execute("DROP SCHEMA engram_server CASCADE")
     assert not (tmp_path / "server.db").exists()
     monkeypatch.delenv(DATABASE_URL_ENV)
     local = ServerSettings(data_dir=tmp_path).open_store()
@@ -105,9 +109,9 @@ def test_engram_database_url_puts_the_keys_in_postgres_too(
 
 
 def test_engram_keys_with_a_pgvector_config_writes_to_postgres(
-    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, pg_server_config: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config: dict[str, Any] = postgres_server_config(postgres_url)
+    config = pg_server_config
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     assert main(["keys", "--config", str(config_file), "create", "--project", "shop"]) == 0

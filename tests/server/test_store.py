@@ -5,6 +5,7 @@ Every test runs on ``SQLiteServerStore`` and on ``PostgresServerStore``: one con
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -133,3 +134,20 @@ def test_a_server_schema_from_a_newer_engram_is_refused(open_store: StoreOpener,
         store._db.execute("PRAGMA user_version = 99")
     with pytest.raises(StorageError, match="newer engram server"):
         open_store()
+
+
+def test_workers_claiming_at_once_run_every_job_exactly_once(open_store: StoreOpener, store: ServerStore) -> None:
+    queued = {store.create_job("p", {"n": n}).id for n in range(40)}
+    processes = [open_store() for _ in range(4)]
+    claimed: list[str] = []
+
+    def work(process: ServerStore, worker: str) -> None:
+        while (job := process.claim_job(worker)) is not None:
+            claimed.append(job.id)
+
+    threads = [threading.Thread(target=work, args=(p, f"w{i}")) for i, p in enumerate(processes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(claimed) == sorted(queued)

@@ -142,7 +142,10 @@ def server_schema(base: str) -> str:
 
 
 def _schema_prefix(base: str) -> str:
-    return "engram" if base == "public" else base
+    prefix = "engram" if base == "public" else base
+    if len(prefix) > MAX_IDENTIFIER - 20:  # room for at least ten readable characters and the hash
+        raise ConfigError(f"the schema {base!r} is too long to name a schema per project: use a shorter one")
+    return prefix
 
 
 def project_schema(base: str, project: str) -> str:
@@ -151,8 +154,6 @@ def project_schema(base: str, project: str) -> str:
     Project names may hold '-', which identifiers may not; the hash suffix keeps "a-b" and "a_b" apart.
     """
     prefix = _schema_prefix(base)
-    if len(prefix) > MAX_IDENTIFIER - 20:  # room for at least ten readable characters and the hash
-        raise ConfigError(f"the schema {base!r} is too long to name a schema per project: use a shorter one")
     readable = project.replace("-", "_")[: max(0, MAX_IDENTIFIER - len(prefix) - 10)]
     return f"{prefix}_{readable}_{hashlib.sha256(project.encode()).hexdigest()[:8]}"
 

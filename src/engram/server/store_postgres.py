@@ -35,6 +35,8 @@ try:
     from psycopg import sql
     from psycopg.types.json import Json
     from psycopg_pool import ConnectionPool, PoolTimeout
+
+    from engram.storage.postgres import IDENTIFIER, redacted_url
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ConfigError(
         "a server on PostgreSQL needs psycopg 3 and psycopg-pool: pip install 'engram[postgres]'"
@@ -95,12 +97,10 @@ class PostgresServerStore:
         schema: str = DEFAULT_SERVER_SCHEMA,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
-        from engram.storage.postgres import _IDENTIFIER, _redacted
-
-        if not _IDENTIFIER.match(schema):
+        if not IDENTIFIER.match(schema):
             raise ConfigError(f"the server schema must be a plain SQL identifier, got {schema!r}")
         self.schema = schema
-        self.location = _redacted(url)
+        self.location = redacted_url(url)
         with self._errors("connecting"), psycopg.connect(url, autocommit=True) as conn:
             self._migrate(conn)
         self._pool = ConnectionPool(

@@ -164,7 +164,7 @@ class PostgresSettings:
             raise ConfigError(f"pool_timeout must be a positive number of seconds, got {self.pool_timeout!r}")
 
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 class _VectorArg:
@@ -193,10 +193,10 @@ class PostgresStore:
 
     def __init__(self, url: str, settings: PostgresSettings | None = None) -> None:
         self.settings = settings or PostgresSettings()
-        if not _IDENTIFIER.match(self.settings.schema):
+        if not IDENTIFIER.match(self.settings.schema):
             raise ConfigError(f"schema must be a plain SQL identifier, got {self.settings.schema!r}")
         self.url = url
-        self._location = _redacted(url)
+        self._location = redacted_url(url)
         self._local = threading.local()
         with _errors(self, "connecting"), psycopg.connect(url, autocommit=True) as conn:
             vector_schema = self._migrate(conn)
@@ -625,7 +625,7 @@ def _lock_owner(conn: psycopg.Connection[Any], scope: Scope) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (scope.owner_key(),))
 
 
-def _redacted(url: str) -> str:
+def redacted_url(url: str) -> str:
     """The URL without its password, for messages."""
     try:
         params = conninfo_to_dict(url)
