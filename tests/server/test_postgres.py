@@ -15,6 +15,7 @@ import pytest
 
 from engram import MemoryClient
 from engram.cli import main
+from engram.errors import StorageError
 from engram.server import ServerSettings
 from engram.server.projects import project_schema
 from engram.server.store import SQLiteServerStore
@@ -123,3 +124,11 @@ def test_engram_keys_with_a_pgvector_config_writes_to_postgres(
     finally:
         server.stop()
     assert not (tmp_path / "server.db").exists()
+
+
+def test_a_server_whose_database_is_unreachable_fails_at_start_saying_where(tmp_path: Path) -> None:
+    url = f"postgresql://engram@/engram?host={tmp_path}&connect_timeout=2"  # no server listens there
+    config = {"vector_store": {"provider": "pgvector", "config": {"url": url}}}
+    expected = r"(?s)cannot reach the server database at postgresql://engram@.*Check the URL"
+    with pytest.raises(StorageError, match=expected):
+        ServerSettings(data_dir=tmp_path, memory_config=config).open_store()

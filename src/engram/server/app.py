@@ -45,13 +45,17 @@ def create_app(
     """The app, with its stores opened now (so a bad config fails at start) and job workers at startup."""
     settings = settings or ServerSettings.from_env()
     store = settings.open_store()
-    memories = ProjectMemories(
-        settings.memory_config,
-        settings.data_dir,
-        embedder=embedder,
-        llm=llm,
-        max_open=settings.max_open_projects,
-    )
+    try:
+        memories = ProjectMemories(
+            settings.memory_config,
+            settings.data_dir,
+            embedder=embedder,
+            llm=llm,
+            max_open=settings.max_open_projects,
+        )
+    except BaseException:
+        store.close()  # its connection pool, on Postgres
+        raise
     jobs = JobRunner(
         store,
         memories,
