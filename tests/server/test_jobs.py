@@ -64,9 +64,7 @@ def test_a_slow_llm_add_does_not_block_other_requests(tmp_path: Path, server_con
         return '{"facts": [{"text": "Likes hiking"}]}'
 
     # heartbeats keep a job alive far past job_stale_after_s while it runs
-    server = start_server(
-        tmp_path, llm=ScriptedLLM([slow_facts]), memory_config=server_config, job_stale_after_s=0.3
-    )
+    server = start_server(tmp_path, llm=ScriptedLLM([slow_facts]), memory_config=server_config, job_stale_after_s=0.3)
     try:
         with server.client(server.new_key("p")) as client:
             started = time.monotonic()
