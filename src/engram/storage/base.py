@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from engram.errors import StorageError
 from engram.models import HistoryRecord, MemoryRecord, Scope
 from engram.storage.filters import Filter
 
@@ -191,3 +192,14 @@ def query_words(text: str) -> list[str]:
     """The content words of a keyword query, lower-cased, each once, in order (every backend uses these)."""
     words = (w.lower() for w in _WORD.findall(text) if len(w) > 1 or w.isdigit())
     return list(dict.fromkeys(w for w in words if w not in STOPWORDS))
+
+
+def check_same_embedder(stored: dict[str, str], model_name: str, dimension: int, *, where: str, remedy: str) -> None:
+    """Refuse a store whose vectors came from another embedder: their similarities would be noise."""
+    stored_model, stored_dim = stored["embedding_model"], int(stored["embedding_dimension"])
+    if stored_dim != dimension or stored_model != model_name:
+        raise StorageError(
+            f"{where} holds vectors from the embedder {stored_model!r} ({stored_dim} dimensions), "
+            f"but this Memory uses {model_name!r} ({dimension} dimensions). "
+            f"Configure the same embedder, or {remedy}."
+        )

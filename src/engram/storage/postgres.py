@@ -41,6 +41,7 @@ from engram.storage.base import (
     Query,
     StoredMessage,
     Vector,
+    check_same_embedder,
     query_words,
     record_from_row,
     record_values,
@@ -284,13 +285,8 @@ class PostgresStore:
                     [("embedding_model", model_name), ("embedding_dimension", str(dimension))],
                 )
                 return
-        stored_model, stored_dim = rows["embedding_model"], int(rows["embedding_dimension"])
-        if stored_dim != dimension or stored_model != model_name:
-            raise StorageError(
-                f"schema {self.settings.schema!r} at {self._location} holds vectors from the embedder "
-                f"{stored_model!r} ({stored_dim} dimensions), but this Memory uses {model_name!r} "
-                f"({dimension} dimensions). Configure the same embedder, or use another schema."
-            )
+        where = f"schema {self.settings.schema!r} at {self._location}"
+        check_same_embedder(rows, model_name, dimension, where=where, remedy="use another schema")
 
     def _set_dimension(self, conn: psycopg.Connection[Any], dimension: int) -> None:
         """Give the vector column its dimension and build the HNSW index (first bind, or after reset)."""

@@ -32,6 +32,7 @@ from engram.storage.base import (
     Query,
     StoredMessage,
     Vector,
+    check_same_embedder,
     iter_chunks,
     query_words,
     record_from_row,
@@ -157,13 +158,7 @@ class SQLiteStore:
                     [("embedding_model", model_name), ("embedding_dimension", str(dimension))],
                 )
                 return
-        stored_model, stored_dim = rows["embedding_model"], int(rows["embedding_dimension"])
-        if stored_dim != dimension or stored_model != model_name:
-            raise StorageError(
-                f"{self.path} holds vectors from the embedder {stored_model!r} ({stored_dim} "
-                f"dimensions), but this Memory uses {model_name!r} ({dimension} dimensions). "
-                "Configure the same embedder, or use a new database path."
-            )
+        check_same_embedder(rows, model_name, dimension, where=self.path, remedy="use a new database path")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
