@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engram.errors import StorageError
-from engram.models import HistoryRecord, MemoryRecord, Scope
+from engram.models import Event, HistoryRecord, MemoryRecord, Scope
 from engram.storage.filters import Filter
 
 Vector = npt.NDArray[np.float32]
@@ -171,6 +171,42 @@ def record_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> Memo
         created_at=time(row[9]),
         updated_at=time(row[10]) if row[10] is not None else None,
         expiration_date=time(row[11]) if row[11] is not None else None,
+    )
+
+
+HISTORY_COLUMNS = "id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role"
+"""The columns of a history row, in the order of ``history_values`` and ``history_from_row``."""
+
+
+def history_values(row: HistoryRecord, time: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    """A history row as the values of ``HISTORY_COLUMNS``; ``time`` writes a time the backend's way."""
+    return (
+        row.id,
+        row.memory_id,
+        row.old_memory,
+        row.new_memory,
+        row.event.value,
+        time(row.created_at),
+        time(row.updated_at) if row.updated_at is not None else None,
+        row.is_deleted,
+        row.actor_id,
+        row.role,
+    )
+
+
+def history_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> HistoryRecord:
+    """A history row from the values of ``HISTORY_COLUMNS``; ``time`` reads a time the backend's way."""
+    return HistoryRecord(
+        id=row[0],
+        memory_id=row[1],
+        old_memory=row[2],
+        new_memory=row[3],
+        event=Event(row[4]),
+        created_at=time(row[5]),
+        updated_at=time(row[6]) if row[6] is not None else None,
+        is_deleted=bool(row[7]),
+        actor_id=row[8],
+        role=row[9],
     )
 
 

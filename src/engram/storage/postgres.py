@@ -35,13 +35,16 @@ from typing import Any
 import numpy as np
 
 from engram.errors import ConfigError, StorageError
-from engram.models import Event, HistoryRecord, MemoryRecord, Scope
+from engram.models import HistoryRecord, MemoryRecord, Scope
 from engram.storage.base import (
+    HISTORY_COLUMNS,
     MEMORY_COLUMNS,
     Query,
     StoredMessage,
     Vector,
     check_same_embedder,
+    history_from_row,
+    history_values,
     query_words,
     record_from_row,
     record_values,
@@ -410,23 +413,8 @@ class PostgresStore:
             return
         with self._transactional() as conn:
             conn.cursor().executemany(
-                "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, "
-                "updated_at, is_deleted, actor_id, role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (
-                        r.id,
-                        r.memory_id,
-                        r.old_memory,
-                        r.new_memory,
-                        r.event.value,
-                        r.created_at,
-                        r.updated_at,
-                        r.is_deleted,
-                        r.actor_id,
-                        r.role,
-                    )
-                    for r in rows
-                ],
+                f"INSERT INTO history ({HISTORY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [history_values(r, lambda moment: moment) for r in rows],
             )
 
     def append_messages(self, scope: Scope, messages: Sequence[StoredMessage], keep_last: int) -> None:
@@ -552,25 +540,10 @@ class PostgresStore:
     def history(self, memory_id: str) -> list[HistoryRecord]:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
-                "is_deleted, actor_id, role FROM history WHERE memory_id = %s ORDER BY seq",
+                f"SELECT {HISTORY_COLUMNS} FROM history WHERE memory_id = %s ORDER BY seq",
                 (memory_id,),
             ).fetchall()
-        return [
-            HistoryRecord(
-                id=r[0],
-                memory_id=r[1],
-                old_memory=r[2],
-                new_memory=r[3],
-                event=Event(r[4]),
-                created_at=r[5],
-                updated_at=r[6],
-                is_deleted=bool(r[7]),
-                actor_id=r[8],
-                role=r[9],
-            )
-            for r in rows
-        ]
+        return [history_from_row(r, lambda moment: moment) for r in rows]
 
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
         with self._connection() as conn:

@@ -26,13 +26,16 @@ from typing import Any
 import numpy as np
 
 from engram.errors import StorageError
-from engram.models import Event, HistoryRecord, MemoryRecord, Scope, iso
+from engram.models import HistoryRecord, MemoryRecord, Scope, iso
 from engram.storage.base import (
+    HISTORY_COLUMNS,
     MEMORY_COLUMNS,
     Query,
     StoredMessage,
     Vector,
     check_same_embedder,
+    history_from_row,
+    history_values,
     iter_chunks,
     query_words,
     record_from_row,
@@ -265,23 +268,8 @@ class SQLiteStore:
     def add_history(self, rows: Sequence[HistoryRecord]) -> None:
         with self.transaction():
             self._db.executemany(
-                "INSERT INTO history (id, memory_id, old_memory, new_memory, event, created_at, "
-                "updated_at, is_deleted, actor_id, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        r.id,
-                        r.memory_id,
-                        r.old_memory,
-                        r.new_memory,
-                        r.event.value,
-                        iso(r.created_at),
-                        iso(r.updated_at) if r.updated_at else None,
-                        int(r.is_deleted),
-                        r.actor_id,
-                        r.role,
-                    )
-                    for r in rows
-                ],
+                f"INSERT INTO history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [history_values(r, iso) for r in rows],
             )
 
     def append_messages(self, scope: Scope, messages: Sequence[StoredMessage], keep_last: int) -> None:
@@ -387,25 +375,10 @@ class SQLiteStore:
     def history(self, memory_id: str) -> list[HistoryRecord]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, "
-                "is_deleted, actor_id, role FROM history WHERE memory_id = ? ORDER BY seq",
+                f"SELECT {HISTORY_COLUMNS} FROM history WHERE memory_id = ? ORDER BY seq",
                 (memory_id,),
             ).fetchall()
-        return [
-            HistoryRecord(
-                id=r[0],
-                memory_id=r[1],
-                old_memory=r[2],
-                new_memory=r[3],
-                event=Event(r[4]),
-                created_at=datetime.fromisoformat(r[5]),
-                updated_at=datetime.fromisoformat(r[6]) if r[6] else None,
-                is_deleted=bool(r[7]),
-                actor_id=r[8],
-                role=r[9],
-            )
-            for r in rows
-        ]
+        return [history_from_row(r, datetime.fromisoformat) for r in rows]
 
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
         with self._lock:
