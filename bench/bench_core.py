@@ -26,7 +26,7 @@ import numpy as np
 from engram import Memory
 from engram.embedders.local_minilm import LocalMiniLM
 from engram.models import MemoryRecord, Scope, memory_hash
-from engram.search import hybrid_search, index_text
+from engram.search import hybrid_search, keyword_text
 from engram.storage.base import Query
 from engram.storage.sqlite import SQLiteStore
 
@@ -68,7 +68,7 @@ def fill(store: SQLiteStore, size: int, rng: random.Random) -> float:
                     user_id=f"user-{i % USERS}",
                     agent_id=SHARED_AGENT,
                 )
-                store.insert_memory(record, vectors[i], index_text(record))
+                store.insert_memory(record, vectors[i], keyword_text(record))
     return size / (time.perf_counter() - start)
 
 

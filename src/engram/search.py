@@ -131,11 +131,6 @@ def keyword_text(record: MemoryRecord, neighbours: Sequence[str] = ()) -> str:
     return "\n".join([record.memory, record.memory, *neighbours]) + f" ({date_words(record.created_at)})"
 
 
-def index_text(record: MemoryRecord) -> str:
-    """The keyword entry of a memory stored on its own, without conversation context."""
-    return keyword_text(record)
-
-
 def with_previous_turn(vector: Vector, previous: Vector | None) -> Vector:
     """A turn's vector nudged towards the previous turn's: the answer to a question shares little
     wording with it, but follows it."""
