@@ -402,7 +402,7 @@ class Memory:
         adds: list[MemoryRecord] = []
         updates: list[tuple[MemoryRecord, MemoryRecord]] = []  # old, new: embedded in one batch below
         for action in actions:
-            sources = [turns[i] for i in action.fact.sources] if action.fact else []
+            sources = _sources_of(action.fact, turns)
             if action.event == Event.ADD and action.text:
                 adds.append(draft.record(action.text, role=None, sources=sources))
             elif action.event == Event.UPDATE and action.target and action.text:
@@ -590,6 +590,16 @@ class _Draft:
         )
         self.link(record.id, sources)
         return record
+
+
+def _sources_of(fact: Fact | None, turns: Sequence[Message]) -> list[Message]:
+    """The messages a fact came from: those it names, or the one message said when it names none."""
+    if fact is None:
+        return []
+    if fact.sources:
+        return [turns[i] for i in fact.sources]
+    said = [turn for turn in turns if turn.role != "system"]
+    return said if len(said) == 1 else []
 
 
 def _embedder_from(config: MemoryConfig) -> Embedder:
