@@ -412,6 +412,7 @@ class Memory:
                     memory=action.text,
                     hash=memory_hash(action.text),
                     updated_at=draft.created_at,
+                    valid_from=draft.created_at,  # when the new text became true: this add
                     metadata={**action.target.metadata, **draft.metadata},
                 )
                 draft.link(new.id, sources)
@@ -472,7 +473,7 @@ class Memory:
                 self.store.insert_memory(record, vector, text)
                 history.append(_history(Event.ADD, None, record, record.created_at))
             for old, new, vector in plan.updates:
-                self._supersede(old, new, vector, when)
+                self._supersede(old, new, vector, new.valid_from or when)
                 history.append(_history(Event.UPDATE, old, new, when))
             for record in plan.deletes:
                 self.store.retract_memory(record.id, max(when, record.valid_from or when))

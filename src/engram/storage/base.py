@@ -1,7 +1,7 @@
 """The Store protocol: everything engram keeps, behind one interface.
 
-A store holds memories with their vectors and keyword index, the history of
-every change, and the recent-message window. Writes happen only inside
+A store holds memories with their vectors and keyword index, their earlier
+versions, the history of every change, and the episodes (messages) they came from. Writes happen only inside
 ``with store.transaction():``; nested transactions join the outer one, so a
 verb's whole write (memory + vector + keyword index + history) commits or rolls
 back as one. LLM and embedding calls happen before a transaction opens.
@@ -130,11 +130,17 @@ class Store(Protocol):
         """Newest first."""
         ...
 
-    def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]: ...
+    def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]:
+        """The scope's current (not retracted) memories with these hashes, by hash."""
+        ...
 
     def get_memories(self, memory_ids: Sequence[str], as_of: datetime | None = None) -> dict[str, MemoryRecord]:
         """The memories with these ids, by id; unknown ids are left out. With ``as_of``, each as the
         version valid then (ids with none are left out)."""
+        ...
+
+    def list_versions(self, memory_id: str) -> list[MemoryRecord]:
+        """The earlier versions of a memory (not the current row), oldest first."""
         ...
 
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:

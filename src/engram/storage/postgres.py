@@ -630,6 +630,14 @@ class PostgresStore:
             found.setdefault(record.id, record)
         return found
 
+    def list_versions(self, memory_id: str) -> list[MemoryRecord]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE memory_id = %s ORDER BY valid_from, pk",
+                (memory_id,),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
         if limit <= 0:
             return []

@@ -512,6 +512,14 @@ class SQLiteStore:
                         found.setdefault(row[0], _record(row))
         return found
 
+    def list_versions(self, memory_id: str) -> list[MemoryRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE memory_id = ? ORDER BY valid_from, pk",
+                (memory_id,),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
         if query.as_of is not None:
             return self._vector_search_as_of(query, vector, limit)
