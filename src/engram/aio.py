@@ -53,6 +53,8 @@ class AsyncMemory:
     history = _in_thread(Memory.history)
     reset = _in_thread(Memory.reset)
     close = _in_thread(Memory.close)
+    scopes = _in_thread(Memory.scopes)
+    browse = _in_thread(Memory.browse)
 
     async def __aenter__(self) -> AsyncMemory:
         return self

@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,10 @@ from engram.models import HistoryRecord, MemoryRecord, Scope
 from engram.storage.base import (
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
+    SCOPE_KINDS,
+    Page,
     Query,
+    ScopeCount,
     StoredMessage,
     Vector,
     check_same_embedder,
@@ -553,6 +557,34 @@ class PostgresStore:
                 (scope.owner_key(), limit),
             ).fetchall()
         return [StoredMessage(r[0], r[1], r[2], r[3]) for r in reversed(rows)]
+
+    # -- browsing (the dashboard) --------------------------------------------------------
+
+    def list_scopes(self, now: datetime | None) -> list[ScopeCount]:
+        live = "expiration_date IS NULL OR expiration_date > %s" if now is not None else "true"
+        parts = [
+            f"SELECT '{kind}', {kind}, count(*) FROM memories WHERE {kind} IS NOT NULL AND ({live}) GROUP BY {kind}"
+            for kind in SCOPE_KINDS
+        ]
+        params = [now] * len(SCOPE_KINDS) if now is not None else []
+        with self._connection() as conn:
+            # text ordered by code point ("C"), as SQLite orders it
+            rows = conn.execute(
+                f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS scopes (kind, id, n) "
+                'ORDER BY kind, id COLLATE "C"',
+                params,
+            ).fetchall()
+        return [ScopeCount(kind, scope_id, int(count)) for kind, scope_id, count in rows]
+
+    def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
+        where, params = _query_sql(query)
+        order = page.order_sql(text_collation=' COLLATE "C"')
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
+                (*params, page.limit, page.offset),
+            ).fetchall()
+        return [_record(row) for row in rows]
 
 
 # -- errors ----------------------------------------------------------------------------------

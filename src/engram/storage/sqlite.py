@@ -30,7 +30,10 @@ from engram.models import HistoryRecord, MemoryRecord, Scope, iso
 from engram.storage.base import (
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
+    SCOPE_KINDS,
+    Page,
     Query,
+    ScopeCount,
     StoredMessage,
     Vector,
     check_same_embedder,
@@ -388,6 +391,28 @@ class SQLiteStore:
                 (scope.owner_key(), limit),
             ).fetchall()
         return [StoredMessage(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in reversed(rows)]
+
+    # -- browsing (the dashboard) --------------------------------------------------------
+
+    def list_scopes(self, now: datetime | None) -> list[ScopeCount]:
+        live = "expiration_date IS NULL OR expiration_date > ?" if now is not None else "1"
+        parts = [
+            f"SELECT '{kind}', {kind}, count(*) FROM memories WHERE {kind} IS NOT NULL AND ({live}) GROUP BY {kind}"
+            for kind in SCOPE_KINDS
+        ]
+        params = [iso(now)] * len(SCOPE_KINDS) if now is not None else []
+        with self._lock:
+            rows = self._db.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2", params).fetchall()
+        return [ScopeCount(kind, scope_id, int(count)) for kind, scope_id, count in rows]
+
+    def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
+        where, params = _query_sql(query)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY {page.order_sql()} LIMIT ? OFFSET ?",
+                (*params, page.limit, page.offset),
+            ).fetchall()
+        return [_record(row) for row in rows]
 
 
 # -- rows ------------------------------------------------------------------------------
