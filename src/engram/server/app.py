@@ -53,6 +53,7 @@ def create_app(
             embedder=embedder,
             llm=llm,
             max_open=settings.max_open_projects,
+            project_stores=settings.project_stores,
         )
     except BaseException:
         store.close()  # its connection pool, on Postgres
