@@ -139,7 +139,13 @@ def _create_tables(conn: psycopg.Connection[Any]) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [_create_tables]
+def _add_scope_time_indexes(conn: psycopg.Connection[Any]) -> None:
+    """A scope's memories newest first (get_all, the dashboard's table) read from an index, not a sort."""
+    for column in ("user_id", "agent_id", "run_id"):
+        conn.execute(f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, created_at)")
+
+
+MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [_create_tables, _add_scope_time_indexes]
 """Append new migrations (the graph tables will be the next); never edit or reorder shipped ones."""
 
 
