@@ -102,3 +102,19 @@ def test_browse_refuses_bad_arguments(backend_memory: Memory, arguments: dict[st
 def test_browse_needs_a_scope(backend_memory: Memory) -> None:
     with pytest.raises(ValidationError, match="a scope is required"):
         backend_memory.browse()
+
+
+def test_browse_as_of_pages_through_the_versions_valid_then(backend_memory: Memory) -> None:
+    moved = _add(backend_memory, "Alice lives in Lisbon", 0, user_id="alice")
+    _add(backend_memory, "Alice plays chess", 10, user_id="alice")
+    backend_memory.update(moved, "Alice lives in Porto", timestamp=DAY + timedelta(days=100))
+
+    def texts(**arguments: object) -> list[str]:
+        return [m["memory"] for m in backend_memory.browse(user_id="alice", sort="memory", **arguments)["results"]]  # type: ignore[arg-type]
+
+    assert texts(order="asc") == ["Alice lives in Porto", "Alice plays chess"]
+    assert texts(order="asc", as_of=DAY + timedelta(days=50)) == ["Alice lives in Lisbon", "Alice plays chess"]
+    assert texts(as_of=DAY + timedelta(days=5)) == ["Alice lives in Lisbon"]
+    assert backend_memory.browse(user_id="alice", as_of=DAY - timedelta(days=1))["total"] == 0
+    then = backend_memory.browse(user_id="alice", as_of=DAY + timedelta(days=50), limit=1, offset=1, order="asc")
+    assert [m["memory"] for m in then["results"]] == ["Alice plays chess"] and then["total"] == 2

@@ -337,8 +337,11 @@ class _BaseClient:
         offset: int = 0,
         sort: str = "created_at",
         order: str = "desc",
+        as_of: datetime | date | str | None = None,
     ) -> _Call:
-        body = _without_none(user_id=user_id, agent_id=agent_id, run_id=run_id, actor_id=actor_id, filters=filters)
+        body = _without_none(
+            user_id=user_id, agent_id=agent_id, run_id=run_id, actor_id=actor_id, filters=filters, as_of=as_of
+        )
         return _Call(
             "POST", "/v1/memories/browse", body={**body, "limit": limit, "offset": offset, "sort": sort, "order": order}
         )

@@ -173,6 +173,7 @@ class BrowseRequest(_Request):
     offset: int = Field(0, ge=0)
     sort: Literal["created_at", "updated_at", "memory"] = "created_at"
     order: Literal["asc", "desc"] = "desc"
+    as_of: str | None = Field(None, description="ISO date or datetime: the versions valid then (time travel).")
 
 
 class MemoryPage(MemoryList):
