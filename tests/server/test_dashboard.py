@@ -291,3 +291,34 @@ def test_the_admin_key_picks_a_project(page: Any, live_server: LiveServer) -> No
     open_scope(page, "user_id", "bob")
     assert table_texts(page) == ["Bob keeps bees"]
     assert project in page.locator("#who").inner_text()
+
+
+def test_time_travel_shows_the_scope_as_of_a_day(page: Any, live_server: LiveServer) -> None:
+    project = "dash-time-travel"
+    key = live_server.new_key(project)
+    # Dated corrections are made through Memory: the server's own projects, in this process.
+    with live_server.server.config.app.state.engram.memories.lease(project) as memory:
+        added = memory.add("Alice lives in Lisbon", user_id="alice", infer=False, timestamp="2024-01-10T09:00:00Z")
+        memory.add("Alice plays chess", user_id="alice", infer=False, timestamp="2024-03-01T09:00:00Z")
+        memory.update(added["results"][0]["id"], "Alice lives in Porto", timestamp="2025-02-01T09:00:00Z")
+    sign_in(page, key)
+    open_scope(page, "user_id", "alice")
+    assert sorted(table_texts(page)) == ["Alice lives in Porto", "Alice plays chess"]
+
+    page.get_by_label("As of").fill("2024-06-30")
+    page.locator("#memories-caption", has_text="as of 2024-06-30").wait_for()
+    assert sorted(table_texts(page)) == ["Alice lives in Lisbon", "Alice plays chess"]
+    lisbon = page.locator("#memories tbody tr", has_text="Alice lives in Lisbon")
+    assert "until 2025-02-01" in lisbon.locator("td").nth(4).inner_text()
+    screenshot(page, "time-travel")
+
+    page.get_by_label("As of").fill("2024-02-01")
+    page.locator("#memories-caption", has_text="as of 2024-02-01").wait_for()
+    assert table_texts(page) == ["Alice lives in Lisbon"]
+
+    page.get_by_role("button", name="Now").click()
+    page.locator("#memories-caption", has_text=re.compile(r"alice: 1–2 of 2$")).wait_for()
+    page.get_by_role("cell", name="Alice lives in Porto").click()
+    page.locator("#timeline li").nth(1).wait_for()
+    assert page.locator("#timeline .event").all_inner_texts() == ["ADD", "UPDATE"]
+    assert [t[:10] for t in page.locator("#timeline time").all_inner_texts()] == ["2024-01-10", "2025-02-01"]

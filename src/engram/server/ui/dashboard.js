@@ -12,7 +12,8 @@ const state = {
   key: sessionStorage.getItem(KEY_SLOT),
   project: sessionStorage.getItem(PROJECT_SLOT), // only with the admin key
   admin: false,
-  features: { explain: false, asOf: false, episodes: false },
+  // What this server offers beyond the base API, from its OpenAPI schema (see detectFeatures).
+  features: { explain: false, asOf: new Set(), episodes: false },
   scope: null, // {kind, id, count}
   page: { offset: 0, limit: 50, sort: "created_at", order: "desc", filters: null },
   total: 0,
@@ -67,9 +68,10 @@ function scopeArgs() {
   return { [state.scope.kind]: state.scope.id };
 }
 
-function asOf() {
+function asOf(request) {
+  // The end of the chosen day, for the requests whose schema takes as_of (see detectFeatures).
   const value = $("as-of").value;
-  return state.features.asOf && value ? { as_of: `${value}T23:59:59Z` } : {};
+  return state.features.asOf.has(request) && value ? { as_of: `${value}T23:59:59Z` } : {};
 }
 
 async function detectFeatures() {
@@ -79,10 +81,10 @@ async function detectFeatures() {
     const schema = await (await fetch("/openapi.json", { cache: "no-store" })).json();
     const props = (name) => Object.keys((schema.components.schemas[name] || {}).properties || {});
     state.features.explain = props("SearchRequest").includes("explain");
-    state.features.asOf = props("BrowseRequest").includes("as_of");
+    state.features.asOf = new Set(["BrowseRequest", "SearchRequest", "ListRequest"].filter((n) => props(n).includes("as_of")));
     state.features.episodes = "/v1/memories/{memory_id}/episodes" in schema.paths;
   } catch (error) {
-    state.features = { explain: false, asOf: false, episodes: false };
+    state.features = { explain: false, asOf: new Set(), episodes: false };
   }
 }
 
@@ -176,7 +178,7 @@ async function openProject() {
   await detectFeatures();
   show("workspace");
   $("who").textContent = state.admin ? `project ${state.project} (admin key)` : "signed in with a project key";
-  $("as-of-box").hidden = !state.features.asOf;
+  $("as-of-box").hidden = !state.features.asOf.has("BrowseRequest");
   await loadScopes();
 }
 
@@ -277,7 +279,7 @@ async function loadPage() {
     offset: state.page.offset,
     sort: state.page.sort,
     order: state.page.order,
-    ...asOf(),
+    ...asOf("BrowseRequest"),
   };
   if (state.page.filters) body.filters = state.page.filters;
   const page = await api("POST", "/v1/memories/browse", body);
@@ -309,7 +311,7 @@ async function loadPage() {
   const last = page.offset + page.results.length;
   const info = `${first}–${last} of ${page.total}`;
   $("page-info").textContent = info;
-  const dated = $("as-of").value && state.features.asOf ? ` as of ${$("as-of").value}` : "";
+  const dated = body.as_of ? ` as of ${$("as-of").value}` : "";
   $("memories-caption").textContent = `Memories of ${kindName(state.scope.kind)} ${state.scope.id}${dated}: ${info}`;
   $("prev-page").disabled = page.offset === 0;
   $("next-page").disabled = last >= page.total;
@@ -460,7 +462,7 @@ function breakdown(explain) {
 }
 
 async function search() {
-  const body = { query: $("query").value, ...scopeArgs(), limit: Number($("search-limit").value), ...asOf() };
+  const body = { query: $("query").value, ...scopeArgs(), limit: Number($("search-limit").value), ...asOf("SearchRequest") };
   if (state.features.explain) body.explain = true;
   const { results } = await api("POST", "/v1/memories/search", body);
   $("search-results").replaceChildren(
@@ -483,7 +485,7 @@ async function search() {
 // -- graph -------------------------------------------------------------------------------------
 
 async function loadGraph() {
-  const answer = await api("POST", "/v1/memories/list", { ...scopeArgs(), limit: 1, ...asOf() });
+  const answer = await api("POST", "/v1/memories/list", { ...scopeArgs(), limit: 1, ...asOf("ListRequest") });
   const relations = Array.isArray(answer.relations) ? answer.relations : [];
   $("relations").tBodies[0].replaceChildren(
     ...relations.map((r) =>
