@@ -59,15 +59,21 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
-    """A fresh tab (its own sessionStorage) on the live server, failing on any script error."""
+    """A fresh tab (its own sessionStorage) on the live server, failing on any script error and on
+    any request to another host (the page must work with no third-party network)."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     errors: list[str] = []
+    elsewhere: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on(
+        "request", lambda request: None if request.url.startswith(live_server.url) else elsewhere.append(request.url)
+    )
     yield tab
     context.close()
     assert not errors, f"the page raised: {errors}"
+    assert not elsewhere, f"the page reached beyond its server: {elsewhere}"
 
 
 def screenshot(page: Any, name: str) -> None:
@@ -322,3 +328,16 @@ def test_time_travel_shows_the_scope_as_of_a_day(page: Any, live_server: LiveSer
     page.locator("#timeline li").nth(1).wait_for()
     assert page.locator("#timeline .event").all_inner_texts() == ["ADD", "UPDATE"]
     assert [t[:10] for t in page.locator("#timeline time").all_inner_texts()] == ["2024-01-10", "2025-02-01"]
+
+
+def test_the_table_and_tabs_work_from_the_keyboard(page: Any, alice: tuple[str, httpx.Client]) -> None:
+    sign_in(page, alice[0])
+    open_scope(page, "user_id", "alice")
+    page.locator("#memories tbody tr").first.focus()
+    page.keyboard.press("Enter")
+    page.get_by_label("Text").wait_for()
+    assert page.get_by_label("Text").input_value() == "Alice is training for a half marathon"
+    page.get_by_role("tab", name="Memories").focus()
+    page.keyboard.press("ArrowRight")
+    assert page.get_by_role("tab", name="Search").get_attribute("aria-selected") == "true"
+    assert page.get_by_role("tabpanel").get_attribute("id") == "panel-search"

@@ -257,7 +257,11 @@ function closeScope() {
 // -- the memories table ------------------------------------------------------------------------
 
 function validity(item) {
-  if (item.invalid_at) return el("span", { class: "badge old" }, "until ", when(item.invalid_at));
+  if (item.invalid_at) {
+    // A superseded text or a retracted fact: true from valid_from until invalid_at.
+    const since = item.valid_from ? [" from ", when(item.valid_from)] : [];
+    return el("span", {}, el("span", { class: "badge old" }, "past"), since, " until ", when(item.invalid_at));
+  }
   if (item.expiration_date && new Date(item.expiration_date) < new Date()) {
     return el("span", { class: "badge expired" }, "expired");
   }
