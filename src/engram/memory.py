@@ -255,6 +255,7 @@ class Memory:
             if timestamp is not None:
                 self._supersede(current, new, vector, when)
             else:
+                new = replace(new, valid_from=current.valid_from, invalid_at=current.invalid_at)
                 # Unchanged text keeps its keyword entry, and with it the context it was stored with.
                 self.store.update_memory(new, vector, keyword_text(new) if changed else None)
             self.store.add_history([_history(Event.UPDATE, current, new, when)])

@@ -457,7 +457,12 @@ class PostgresStore:
     # -- writes ------------------------------------------------------------------------------
 
     def insert_memory(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
-        self.insert_memories([(record, vector, index_text)])
+        with self._transactional() as conn:
+            conn.execute(
+                f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding, search_text) "
+                f"VALUES ({placeholders(MEMORY_COLUMNS, '%s')}, %b, %s)",
+                (*_record_values(record), _VectorArg(vector), index_text),
+            )
 
     def insert_memories(self, rows: Sequence[tuple[MemoryRecord, Vector, str]]) -> None:
         """Insert many memories in one round trip per batch (bulk loads, imports)."""

@@ -69,9 +69,9 @@ function scopeArgs() {
 }
 
 function asOf(request) {
-  // The end of the chosen day, for the requests whose schema takes as_of (see detectFeatures).
+  // A date: the API reads it as the end of that day (UTC). Only for requests whose schema takes as_of.
   const value = $("as-of").value;
-  return state.features.asOf.has(request) && value ? { as_of: `${value}T23:59:59Z` } : {};
+  return state.features.asOf.has(request) && value ? { as_of: value } : {};
 }
 
 async function detectFeatures() {
