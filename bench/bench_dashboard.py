@@ -55,7 +55,7 @@ def fill(app: Any, size: int) -> str:
         for i in range(50):
             memory.add(f"small scope note {i}", user_id=f"user-{i:02d}", infer=False)
         first = memory.browse(user_id=USER, limit=1)["results"][0]["id"]
-        memory.update(first, "an edited memory", metadata={"edited": True})
+        memory.update(first, "an edited memory", metadata={"edited": True}, timestamp="2025-03-20T00:00:00Z")
         return str(first)
 
 
@@ -73,9 +73,11 @@ def views(memory_id: str, size: int) -> dict[str, tuple[str, str, dict[str, Any]
             "/v1/memories/browse",
             {**scope, "filters": {"AND": [{"topic": "jazz"}, {"batch": {"gte": 10}}]}},
         ),
+        "table, as of a day (time travel)": ("POST", "/v1/memories/browse", {**scope, "as_of": "2025-03-15"}),
         "search (10 results)": ("POST", "/v1/memories/search", {**scope, "query": "who loves jazz in Lisbon"}),
         "one memory": ("GET", f"/v1/memories/{memory_id}", None),
         "its history": ("GET", f"/v1/memories/{memory_id}/history", None),
+        "its source episodes": ("GET", f"/v1/memories/{memory_id}/episodes", None),
         "graph (relations of get_all)": ("POST", "/v1/memories/list", {**scope, "limit": 1}),
         "delete-scope count (scopes)": ("GET", "/v1/scopes", None),
     }

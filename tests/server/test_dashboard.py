@@ -341,3 +341,20 @@ def test_the_table_and_tabs_work_from_the_keyboard(page: Any, alice: tuple[str, 
     page.keyboard.press("ArrowRight")
     assert page.get_by_role("tab", name="Search").get_attribute("aria-selected") == "true"
     assert page.get_by_role("tabpanel").get_attribute("id") == "panel-search"
+
+
+def test_a_memory_shows_its_source_episodes(page: Any, live_server: LiveServer) -> None:
+    key = live_server.new_key()
+    with live_server.client(key) as api:
+        conversation = [
+            {"role": "user", "content": "We moved to Lisbon last spring", "name": "alice"},
+            {"role": "assistant", "content": "How do you like Lisbon?"},
+        ]
+        answer = api.post("/v1/memories", json={"messages": conversation, "user_id": "alice", "infer": False})
+        assert answer.status_code == 200, answer.text
+    sign_in(page, key)
+    open_scope(page, "user_id", "alice")
+    page.get_by_role("cell", name="We moved to Lisbon last spring").click()
+    episode = page.locator("#episodes li").first
+    episode.wait_for()
+    assert "alice: We moved to Lisbon last spring" in episode.inner_text()
