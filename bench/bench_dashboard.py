@@ -78,7 +78,7 @@ def views(memory_id: str, size: int) -> dict[str, tuple[str, str, dict[str, Any]
         "one memory": ("GET", f"/v1/memories/{memory_id}", None),
         "its history": ("GET", f"/v1/memories/{memory_id}/history", None),
         "its source episodes": ("GET", f"/v1/memories/{memory_id}/episodes", None),
-        "graph (relations of get_all)": ("POST", "/v1/memories/list", {**scope, "limit": 1}),
+        "graph (get_all, 500)": ("POST", "/v1/memories/list", {**scope, "limit": 500}),
         "delete-scope count (scopes)": ("GET", "/v1/scopes", None),
     }
 

@@ -6,6 +6,7 @@
 
 const KEY_SLOT = "engram.key";
 const PROJECT_SLOT = "engram.project";
+const GRAPH_LIMIT = 500; // relations drawn at most
 const KINDS = [["user_id", "Users"], ["agent_id", "Agents"], ["run_id", "Runs"]];
 
 const state = {
@@ -461,7 +462,10 @@ function breakdown(explain) {
   if (!explain || typeof explain !== "object") return null;
   const parts = Object.entries(explain)
     .filter(([, value]) => typeof value === "number" || typeof value === "string")
-    .map(([name, value]) => el("span", {}, `${name} ${typeof value === "number" ? value.toFixed(3) : value}`));
+    .map(([name, value]) => {
+      const shown = typeof value === "number" && !Number.isInteger(value) ? value.toFixed(3) : value;
+      return el("span", {}, `${name} ${shown}`);
+    });
   return parts.length ? el("div", { class: "breakdown", "aria-label": "Score breakdown" }, parts) : null;
 }
 
@@ -489,7 +493,9 @@ async function search() {
 // -- graph -------------------------------------------------------------------------------------
 
 async function loadGraph() {
-  const answer = await api("POST", "/v1/memories/list", { ...scopeArgs(), limit: 1, ...asOf("ListRequest") });
+  // get_all's relations come with its memories, up to the same limit.
+  const body = { ...scopeArgs(), limit: GRAPH_LIMIT, ...asOf("ListRequest") };
+  const answer = await api("POST", "/v1/memories/list", body);
   const relations = Array.isArray(answer.relations) ? answer.relations : [];
   $("relations").tBodies[0].replaceChildren(
     ...relations.map((r) =>
