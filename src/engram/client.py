@@ -336,6 +336,30 @@ class _BaseClient:
     def _build_get_job(self, job_id: str) -> _Call:
         return _Call("GET", f"/v1/jobs/{quote(job_id, safe='')}")
 
+    def _build_scopes(self) -> _Call:
+        return _Call("GET", "/v1/scopes")
+
+    def _build_browse(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        actor_id: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        sort: str = "created_at",
+        order: str = "desc",
+        as_of: datetime | date | str | None = None,
+    ) -> _Call:
+        body = _without_none(
+            user_id=user_id, agent_id=agent_id, run_id=run_id, actor_id=actor_id, filters=filters, as_of=as_of
+        )
+        return _Call(
+            "POST", "/v1/memories/browse", body={**body, "limit": limit, "offset": offset, "sort": sort, "order": order}
+        )
+
 
 # -- the two ways of moving bytes -------------------------------------------------------------
 
@@ -409,6 +433,8 @@ class MemoryClient(_BaseClient):
     add_job = _sync_verb(_BaseClient._build_add_job, "add_job")  # add(..., async_mode) -> the job
     get_job = _sync_verb(_BaseClient._build_get_job, "get_job")
     episodes = _sync_verb(_BaseClient._build_episodes, "episodes")
+    scopes = _sync_verb(_BaseClient._build_scopes, "scopes")
+    browse = _sync_verb(_BaseClient._build_browse, "browse")
 
     def close(self) -> None:
         self._http.close()
@@ -466,6 +492,8 @@ class AsyncMemoryClient(_BaseClient):
     add_job = _async_verb(_BaseClient._build_add_job, "add_job")
     get_job = _async_verb(_BaseClient._build_get_job, "get_job")
     episodes = _async_verb(_BaseClient._build_episodes, "episodes")
+    scopes = _async_verb(_BaseClient._build_scopes, "scopes")
+    browse = _async_verb(_BaseClient._build_browse, "browse")
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -184,3 +184,35 @@ class KeyCreated(KeyView):
 class Health(_Response):
     status: Literal["ok"]
     version: str
+
+
+# -- browsing (the dashboard) ------------------------------------------------------------------
+
+
+class BrowseRequest(_Request):
+    user_id: ScopeId = None
+    agent_id: ScopeId = None
+    run_id: ScopeId = None
+    actor_id: ScopeId = None
+    filters: dict[str, Any] | None = None
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+    sort: Literal["created_at", "updated_at", "memory"] = "created_at"
+    order: Literal["asc", "desc"] = "desc"
+    as_of: str | None = Field(None, description=AS_OF)
+
+
+class MemoryPage(MemoryList):
+    total: int = Field(description="How many memories match, across every page.")
+    offset: int
+    limit: int
+
+
+class ScopeView(_Response):
+    kind: Literal["user_id", "agent_id", "run_id"]
+    id: str
+    count: int
+
+
+class ScopeList(_Response):
+    results: list[ScopeView]
