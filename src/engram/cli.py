@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engram.cli_memory import add_memory_commands
 from engram.errors import EngramError, ValidationError
 
 DEMO_USER = "engram-demo"
@@ -73,9 +74,9 @@ def _add_eval_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def _load_config(path: str | None) -> dict[str, Any] | None:
-    from engram.server.state import load_config_file
+    from engram.config import load_config_file  # not the server's: `engram eval` runs without engram[server]
 
-    return load_config_file(path) if path else None
+    return load_config_file(Path(path)) if path else None
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -193,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="engram", description="Long-term memory for AI agents.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="store a sample conversation and search it").set_defaults(run=demo)
+    add_memory_commands(commands)
     _add_eval_commands(commands)
     _add_server_commands(commands)
     args = parser.parse_args(argv)

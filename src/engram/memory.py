@@ -484,6 +484,31 @@ class Memory:
         with self._usage_lock:
             self.usage = self.usage + usage
 
+    # -- lifecycle: stats and prune ------------------------------------------------------------
+
+    def stats(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
+    ) -> dict[str, Any]:
+        """How many memories a scope (or, with no scope, the whole store) holds, current and
+        expired; for the whole store also the history rows and recent messages kept."""
+        given = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+        scope = Scope(**{key: _check_id(key, value) for key, value in given.items()})
+        counts = self.store.counts(scope if scope.as_dict() else None, utcnow())
+        return {"location": self.store.location, **counts}
+
+    def prune(self, *, retention_days: float | None = None) -> dict[str, int]:
+        """Delete expired memories, and history older than ``retention_days`` (default: the
+        config's ``retention_days``; with neither, history is kept). Returns what was removed."""
+        days = retention_days if retention_days is not None else self.config.retention_days
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int | float) or days < 0):
+            raise ValidationError(f"retention_days must be a number of days >= 0, got {days!r}")
+        now = utcnow()
+        with self.store.transaction():
+            expired = self.store.delete_expired(now)
+            self.store.add_history([_history(Event.DELETE, record, None) for record in expired])
+            old_history = self.store.delete_history_before(now - timedelta(days=days)) if days is not None else 0
+        return {"expired_memories": len(expired), "history_rows": old_history}
+
 
 # -- building blocks ---------------------------------------------------------------------------
 

@@ -53,6 +53,17 @@ class StoredMessage:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class ExportedMemory:
+    """A memory as export and import move it: the record, its vector, the text its keyword
+    entry was made from (which may hold the turns around it) and its history, oldest first."""
+
+    record: MemoryRecord
+    vector: Vector
+    keyword_text: str
+    history: Sequence[HistoryRecord]
+
+
 class Store(Protocol):
     # -- lifecycle ---------------------------------------------------------
     @property
@@ -126,6 +137,28 @@ class Store(Protocol):
         ...
 
     def count_memories(self, query: Query) -> int: ...
+
+    # -- lifecycle and portability ---------------------------------------------------
+    def delete_expired(self, now: datetime) -> list[MemoryRecord]:
+        """Delete every memory whose expiration_date has passed; return what was deleted."""
+        ...
+
+    def delete_history_before(self, cutoff: datetime) -> int:
+        """Delete history rows written before ``cutoff``; return how many."""
+        ...
+
+    def counts(self, scope: Scope | None, now: datetime) -> dict[str, int]:
+        """``memories`` (current) and ``expired`` of a scope or the store; ``history`` and
+        ``messages`` too for the whole store."""
+        ...
+
+    def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
+        """Every memory of a scope (or the store), oldest first (created_at, id), in batches."""
+        ...
+
+    def import_memories(self, memories: Sequence[ExportedMemory]) -> int:
+        """Insert exported memories as they are, skipping ids already stored; returns how many were new."""
+        ...
 
 
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

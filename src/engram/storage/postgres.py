@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from engram.models import HistoryRecord, MemoryRecord, Scope
 from engram.storage.base import (
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
+    ExportedMemory,
     Query,
     StoredMessage,
     Vector,
@@ -553,6 +555,80 @@ class PostgresStore:
                 (scope.owner_key(), limit),
             ).fetchall()
         return [StoredMessage(r[0], r[1], r[2], r[3]) for r in reversed(rows)]
+
+    # -- lifecycle and portability: prune, stats, export and import -------------------------
+
+    def delete_expired(self, now: datetime) -> list[MemoryRecord]:
+        with self._transactional() as conn:
+            rows = conn.execute(
+                f"DELETE FROM memories WHERE expiration_date <= %s RETURNING {MEMORY_COLUMNS}", (now,)
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def delete_history_before(self, cutoff: datetime) -> int:
+        with self._transactional() as conn:
+            cursor = conn.execute("DELETE FROM history WHERE coalesce(updated_at, created_at) < %s", (cutoff,))
+        return cursor.rowcount
+
+    def counts(self, scope: Scope | None, now: datetime) -> dict[str, int]:
+        where, params = _scope_sql(scope) if scope is not None else ("true", [])
+        with self._connection() as conn:
+            row = conn.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE expiration_date <= %s) FROM memories WHERE {where}",
+                (now, *params),
+            ).fetchone()
+            assert row is not None
+            result = {"memories": int(row[0]) - int(row[1]), "expired": int(row[1])}
+            if scope is None:
+                for table in ("history", "messages"):
+                    counted = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+                    result[table] = int(counted[0]) if counted else 0
+        return result
+
+    def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
+        where, params = _scope_sql(scope) if scope is not None else ("true", [])
+        last: tuple[Any, str] | None = None
+        while True:
+            after = " AND (created_at, id) > (%s, %s)" if last else ""
+            with self._connection() as conn:
+                rows = conn.execute(
+                    f"SELECT {MEMORY_COLUMNS}, embedding::text, search_text FROM memories "
+                    f"WHERE {where}{after} ORDER BY created_at, id LIMIT %s",
+                    (*params, *(last or ()), batch),
+                ).fetchall()
+                if not rows:
+                    return
+                history: dict[str, list[HistoryRecord]] = {}
+                for h in conn.execute(
+                    f"SELECT {HISTORY_COLUMNS} FROM history WHERE memory_id = ANY(%s) ORDER BY seq",
+                    ([row[0] for row in rows],),
+                ):
+                    history.setdefault(h[1], []).append(history_from_row(h, lambda moment: moment))
+            last = (rows[-1][9], rows[-1][0])
+            yield [
+                ExportedMemory(
+                    _record(row[:12]),
+                    np.array(json.loads(row[12]), dtype=np.float32),
+                    row[13],
+                    history.get(row[0], []),
+                )
+                for row in rows
+            ]
+
+    def import_memories(self, memories: Sequence[ExportedMemory]) -> int:
+        with self._transactional() as conn:
+            known = set(self.get_memories([m.record.id for m in memories]))
+            fresh = [m for m in memories if m.record.id not in known]
+            if fresh:
+                self.insert_memories([(m.record, m.vector, m.keyword_text) for m in fresh])
+            rows = [history_values(row, lambda moment: moment) for memory in memories for row in memory.history]
+            if rows:
+                conn.cursor().executemany(
+                    f"INSERT INTO history ({HISTORY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    rows,
+                )
+        return len(fresh)
 
 
 # -- errors ----------------------------------------------------------------------------------

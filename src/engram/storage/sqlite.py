@@ -30,6 +30,7 @@ from engram.models import HistoryRecord, MemoryRecord, Scope, iso
 from engram.storage.base import (
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
+    ExportedMemory,
     Query,
     StoredMessage,
     Vector,
@@ -389,6 +390,93 @@ class SQLiteStore:
             ).fetchall()
         return [StoredMessage(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in reversed(rows)]
 
+    # -- lifecycle and portability: prune, stats, export and import -------------------------
+
+    def delete_expired(self, now: datetime) -> list[MemoryRecord]:
+        """Delete every memory whose expiration_date has passed; return what was deleted."""
+        with self.transaction():
+            rows = self._db.execute(
+                f"SELECT pk, {MEMORY_COLUMNS} FROM memories WHERE expiration_date <= ?", (iso(now),)
+            ).fetchall()
+            for chunk in iter_chunks([row[0] for row in rows], 500):
+                marks = ", ".join("?" * len(chunk))
+                self._db.execute(f"DELETE FROM memory_fts WHERE rowid IN ({marks})", tuple(chunk))
+                self._db.execute(f"DELETE FROM memories WHERE pk IN ({marks})", tuple(chunk))
+            self._pending.extend(CachedRow(row[0], None) for row in rows)
+        return [_record(row[1:]) for row in rows]
+
+    def delete_history_before(self, cutoff: datetime) -> int:
+        """Delete history rows written before ``cutoff``; return how many."""
+        with self.transaction():
+            cursor = self._db.execute(
+                "DELETE FROM history WHERE coalesce(updated_at, created_at) < ?", (iso(cutoff),)
+            )
+        return cursor.rowcount
+
+    def counts(self, scope: Scope | None, now: datetime) -> dict[str, int]:
+        """Memories (current and expired) of a scope or of the whole store; history and messages
+        only for the whole store (history rows outlive their memory's scope)."""
+        where, params = _scope_sql(scope) if scope is not None else ("1", [])
+        with self._lock:
+            total, expired = self._db.execute(
+                f"SELECT count(*), coalesce(sum(expiration_date <= ?), 0) FROM memories WHERE {where}",
+                (iso(now), *params),
+            ).fetchone()
+            result = {"memories": int(total) - int(expired), "expired": int(expired)}
+            if scope is None:
+                for table in ("history", "messages"):
+                    result[table] = int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return result
+
+    def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
+        """Every memory of a scope (or of the store), oldest first, in batches, with its vector,
+        keyword text and history: what ``engram export`` writes."""
+        where, params = _scope_sql(scope, "m") if scope is not None else ("1", [])
+        last: tuple[str, str] = ("", "")
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {_prefixed('m', MEMORY_COLUMNS)}, m.embedding, f.text FROM memories m "
+                    f"JOIN memory_fts f ON f.rowid = m.pk WHERE {where} AND (m.created_at, m.id) > (?, ?) "
+                    "ORDER BY m.created_at, m.id LIMIT ?",
+                    (*params, *last, batch),
+                ).fetchall()
+                if not rows:
+                    return
+                history = self._history_of([row[0] for row in rows])
+            last = (rows[-1][9], rows[-1][0])
+            yield [
+                ExportedMemory(
+                    _record(row[:12]), np.frombuffer(row[12], dtype=np.float32), row[13], history.get(row[0], [])
+                )
+                for row in rows
+            ]
+
+    def _history_of(self, memory_ids: Sequence[str]) -> dict[str, list[HistoryRecord]]:
+        found: dict[str, list[HistoryRecord]] = {}
+        for chunk in iter_chunks(list(memory_ids), 500):
+            marks = ", ".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT {HISTORY_COLUMNS} FROM history WHERE memory_id IN ({marks}) ORDER BY seq", tuple(chunk)
+            ):
+                found.setdefault(row[1], []).append(history_from_row(row, datetime.fromisoformat))
+        return found
+
+    def import_memories(self, memories: Sequence[ExportedMemory]) -> int:
+        """Insert memories exactly as exported (ids, times, keyword text, history); memories and
+        history rows whose id the store already holds are left as they are. Returns how many
+        memories were new."""
+        with self.transaction():
+            known = set(self.get_memories([m.record.id for m in memories]))
+            fresh = [m for m in memories if m.record.id not in known]
+            for memory in fresh:
+                self.insert_memory(memory.record, memory.vector, memory.keyword_text)
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [history_values(row, iso) for memory in memories for row in memory.history],
+            )
+        return len(fresh)
+
 
 # -- rows ------------------------------------------------------------------------------
 
@@ -407,6 +495,10 @@ def _record_values(record: MemoryRecord) -> tuple[Any, ...]:
 
 def _record(row: Sequence[Any]) -> MemoryRecord:
     return record_from_row(row, datetime.fromisoformat)
+
+
+def _prefixed(table: str, columns: str) -> str:
+    return ", ".join(f"{table}.{column.strip()}" for column in columns.split(","))
 
 
 def _top_indices(scores: np.ndarray, limit: int) -> list[int]:
