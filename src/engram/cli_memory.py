@@ -220,6 +220,28 @@ def prune(args: argparse.Namespace) -> None:
     )
 
 
+def export(args: argparse.Namespace) -> None:
+    with open_memory(args) as memory:
+        memory = embedded_only(memory, "export")
+        result = memory.export_jsonl(args.path, **scope_of(args), vectors=args.vectors, progress=not args.quiet)
+    if args.path != "-":
+        emit(args, result, lambda r: print(f"exported {r['memories']} memories to {r['path']}", file=sys.stderr))
+
+
+def import_(args: argparse.Namespace) -> None:
+    with open_memory(args) as memory:
+        memory = embedded_only(memory, "import")
+        if args.from_mem0:
+            from engram.mem0_import import import_from_mem0
+
+            result = import_from_mem0(memory, Path(args.from_mem0), progress=not args.quiet)
+        elif args.path:
+            result = memory.import_jsonl(args.path, progress=not args.quiet)
+        else:
+            raise ValidationError("give the export file to import, or --from-mem0 CONFIG.json")
+    emit(args, result, lambda r: print(f"imported {r['imported']} new memories of {r['memories']}"))
+
+
 # -- the parser -----------------------------------------------------------------------------
 
 
@@ -289,6 +311,16 @@ def add_memory_commands(commands: Any) -> None:
     cmd.add_argument("--all", action="store_true", help="delete every memory of the scope")
 
     command("history", history, "every change to one memory, oldest first").add_argument("memory_id")
+    cmd = command("export", export, "write memories with their history to a JSON Lines file", scoped=True)
+    cmd.add_argument("path", help="the file to write (- for stdout)")
+    cmd.add_argument("--vectors", action="store_true", help="include the vectors (saves re-embedding on import)")
+    cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    cmd = command("import", import_, "load an engram export (or a mem0 installation) into the store")
+    cmd.add_argument("path", nargs="?", help="a file written by `engram export`")
+    cmd.add_argument("--from-mem0", metavar="CONFIG.json", help="read every memory of a mem0 installation")
+    cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+
     cmd = command("prune", prune, "delete expired memories, and history older than the retention")
     cmd.add_argument("--retention-days", type=float, help="keep this many days of history (default: the config's)")
     command("stats", stats, "how many memories (and history rows) the store or a scope holds", scoped=True)

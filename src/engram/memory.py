@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -508,6 +509,41 @@ class Memory:
             self.store.add_history([_history(Event.DELETE, record, None) for record in expired])
             old_history = self.store.delete_history_before(now - timedelta(days=days)) if days is not None else 0
         return {"expired_memories": len(expired), "history_rows": old_history}
+
+    # -- portability: export and import (engram/portability.py) ---------------------------------
+
+    def export_jsonl(
+        self,
+        path: str | Path,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        vectors: bool = False,
+        progress: bool = False,
+    ) -> dict[str, Any]:
+        """Write the memories of a scope (or, with none, of the whole store) to a JSON Lines file,
+        each with its history (and its vector with ``vectors=True``). ``"-"`` writes to stdout."""
+        from engram.portability import export_jsonl
+
+        given = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+        scope = Scope(**{key: _check_id(key, value) for key, value in given.items()})
+        if str(path) == "-":
+            count = export_jsonl(self, sys.stdout, scope if scope.as_dict() else None, vectors=vectors)
+        else:
+            target = Path(path).expanduser()
+            partial = target.with_name(target.name + ".partial")  # a failed export leaves no half file
+            with partial.open("w", encoding="utf-8") as out:
+                count = export_jsonl(self, out, scope if scope.as_dict() else None, vectors=vectors, progress=progress)
+            partial.replace(target)
+        return {"memories": count, "path": str(path)}
+
+    def import_jsonl(self, path: str | Path, *, progress: bool = False) -> dict[str, Any]:
+        """Load a file written by ``export_jsonl`` (from either store, any embedder). Importing the
+        same file twice changes nothing; a malformed line is refused before anything is written."""
+        from engram.portability import import_jsonl
+
+        return import_jsonl(self, Path(path), progress=progress).as_dict()
 
 
 # -- building blocks ---------------------------------------------------------------------------
