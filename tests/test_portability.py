@@ -107,7 +107,7 @@ def test_each_kind_of_bad_line_names_its_problem(tmp_path: Path, line: str, prob
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(header) + "\n" + line + "\n")
     target = Memory(store=SQLiteStore(tmp_path / "t.db"), embedder=HashingEmbedder())
-    with pytest.raises(ValidationError, match=f"bad.jsonl:2: .*{problem}"):
+    with pytest.raises(ValidationError, match=rf"bad\.jsonl:2: .*{problem}"):
         target.import_jsonl(path)
 
 
@@ -115,7 +115,7 @@ def test_a_file_that_is_not_an_export_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.jsonl"
     path.write_text('{"hello": "world"}\n')
     target = Memory(store=SQLiteStore(tmp_path / "t.db"), embedder=HashingEmbedder())
-    with pytest.raises(ValidationError, match="other.jsonl:1: not an engram export"):
+    with pytest.raises(ValidationError, match=r"other\.jsonl:1: not an engram export"):
         target.import_jsonl(path)
 
 
