@@ -63,7 +63,7 @@ try:
     from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ConfigError(
-        "the PostgreSQL store needs psycopg 3 and psycopg-pool: pip install 'engram[postgres]'"
+        "the PostgreSQL store needs psycopg 3 and psycopg-pool: pip install 'engramdb[postgres]'"
     ) from exc
 
 DEFAULT_SCHEMA = "public"
