@@ -109,6 +109,14 @@ def test_export_and_import_through_the_cli(engram: Run, tmp_path: Path, monkeypa
     assert [item["memory"] for item in engram("list", "-u", "u", "--json")["results"]] == ["Likes tea"]
 
 
+def test_consolidate_merges_duplicates(engram: Run) -> None:
+    engram("add", "Likes green tea.", "-u", "u", "--no-infer")
+    engram("add", "likes green TEA", "-u", "u", "--no-infer")
+    assert "merged 1 memories into 1" in engram("consolidate", "-u", "u", "--no-infer")
+    assert len(engram("list", "-u", "u", "--json")["results"]) == 1
+    assert engram("consolidate", "-u", "u", "--no-infer", "--json")["merged"] == 0
+
+
 def test_a_verb_error_is_one_line_on_stderr(engram: Run) -> None:
     assert engram("list", fails=True).startswith("engram: ValidationError: a scope is required")
     assert "--metadata must be JSON" in engram("add", "x", "-u", "u", "--metadata", "{nope", fails=True)
@@ -121,7 +129,21 @@ def test_consolidate_and_import_refuse_a_server_url(engram: Run) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["add", "search", "list", "get", "update", "delete", "history", "export", "import", "prune", "stats"]
+    "command",
+    [
+        "add",
+        "search",
+        "list",
+        "get",
+        "update",
+        "delete",
+        "history",
+        "export",
+        "import",
+        "prune",
+        "consolidate",
+        "stats",
+    ],
 )
 def test_every_memory_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:

@@ -242,6 +242,21 @@ def import_(args: argparse.Namespace) -> None:
     emit(args, result, lambda r: print(f"imported {r['imported']} new memories of {r['memories']}"))
 
 
+def consolidate(args: argparse.Namespace) -> None:
+    with open_memory(args) as memory:
+        memory = embedded_only(memory, "consolidate")
+        result = memory.consolidate(**scope_of(args), threshold=args.threshold, infer=args.infer)
+    emit(args, result, _merged)
+
+
+def _merged(result: dict[str, Any]) -> None:
+    print(f"merged {result['merged']} memories into {len(result['results'])}")
+    if result["results"]:
+        table(result["results"], ["id", "memory"])
+    for warning in result.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 # -- the parser -----------------------------------------------------------------------------
 
 
@@ -323,4 +338,12 @@ def add_memory_commands(commands: Any) -> None:
 
     cmd = command("prune", prune, "delete expired memories, and history older than the retention")
     cmd.add_argument("--retention-days", type=float, help="keep this many days of history (default: the config's)")
+    cmd = command("consolidate", consolidate, "merge a scope's memories that state the same fact", scoped=True)
+    cmd.add_argument("--threshold", type=float, help="cosine from which the LLM compares two memories")
+    cmd.add_argument(
+        "--infer",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="let the LLM merge similar memories (default); --no-infer merges only duplicates",
+    )
     command("stats", stats, "how many memories (and history rows) the store or a scope holds", scoped=True)

@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engram.config import MemoryConfig, default_db_path
 from engram.embedders import Embedder, build_embedder
 from engram.errors import ConfigError, NotFoundError, ValidationError
@@ -509,6 +511,83 @@ class Memory:
             self.store.add_history([_history(Event.DELETE, record, None) for record in expired])
             old_history = self.store.delete_history_before(now - timedelta(days=days)) if days is not None else 0
         return {"expired_memories": len(expired), "history_rows": old_history}
+
+    def consolidate(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        threshold: float | None = None,
+        infer: bool = True,
+    ) -> dict[str, Any]:
+        """Merge a scope's memories that state the same fact (engram/pipeline/consolidate.py).
+
+        Exact and near-exact duplicates always merge; with an LLM (and ``infer=True``) so do
+        similar memories it judges to be one fact, into one memory it writes. The oldest memory
+        of a group keeps its id and takes the merged text (an UPDATE); the others leave the
+        scope's results (a DELETE each in history). Returns what was merged."""
+        from engram.pipeline import consolidate as plan
+
+        scope = _scope_from(user_id, agent_id, run_id, None, None)[0]
+        now = utcnow()
+        current = [
+            item
+            for batch in self.store.export_memories(scope)
+            for item in batch
+            if item.record.expiration_date is None or item.record.expiration_date > now
+        ]
+        merges = plan.duplicate_merges([item.record for item in current])
+        usage, warnings = Usage(), []
+        llm = self._optional_llm() if infer else None
+        if llm is not None:
+            merged = {record.id for merge in merges for record in merge.retire}
+            rest = [item for item in current if item.record.id not in merged]
+            vectors = np.array([item.vector for item in rest], dtype=np.float32).reshape(len(rest), -1)
+            records = [item.record for item in rest]
+            for group in plan.candidate_groups(records, vectors, threshold or plan.CANDIDATE_THRESHOLD):
+                shown = [records[i] for i in group]
+                completion = llm.complete(plan.merge_messages(shown), json_schema=plan.CONSOLIDATE_SCHEMA)
+                usage = usage + completion.usage.tagged("consolidate")
+                more, problems = plan.merges_from_answer(shown, parse_json_answer(completion.text))
+                merges += more
+                warnings += problems
+        changed = [merge for merge in merges if merge.text != merge.keep.memory]
+        texts = [merge.text for merge in changed]
+        vectors_of = dict(zip((m.keep.id for m in changed), self._embed(texts), strict=True)) if changed else {}
+        with self.store.transaction():
+            live = self.store.get_memories([r.id for m in merges for r in (m.keep, *m.retire)])
+            history: list[HistoryRecord] = []
+            done = []
+            for merge in merges:
+                if any(r.id not in live for r in (merge.keep, *merge.retire)):
+                    continue  # changed by another writer since it was read: left for the next run
+                if merge.keep.id in vectors_of:
+                    new = replace(live[merge.keep.id], memory=merge.text, hash=memory_hash(merge.text), updated_at=now)
+                    self.store.update_memory(new, vectors_of[merge.keep.id], keyword_text(new))
+                    history.append(_history(Event.UPDATE, live[merge.keep.id], new))
+                for record in merge.retire:
+                    self.store.delete_memory(record.id)
+                    history.append(_history(Event.DELETE, live[record.id], None))
+                done.append(merge)
+            self.store.add_history(history)
+        self._count(usage)
+        result: dict[str, Any] = {
+            "merged": sum(len(m.retire) for m in done),
+            "results": [{"id": m.keep.id, "memory": m.text, "merged_ids": [r.id for r in m.retire]} for m in done],
+        }
+        if usage.calls:
+            result["usage"] = usage.as_dict()
+        if warnings:
+            result["warnings"] = warnings
+        return result
+
+    def _optional_llm(self) -> LLM | None:
+        """The LLM when one is configured (or installed offline), else None: for verbs that work without one."""
+        try:
+            return self.llm
+        except ConfigError:
+            return None
 
     # -- portability: export and import (engram/portability.py) ---------------------------------
 

@@ -50,7 +50,7 @@ def test_delete_all_over_a_server(engram: Run) -> None:
 
 
 def test_store_commands_say_to_run_where_the_store_is(engram: Run) -> None:
-    for command in (["prune"], ["export", "out.jsonl"], ["import", "in.jsonl"]):
+    for command in (["prune"], ["export", "out.jsonl"], ["import", "in.jsonl"], ["consolidate", "-u", "u"]):
         assert "works on the store itself" in engram(*command, fails=True)
     assert "stats needs a scope" in engram("stats", fails=True)
 
