@@ -92,6 +92,7 @@ def serve(args: argparse.Namespace) -> None:
         job_workers=args.job_workers,
         max_body_bytes=args.max_body_bytes,
         max_open_projects=args.max_open_projects,
+        prune_interval_s=args.prune_interval_hours * 3600 if args.prune_interval_hours else None,
     )
     if args.workers > 1:
         # Each worker process builds its own app from these settings: they share only the database.
@@ -162,6 +163,11 @@ def _add_server_commands(commands: Any) -> None:
         help="idle project stores kept open per process (default 256; on Postgres each holds connections)",
     )
     serve_cmd.add_argument("--workers", type=int, default=1, help="server processes sharing the database")
+    serve_cmd.add_argument(
+        "--prune-interval-hours",
+        type=float,
+        help="prune every project this often: expired memories, and history older than the config's retention_days",
+    )
     serve_cmd.add_argument("--log-level", default="info")
     serve_cmd.set_defaults(run=serve)
 
