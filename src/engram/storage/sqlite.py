@@ -469,8 +469,23 @@ class SQLiteStore:
         with self.transaction():
             known = set(self.get_memories([m.record.id for m in memories]))
             fresh = [m for m in memories if m.record.id not in known]
-            for memory in fresh:
-                self.insert_memory(memory.record, memory.vector, memory.keyword_text)
+            # In bulk: rows first, then their rowids for the keyword index and the vector cache.
+            self._db.executemany(
+                f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*_record_values(m.record), _blob(m.vector)) for m in fresh],
+            )
+            rowids: dict[str, int] = {}
+            for chunk in iter_chunks([m.record.id for m in fresh], 500):
+                marks = ", ".join("?" * len(chunk))
+                rowids.update(self._db.execute(f"SELECT id, pk FROM memories WHERE id IN ({marks})", tuple(chunk)))
+            self._db.executemany(
+                "INSERT INTO memory_fts (rowid, text, owners) VALUES (?, ?, ?)",
+                [(rowids[m.record.id], m.keyword_text, owner_tokens(m.record.scope)) for m in fresh],
+            )
+            self._pending.extend(
+                CachedRow(rowids[m.record.id], _as_vector(m.vector), m.record.scope, m.record.expiration_date)
+                for m in fresh
+            )
             self._db.executemany(
                 f"INSERT OR IGNORE INTO history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [history_values(row, iso) for memory in memories for row in memory.history],
