@@ -126,3 +126,12 @@ def test_expired_memories_are_not_consolidated(backend_memory: Memory) -> None:
     backend_memory.add("Likes tea", user_id="u", infer=False, expiration_date="2000-01-01")
     backend_memory.add("likes tea!", user_id="u", infer=False)
     assert backend_memory.consolidate(user_id="u", infer=False)["merged"] == 0
+
+
+def test_a_merged_memory_keeps_every_source_message(backend_memory: Memory) -> None:
+    first = backend_memory.add([{"role": "user", "content": "Likes green tea", "id": "D1:1"}], user_id="u", infer=False)
+    backend_memory.add([{"role": "user", "content": "likes green tea!", "id": "D2:4"}], user_id="u", infer=False)
+    backend_memory.consolidate(user_id="u", infer=False)
+    kept = backend_memory.get(first["results"][0]["id"])
+    assert kept is not None and kept["metadata"]["source_ids"] == ["D1:1", "D2:4"]
+    assert [row["event"] for row in backend_memory.history(kept["id"])] == ["ADD", "UPDATE"]

@@ -562,10 +562,19 @@ class Memory:
             for merge in merges:
                 if any(r.id not in live for r in (merge.keep, *merge.retire)):
                     continue  # changed by another writer since it was read: left for the next run
-                if merge.keep.id in vectors_of:
-                    new = replace(live[merge.keep.id], memory=merge.text, hash=memory_hash(merge.text), updated_at=now)
-                    self.store.update_memory(new, vectors_of[merge.keep.id], keyword_text(new))
-                    history.append(_history(Event.UPDATE, live[merge.keep.id], new))
+                keep = live[merge.keep.id]
+                new = replace(
+                    keep,
+                    memory=merge.text,
+                    hash=memory_hash(merge.text),
+                    metadata=plan.merged_metadata([live[r.id] for r in (merge.keep, *merge.retire)]),
+                    updated_at=now,
+                )
+                if (new.memory, new.metadata) != (keep.memory, keep.metadata):
+                    changed_text = merge.keep.id in vectors_of
+                    text = keyword_text(new) if changed_text else None
+                    self.store.update_memory(new, vectors_of.get(merge.keep.id), text)
+                    history.append(_history(Event.UPDATE, keep, new))
                 for record in merge.retire:
                     self.store.delete_memory(record.id)
                     history.append(_history(Event.DELETE, live[record.id], None))

@@ -65,6 +65,16 @@ class Merge:
     text: str
 
 
+def merged_metadata(records: Sequence[MemoryRecord]) -> dict[str, Any]:
+    """The first (oldest) record's metadata, with the ``source_ids`` of all: the merged memory still
+    points at every message it came from."""
+    metadata = dict(records[0].metadata)
+    sources = [i for record in records for i in record.metadata.get("source_ids", []) if isinstance(i, str)]
+    if sources:
+        metadata["source_ids"] = list(dict.fromkeys(sources))
+    return metadata
+
+
 def normalised(text: str) -> str:
     """The words of a text, lower-cased: near-exact duplicates share it."""
     return " ".join(word.casefold() for word in _WORD.findall(text))
