@@ -33,7 +33,12 @@ LIST_LIMIT = 1_000_000  # mem0's list() needs a limit; far above any one install
 
 def import_from_mem0(memory: Memory, config_path: Path, *, progress: bool = False) -> dict[str, Any]:
     """Copy every memory (with its history) of the mem0 installation ``config_path`` describes."""
-    source = open_mem0(config_path)
+    return import_mem0_memories(memory, open_mem0(config_path), progress=progress)
+
+
+def import_mem0_memories(memory: Memory, source: Any, *, progress: bool = False) -> dict[str, Any]:
+    """Copy every memory (with its history) of an open ``mem0.Memory``; running it again adds only
+    what is new."""
     items = list(mem0_memories(source))
     imported, _ = write_memories(
         memory, ((_exported(item, source), None) for item in items), total=len(items), progress=progress
