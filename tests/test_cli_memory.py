@@ -89,13 +89,14 @@ def test_stats_of_the_store_and_of_a_scope(engram: Run) -> None:
     engram("add", "two", "-u", "v", "--no-infer", "--expiration-date", "2000-01-01")
     whole = engram("stats", "--json")
     assert (whole["memories"], whole["expired"], whole["history"]) == (1, 1, 2)
-    assert engram("stats", "-u", "v", "--json") | {"location": None} == {"location": None, "memories": 0, "expired": 1}
+    scoped = engram("stats", "-u", "v", "--json")
+    assert (scoped["memories"], scoped["expired"], scoped["retracted"]) == (0, 1, 0)
     assert "memories: 1" in engram("stats")
 
 
 def test_prune_removes_expired_memories(engram: Run) -> None:
     engram("add", "old plan", "-u", "u", "--no-infer", "--expiration-date", "2000-01-01")
-    assert engram("prune", "--json") == {"expired_memories": 1, "history_rows": 0}
+    assert engram("prune", "--json")["expired_memories"] == 1
     assert engram("stats", "--json")["expired"] == 0
 
 

@@ -13,6 +13,7 @@ from engram.llms.scripted import ScriptedLLM
 from engram.models import Event, HistoryRecord, utcnow
 
 DAY = datetime(2024, 1, 1, 12, tzinfo=UTC)
+NOTHING = {"expired_memories": 0, "versions": 0, "retracted_memories": 0, "history_rows": 0}
 
 
 # -- prune ----------------------------------------------------------------------------------------
@@ -21,12 +22,12 @@ DAY = datetime(2024, 1, 1, 12, tzinfo=UTC)
 def test_prune_deletes_expired_memories_and_records_it(backend_memory: Memory) -> None:
     old = backend_memory.add("Parking spot 12 this week", user_id="u", infer=False, expiration_date="2000-01-01")
     keep = backend_memory.add("Lives in Lisbon", user_id="u", infer=False, expiration_date="2999-01-01")
-    assert backend_memory.prune() == {"expired_memories": 1, "history_rows": 0}
+    assert backend_memory.prune() == NOTHING | {"expired_memories": 1}
     old_id = old["results"][0]["id"]
     assert backend_memory.get(old_id) is None
     assert [row["event"] for row in backend_memory.history(old_id)] == ["ADD", "DELETE"]
     assert backend_memory.get(keep["results"][0]["id"]) is not None
-    assert backend_memory.prune() == {"expired_memories": 0, "history_rows": 0}
+    assert backend_memory.prune() == NOTHING
 
 
 def test_prune_drops_history_older_than_the_retention(memory_factory: MemoryFactory) -> None:
@@ -35,10 +36,24 @@ def test_prune_drops_history_older_than_the_retention(memory_factory: MemoryFact
     ancient = HistoryRecord("h-old", memory_id, None, "Likes coffee", Event.ADD, utcnow() - timedelta(days=40))
     with memory.store.transaction():
         memory.store.add_history([ancient])
-    assert memory.prune() == {"expired_memories": 0, "history_rows": 1}
+    assert memory.prune() == NOTHING | {"history_rows": 1}
     assert [row["id"] for row in memory.history(memory_id)] != ["h-old"]
     assert len(memory.history(memory_id)) == 1
     assert memory.prune(retention_days=0)["history_rows"] == 1  # an explicit retention wins over the config
+
+
+def test_prune_drops_versions_and_retractions_older_than_the_retention(backend_memory: Memory) -> None:
+    long_ago = utcnow() - timedelta(days=400)
+    moved = backend_memory.add("Lives in Paris", user_id="u", infer=False, timestamp=long_ago - timedelta(days=9))
+    memory_id = moved["results"][0]["id"]
+    backend_memory.update(memory_id, "Lives in Rome", timestamp=long_ago)  # Paris: a version until long_ago
+    backend_memory.update(memory_id, "Lives in Oslo", timestamp=utcnow() - timedelta(days=5))  # Rome: recent
+    assert backend_memory.stats()["versions"] == 2
+    removed = backend_memory.prune(retention_days=365)
+    assert (removed["versions"], removed["retracted_memories"]) == (1, 0)
+    assert backend_memory.get_all(user_id="u", as_of=long_ago - timedelta(days=1))["results"] == []
+    as_of_rome = backend_memory.get_all(user_id="u", as_of=utcnow() - timedelta(days=30))["results"]
+    assert [item["memory"] for item in as_of_rome] == ["Lives in Rome"]
 
 
 def test_without_a_retention_history_is_kept(backend_memory: Memory) -> None:
@@ -58,9 +73,14 @@ def test_stats_counts_current_and_expired(backend_memory: Memory) -> None:
     backend_memory.add("a", user_id="u", infer=False)
     backend_memory.add("b", user_id="u", infer=False, expiration_date="2000-01-01")
     backend_memory.add("c", user_id="v", infer=False)
-    assert backend_memory.stats(user_id="u") | {"location": ""} == {"location": "", "memories": 1, "expired": 1}
+    assert backend_memory.stats(user_id="u") | {"location": ""} == {
+        "location": "",
+        "memories": 1,
+        "expired": 1,
+        "retracted": 0,
+    }
     whole = backend_memory.stats()
-    assert (whole["memories"], whole["expired"], whole["history"], whole["messages"]) == (2, 1, 3, 3)
+    assert (whole["memories"], whole["expired"], whole["history"], whole["episodes"]) == (2, 1, 3, 3)
 
 
 # -- consolidate ------------------------------------------------------------------------------------
@@ -103,6 +123,9 @@ def test_an_llm_merges_fragments_into_one_memory(memory_factory: MemoryFactory) 
     assert [row["event"] for row in memory.history(ids[0])] == ["ADD", "UPDATE"]
     assert [row["event"] for row in memory.history(ids[1])] == ["ADD", "DELETE"]
     assert memory.search("marathon month", user_id="u")["results"][0]["id"] == ids[0]
+    # The originals stay answerable as of before the merge.
+    before = sorted(item["memory"] for item in memory.get_all(user_id="u", as_of=DAY + timedelta(days=5))["results"])
+    assert before == sorted(facts)
     assert result["usage"]["calls"] >= 1
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,8 +21,10 @@ def fill(memory: Memory) -> dict[str, str]:
     """Two users' memories with metadata, an update, a deletion and an expiry; returns some ids."""
     turns = [{"role": "user", "content": "I adopted a parrot"}, {"role": "assistant", "content": "What is its name?"}]
     parrot = memory.add(turns, user_id="alice", infer=False, timestamp=DAY)["results"][0]["id"]
-    tea = memory.add("Likes green tea", user_id="alice", infer=False, metadata={"topic": "food", "n": [1, 2.5]})
-    memory.update(tea["results"][0]["id"], "Likes jasmine tea")
+    tea = memory.add(
+        "Likes green tea", user_id="alice", infer=False, metadata={"topic": "food", "n": [1, 2.5]}, timestamp=DAY
+    )
+    memory.update(tea["results"][0]["id"], "Likes jasmine tea", timestamp=DAY + timedelta(days=3))  # a version
     gone = memory.add("Temporary note", user_id="alice", infer=False)["results"][0]["id"]
     memory.delete(gone)
     memory.add("Plays chess", user_id="bob", agent_id="coach", infer=False, expiration_date="2999-01-01")
@@ -50,6 +52,11 @@ def test_export_then_import_into_an_empty_store_gives_the_same_memories(
     assert everything(target) == everything(source)
     assert target.history(ids["tea"]) == source.history(ids["tea"])
     assert target.search("parrot", user_id="alice")["results"][0]["id"] == ids["parrot"]
+    as_of = DAY + timedelta(days=1)
+    assert target.get_all(user_id="alice", as_of=as_of) == source.get_all(user_id="alice", as_of=as_of)
+    then = sorted(item["memory"] for item in target.get_all(user_id="alice", as_of=as_of)["results"])
+    assert then == ["I adopted a parrot", "Likes green tea", "What is its name?"]
+    assert target.episodes(ids["parrot"]) == source.episodes(ids["parrot"]) != []
 
 
 def test_a_scoped_export_holds_only_that_scope(memory_factory: MemoryFactory, tmp_path: Path) -> None:

@@ -213,11 +213,7 @@ def stats(args: argparse.Namespace) -> None:
 def prune(args: argparse.Namespace) -> None:
     with open_memory(args) as memory:
         result = embedded_only(memory, "prune").prune(retention_days=args.retention_days)
-    emit(
-        args,
-        result,
-        lambda r: print(f"removed {r['expired_memories']} expired memories and {r['history_rows']} history rows"),
-    )
+    emit(args, result, lambda r: print("removed " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in r.items())))
 
 
 def export(args: argparse.Namespace) -> None:

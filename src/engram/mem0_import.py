@@ -41,7 +41,7 @@ def import_mem0_memories(memory: Memory, source: Any, *, progress: bool = False)
     what is new."""
     items = list(mem0_memories(source))
     imported, _ = write_memories(
-        memory, ((_exported(item, source), None) for item in items), total=len(items), progress=progress
+        memory, (_exported(item, source) for item in items), total=len(items), progress=progress
     )
     return {"memories": len(items), "imported": imported, "recomputed_vectors": True}
 

@@ -3,12 +3,14 @@
 The file is a header line, then one line per memory (oldest first)::
 
     {"format": "engram-export", "version": 1, "embedder": {"model": "...", "dimension": 384}, "scope": {...}}
-    {"memory": {item}, "keyword_text": "...", "history": [...], "versions": [], "episodes": [],
+    {"memory": {item}, "keyword_text": "...", "history": [...], "versions": [...], "episodes": [...],
      "relations": [], "vector": "<base64 float32, only with vectors=True>"}
 
-``memory`` is the public item (DESIGN.md section 1) with ``expiration_date`` when set;
-``keyword_text`` is what the keyword index was built from (a turn with its neighbours, for
-memories added with ``infer=False``), so search behaves the same after a move.
+``memory`` is the public item (DESIGN.md section 1) with ``expiration_date`` when set, retracted
+memories included (``invalid_at`` set); ``keyword_text`` is what the keyword index was built from
+(a turn with its neighbours, for memories added with ``infer=False``), so search behaves the same
+after a move. ``versions`` are the memory's earlier texts, each ``{"memory": item, "keyword_text",
+"vector"?}`` with its own ``valid_from``/``invalid_at``; ``episodes`` are the messages it came from.
 
 Import is idempotent (a memory or history row whose id the store already holds is left
 alone), reads the whole file once to check it before writing anything (a malformed line is
@@ -25,7 +27,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -33,7 +35,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from engram.errors import ValidationError
-from engram.models import IDENTITY_KEYS, Event, HistoryRecord, MemoryRecord, Scope, memory_hash
+from engram.models import Episode, Event, HistoryRecord, MemoryRecord, Scope, memory_hash
 from engram.search import embed_text, keyword_text
 from engram.storage.base import ExportedMemory
 
@@ -43,7 +45,8 @@ if TYPE_CHECKING:
 FORMAT = "engram-export"
 VERSION = 1
 BATCH = 500  # memories per import transaction
-LATER_FIELDS = ("versions", "episodes", "relations")  # carried by the format; filled by later stores
+NO_VECTOR = np.zeros(0, dtype=np.float32)  # "compute this vector": the file's are from another embedder
+LATER_FIELDS = ("relations",)  # carried by the format; filled once the stores keep them
 
 
 @dataclass(frozen=True)
@@ -80,17 +83,28 @@ def export_jsonl(
 
 
 def memory_line(exported: ExportedMemory, vectors: bool) -> dict[str, Any]:
-    record = exported.record
-    item = record.to_item()
     line: dict[str, Any] = {
-        "memory": item,
+        "memory": exported.record.to_item(),
         "keyword_text": exported.keyword_text,
         "history": [row.to_dict() for row in exported.history],
+        "versions": [_version_line(version, vectors) for version in exported.versions],
+        "episodes": [episode.to_dict() for episode in exported.episodes],
         **{name: [] for name in LATER_FIELDS},
     }
     if vectors:
-        line["vector"] = base64.b64encode(np.asarray(exported.vector, dtype="<f4").tobytes()).decode("ascii")
+        line["vector"] = _encode(exported.vector)
     return line
+
+
+def _version_line(version: ExportedMemory, vectors: bool) -> dict[str, Any]:
+    line: dict[str, Any] = {"memory": version.record.to_item(), "keyword_text": version.keyword_text}
+    if vectors:
+        line["vector"] = _encode(version.vector)
+    return line
+
+
+def _encode(vector: Any) -> str:
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
 
 
 def _line(value: Mapping[str, Any]) -> str:
@@ -109,33 +123,40 @@ def import_jsonl(memory: Memory, path: Path, *, progress: bool = False) -> Impor
     same_embedder = (
         embedder.get("model") == memory.embedder.model_name and embedder.get("dimension") == memory.embedder.dimension
     )
-    imported, recomputed = write_memories(memory, _read_memories(path, same_embedder), total=count, progress=progress)
+    memories = _read_memories(path, same_embedder)
+    imported, recomputed = write_memories(memory, memories, total=count, progress=progress)
     return ImportReport(count, imported, recomputed)
 
 
 def write_memories(
-    memory: Memory, memories: Iterable[tuple[ExportedMemory, Any]], *, total: int | None, progress: bool
+    memory: Memory, memories: Iterable[ExportedMemory], *, total: int | None, progress: bool
 ) -> tuple[int, bool]:
-    """Store (memory, vector or None) pairs in batches of one transaction each, embedding the
-    memories that come without a vector first. Returns how many were new, and whether any
-    vector was recomputed."""
+    """Store exported memories in batches of one transaction each. A memory or version whose vector
+    is empty (another embedder wrote the file, or it holds no vectors) is embedded first, before the
+    transaction opens. Returns how many memories were new, and whether any vector was recomputed."""
     imported = 0
     recomputed = False
     with _progress(progress, "import", total=total) as advance:
         for batch in _batches(memories, BATCH):
-            known = set(memory.store.get_memories([item.record.id for item, _ in batch]))
-            placeholder = np.zeros(memory.embedder.dimension, dtype=np.float32)  # never written: the id is known
-            batch = [(item, placeholder if item.record.id in known else vector) for item, vector in batch]
-            missing = [i for i, (_, vector) in enumerate(batch) if vector is None]
-            if missing:  # another embedder (or no vectors in the file): embed before the transaction opens
+            known = set(memory.store.get_memories([item.record.id for item in batch]))
+            fresh = [item for item in batch if item.record.id not in known]  # the known ones are not written
+            missing = [m for item in fresh for m in (item, *item.versions) if len(m.vector) == 0]
+            if missing:
                 recomputed = True
-                texts = [embed_text(batch[i][0].record) for i in missing]
-                for i, vector in zip(missing, memory.embedder.embed_batch(texts, purpose="document"), strict=True):
-                    batch[i] = (batch[i][0], vector)
-            rows = [ExportedMemory(item.record, vector, item.keyword_text, item.history) for item, vector in batch]
-            imported += memory.store.import_memories(rows)
-            advance(len(rows))
+                texts = [embed_text(m.record) for m in missing]
+                embedded = dict(
+                    zip(map(id, missing), memory.embedder.embed_batch(texts, purpose="document"), strict=True)
+                )
+                fresh = [_with_vectors(item, embedded) for item in fresh]
+            imported += memory.store.import_memories([*fresh, *(item for item in batch if item.record.id in known)])
+            advance(len(batch))
     return imported, recomputed
+
+
+def _with_vectors(item: ExportedMemory, embedded: Mapping[int, Any]) -> ExportedMemory:
+    """``item`` with the vectors computed for it (and its versions) filled in, by object identity."""
+    versions = [replace(v, vector=embedded.get(id(v), v.vector)) for v in item.versions]
+    return replace(item, vector=embedded.get(id(item), item.vector), versions=versions)
 
 
 def _check_file(path: Path) -> tuple[dict[str, Any], int]:
@@ -154,8 +175,8 @@ def _check_file(path: Path) -> tuple[dict[str, Any], int]:
     return header, count
 
 
-def _read_memories(path: Path, use_vectors: bool) -> Iterator[tuple[ExportedMemory, Any]]:
-    """(memory, its vector or None) for each memory line; the file was checked already."""
+def _read_memories(path: Path, use_vectors: bool) -> Iterator[ExportedMemory]:
+    """Each memory line (with empty vectors unless ``use_vectors``); the file was checked already."""
     header: dict[str, Any] | None = None
     for number, raw in _lines(path):
         if header is None:
@@ -191,21 +212,68 @@ def _header(raw: str, path: Path, number: int) -> dict[str, Any]:
 
 def _parse_memory(
     raw: str, path: Path, number: int, embedder: Mapping[str, Any], *, keep_vector: bool
-) -> tuple[ExportedMemory, Any]:
+) -> ExportedMemory:
     line = _json_object(raw, path, number)
     try:
         record = _record(line.get("memory"))
         history = [_history_row(row, record.id) for row in _list(line.get("history", []), "history")]
-        keyword = line.get("keyword_text") or keyword_text(record)
-        if not isinstance(keyword, str):
-            raise ValueError("keyword_text must be a string")
+        versions = [
+            _version(item, record, embedder, keep_vector) for item in _list(line.get("versions", []), "versions")
+        ]
+        episodes = [_episode(item) for item in _list(line.get("episodes", []), "episodes")]
         for name in LATER_FIELDS:
             if _list(line.get(name, []), name):
                 raise ValueError(f"this engram cannot import {name} yet: upgrade engram")
-        vector = _vector(line.get("vector"), embedder) if keep_vector or "vector" in line else None
+        vector = _vector(line.get("vector"), embedder)  # checked even when it will not be used
     except (ValueError, TypeError, KeyError) as exc:
         raise ValidationError(f"{path}:{number}: {exc}; nothing was imported") from exc
-    return ExportedMemory(record, np.zeros(0, dtype=np.float32), keyword, history), (vector if keep_vector else None)
+    return ExportedMemory(
+        record,
+        vector if keep_vector and vector is not None else NO_VECTOR,
+        _keyword_text(line, record),
+        history,
+        versions,
+        episodes,
+    )
+
+
+def _version(item: Any, memory: MemoryRecord, embedder: Mapping[str, Any], keep_vector: bool) -> ExportedMemory:
+    if not isinstance(item, dict):
+        raise ValueError("each version must be an object")
+    record = _record(item.get("memory"))
+    if record.id != memory.id or record.invalid_at is None:
+        raise ValueError("a version must carry its memory's id and the time it stopped being valid (invalid_at)")
+    vector = _vector(item.get("vector"), embedder)
+    return ExportedMemory(
+        record, vector if keep_vector and vector is not None else NO_VECTOR, _keyword_text(item, record), []
+    )
+
+
+def _keyword_text(line: Mapping[str, Any], record: MemoryRecord) -> str:
+    text = line.get("keyword_text") or keyword_text(record)
+    if not isinstance(text, str):
+        raise ValueError("keyword_text must be a string")
+    return text
+
+
+def _episode(item: Any) -> Episode:
+    if not isinstance(item, dict):
+        raise ValueError("each episode must be an object")
+    position = item.get("position", 0)
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise ValueError("an episode's position must be an integer")
+    return Episode(
+        id=_text(item, "id"),
+        role=_text(item, "role"),
+        content=_optional_text(item, "content") or "",
+        created_at=_time(item, "created_at"),
+        position=position,
+        name=_optional_text(item, "name"),
+        user_id=_optional_text(item, "user_id"),
+        agent_id=_optional_text(item, "agent_id"),
+        run_id=_optional_text(item, "run_id"),
+        actor_id=_optional_text(item, "actor_id"),
+    )
 
 
 def _json_object(raw: str, path: Path, number: int) -> dict[str, Any]:
@@ -227,16 +295,21 @@ def _record(item: Any) -> MemoryRecord:
     metadata = item.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise ValueError("metadata must be an object")
-    identity = {key: _optional_text(item, key) for key in (*IDENTITY_KEYS, "role")}
     return MemoryRecord(
         id=_text(item, "id"),
         memory=text,
         hash=item.get("hash") or memory_hash(text),
         created_at=_time(item, "created_at"),
-        updated_at=_time(item, "updated_at") if item.get("updated_at") else None,
+        updated_at=_optional_time(item, "updated_at"),
         metadata=metadata,
-        expiration_date=_time(item, "expiration_date") if item.get("expiration_date") else None,
-        **identity,
+        user_id=_optional_text(item, "user_id"),
+        agent_id=_optional_text(item, "agent_id"),
+        run_id=_optional_text(item, "run_id"),
+        actor_id=_optional_text(item, "actor_id"),
+        role=_optional_text(item, "role"),
+        expiration_date=_optional_time(item, "expiration_date"),
+        valid_from=_optional_time(item, "valid_from"),
+        invalid_at=_optional_time(item, "invalid_at"),
     )
 
 
@@ -252,10 +325,13 @@ def _history_row(row: Any, memory_id: str) -> HistoryRecord:
         new_memory=_optional_text(row, "new_memory"),
         event=Event(_text(row, "event")),
         created_at=_time(row, "created_at"),
-        updated_at=_time(row, "updated_at") if row.get("updated_at") else None,
+        updated_at=_optional_time(row, "updated_at"),
         is_deleted=bool(row.get("is_deleted", False)),
         actor_id=_optional_text(row, "actor_id"),
         role=_optional_text(row, "role"),
+        user_id=_optional_text(row, "user_id"),
+        agent_id=_optional_text(row, "agent_id"),
+        run_id=_optional_text(row, "run_id"),
     )
 
 
@@ -298,6 +374,10 @@ def _time(item: Mapping[str, Any], key: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"{key} must carry its time zone, got {value!r}")
     return moment
+
+
+def _optional_time(item: Mapping[str, Any], key: str) -> datetime | None:
+    return _time(item, key) if item.get(key) is not None else None
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
