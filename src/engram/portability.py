@@ -1,6 +1,6 @@
 """Export and import: a store's memories as JSON Lines, to back up, move or change backends.
 
-The file is a header line, then one line per memory (oldest first)::
+The file is a header line, then one line per memory (in the order the store holds them)::
 
     {"format": "engram-export", "version": 1, "embedder": {"model": "...", "dimension": 384}, "scope": {...}}
     {"memory": {item}, "keyword_text": "...", "history": [...], "versions": [...], "episodes": [...],

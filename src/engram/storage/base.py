@@ -203,8 +203,9 @@ class Store(Protocol):
         ...
 
     def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
-        """Every memory of a scope (or the store), retracted ones too, oldest first (created_at, id), in
-        batches, with its history, versions and episodes."""
+        """Every memory of a scope (or the store), retracted ones too, in the order they were stored
+        (so an import stores them in the file's order, and exports again identically), in batches,
+        with its history, versions and episodes."""
         ...
 
     def import_memories(self, memories: Sequence[ExportedMemory]) -> int:

@@ -795,14 +795,13 @@ class PostgresStore:
     def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
         where, params = _scope_sql(scope) if scope is not None else ("true", [])
         width, version_width = len(MEMORY_COLUMNS.split(",")), len(VERSION_COLUMNS.split(","))
-        last: tuple[Any, str] | None = None
+        last = 0  # pages by pk: the order memories were stored in, read through the primary key
         while True:
-            after = " AND (created_at, id) > (%s, %s)" if last else ""
             with self._connection() as conn:
                 rows = conn.execute(
-                    f"SELECT {MEMORY_COLUMNS}, embedding::text, search_text FROM memories "
-                    f"WHERE {where}{after} ORDER BY created_at, id LIMIT %s",
-                    (*params, *(last or ()), batch),
+                    f"SELECT {MEMORY_COLUMNS}, embedding::text, search_text, pk FROM memories "
+                    f"WHERE {where} AND pk > %s ORDER BY pk LIMIT %s",
+                    (*params, last, batch),
                 ).fetchall()
                 if not rows:
                     return
@@ -830,7 +829,7 @@ class PostgresStore:
                     (ids,),
                 ):
                     episodes.setdefault(e[0], []).append(episode_from_row(e[1:], lambda moment: moment))
-            last = (rows[-1][9], rows[-1][0])
+            last = rows[-1][-1]
             yield [
                 ExportedMemory(
                     _record(row[:width]),

@@ -685,24 +685,23 @@ class SQLiteStore:
         return result
 
     def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
-        """Every memory of a scope (or of the store), retracted ones too, oldest first, in batches,
-        with its vector, keyword text, history, earlier versions and episodes."""
+        """Every memory of a scope (or of the store), retracted ones too, in the order they were
+        stored, in batches, with its vector, keyword text, history, earlier versions and episodes."""
         where, params = _scope_sql(scope, "m") if scope is not None else ("1", [])
-        last: tuple[str, str] = ("", "")
+        last = 0  # pages by rowid: the order memories were stored in, read through the primary key
         width = len(MEMORY_COLUMNS.split(","))
         while True:
             with self._lock:
                 rows = self._db.execute(
-                    f"SELECT {_columns('m', MEMORY_COLUMNS)}, m.embedding, f.text FROM memories m "
-                    f"LEFT JOIN memory_fts f ON f.rowid = m.pk WHERE {where} AND (m.created_at, m.id) > (?, ?) "
-                    "ORDER BY m.created_at, m.id LIMIT ?",
-                    (*params, *last, batch),
+                    f"SELECT {_columns('m', MEMORY_COLUMNS)}, m.embedding, f.text, m.pk FROM memories m "
+                    f"LEFT JOIN memory_fts f ON f.rowid = m.pk WHERE {where} AND m.pk > ? ORDER BY m.pk LIMIT ?",
+                    (*params, last, batch),
                 ).fetchall()
                 if not rows:
                     return
                 ids = [row[0] for row in rows]
                 history, versions, episodes = self._history_of(ids), self._versions_of(ids), self._episodes_of(ids)
-            last = (rows[-1][9], rows[-1][0])
+            last = rows[-1][-1]
             yield [
                 ExportedMemory(
                     _record(row[:width]),
