@@ -65,6 +65,21 @@ class StoredMessage:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class ExportedMemory:
+    """A memory as export and import move it: the record, its vector, the text its keyword
+    entry was made from (which may hold the turns around it), its history (oldest first), its
+    earlier versions (each an ``ExportedMemory`` whose record holds that version's text and
+    validity) and the episodes it came from."""
+
+    record: MemoryRecord
+    vector: Vector
+    keyword_text: str
+    history: Sequence[HistoryRecord]
+    versions: Sequence[ExportedMemory] = ()
+    episodes: Sequence[Episode] = ()
+
+
 class Store(Protocol):
     # -- lifecycle ---------------------------------------------------------
     @property
@@ -186,6 +201,32 @@ class Store(Protocol):
 
     def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
         """One page of the query's memories in the page's order (ties broken by insertion order)."""
+        ...
+
+    # -- lifecycle and portability ---------------------------------------------------
+    def delete_expired(self, now: datetime) -> list[MemoryRecord]:
+        """Delete every memory whose expiration_date has passed; return what was deleted."""
+        ...
+
+    def delete_outdated(self, cutoff: datetime) -> dict[str, int]:
+        """Delete versions and retracted memories that stopped being valid before ``cutoff``, and
+        history rows written before it; returns ``versions``, ``retracted_memories``, ``history_rows``."""
+        ...
+
+    def counts(self, scope: Scope | None, now: datetime) -> dict[str, int]:
+        """``memories`` (current), ``expired`` and ``retracted`` of a scope or the store; ``versions``,
+        ``history`` and ``episodes`` too for the whole store."""
+        ...
+
+    def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
+        """Every memory of a scope (or the store), retracted ones too, in the order they were stored
+        (so an import stores them in the file's order, and exports again identically), in batches,
+        with its history, versions and episodes."""
+        ...
+
+    def import_memories(self, memories: Sequence[ExportedMemory]) -> int:
+        """Insert exported memories as they are (with their versions, history and episodes), skipping
+        ids already stored; returns how many memories were new."""
         ...
 
 
