@@ -129,6 +129,14 @@ function show(section) {
   const signedIn = section !== "sign-in";
   $("sign-out").hidden = !signedIn;
   $("who").hidden = !signedIn;
+  $("switch-project").hidden = !(section === "workspace" && state.admin);
+}
+
+function switchProject() {
+  sessionStorage.removeItem(PROJECT_SLOT);
+  state.project = null;
+  closeScope();
+  return signIn(state.key);
 }
 
 async function signIn(key) {
@@ -604,6 +612,7 @@ function start() {
     $("api-key").value = "";
   });
   $("sign-out").addEventListener("click", () => signOut());
+  $("switch-project").addEventListener("click", () => guarded(switchProject));
   $("refresh-scopes").addEventListener("click", () => guarded(loadScopes));
   submit("browse-form", applyBrowseForm);
   submit("search-form", search);
