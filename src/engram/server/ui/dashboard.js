@@ -158,6 +158,13 @@ async function signIn(key) {
 }
 
 function pickProject(projects) {
+  // The admin key belongs to no project: the projects are those that have keys.
+  const choose = (name) =>
+    guarded(async () => {
+      state.project = name;
+      sessionStorage.setItem(PROJECT_SLOT, name);
+      await openProject();
+    });
   show("projects");
   $("who").textContent = "admin key";
   const list = $("project-list");
@@ -165,12 +172,6 @@ function pickProject(projects) {
     ...projects.map((name) => el("li", {}, el("button", { type: "button", onclick: () => choose(name) }, name))),
   );
   if (!projects.length) list.append(el("li", {}, "No project has a key yet: create one with POST /v1/keys."));
-  const choose = (name) =>
-    guarded(async () => {
-      state.project = name;
-      sessionStorage.setItem(PROJECT_SLOT, name);
-      await openProject();
-    });
 }
 
 function signOut(message) {
