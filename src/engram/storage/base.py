@@ -398,6 +398,10 @@ def check_same_embedder(stored: dict[str, str], model_name: str, dimension: int,
 SCOPE_KINDS = ("user_id", "agent_id", "run_id")
 """The ids a scope is listed by (the actor is a speaker inside a scope, not an owner)."""
 
+SCOPE_TIME_INDEX = "created_at, invalid_at, expiration_date, updated_at"
+"""What the per-scope index of ``memories`` holds after the scope column: the newest-first order,
+then the columns a current read filters on and the other time a page sorts by."""
+
 SORT_COLUMNS = {
     "created_at": "created_at",
     "updated_at": "COALESCE(updated_at, created_at)",  # never-updated memories sort by when they were made

@@ -46,6 +46,7 @@ from engram.storage.base import (
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
     SCOPE_KINDS,
+    SCOPE_TIME_INDEX,
     VERSION_COLUMNS,
     ExportedMemory,
     Page,
@@ -222,9 +223,11 @@ def _add_versions_and_episodes(conn: psycopg.Connection[Any]) -> None:
 
 
 def _add_scope_time_indexes(conn: psycopg.Connection[Any]) -> None:
-    """A scope's memories newest first (get_all, the dashboard's table) read from an index, not a sort."""
+    """Per scope column, an index by time that also holds what current reads filter on, as on SQLite."""
     for column in ("user_id", "agent_id", "run_id"):
-        conn.execute(f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, created_at)")
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, {SCOPE_TIME_INDEX})"
+        )
 
 
 MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
@@ -802,8 +805,12 @@ class PostgresStore:
     def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
         where, params = _query_sql(query)
         if query.as_of is None:
+            # Rank the page's rows by key first, then read only them.
             order = page.order_sql(text_collation=' COLLATE "C"')
-            statement = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s"
+            statement = (
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE pk IN "
+                f"(SELECT pk FROM memories WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s) ORDER BY {order}"
+            )
         else:  # the memories and earlier versions valid then, as list_memories reads them
             order = page.order_sql(text_collation=' COLLATE "C"', ties=AS_OF_TIES)
             statement = (

@@ -40,6 +40,7 @@ from engram.storage.base import (
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
     SCOPE_KINDS,
+    SCOPE_TIME_INDEX,
     VERSION_COLUMNS,
     ExportedMemory,
     Page,
@@ -198,10 +199,12 @@ def _add_versions_and_episodes(db: sqlite3.Connection) -> None:
 
 
 def _add_scope_time_indexes(db: sqlite3.Connection) -> None:
-    """A scope's memories newest first (get_all, the dashboard's table) read from an index, not a sort:
-    on a 10k-memory scope, ~70 ms becomes ~0.2 ms."""
+    """Per scope column, an index by time that also holds what current reads filter on: a scope's
+    newest memories (get_all, the dashboard's table) are read in index order instead of sorting the
+    scope, and counts and the other sort keys of a page are answered from the index alone
+    (``SCOPE_TIME_INDEX``)."""
     for column in ("user_id", "agent_id", "run_id"):
-        db.execute(f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, created_at)")
+        db.execute(f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, {SCOPE_TIME_INDEX})")
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
@@ -672,8 +675,13 @@ class SQLiteStore:
 
     def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
         where, params = _query_sql(query)
+        order = page.order_sql()
         if query.as_of is None:
-            sql = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY {page.order_sql()} LIMIT ? OFFSET ?"
+            # Rank the page's rows by key first (from the index when the key is in it), then read only them.
+            sql = (
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE pk IN "
+                f"(SELECT pk FROM memories WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?) ORDER BY {order}"
+            )
         else:  # the memories and earlier versions valid then, as list_memories reads them
             version_where, version_params = _query_sql(query, "memory_versions")
             sql = (
