@@ -56,6 +56,11 @@ class AsyncMemory:
     close = _in_thread(Memory.close)
     scopes = _in_thread(Memory.scopes)
     browse = _in_thread(Memory.browse)
+    stats = _in_thread(Memory.stats)
+    prune = _in_thread(Memory.prune)
+    consolidate = _in_thread(Memory.consolidate)
+    export_jsonl = _in_thread(Memory.export_jsonl)
+    import_jsonl = _in_thread(Memory.import_jsonl)
 
     async def __aenter__(self) -> AsyncMemory:
         return self
