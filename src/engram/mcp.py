@@ -20,7 +20,7 @@ try:
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 except ImportError as exc:  # pragma: no cover - depends on what is installed
-    raise ImportError(f"engram's MCP server needs the server extra: pip install 'engram[server]' ({exc})") from exc
+    raise ImportError(f"engram's MCP server needs the server extra: pip install 'engramdb[server]' ({exc})") from exc
 
 from engram.client import MemoryClient
 from engram.errors import EngramError, NotFoundError, ValidationError

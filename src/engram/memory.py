@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from engram.config import MemoryConfig, default_db_path
 from engram.embedders import Embedder, build_embedder
@@ -413,6 +416,7 @@ class Memory:
                     memory=action.text,
                     hash=memory_hash(action.text),
                     updated_at=draft.created_at,
+                    valid_from=draft.created_at,  # when the new text became true: this add
                     metadata={**action.target.metadata, **draft.metadata},
                 )
                 draft.link(new.id, sources)
@@ -473,7 +477,7 @@ class Memory:
                 self.store.insert_memory(record, vector, text)
                 history.append(_history(Event.ADD, None, record, record.created_at))
             for old, new, vector in plan.updates:
-                self._supersede(old, new, vector, when)
+                self._supersede(old, new, vector, new.valid_from or when)
                 history.append(_history(Event.UPDATE, old, new, when))
             for record in plan.deletes:
                 self.store.retract_memory(record.id, max(when, record.valid_from or when))
@@ -582,6 +586,161 @@ class Memory:
             "offset": page.offset,
             "limit": page.limit,
         }
+
+    # -- lifecycle: stats and prune ------------------------------------------------------------
+
+    def stats(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
+    ) -> dict[str, Any]:
+        """How many memories a scope (or, with no scope, the whole store) holds: current, expired and
+        retracted; for the whole store also its earlier versions, history rows and episodes."""
+        given = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+        scope = Scope(**{key: _check_id(key, value) for key, value in given.items()})
+        counts = self.store.counts(scope if scope.as_dict() else None, utcnow())
+        return {"location": self.store.location, **counts}
+
+    def prune(self, *, retention_days: float | None = None) -> dict[str, int]:
+        """Delete expired memories; and, with ``retention_days`` (default: the config's), what stopped
+        being true before then (earlier versions, retracted memories) and history written before then.
+        Without a retention, the past is kept. Returns how much of each was removed."""
+        days = retention_days if retention_days is not None else self.config.retention_days
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int | float) or days < 0):
+            raise ValidationError(f"retention_days must be a number of days >= 0, got {days!r}")
+        now = utcnow()
+        with self.store.transaction():
+            expired = self.store.delete_expired(now)
+            self.store.add_history([_history(Event.DELETE, record, None, now, deleted=True) for record in expired])
+            outdated = (
+                self.store.delete_outdated(now - timedelta(days=days))
+                if days is not None
+                else {"versions": 0, "retracted_memories": 0, "history_rows": 0}
+            )
+        return {"expired_memories": len(expired), **outdated}
+
+    def consolidate(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        threshold: float | None = None,
+        infer: bool = True,
+    ) -> dict[str, Any]:
+        """Merge a scope's memories that state the same fact (engram/pipeline/consolidate.py).
+
+        Exact and near-exact duplicates always merge; with an LLM (and ``infer=True``) so do
+        similar memories it judges to be one fact, into one memory it writes. The oldest memory
+        of a group keeps its id and takes the merged text as a new version (an UPDATE); the others
+        are retracted (a DELETE each in history). Both stay answerable ``as_of`` before the merge.
+        Returns what was merged."""
+        from engram.pipeline import consolidate as plan
+
+        scope = _scope_from(user_id, agent_id, run_id, None, None)[0]
+        now = utcnow()
+        current = [
+            item
+            for batch in self.store.export_memories(scope)
+            for item in batch
+            if item.record.invalid_at is None
+            and (item.record.expiration_date is None or item.record.expiration_date > now)
+        ]
+        merges = plan.duplicate_merges([item.record for item in current])
+        usage, warnings = Usage(), []
+        llm = self._optional_llm() if infer else None
+        if llm is not None:
+            merged = {record.id for merge in merges for record in merge.retire}
+            rest = [item for item in current if item.record.id not in merged]
+            vectors = np.array([item.vector for item in rest], dtype=np.float32).reshape(len(rest), -1)
+            records = [item.record for item in rest]
+            for group in plan.candidate_groups(records, vectors, threshold or plan.CANDIDATE_THRESHOLD):
+                shown = [records[i] for i in group]
+                completion = llm.complete(plan.merge_messages(shown), json_schema=plan.CONSOLIDATE_SCHEMA)
+                usage = usage + completion.usage.tagged("consolidate")
+                more, problems = plan.merges_from_answer(shown, parse_json_answer(completion.text))
+                merges += more
+                warnings += problems
+        changed = [merge for merge in merges if merge.text != merge.keep.memory]
+        texts = [merge.text for merge in changed]
+        vectors_of = dict(zip((m.keep.id for m in changed), self._embed(texts), strict=True)) if changed else {}
+        with self.store.transaction():
+            live = self.store.get_memories([r.id for m in merges for r in (m.keep, *m.retire)])
+            history: list[HistoryRecord] = []
+            done = []
+            for merge in merges:
+                members = [live.get(r.id) for r in (merge.keep, *merge.retire)]
+                if any(record is None or record.invalid_at is not None for record in members):
+                    continue  # changed by another writer since it was read: left for the next run
+                keep = live[merge.keep.id]
+                new = replace(
+                    keep,
+                    memory=merge.text,
+                    hash=memory_hash(merge.text),
+                    metadata=plan.merged_metadata([live[r.id] for r in (merge.keep, *merge.retire)]),
+                    updated_at=now,
+                )
+                if new.memory != keep.memory:  # a new version: the old text stays answerable as of before
+                    self._supersede(keep, new, vectors_of[keep.id], now)
+                    history.append(_history(Event.UPDATE, keep, new, now))
+                elif new.metadata != keep.metadata:
+                    self.store.update_memory(new, None, None)
+                    history.append(_history(Event.UPDATE, keep, new, now))
+                for record in merge.retire:  # retracted, not deleted: as_of reads before now still find it
+                    self.store.retract_memory(record.id, max(now, live[record.id].valid_from or now))
+                    history.append(_history(Event.DELETE, live[record.id], None, now))
+                done.append(merge)
+            self.store.add_history(history)
+        self._count(usage)
+        result: dict[str, Any] = {
+            "merged": sum(len(m.retire) for m in done),
+            "results": [{"id": m.keep.id, "memory": m.text, "merged_ids": [r.id for r in m.retire]} for m in done],
+        }
+        if usage.calls:
+            result["usage"] = usage.as_dict()
+        if warnings:
+            result["warnings"] = warnings
+        return result
+
+    def _optional_llm(self) -> LLM | None:
+        """The LLM when one is configured (or installed offline), else None: for verbs that work without one."""
+        try:
+            return self.llm
+        except ConfigError:
+            return None
+
+    # -- portability: export and import (engram/portability.py) ---------------------------------
+
+    def export_jsonl(
+        self,
+        path: str | Path,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        vectors: bool = False,
+        progress: bool = False,
+    ) -> dict[str, Any]:
+        """Write the memories of a scope (or, with none, of the whole store) to a JSON Lines file,
+        each with its history (and its vector with ``vectors=True``). ``"-"`` writes to stdout."""
+        from engram.portability import export_jsonl
+
+        given = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+        scope = Scope(**{key: _check_id(key, value) for key, value in given.items()})
+        if str(path) == "-":
+            count = export_jsonl(self, sys.stdout, scope if scope.as_dict() else None, vectors=vectors)
+        else:
+            target = Path(path).expanduser()
+            partial = target.with_name(target.name + ".partial")  # a failed export leaves no half file
+            with partial.open("w", encoding="utf-8") as out:
+                count = export_jsonl(self, out, scope if scope.as_dict() else None, vectors=vectors, progress=progress)
+            partial.replace(target)
+        return {"memories": count, "path": str(path)}
+
+    def import_jsonl(self, path: str | Path, *, progress: bool = False) -> dict[str, Any]:
+        """Load a file written by ``export_jsonl`` (from either store, any embedder). Importing the
+        same file twice changes nothing; a malformed line is refused before anything is written."""
+        from engram.portability import import_jsonl
+
+        return import_jsonl(self, Path(path), progress=progress).as_dict()
 
 
 # -- building blocks ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from engram.server.dashboard import dashboard
 from engram.server.errors import PayloadTooLarge, error_body, handle_error
 from engram.server.jobs import JobRunner
 from engram.server.projects import ProjectMemories
+from engram.server.prune import PruneSchedule
 from engram.server.routes import mem0_routes, v1
 from engram.server.schemas import Health
 from engram.server.state import ServerSettings, ServerState, state_of
@@ -67,12 +68,16 @@ def create_app(
         retention_s=settings.job_retention_s,
     )
 
+    pruning = PruneSchedule(store, memories, interval_s=settings.prune_interval_s)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         jobs.start()
+        pruning.start()
         try:
             yield
         finally:
+            pruning.stop()
             jobs.stop()
             memories.close()
             store.close()

@@ -1,7 +1,7 @@
 """The Store protocol: everything engram keeps, behind one interface.
 
-A store holds memories with their vectors and keyword index, the history of
-every change, and the recent-message window. Writes happen only inside
+A store holds memories with their vectors and keyword index, their earlier
+versions, the history of every change, and the episodes (messages) they came from. Writes happen only inside
 ``with store.transaction():``; nested transactions join the outer one, so a
 verb's whole write (memory + vector + keyword index + history) commits or rolls
 back as one. LLM and embedding calls happen before a transaction opens.
@@ -63,6 +63,21 @@ class StoredMessage:
     content: str
     name: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class ExportedMemory:
+    """A memory as export and import move it: the record, its vector, the text its keyword
+    entry was made from (which may hold the turns around it), its history (oldest first), its
+    earlier versions (each an ``ExportedMemory`` whose record holds that version's text and
+    validity) and the episodes it came from."""
+
+    record: MemoryRecord
+    vector: Vector
+    keyword_text: str
+    history: Sequence[HistoryRecord]
+    versions: Sequence[ExportedMemory] = ()
+    episodes: Sequence[Episode] = ()
 
 
 class Store(Protocol):
@@ -130,11 +145,17 @@ class Store(Protocol):
         """Newest first."""
         ...
 
-    def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]: ...
+    def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]:
+        """The scope's current (not retracted) memories with these hashes, by hash."""
+        ...
 
     def get_memories(self, memory_ids: Sequence[str], as_of: datetime | None = None) -> dict[str, MemoryRecord]:
         """The memories with these ids, by id; unknown ids are left out. With ``as_of``, each as the
         version valid then (ids with none are left out)."""
+        ...
+
+    def list_versions(self, memory_id: str) -> list[MemoryRecord]:
+        """The earlier versions of a memory (not the current row), oldest first."""
         ...
 
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
@@ -180,6 +201,32 @@ class Store(Protocol):
 
     def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
         """One page of the query's memories in the page's order (ties broken by insertion order)."""
+        ...
+
+    # -- lifecycle and portability ---------------------------------------------------
+    def delete_expired(self, now: datetime) -> list[MemoryRecord]:
+        """Delete every memory whose expiration_date has passed; return what was deleted."""
+        ...
+
+    def delete_outdated(self, cutoff: datetime) -> dict[str, int]:
+        """Delete versions and retracted memories that stopped being valid before ``cutoff``, and
+        history rows written before it; returns ``versions``, ``retracted_memories``, ``history_rows``."""
+        ...
+
+    def counts(self, scope: Scope | None, now: datetime) -> dict[str, int]:
+        """``memories`` (current), ``expired`` and ``retracted`` of a scope or the store; ``versions``,
+        ``history`` and ``episodes`` too for the whole store."""
+        ...
+
+    def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
+        """Every memory of a scope (or the store), retracted ones too, in the order they were stored
+        (so an import stores them in the file's order, and exports again identically), in batches,
+        with its history, versions and episodes."""
+        ...
+
+    def import_memories(self, memories: Sequence[ExportedMemory]) -> int:
+        """Insert exported memories as they are (with their versions, history and episodes), skipping
+        ids already stored; returns how many memories were new."""
         ...
 
 

@@ -48,6 +48,7 @@ from engram.storage.base import (
     SCOPE_KINDS,
     SCOPE_TIME_INDEX,
     VERSION_COLUMNS,
+    ExportedMemory,
     Page,
     Query,
     ScopeCount,
@@ -76,7 +77,7 @@ try:
     from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ConfigError(
-        "the PostgreSQL store needs psycopg 3 and psycopg-pool: pip install 'engram[postgres]'"
+        "the PostgreSQL store needs psycopg 3 and psycopg-pool: pip install 'engramdb[postgres]'"
     ) from exc
 
 DEFAULT_SCHEMA = "public"
@@ -647,6 +648,14 @@ class PostgresStore:
             found.setdefault(record.id, record)
         return found
 
+    def list_versions(self, memory_id: str) -> list[MemoryRecord]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE memory_id = %s ORDER BY valid_from, pk",
+                (memory_id,),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
         if limit <= 0:
             return []
@@ -813,6 +822,123 @@ class PostgresStore:
         with self._connection() as conn:
             rows = conn.execute(statement, (*params, page.limit, page.offset)).fetchall()
         return [_record(row) for row in rows]
+
+    # -- lifecycle and portability: prune, stats, export and import -------------------------
+
+    def delete_expired(self, now: datetime) -> list[MemoryRecord]:
+        with self._transactional() as conn:
+            rows = conn.execute(
+                f"DELETE FROM memories WHERE expiration_date <= %s RETURNING {MEMORY_COLUMNS}", (now,)
+            ).fetchall()
+            ids = [row[0] for row in rows]
+            conn.execute("DELETE FROM memory_versions WHERE memory_id = ANY(%s)", (ids,))
+            conn.execute("DELETE FROM memory_episodes WHERE memory_id = ANY(%s)", (ids,))
+        return [_record(row) for row in rows]
+
+    def delete_outdated(self, cutoff: datetime) -> dict[str, int]:
+        with self._transactional() as conn:
+            versions = conn.execute("DELETE FROM memory_versions WHERE invalid_at < %s", (cutoff,)).rowcount
+            ids = [row[0] for row in conn.execute("DELETE FROM memories WHERE invalid_at < %s RETURNING id", (cutoff,))]
+            conn.execute("DELETE FROM memory_versions WHERE memory_id = ANY(%s)", (ids,))
+            conn.execute("DELETE FROM memory_episodes WHERE memory_id = ANY(%s)", (ids,))
+            written_before = "DELETE FROM history WHERE coalesce(updated_at, created_at) < %s"
+            history = conn.execute(written_before, (cutoff,)).rowcount
+        return {"versions": versions, "retracted_memories": len(ids), "history_rows": history}
+
+    def counts(self, scope: Scope | None, now: datetime) -> dict[str, int]:
+        where, params = _scope_sql(scope) if scope is not None else ("true", [])
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE invalid_at IS NULL AND expiration_date <= %s), "
+                f"count(*) FILTER (WHERE invalid_at IS NOT NULL) FROM memories WHERE {where}",
+                (now, *params),
+            ).fetchone()
+            assert row is not None
+            total, expired, retracted = (int(value) for value in row)
+            result = {"memories": total - expired - retracted, "expired": expired, "retracted": retracted}
+            if scope is None:
+                for table in ("memory_versions", "history", "episodes"):
+                    counted = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+                    result[table.removeprefix("memory_")] = int(counted[0]) if counted else 0
+        return result
+
+    def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
+        where, params = _scope_sql(scope) if scope is not None else ("true", [])
+        width, version_width = len(MEMORY_COLUMNS.split(",")), len(VERSION_COLUMNS.split(","))
+        last = 0  # pages by pk: the order memories were stored in, read through the primary key
+        while True:
+            with self._connection() as conn:
+                rows = conn.execute(
+                    f"SELECT {MEMORY_COLUMNS}, embedding::text, search_text, pk FROM memories "
+                    f"WHERE {where} AND pk > %s ORDER BY pk LIMIT %s",
+                    (*params, last, batch),
+                ).fetchall()
+                if not rows:
+                    return
+                ids = [row[0] for row in rows]
+                history: dict[str, list[HistoryRecord]] = {}
+                for h in conn.execute(
+                    f"SELECT {HISTORY_COLUMNS} FROM history WHERE memory_id = ANY(%s) ORDER BY seq", (ids,)
+                ):
+                    history.setdefault(h[1], []).append(history_from_row(h, lambda moment: moment))
+                versions: dict[str, list[ExportedMemory]] = {}
+                for v in conn.execute(
+                    f"SELECT {VERSION_COLUMNS}, embedding::text, search_text FROM memory_versions "
+                    "WHERE memory_id = ANY(%s) ORDER BY valid_from, pk",
+                    (ids,),
+                ):
+                    vector = np.array(json.loads(v[version_width]), dtype=np.float32)
+                    versions.setdefault(v[0], []).append(
+                        ExportedMemory(_record(v[:version_width]), vector, v[version_width + 1], [])
+                    )
+                episode_columns = ", ".join(f"e.{column.strip()}" for column in EPISODE_COLUMNS.split(","))
+                episodes: dict[str, list[Episode]] = {}
+                for e in conn.execute(
+                    f"SELECT l.memory_id, {episode_columns} FROM memory_episodes l JOIN episodes e "
+                    "ON e.id = l.episode_id WHERE l.memory_id = ANY(%s) ORDER BY e.created_at, e.position, e.pk",
+                    (ids,),
+                ):
+                    episodes.setdefault(e[0], []).append(episode_from_row(e[1:], lambda moment: moment))
+            last = rows[-1][-1]
+            yield [
+                ExportedMemory(
+                    _record(row[:width]),
+                    np.array(json.loads(row[width]), dtype=np.float32),
+                    row[width + 1],
+                    history.get(row[0], []),
+                    versions.get(row[0], []),
+                    episodes.get(row[0], []),
+                )
+                for row in rows
+            ]
+
+    def import_memories(self, memories: Sequence[ExportedMemory]) -> int:
+        with self._transactional() as conn:
+            ids = [m.record.id for m in memories]
+            known = {row[0] for row in conn.execute("SELECT id FROM memories WHERE id = ANY(%s)", (ids,))}
+            fresh = [m for m in memories if m.record.id not in known]
+            if fresh:
+                self.insert_memories([(m.record, m.vector, m.keyword_text) for m in fresh])
+            for memory in fresh:
+                for version in memory.versions:
+                    self.insert_version(version.record, version.vector, version.keyword_text)
+            cursor = conn.cursor()
+            history = [history_values(row, lambda moment: moment) for memory in memories for row in memory.history]
+            if history:
+                cursor.executemany(
+                    f"INSERT INTO history ({HISTORY_COLUMNS}) VALUES ({placeholders(HISTORY_COLUMNS, '%s')}) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    history,
+                )
+            episodes = {e.id: e for memory in memories for e in memory.episodes}
+            if episodes:
+                cursor.executemany(
+                    f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) VALUES "
+                    f"(%s, {placeholders(EPISODE_COLUMNS, '%s')}) ON CONFLICT (id) DO NOTHING",
+                    [(e.scope.owner_key(), *episode_values(e, lambda moment: moment)) for e in episodes.values()],
+                )
+            self.link_episodes([(m.record.id, e.id) for m in memories for e in m.episodes])
+        return len(fresh)
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from engram.storage.base import (
     SCOPE_KINDS,
     SCOPE_TIME_INDEX,
     VERSION_COLUMNS,
+    ExportedMemory,
     Page,
     Query,
     ScopeCount,
@@ -530,6 +531,14 @@ class SQLiteStore:
                         found.setdefault(row[0], _record(row))
         return found
 
+    def list_versions(self, memory_id: str) -> list[MemoryRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE memory_id = ? ORDER BY valid_from, pk",
+                (memory_id,),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
         if query.as_of is not None:
             return self._vector_search_as_of(query, vector, limit)
@@ -684,6 +693,176 @@ class SQLiteStore:
         with self._lock:
             rows = self._db.execute(sql, (*params, page.limit, page.offset)).fetchall()
         return [_record(row) for row in rows]
+
+
+    # -- lifecycle and portability: prune, stats, export and import -------------------------
+
+    def delete_expired(self, now: datetime) -> list[MemoryRecord]:
+        """Delete every memory whose expiration_date has passed (with its versions); return them."""
+        with self.transaction():
+            rows = self._db.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE expiration_date <= ?", (iso(now),)
+            ).fetchall()
+            for row in rows:
+                self.delete_memory(row[0])
+        return [_record(row) for row in rows]
+
+    def delete_outdated(self, cutoff: datetime) -> dict[str, int]:
+        """Delete what stopped being true before ``cutoff`` (versions, retracted memories) and history
+        rows written before it; return how many of each."""
+        moment = iso(cutoff)
+        with self.transaction():
+            versions = self._db.execute(
+                "SELECT count(*) FROM memory_versions WHERE invalid_at < ?", (moment,)
+            ).fetchone()[0]
+            self._delete_versions("invalid_at < ?", [moment])
+            retracted = [r[0] for r in self._db.execute("SELECT id FROM memories WHERE invalid_at < ?", (moment,))]
+            for memory_id in retracted:
+                self.delete_memory(memory_id)
+            history = self._db.execute(
+                "DELETE FROM history WHERE coalesce(updated_at, created_at) < ?", (moment,)
+            ).rowcount
+        return {"versions": int(versions), "retracted_memories": len(retracted), "history_rows": history}
+
+    def counts(self, scope: Scope | None, now: datetime) -> dict[str, int]:
+        """Memories of a scope or of the whole store: current, expired and retracted; the whole
+        store's versions, history rows and episodes too."""
+        where, params = _scope_sql(scope) if scope is not None else ("1", [])
+        with self._lock:
+            total, expired, retracted = self._db.execute(
+                "SELECT count(*), coalesce(sum(invalid_at IS NULL AND expiration_date <= ?), 0), "
+                f"coalesce(sum(invalid_at IS NOT NULL), 0) FROM memories WHERE {where}",
+                (iso(now), *params),
+            ).fetchone()
+            result = {
+                "memories": int(total) - int(expired) - int(retracted),
+                "expired": int(expired),
+                "retracted": int(retracted),
+            }
+            if scope is None:
+                for table in ("memory_versions", "history", "episodes"):
+                    name = table.removeprefix("memory_")
+                    result[name] = int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return result
+
+    def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
+        """Every memory of a scope (or of the store), retracted ones too, in the order they were
+        stored, in batches, with its vector, keyword text, history, earlier versions and episodes."""
+        where, params = _scope_sql(scope, "m") if scope is not None else ("1", [])
+        last = 0  # pages by rowid: the order memories were stored in, read through the primary key
+        width = len(MEMORY_COLUMNS.split(","))
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {_columns('m', MEMORY_COLUMNS)}, m.embedding, f.text, m.pk FROM memories m "
+                    f"LEFT JOIN memory_fts f ON f.rowid = m.pk WHERE {where} AND m.pk > ? ORDER BY m.pk LIMIT ?",
+                    (*params, last, batch),
+                ).fetchall()
+                if not rows:
+                    return
+                ids = [row[0] for row in rows]
+                history, versions, episodes = self._history_of(ids), self._versions_of(ids), self._episodes_of(ids)
+            last = rows[-1][-1]
+            yield [
+                ExportedMemory(
+                    _record(row[:width]),
+                    np.frombuffer(row[width], dtype=np.float32),
+                    row[width + 1] or row[1],
+                    history.get(row[0], []),
+                    versions.get(row[0], []),
+                    episodes.get(row[0], []),
+                )
+                for row in rows
+            ]
+
+    def _known_ids(self, memory_ids: Sequence[str]) -> set[str]:
+        """Which of these ids the store holds, current or retracted."""
+        known: set[str] = set()
+        for chunk in iter_chunks(list(memory_ids), 500):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT id FROM memories WHERE id IN ({marks})", tuple(chunk))
+            known.update(row[0] for row in rows)
+        return known
+
+    def _history_of(self, memory_ids: Sequence[str]) -> dict[str, list[HistoryRecord]]:
+        found: dict[str, list[HistoryRecord]] = {}
+        for chunk in iter_chunks(list(memory_ids), 500):
+            marks = ", ".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT {HISTORY_COLUMNS} FROM history WHERE memory_id IN ({marks}) ORDER BY seq", tuple(chunk)
+            ):
+                found.setdefault(row[1], []).append(history_from_row(row, datetime.fromisoformat))
+        return found
+
+    def _versions_of(self, memory_ids: Sequence[str]) -> dict[str, list[ExportedMemory]]:
+        found: dict[str, list[ExportedMemory]] = {}
+        width = len(VERSION_COLUMNS.split(","))
+        for chunk in iter_chunks(list(memory_ids), 500):
+            marks = ", ".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT {_columns('v', VERSION_COLUMNS)}, v.embedding, f.text FROM memory_versions v "
+                f"LEFT JOIN memory_version_fts f ON f.rowid = v.pk WHERE v.memory_id IN ({marks}) "
+                "ORDER BY v.valid_from, v.pk",
+                tuple(chunk),
+            ):
+                vector = np.frombuffer(row[width], dtype=np.float32)
+                version = ExportedMemory(_record(row[:width]), vector, row[width + 1] or row[1], [])
+                found.setdefault(row[0], []).append(version)
+        return found
+
+    def _episodes_of(self, memory_ids: Sequence[str]) -> dict[str, list[Episode]]:
+        found: dict[str, list[Episode]] = {}
+        for chunk in iter_chunks(list(memory_ids), 500):
+            marks = ", ".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT l.memory_id, {_columns('e', EPISODE_COLUMNS)} FROM memory_episodes l "
+                f"JOIN episodes e ON e.id = l.episode_id WHERE l.memory_id IN ({marks}) "
+                "ORDER BY e.created_at, e.position, e.pk",
+                tuple(chunk),
+            ):
+                found.setdefault(row[0], []).append(episode_from_row(row[1:], datetime.fromisoformat))
+        return found
+
+    def import_memories(self, memories: Sequence[ExportedMemory]) -> int:
+        """Insert memories exactly as exported (ids, times, validity, keyword text, history, versions,
+        episodes); memories, history rows and episodes whose id the store already holds are left as
+        they are. Returns how many memories were new."""
+        with self.transaction():
+            known = self._known_ids([m.record.id for m in memories])
+            fresh = [m for m in memories if m.record.id not in known]
+            # In bulk: rows first, then their rowids for the keyword index and the vector cache.
+            self._db.executemany(
+                f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding) VALUES ({placeholders(MEMORY_COLUMNS, '?')}, ?)",
+                [(*_record_values(m.record), _blob(m.vector)) for m in fresh],
+            )
+            rowids: dict[str, int] = {}
+            for chunk in iter_chunks([m.record.id for m in fresh], 500):
+                marks = ", ".join("?" * len(chunk))
+                rowids.update(self._db.execute(f"SELECT id, pk FROM memories WHERE id IN ({marks})", tuple(chunk)))
+            self._db.executemany(
+                "INSERT INTO memory_fts (rowid, text, owners) VALUES (?, ?, ?)",
+                [(rowids[m.record.id], m.keyword_text, owner_tokens(m.record.scope)) for m in fresh],
+            )
+            self._pending.extend(
+                CachedRow(rowids[m.record.id], _as_vector(m.vector), m.record.scope, m.record.expiration_date)
+                for m in fresh
+                if m.record.invalid_at is None
+            )
+            for memory in fresh:
+                for version in memory.versions:
+                    self._insert_version(version.record, _blob(version.vector), version.keyword_text)
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO history ({HISTORY_COLUMNS}) VALUES ({placeholders(HISTORY_COLUMNS, '?')})",
+                [history_values(row, iso) for memory in memories for row in memory.history],
+            )
+            episodes = {e.id: e for memory in memories for e in memory.episodes}
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO episodes (owner, {EPISODE_COLUMNS}) "
+                f"VALUES (?, {placeholders(EPISODE_COLUMNS, '?')})",
+                [(e.scope.owner_key(), *episode_values(e, iso)) for e in episodes.values()],
+            )
+            self.link_episodes([(m.record.id, e.id) for m in memories for e in m.episodes])
+        return len(fresh)
 
 
 # -- rows ------------------------------------------------------------------------------
