@@ -46,12 +46,17 @@ from engram.search import embed_text, hybrid_search, keyword_text, neighbours, w
 from engram.storage import build_store
 from engram.storage.base import Query, Store, StoredMessage, Vector
 from engram.storage.filters import Filter, check_metadata_key, normalise_time, parse_filters, scope_equalities
+from engram.validation import check_input
 
 PROCEDURAL_MEMORY = "procedural_memory"
 SIMILAR_PER_FACT = 5  # existing memories shown to the LLM for each new fact
 SIMILARITY_FLOOR = 0.2  # below this cosine an existing memory is unrelated to a fact
 MAX_LIMIT = 10_000
 KEEP_MESSAGES = 50  # recent messages kept per scope
+IMAGES_NOT_STORED = (
+    "images were not stored: infer=False keeps the text of messages only; "
+    "use infer=True with a vision-capable LLM to remember what they show"
+)
 
 
 @dataclass
@@ -119,6 +124,7 @@ class Memory:
 
     # -- the verbs ---------------------------------------------------------------------
 
+    @check_input
     def add(
         self,
         messages: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
@@ -154,6 +160,8 @@ class Memory:
             plan, usage, warnings = self._plan_inferred(turns, draft, prompt)
         else:
             plan = self._plan_verbatim(turns, draft)
+            if any(turn.images for turn in turns):
+                warnings.append(IMAGES_NOT_STORED)
 
         self._apply(plan, scope, turns, when)
         self._count(usage)
@@ -164,6 +172,7 @@ class Memory:
             result["warnings"] = warnings
         return result
 
+    @check_input
     def search(
         self,
         query: str,
@@ -193,11 +202,13 @@ class Memory:
         )
         return {"results": [hit.record.to_item(hit.score) for hit in hits]}
 
+    @check_input
     def get(self, memory_id: str) -> dict[str, Any] | None:
         """One memory by id, or None."""
         record = self.store.get_memory(_memory_id(memory_id))
         return record.to_item() if record else None
 
+    @check_input
     def get_all(
         self,
         *,
@@ -211,9 +222,11 @@ class Memory:
     ) -> dict[str, Any]:
         """The scope's memories, newest first."""
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
-        records = self.store.list_memories(Query(scope, tree, utcnow()), _limit(top_k or limit))
+        limit = _limit(top_k if top_k is not None else limit)
+        records = self.store.list_memories(Query(scope, tree, utcnow()), limit)
         return {"results": [record.to_item() for record in records]}
 
+    @check_input
     def update(
         self,
         memory_id: str,
@@ -246,6 +259,7 @@ class Memory:
             self.store.add_history([_history(Event.UPDATE, current, new)])
         return {"message": "Memory updated successfully!"}
 
+    @check_input
     def delete(self, memory_id: str) -> dict[str, str]:
         with self.store.transaction():
             old = self._existing(memory_id)
@@ -253,6 +267,7 @@ class Memory:
             self.store.add_history([_history(Event.DELETE, old, None)])
         return {"message": "Memory deleted successfully!"}
 
+    @check_input
     def delete_all(
         self,
         *,
@@ -268,6 +283,7 @@ class Memory:
             self.store.add_history([_history(Event.DELETE, record, None) for record in deleted])
         return {"message": "Memories deleted successfully!"}
 
+    @check_input
     def history(self, memory_id: str) -> list[dict[str, Any]]:
         """Every change to one memory, oldest first; it outlives the memory."""
         return [row.to_dict() for row in self.store.history(_memory_id(memory_id))]
@@ -641,6 +657,8 @@ def _parse_expiration(value: datetime | date | str) -> datetime:
         with contextlib.suppress(ValueError):  # not a bare date: parsed as a datetime below
             value = date.fromisoformat(value.strip())
     if isinstance(value, date) and not isinstance(value, datetime):
+        if value == date.max:  # the end of 9999-12-31 is the last moment a datetime can hold
+            return datetime.max.replace(tzinfo=UTC)
         return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=1)
     return datetime.fromisoformat(normalise_time(value, what="expiration_date"))
 

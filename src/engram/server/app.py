@@ -26,7 +26,10 @@ from engram.server.routes import mem0_routes, v1
 from engram.server.schemas import Health
 from engram.server.state import ServerSettings, ServerState, state_of
 
-WORKER_SETTINGS_ENV = "_ENGRAM_WORKER_SETTINGS"  # set by `engram serve --workers N` for its children
+WORKER_SETTINGS_ENV = "_ENGRAM_WORKER_SETTINGS"
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+)  # set by `engram serve --workers N` for its children
 
 DESCRIPTION = """Long-term memory for AI agents, as a service.
 
@@ -157,8 +160,11 @@ class RequestMetrics:
             await self.app(scope, receive, send_and_record)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
+            # Label values come from a fixed set: any other method (a client may send anything) is
+            # "OTHER", so unauthenticated requests cannot grow the metrics without bound.
+            method = scope["method"] if scope["method"] in HTTP_METHODS else "OTHER"
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 
 
 class BodySizeLimit:

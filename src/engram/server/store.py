@@ -32,7 +32,7 @@ from engram.errors import StorageError, ValidationError
 from engram.models import iso, utcnow
 
 KEY_PREFIX = "ek_"
-PROJECT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+PROJECT_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # whole name: fullmatch, never "$" (it allows "\n")
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -102,7 +102,7 @@ def new_job_id() -> str:
 
 
 def check_project(name: str) -> str:
-    if not isinstance(name, str) or not PROJECT_PATTERN.match(name):
+    if not isinstance(name, str) or not PROJECT_PATTERN.fullmatch(name):
         raise ValidationError(
             f"project names are 1-64 lowercase letters, digits, '-' or '_' (starting with a letter "
             f"or digit), got {name!r}"

@@ -156,14 +156,19 @@ def normalise_time(value: Any, *, what: str) -> str:
 
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return iso(moment)
+        try:
+            return iso(moment)
+        except OverflowError as exc:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in UTC
+            raise ValidationError(f"{what} {value.isoformat()!r} is outside years 1 to 9999 in UTC") from exc
     if isinstance(value, date):
         return iso(datetime(value.year, value.month, value.day, tzinfo=UTC))
     if isinstance(value, str):
         try:
-            return normalise_time(datetime.fromisoformat(value.replace("Z", "+00:00")), what=what)
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             pass
+        else:
+            return normalise_time(parsed, what=what)
     raise ValidationError(f"{what} must be an ISO 8601 date or datetime, got {value!r}")
 
 
