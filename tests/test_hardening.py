@@ -6,17 +6,24 @@ Each test is named after what it protects; each runs on SQLite and on PostgreSQL
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import engram.memory as memory_module
 from conftest_pg import MemoryFactory
 from engram import Memory
 from engram.embedders import build_embedder
-from engram.errors import ConfigError, ValidationError
+from engram.embedders.hashing import HashingEmbedder
+from engram.errors import ConfigError, StorageError, ValidationError
 from engram.llms.scripted import ScriptedLLM
 from engram.pipeline import parsing
 from engram.pipeline.parsing import parse_json_answer
+from engram.server.store import SQLiteServerStore
+from engram.storage import SQLiteStore
 from engram.validation import MAX_ADD_CHARS
 
 HOSTILE_TEXTS = ["\ud800", "ok \udfff then", "nul\x00byte"]
@@ -165,3 +172,62 @@ def test_an_add_over_the_size_bound_is_refused_before_any_work(backend_memory: M
     with pytest.raises(ValidationError, match="split the conversation"):
         backend_memory.add([{"role": "user", "content": "x" * (MAX_ADD_CHARS + 1)}], user_id="u", infer=False)
     assert backend_memory.get_all(user_id="u")["results"] == []
+
+
+# -- item 4: a locked SQLite database is a StorageError; delete_all works in batches ----------------
+
+
+def test_a_writer_holding_the_lock_past_the_busy_timeout_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "engram.db"
+    holder = SQLiteStore(path)
+    waiter = Memory(store=SQLiteStore(path, busy_timeout_ms=50), embedder=HashingEmbedder())
+    try:
+        with holder.transaction():  # another process in the middle of a long write
+            with pytest.raises(StorageError, match="locked by another writer"):
+                waiter.add("x", user_id="u", infer=False)
+            with pytest.raises(StorageError, match="locked by another writer"):
+                waiter.delete_all(user_id="u")
+        assert waiter.add("x", user_id="u", infer=False)["results"][0]["event"] == "ADD"
+    finally:
+        waiter.close()
+        holder.close()
+
+
+def test_the_server_store_maps_a_locked_database_to_a_storage_error(tmp_path: Path) -> None:
+    holder = SQLiteStore(tmp_path / "server.db")
+    server_store = SQLiteServerStore(tmp_path / "server.db")
+    server_store._database.connection.execute("PRAGMA busy_timeout = 50")
+    try:
+        with holder.transaction(), pytest.raises(StorageError, match="locked by another writer"):
+            server_store.create_key("p", "k")
+    finally:
+        server_store.close()
+        holder.close()
+
+
+def test_delete_all_of_a_scope_bigger_than_a_batch_deletes_all_of_it(
+    backend_memory: Memory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(memory_module, "DELETE_BATCH", 3)
+    ids = [backend_memory.add(f"fact {i}", user_id="u", infer=False)["results"][0]["id"] for i in range(10)]
+    backend_memory.add("other user's fact", user_id="v", infer=False)
+    transactions = depth = 0
+    real_transaction = backend_memory.store.transaction
+
+    @contextmanager
+    def counting_transaction() -> Iterator[None]:
+        nonlocal transactions, depth
+        transactions += depth == 0  # outermost ones only: the store nests its own
+        depth += 1
+        try:
+            with real_transaction():
+                yield
+        finally:
+            depth -= 1
+
+    monkeypatch.setattr(backend_memory.store, "transaction", counting_transaction)
+    backend_memory.delete_all(user_id="u")
+    assert transactions == 4  # 3 + 3 + 3 + the last 1: the lock is let go between batches
+    assert backend_memory.get_all(user_id="u")["results"] == []
+    assert [item["memory"] for item in backend_memory.get_all(user_id="v")["results"]] == ["other user's fact"]
+    assert all(backend_memory.history(memory_id)[-1]["event"] == "DELETE" for memory_id in ids)

@@ -53,6 +53,7 @@ SIMILAR_PER_FACT = 5  # existing memories shown to the LLM for each new fact
 SIMILARITY_FLOOR = 0.2  # below this cosine an existing memory is unrelated to a fact
 MAX_LIMIT = 10_000
 KEEP_MESSAGES = 50  # recent messages kept per scope
+DELETE_BATCH = 1_000  # memories deleted per transaction by delete_all
 IMAGES_NOT_STORED = (
     "images were not stored: infer=False keeps the text of messages only; "
     "use infer=True with a vision-capable LLM to remember what they show"
@@ -278,10 +279,20 @@ class Memory:
     ) -> dict[str, str]:
         """Delete every memory of a scope (a scope is required); history keeps them."""
         scope = _scope_from(user_id, agent_id, run_id, actor_id, None)[0]
-        with self.store.transaction():
-            deleted = self.store.delete_memories(scope)
-            self.store.add_history([_history(Event.DELETE, record, None) for record in deleted])
-        return {"message": "Memories deleted successfully!"}
+        # In batches of their own transactions: a big scope must not hold SQLite's write lock
+        # for seconds (other writers would time out). The last batch takes whatever is left.
+        everything = Query(scope, None, None)
+        while True:
+            with self.store.transaction():
+                batch = self.store.list_memories(everything, DELETE_BATCH)
+                if len(batch) < DELETE_BATCH:
+                    batch = self.store.delete_memories(scope)
+                else:
+                    for record in batch:
+                        self.store.delete_memory(record.id)
+                self.store.add_history([_history(Event.DELETE, record, None) for record in batch])
+            if len(batch) < DELETE_BATCH:
+                return {"message": "Memories deleted successfully!"}
 
     @check_input
     def history(self, memory_id: str) -> list[dict[str, Any]]:

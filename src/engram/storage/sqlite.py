@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -42,10 +41,8 @@ from engram.storage.base import (
     record_values,
 )
 from engram.storage.filters import And, Condition, Filter, Not, Or
+from engram.storage.sqlite_db import BUSY_TIMEOUT_MS, SQLiteDatabase
 from engram.storage.vector_cache import CachedRow, VectorCache
-
-BUSY_TIMEOUT_MS = 10_000
-
 
 # -- migrations: named, ordered, each run once inside a transaction ------------
 
@@ -115,23 +112,13 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables]
 class SQLiteStore:
     """A Store over one SQLite file (or ``":memory:"``)."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.path = str(Path(self.path).expanduser())
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the SQLite database at {self.path}: {exc}") from exc
-        self._lock = threading.RLock()  # one connection, shared by the threads of AsyncMemory
-        self._depth = 0
+    def __init__(self, path: str | Path = ":memory:", *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+        self._database = SQLiteDatabase(path, busy_timeout_ms=busy_timeout_ms)
+        self.path = self._database.path
+        self._db = self._database.connection
+        self._lock = self._database.guard  # reads hold it; it also turns SQLite errors into StorageError
         self._vectors = VectorCache()
         self._pending: list[CachedRow] = []  # vector writes of the open transaction
-        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -141,16 +128,7 @@ class SQLiteStore:
         return self.path
 
     def _migrate(self) -> None:
-        with self.transaction():
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise StorageError(
-                    f"{self.path} was written by a newer engram (schema {version}, this one "
-                    f"knows {len(MIGRATIONS)}): upgrade engram to open it."
-                )
-            for migration in MIGRATIONS[version:]:
-                migration(self._db)
-            self._db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        self._database.migrate(MIGRATIONS)
 
     def bind_embedder(self, model_name: str, dimension: int) -> None:
         with self.transaction():
@@ -165,35 +143,23 @@ class SQLiteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One transaction; nested calls become savepoints of the outer one."""
-        with self._lock:
-            savepoint = f"sp{self._depth}"
+        """One transaction; nested calls become savepoints of the outer one. The vector cache
+        takes the transaction's vector writes once it commits."""
+        with self._database.lock:
             pending_mark = len(self._pending)
-            self._db.execute("BEGIN IMMEDIATE" if self._depth == 0 else f"SAVEPOINT {savepoint}")
-            self._depth += 1
+            outermost = self._database.depth == 0
             try:
-                yield
+                with self._database.transaction():
+                    yield
             except BaseException:
-                self._depth -= 1
                 del self._pending[pending_mark:]
-                if self._depth == 0:
-                    self._db.execute("ROLLBACK")
-                else:
-                    self._db.execute(f"ROLLBACK TO {savepoint}")
-                    self._db.execute(f"RELEASE {savepoint}")
                 raise
-            else:
-                self._depth -= 1
-                if self._depth > 0:
-                    self._db.execute(f"RELEASE {savepoint}")
-                    return
+            if outermost:
                 writes, self._pending = self._pending, []
-                self._db.execute("COMMIT")
                 self._vectors.apply(writes)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
     def reset(self) -> None:
         with self.transaction():
