@@ -11,7 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 import engram.memory as memory_module
 from conftest_pg import MemoryFactory
@@ -24,6 +26,7 @@ from engram.pipeline import parsing
 from engram.pipeline.parsing import parse_json_answer
 from engram.server.store import SQLiteServerStore
 from engram.storage import SQLiteStore
+from engram.storage.postgres import PostgresSettings, PostgresStore
 from engram.validation import MAX_ADD_CHARS
 
 HOSTILE_TEXTS = ["\ud800", "ok \udfff then", "nul\x00byte"]
@@ -231,3 +234,28 @@ def test_delete_all_of_a_scope_bigger_than_a_batch_deletes_all_of_it(
     assert backend_memory.get_all(user_id="u")["results"] == []
     assert [item["memory"] for item in backend_memory.get_all(user_id="v")["results"]] == ["other user's fact"]
     assert all(backend_memory.history(memory_id)[-1]["event"] == "DELETE" for memory_id in ids)
+
+
+# -- item 9: PostgreSQL errors never show connection details ----------------------------------------
+
+
+def test_a_lost_postgres_connection_is_a_storage_error_without_connection_details(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    store = PostgresStore(postgres_url, PostgresSettings(schema=postgres_schema, min_connections=1, max_connections=1))
+    try:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = '' AND pid <> pg_backend_pid() AND datname = current_database() "
+                "AND state = 'idle'"
+            )
+        with pytest.raises(StorageError) as raised:
+            store.get_memory("some-id")
+    finally:
+        store.close()
+    message = str(raised.value)
+    details = conninfo_to_dict(postgres_url)
+    for secret in (details.get("user"), details.get("host"), details.get("dbname"), "socket", ".s.PGSQL"):
+        if secret:
+            assert secret not in message
