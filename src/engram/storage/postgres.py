@@ -48,7 +48,7 @@ from engram.storage.base import (
     record_from_row,
     record_values,
 )
-from engram.storage.filters import And, Condition, Filter, Not, Or
+from engram.storage.filters import Condition, Filter, compile_tree
 from engram.storage.postgres_db import IDENTIFIER, migrate, open_pool, postgres_errors, redacted_url
 
 try:
@@ -606,30 +606,13 @@ def _query_sql(query: Query) -> tuple[str, list[Any]]:
 
 
 def compile_filter(tree: Filter) -> tuple[str, list[Any]]:
-    """SQL for a filter tree, with the SQLite store's semantics. Every clause is true or false
-    (never NULL), so NOT is exact."""
-    if isinstance(tree, And | Or):
-        parts = [compile_filter(part) for part in tree.parts]
-        joiner = " AND " if isinstance(tree, And) else " OR "
-        return "(" + joiner.join(s for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
-    if isinstance(tree, Not):
-        clause, params = compile_filter(tree.part)
-        return f"(NOT {clause})", params
-    return _condition_sql(tree)
+    """SQL for a filter tree (``filters.compile_tree``), with PostgreSQL's leaves that keep the
+    SQLite store's semantics."""
+    return compile_tree(tree, _condition_sql, false="false")
 
 
 def _condition_sql(c: Condition) -> tuple[str, list[Any]]:
-    if c.op in ("ne", "nin"):
-        clause, params = _condition_sql(Condition(c.key, "eq" if c.op == "ne" else "in", c.value))
-        return f"(NOT {clause})", params
-    if c.op == "in":
-        if not c.value:
-            return "false", []
-        parts = [_condition_sql(Condition(c.key, "eq", v)) for v in c.value]
-        return "(" + " OR ".join(s for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
-    if c.is_column:
-        return _column_sql(c)
-    return _metadata_sql(c)
+    return _column_sql(c) if c.is_column else _metadata_sql(c)
 
 
 _SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}

@@ -40,7 +40,7 @@ from engram.storage.base import (
     record_from_row,
     record_values,
 )
-from engram.storage.filters import And, Condition, Filter, Not, Or
+from engram.storage.filters import Condition, Filter, compile_tree
 from engram.storage.sqlite_db import BUSY_TIMEOUT_MS, SQLiteDatabase
 from engram.storage.vector_cache import CachedRow, VectorCache
 
@@ -421,27 +421,11 @@ def _query_sql(query: Query, table: str = "memories") -> tuple[str, list[Any]]:
 
 
 def compile_filter(tree: Filter, table: str = "memories") -> tuple[str, list[Any]]:
-    """SQL for a filter tree. Every clause is 0 or 1, never NULL, so NOT is exact."""
-    if isinstance(tree, And | Or):
-        parts = [compile_filter(part, table) for part in tree.parts]
-        joiner = " AND " if isinstance(tree, And) else " OR "
-        return "(" + joiner.join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
-    if isinstance(tree, Not):
-        sql, params = compile_filter(tree.part, table)
-        return f"(NOT {sql})", params
-    return _condition_sql(tree, table)
+    """SQL for a filter tree (``filters.compile_tree``), with SQLite's leaves."""
+    return compile_tree(tree, lambda c: _condition_sql(c, table), false="0")
 
 
 def _condition_sql(c: Condition, table: str) -> tuple[str, list[Any]]:
-    if c.op in ("ne", "nin"):
-        positive = Condition(c.key, "eq" if c.op == "ne" else "in", c.value)
-        sql, params = _condition_sql(positive, table)
-        return f"(NOT {sql})", params
-    if c.op == "in":
-        if not c.value:
-            return "0", []
-        parts = [_condition_sql(Condition(c.key, "eq", v), table) for v in c.value]
-        return "(" + " OR ".join(s for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
     if c.is_column:
         return _column_sql(c, f"{table}.{c.key}")
     return _metadata_sql(c, table)
