@@ -8,18 +8,25 @@ from __future__ import annotations
 import json
 import random
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from engram import MemoryClient, ValidationError
+from engram.cli import main
 from engram.client import APIConnectionError
+from engram.embedders.hashing import HashingEmbedder
 from engram.llms.base import ChatMessage
 from engram.llms.scripted import ScriptedLLM
+from engram.server import ServerSettings, create_app
+from engram.server.serving import KEEP_ALIVE_TIMEOUT_S, HeaderTimeoutH11Protocol, uvicorn_limits
 
-from .conftest import ON_BOTH_BACKENDS, LiveServer, start_server
+from .conftest import MEMORY_CONFIG, ON_BOTH_BACKENDS, LiveServer, start_server
 
 
 def _a_bug(messages: list[ChatMessage]) -> str:
@@ -183,3 +190,66 @@ def test_project_names_are_checked_whole(live_server: LiveServer, name: str) -> 
     projects_dir = live_server.settings.data_dir / "projects"
     made = [p.name for p in projects_dir.iterdir()] if projects_dir.exists() else []
     assert not any("\n" in name for name in made)
+
+
+# -- item 12: slow or idle clients cannot hold connections open -------------------------------------
+
+
+@pytest.fixture
+def limited_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
+    """uvicorn with the limits of `engram serve`, with a short header timeout for the test."""
+    monkeypatch.setattr(HeaderTimeoutH11Protocol, "header_timeout_s", 0.3)
+    settings = ServerSettings(data_dir=tmp_path, memory_config=MEMORY_CONFIG, admin_key="admin")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings, embedder=HashingEmbedder()), log_level="warning", **uvicorn_limits(max_connections=50)
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive()
+        threading.Event().wait(0.01)
+    yield "127.0.0.1", port
+    server.should_exit = True
+    thread.join(10)
+
+
+def _closed_by_server(connection: socket.socket) -> bool:
+    """Whether the server closes the connection (waiting up to 10 s, far beyond the test's timeout)."""
+    connection.settimeout(10)
+    try:
+        return connection.recv(1024) == b""
+    except TimeoutError:
+        return False
+
+
+def test_a_client_that_never_finishes_its_headers_is_disconnected(limited_server: tuple[str, int]) -> None:
+    with socket.create_connection(limited_server) as slow:
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # ... and never the blank line
+        assert _closed_by_server(slow)
+
+
+def test_an_idle_connection_after_a_response_is_disconnected(limited_server: tuple[str, int]) -> None:
+    with socket.create_connection(limited_server) as idle:
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        idle.settimeout(10)
+        assert b"200 OK" in idle.recv(4096)
+        idle.sendall(b"GET /healthz HTTP/1.1\r\n")  # a second request that stalls
+        assert _closed_by_server(idle)
+
+
+def test_a_client_that_sends_its_headers_in_time_is_answered(limited_server: tuple[str, int]) -> None:
+    answer = httpx.get(f"http://{limited_server[0]}:{limited_server[1]}/healthz")
+    assert answer.status_code == 200
+
+
+def test_engram_serve_runs_uvicorn_with_the_limits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    main(["serve", "--data-dir", str(tmp_path), "--admin-key", "admin", "--max-connections", "77"])
+    assert seen["http"] is HeaderTimeoutH11Protocol
+    assert seen["limit_concurrency"] == 77
+    assert seen["timeout_keep_alive"] == KEEP_ALIVE_TIMEOUT_S
