@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from psycopg import sql
 from engram.embedders.hashing import HashingEmbedder
 from engram.llms.base import LLM
 from engram.server import ServerSettings, create_app
+from polling import wait_until
 
 ADMIN_KEY = "test-admin-key"
 MEMORY_CONFIG = {"embedder": {"provider": "hashing"}}
@@ -94,11 +94,11 @@ def start_server(
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
+    def started() -> bool:
+        assert thread.is_alive(), "the test server stopped while starting"
+        return bool(server.started)
+
+    wait_until(started, what="the test server to start", timeout=15, interval=0.01)
     return LiveServer(f"http://127.0.0.1:{port}", config, server, thread)
 
 

@@ -25,6 +25,7 @@ from engram.llms.base import ChatMessage
 from engram.llms.scripted import ScriptedLLM
 from engram.server import ServerSettings, create_app
 from engram.server.serving import KEEP_ALIVE_TIMEOUT_S, HeaderTimeoutH11Protocol, uvicorn_limits
+from polling import wait_until
 
 from .conftest import MEMORY_CONFIG, ON_BOTH_BACKENDS, LiveServer, start_server
 
@@ -198,7 +199,7 @@ def test_project_names_are_checked_whole(live_server: LiveServer, name: str) -> 
 @pytest.fixture
 def limited_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
     """uvicorn with the limits of `engram serve`, with a short header timeout for the test."""
-    monkeypatch.setattr(HeaderTimeoutH11Protocol, "header_timeout_s", 0.3)
+    monkeypatch.setattr(HeaderTimeoutH11Protocol, "header_timeout_s", 1.5)
     settings = ServerSettings(data_dir=tmp_path, memory_config=MEMORY_CONFIG, admin_key="admin")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -209,9 +210,7 @@ def limited_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    while not server.started:
-        assert thread.is_alive()
-        threading.Event().wait(0.01)
+    wait_until(lambda: server.started, what="the limited server to start")
     yield "127.0.0.1", port
     server.should_exit = True
     thread.join(10)
