@@ -23,10 +23,10 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import quote
 
 import httpx
@@ -358,18 +358,29 @@ class _BaseClient:
 # -- the two ways of moving bytes -------------------------------------------------------------
 
 
-def _sync_verb(build: Callable[..., _Call], name: str) -> Callable[..., Any]:
+P = ParamSpec("P")
+
+
+def _sync_verb(
+    build: Callable[Concatenate[_BaseClient, P], _Call], name: str
+) -> Callable[Concatenate[MemoryClient, P], Any]:
+    """The verb ``name`` of ``MemoryClient``: the parameters of its request builder, typed."""
+
     @functools.wraps(build)
-    def verb(self: MemoryClient, *args: Any, **kwargs: Any) -> Any:
+    def verb(self: MemoryClient, /, *args: P.args, **kwargs: P.kwargs) -> Any:
         return self._send(build(self, *args, **kwargs))
 
     verb.__name__ = verb.__qualname__ = name
     return verb
 
 
-def _async_verb(build: Callable[..., _Call], name: str) -> Callable[..., Any]:
+def _async_verb(
+    build: Callable[Concatenate[_BaseClient, P], _Call], name: str
+) -> Callable[Concatenate[AsyncMemoryClient, P], Awaitable[Any]]:
+    """The verb ``name`` of ``AsyncMemoryClient``: the parameters of its request builder, typed."""
+
     @functools.wraps(build)
-    async def verb(self: AsyncMemoryClient, *args: Any, **kwargs: Any) -> Any:
+    async def verb(self: AsyncMemoryClient, /, *args: P.args, **kwargs: P.kwargs) -> Any:
         return await self._send(build(self, *args, **kwargs))
 
     verb.__name__ = verb.__qualname__ = name
