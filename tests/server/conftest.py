@@ -30,6 +30,7 @@ from engram.embedders.hashing import HashingEmbedder
 from engram.llms.base import LLM
 from engram.server import ServerSettings, create_app
 from polling import wait_until
+from provider_env import PROVIDER_VARIABLES
 
 ADMIN_KEY = "test-admin-key"
 MEMORY_CONFIG = {"embedder": {"provider": "hashing"}}
@@ -102,17 +103,11 @@ def start_server(
     return LiveServer(f"http://127.0.0.1:{port}", config, server, thread)
 
 
-LLM_VARIABLES = (
-    *("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"),
-    *("OLLAMA_HOST", "ENGRAM_LLM_PROVIDER", "ENGRAM_LLM_MODEL", "AZURE_OPENAI_API_KEY", "GROQ_API_KEY"),
-)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def no_llm_from_the_environment() -> Iterator[None]:
     """Servers here have no LLM unless a test gives one: no real provider, no installed offline model."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in LLM_VARIABLES:
+        for name in PROVIDER_VARIABLES:
             patch.delenv(name, raising=False)
         patch.setenv("ENGRAM_LOCAL_MODEL", "off")
         yield
