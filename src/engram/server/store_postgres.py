@@ -29,17 +29,13 @@ from engram.server.store import (
     new_key_id,
     new_key_secret,
 )
+from engram.storage.postgres_db import IDENTIFIER, migrate, open_pool, postgres_errors, redacted_url
 
-try:
-    import psycopg
-    from psycopg import sql
-    from psycopg.types.json import Json
-
-    from engram.storage.postgres_db import IDENTIFIER, migrate, open_pool, postgres_errors, redacted_url
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ConfigError(
-        "a server on PostgreSQL needs psycopg 3 and psycopg-pool: pip install 'engram[postgres]'"
-    ) from exc
+# isort: split
+# (postgres_db, imported first, says which extra to install when psycopg is missing)
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Json
 
 DEFAULT_SERVER_SCHEMA = "engram_server"
 DEFAULT_MAX_CONNECTIONS = 8  # job workers, the heartbeat and concurrent key checks

@@ -51,16 +51,13 @@ from engram.storage.base import (
 from engram.storage.filters import Condition, Filter, compile_tree
 from engram.storage.postgres_db import IDENTIFIER, migrate, open_pool, postgres_errors, redacted_url
 
-try:
-    import psycopg
-    from psycopg import sql
-    from psycopg.adapt import Dumper
-    from psycopg.conninfo import make_conninfo
-    from psycopg.pq import Format
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ConfigError(
-        "the PostgreSQL store needs psycopg 3 and psycopg-pool: pip install 'engram[postgres]'"
-    ) from exc
+# isort: split
+# (postgres_db, imported first, says which extra to install when psycopg is missing)
+import psycopg
+from psycopg import sql
+from psycopg.adapt import Dumper
+from psycopg.conninfo import make_conninfo
+from psycopg.pq import Format
 
 DEFAULT_SCHEMA = "public"
 TEXT_SEARCH_CONFIG = "english"  # stemming like SQLite's porter tokenizer
