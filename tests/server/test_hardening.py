@@ -252,3 +252,24 @@ def test_engram_serve_runs_uvicorn_with_the_limits(monkeypatch: pytest.MonkeyPat
     assert seen["http"] is HeaderTimeoutH11Protocol
     assert seen["limit_concurrency"] == 77
     assert seen["timeout_keep_alive"] == KEEP_ALIVE_TIMEOUT_S
+
+
+@ON_BOTH_BACKENDS
+@pytest.mark.parametrize("name", ["\ud800", "key \udfff"])
+def test_a_key_name_with_a_lone_surrogate_is_a_client_error(live_server: LiveServer, name: str) -> None:
+    with live_server.admin() as admin:
+        answer = admin.post(
+            "/v1/keys",
+            content=json.dumps({"project": "fine", "name": name}),
+            headers={"Content-Type": "application/json"},
+        )
+    assert answer.status_code in (400, 422), answer.text
+    assert answer.json()["error"]["code"] in ("validation_error", "invalid_request")
+
+
+@ON_BOTH_BACKENDS
+def test_a_schema_error_echoing_a_lone_surrogate_is_answered_422(api: httpx.Client) -> None:
+    body = json.dumps({"messages": "x", "user_id": "u", "infer": "\ud800"})  # infer must be a boolean
+    answer = api.post("/v1/memories", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "invalid_request"

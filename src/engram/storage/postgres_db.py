@@ -60,6 +60,8 @@ def postgres_errors(
     at = f" at {location}" if location else ""
     try:
         yield
+    except UnicodeEncodeError as exc:  # a lone surrogate in a value: not text PostgreSQL can store
+        raise ValidationError(f"a value is not valid Unicode text ({exc.reason}): fix how it was decoded") from exc
     except PoolTimeout as exc:
         logger.warning("no free PostgreSQL connection while %s: %s", action, exc)
         raise StorageError(f"no free connection to {what}{at} while {action}: {pool_hint}".rstrip(": ")) from exc

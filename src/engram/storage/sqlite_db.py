@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from engram.errors import StorageError
+from engram.errors import StorageError, ValidationError
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -55,6 +55,8 @@ class _Guard:
         self._lock.release()
         if isinstance(exc, sqlite3.Error):
             raise storage_error(exc, self._where) from exc
+        if isinstance(exc, UnicodeEncodeError):  # a lone surrogate in a value: not text SQLite can store
+            raise ValidationError(f"a value is not valid Unicode text ({exc.reason}): fix how it was decoded") from exc
 
 
 class SQLiteDatabase:
