@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engram import MemoryClient, ValidationError
 from engram.cli import main
@@ -26,6 +28,7 @@ from engram.llms.scripted import ScriptedLLM
 from engram.server import ServerSettings, create_app
 from engram.server.serving import KEEP_ALIVE_TIMEOUT_S, HeaderTimeoutH11Protocol, uvicorn_limits
 from polling import wait_until
+from test_hypothesis_campaign import DATE, EXAMPLES, FILTERS, JSONISH
 
 from .conftest import MEMORY_CONFIG, ON_BOTH_BACKENDS, LiveServer, start_server
 
@@ -134,7 +137,8 @@ HOSTILE_BODIES: list[tuple[str, str, dict[str, Any]]] = [
 def test_hostile_strings_over_http_are_validation_errors(
     api: httpx.Client, method: str, path: str, body: dict[str, Any]
 ) -> None:
-    answer = api.request(method, path, content=json.dumps(body), headers={"Content-Type": "application/json"})
+    content = json.dumps(body, default=str)  # dates travel as text, as clients send them
+    answer = api.request(method, path, content=content, headers={"Content-Type": "application/json"})
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["code"] == "validation_error"
 
@@ -273,3 +277,26 @@ def test_a_schema_error_echoing_a_lone_surrogate_is_answered_422(api: httpx.Clie
     answer = api.post("/v1/memories", content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["code"] == "invalid_request"
+
+
+# -- the campaign over HTTP: hostile JSON anywhere in a request is a 4xx, never a 5xx ---------------
+
+HOSTILE_ROUTES = [
+    ("post", "/v1/memories", ["messages", "user_id", "agent_id", "metadata", "infer", "timestamp", "expiration_date"]),
+    ("post", "/v1/memories/search", ["query", "user_id", "filters", "limit", "threshold"]),
+    ("post", "/v1/memories/list", ["user_id", "run_id", "filters", "limit", "top_k"]),
+    ("put", "/v1/memories/some-id", ["data", "text", "metadata"]),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "fields"), HOSTILE_ROUTES)
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_hostile_json_over_http_is_never_a_server_error(
+    api: httpx.Client, method: str, path: str, fields: list[str], data: st.DataObject
+) -> None:
+    body = {"user_id": "u", "messages": "x", "query": "q"}
+    body.update(data.draw(st.dictionaries(st.sampled_from(fields), JSONISH | DATE | FILTERS, max_size=3)))
+    content = json.dumps(body, default=str)  # dates travel as text, as clients send them
+    answer = api.request(method, path, content=content, headers={"Content-Type": "application/json"})
+    assert answer.status_code < 500, answer.text
