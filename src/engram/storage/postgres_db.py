@@ -28,7 +28,7 @@ try:
     from psycopg.conninfo import conninfo_to_dict
     from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ConfigError("PostgreSQL needs psycopg 3 and psycopg-pool: pip install 'engram[postgres]'") from exc
+    raise ConfigError("PostgreSQL needs psycopg 3 and psycopg-pool: pip install 'engramdb[postgres]'") from exc
 
 logger = logging.getLogger("engram.storage")
 
