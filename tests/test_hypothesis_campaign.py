@@ -202,6 +202,7 @@ def test_memory_id_verbs_raise_only_engram_errors(target: Memory, memory_id: Any
     for verb_id in (memory_id, existing):
         _only_engram_errors(target.get, verb_id)
         _only_engram_errors(target.history, verb_id)
+        _only_engram_errors(target.episodes, verb_id)
         _only_engram_errors(target.update, verb_id, data, metadata=metadata)
     _only_engram_errors(target.delete, memory_id)
 
@@ -214,3 +215,24 @@ def test_delete_all_raises_only_engram_errors(
     if user_id == "u":
         user_id = "someone else"  # keep the existing memory for the other verbs
     _only_engram_errors(target.delete_all, user_id=user_id, agent_id=agent_id, run_id=run_id, actor_id=actor_id)
+
+
+@CAMPAIGN
+@given(
+    user_id=SCOPE_ID,
+    filters=FILTERS | JSONISH,
+    limit=NUMBER,
+    offset=NUMBER,
+    sort=TEXT,
+    order=TEXT,
+    as_of=DATE | st.none(),
+)
+def test_browse_and_as_of_raise_only_engram_errors(
+    target: Memory, user_id: Any, filters: Any, limit: Any, offset: Any, sort: Any, order: Any, as_of: Any
+) -> None:
+    _only_engram_errors(
+        target.browse, user_id=user_id, filters=filters, limit=limit, offset=offset, sort=sort, order=order, as_of=as_of
+    )
+    _only_engram_errors(target.get_all, user_id=user_id, as_of=as_of)
+    _only_engram_errors(target.search, "q", user_id=user_id, as_of=as_of)
+    _only_engram_errors(target.stats, user_id=user_id)

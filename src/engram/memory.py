@@ -326,6 +326,7 @@ class Memory:
         self.store.reset()
         self.store.bind_embedder(self.embedder.model_name, self.embedder.dimension)
 
+    @check_input
     def episodes(self, memory_id: str) -> list[dict[str, Any]]:
         """The messages a memory came from, as they were said, oldest first."""
         self._existing(memory_id)
@@ -579,6 +580,7 @@ class Memory:
         """Every user, agent and run id that holds memories, with how many (expired ones left out)."""
         return {"results": [scope.to_dict() for scope in self.store.list_scopes(utcnow())]}
 
+    @check_input
     def browse(
         self,
         *,
@@ -617,6 +619,7 @@ class Memory:
 
     # -- lifecycle: stats and prune ------------------------------------------------------------
 
+    @check_input
     def stats(
         self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
     ) -> dict[str, Any]:
