@@ -21,6 +21,17 @@ from typing import Any
 from engram.config import MemoryConfig, default_db_path
 from engram.embedders import Embedder, build_embedder
 from engram.errors import ConfigError, NotFoundError, ValidationError
+from engram.graph import (
+    GraphDraft,
+    draft_graph,
+    graph_candidates,
+    graph_settings,
+    links_by_name,
+    match_query,
+    query_relations,
+    scope_relations,
+    write_graph,
+)
 from engram.llms import LLM, NO_LLM_MESSAGE, Usage, build_llm, default_llm
 from engram.llms.vision import describe_images
 from engram.messages import Message, normalise_messages
@@ -35,6 +46,7 @@ from engram.models import (
     utcnow,
 )
 from engram.pipeline.extract import Fact, extract_facts
+from engram.pipeline.graph import GraphExtraction, Mention, entity_recogniser
 from engram.pipeline.parsing import parse_json_answer
 from engram.pipeline.prompts import (
     PROCEDURAL_SUMMARY_PROMPT,
@@ -63,6 +75,8 @@ class _WritePlan:
     deletes: list[MemoryRecord] = field(default_factory=list)
     unchanged: list[MemoryRecord] = field(default_factory=list)
     keyword_texts: dict[str, str] = field(default_factory=dict)  # memory id -> text with its context
+    extracted_graph: GraphExtraction | None = None  # what the extraction call said about the graph
+    graph: GraphDraft | None = None  # the graph change, when the graph is on
 
 
 class Memory:
@@ -82,10 +96,9 @@ class Memory:
         llm: LLM | None = None,
     ) -> None:
         self.config = MemoryConfig.parse(config)
-        if self.config.graph_store:
-            raise ConfigError("graph_store is not supported yet: remove it from the config")
         self.embedder = embedder or _embedder_from(self.config)
         self.store = store or build_store(self.config, default_path=default_db_path())
+        self.graph = graph_settings(self.config.graph_store, self.store.graph.backend)  # None: the graph is off
         self.store.bind_embedder(self.embedder.model_name, self.embedder.dimension)
         self._llm = llm
         self._llm_resolved = llm is not None or self.config.llm is not None
@@ -154,10 +167,14 @@ class Memory:
             plan, usage, warnings = self._plan_inferred(turns, draft, prompt)
         else:
             plan = self._plan_verbatim(turns, draft)
+        if self.graph is not None:
+            plan.graph = self._draft_graph(plan, turns, draft)
 
-        self._apply(plan, scope, turns, when)
+        relations = self._apply(plan, scope, turns, when)
         self._count(usage)
         result: dict[str, Any] = {"results": _results_of(plan)}
+        if relations is not None:
+            result["relations"] = relations
         if usage.calls:
             result["usage"] = usage.as_dict()
         if warnings:
@@ -188,10 +205,16 @@ class Memory:
             raise ValidationError(f"threshold must be a number, got {threshold!r}")
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
         vector = self.embedder.embed_batch([query], purpose="query")[0]
+        scope_query = Query(scope, tree, utcnow())
+        match = match_query(self.store, scope, query, self.graph.hops) if self.graph else None
+        by_graph = graph_candidates(self.store, scope_query, match, limit=MAX_LIMIT) if match else []
         hits = hybrid_search(
-            self.store, Query(scope, tree, utcnow()), query, vector, limit=limit, threshold=threshold
+            self.store, scope_query, query, vector, limit=limit, threshold=threshold, graph=by_graph
         )
-        return {"results": [hit.record.to_item(hit.score) for hit in hits]}
+        result: dict[str, Any] = {"results": [hit.record.to_item(hit.score) for hit in hits]}
+        if match is not None:
+            result["relations"] = query_relations(self.store, scope, match, limit=limit)
+        return result
 
     def get(self, memory_id: str) -> dict[str, Any] | None:
         """One memory by id, or None."""
@@ -212,7 +235,10 @@ class Memory:
         """The scope's memories, newest first."""
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
         records = self.store.list_memories(Query(scope, tree, utcnow()), _limit(top_k or limit))
-        return {"results": [record.to_item() for record in records]}
+        result: dict[str, Any] = {"results": [record.to_item() for record in records]}
+        if self.graph is not None:
+            result["relations"] = scope_relations(self.store, scope, limit=_limit(top_k or limit))
+        return result
 
     def update(
         self,
@@ -266,6 +292,7 @@ class Memory:
         with self.store.transaction():
             deleted = self.store.delete_memories(scope)
             self.store.add_history([_history(Event.DELETE, record, None) for record in deleted])
+            self.store.graph.delete_graph(scope)
         return {"message": "Memories deleted successfully!"}
 
     def history(self, memory_id: str) -> list[dict[str, Any]]:
@@ -310,12 +337,15 @@ class Memory:
             context=context,
             reference_time=draft.created_at,
             custom_prompt=custom_prompt or self.config.custom_fact_extraction_prompt,
+            graph=self.graph is not None,
+            self_name=_self_name(spoken, draft.scope),
         )
         usage, warnings = usage + extraction.usage.tagged("extract"), warnings + list(extraction.warnings)
         # A fact whose exact text is already stored needs no LLM decision: it is a NONE.
         hashes = [memory_hash(fact.text) for fact in extraction.facts]
         known = self.store.find_by_hash(draft.scope.owner_only(), hashes)
         plan = _WritePlan(unchanged=[known[h] for h in dict.fromkeys(hashes) if h in known])
+        plan.extracted_graph = extraction.graph
         facts = [fact for fact, h in zip(extraction.facts, hashes, strict=True) if h not in known]
         if not facts:
             return plan, usage, warnings
@@ -430,9 +460,37 @@ class Memory:
         ]
         return plan
 
-    def _apply(self, plan: _WritePlan, scope: Scope, turns: list[Message], when: datetime) -> None:
-        """Write the whole plan, its history and the message window in one transaction."""
+    def _draft_graph(self, plan: _WritePlan, turns: list[Message], draft: _Draft) -> GraphDraft:
+        """The entities this add mentions, and which new or changed memory names which.
+
+        With an LLM they come from the extraction call; without one (``infer=False``), from each
+        message's speaker and the names the local entity recogniser finds in its text.
+        """
+        written = [record for record, _ in plan.inserts] + [new for _, new, _ in plan.updates]
+        texts = {record.id: record.memory for record in written}
+        if plan.extracted_graph is not None:
+            extracted = plan.extracted_graph
+            links = links_by_name(texts, extracted.mentions, _self_name(turns, draft.scope))
+            return draft_graph(
+                self.store, self.embedder, draft.scope, draft.created_at, extracted.mentions, links,
+                extracted.triples, texts,
+            )
+        found = entity_recogniser().names([record.memory for record in written]) if written else []
+        mentions: list[Mention] = []
+        links = {}
+        for record, names in zip(written, found, strict=True):
+            speaker = [Mention(record.actor_id, "person")] if record.actor_id else []
+            mentions += speaker + names
+            links[record.id] = [m.key for m in speaker + names]
+        return draft_graph(self.store, self.embedder, draft.scope, draft.created_at, mentions, links)
+
+    def _apply(
+        self, plan: _WritePlan, scope: Scope, turns: list[Message], when: datetime
+    ) -> dict[str, Any] | None:
+        """Write the whole plan, its history, its graph change and the message window in one
+        transaction. Returns the add's ``relations`` block when the graph is on."""
         history: list[HistoryRecord] = []
+        relations = None
         with self.store.transaction():
             self._drop_stale(plan, scope)
             for record, vector in plan.inserts:
@@ -453,6 +511,10 @@ class Memory:
             ]
             if window and self.config.recent_messages:
                 self.store.append_messages(scope, window, KEEP_MESSAGES)
+            if plan.graph is not None and self.graph is not None:
+                written = {record.id for record, _ in plan.inserts} | {new.id for _, new, _ in plan.updates}
+                relations = write_graph(self.store, plan.graph, written, self.graph)
+        return relations
 
     def _drop_stale(self, plan: _WritePlan, scope: Scope) -> None:
         """Re-check the plan inside the write transaction.
@@ -516,6 +578,12 @@ class _Draft:
             expiration_date=self.expires,
             **{"actor_id": speaker, **self.scope.as_dict()},
         )
+
+
+def _self_name(turns: Sequence[Message], scope: Scope) -> str | None:
+    """Who "I" is in a conversation: the one named user speaker, else the scope's user."""
+    names = {turn.name for turn in turns if turn.role == "user" and turn.name}
+    return names.pop() if len(names) == 1 else scope.user_id
 
 
 def _embedder_from(config: MemoryConfig) -> Embedder:

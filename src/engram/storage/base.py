@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,9 @@ import numpy.typing as npt
 from engram.errors import StorageError
 from engram.models import Event, HistoryRecord, MemoryRecord, Scope
 from engram.storage.filters import Filter
+
+if TYPE_CHECKING:
+    from engram.storage.graph import GraphStore
 
 Vector = npt.NDArray[np.float32]
 
@@ -126,6 +129,10 @@ class Store(Protocol):
         ...
 
     def count_memories(self, query: Query) -> int: ...
+
+    # -- the graph: entities, relations and memory links (storage/graph.py) ---------------
+    @property
+    def graph(self) -> GraphStore: ...
 
 
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -6,6 +6,7 @@ The schema mirrors the SQLite store, with PostgreSQL's own tools:
   (``vector(dim)`` with an HNSW index, cosine) and the indexed text with its ``tsvector``
   (a generated column with a GIN index) for the keyword side;
 - ``history``, ``messages`` and ``engram_meta`` as in SQLite;
+- ``entities``, ``relations`` and ``memory_entities``: the graph (storage/graph_postgres.py);
 - ``engram_schema_version``: the migrations applied, one row each.
 
 Vector search is exact when the scope is small (the usual case: one user's
@@ -50,6 +51,7 @@ from engram.storage.base import (
     record_values,
 )
 from engram.storage.filters import And, Condition, Filter, Not, Or
+from engram.storage.graph_postgres import GRAPH_TABLES, PostgresGraph, add_graph_tables
 
 try:
     import psycopg
@@ -135,7 +137,7 @@ def _create_tables(conn: psycopg.Connection[Any]) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [_create_tables]
+MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [_create_tables, add_graph_tables]
 """Append new migrations (the graph tables will be the next); never edit or reorder shipped ones."""
 
 
@@ -222,6 +224,7 @@ class PostgresStore:
         )
         with _errors(self, "opening the connection pool"):
             self._pool.open(wait=True, timeout=self.settings.pool_timeout)
+        self.graph = PostgresGraph(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -357,7 +360,7 @@ class PostgresStore:
 
     def reset(self) -> None:
         with self._transactional() as conn:
-            conn.execute("TRUNCATE memories, history, messages, engram_meta")
+            conn.execute(f"TRUNCATE memories, history, messages, engram_meta, {', '.join(GRAPH_TABLES)}")
 
     # -- writes ------------------------------------------------------------------------------
 

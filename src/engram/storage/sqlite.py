@@ -4,7 +4,8 @@
 - ``memory_fts``: an FTS5 index of each memory's text and date, keyed by the memory's rowid;
 - ``history``: every change, kept after the memory is deleted;
 - ``messages``: the recent-message window of each scope;
-- ``engram_meta``: which embedder filled the vectors.
+- ``engram_meta``: which embedder filled the vectors;
+- ``entities``, ``relations``, ``memory_entities``: the graph (storage/graph_sqlite.py).
 
 Vector search is exact: the scope's vectors are read and scored with numpy,
 which is both faster and more correct than an ANN index at the size of one
@@ -42,6 +43,7 @@ from engram.storage.base import (
     record_values,
 )
 from engram.storage.filters import And, Condition, Filter, Not, Or
+from engram.storage.graph_sqlite import GRAPH_TABLES, SQLiteGraph, add_graph_tables
 from engram.storage.vector_cache import CachedRow, VectorCache
 
 BUSY_TIMEOUT_MS = 10_000
@@ -108,7 +110,7 @@ def _create_tables(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables, add_graph_tables]
 """Append new migrations; never edit or reorder shipped ones."""
 
 
@@ -133,6 +135,7 @@ class SQLiteStore:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
+        self.graph = SQLiteGraph(self)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -197,7 +200,7 @@ class SQLiteStore:
 
     def reset(self) -> None:
         with self.transaction():
-            for table in ("memories", "memory_fts", "history", "messages", "engram_meta"):
+            for table in ("memories", "memory_fts", "history", "messages", "engram_meta", *GRAPH_TABLES):
                 self._db.execute(f"DELETE FROM {table}")
         self._vectors.invalidate()
 

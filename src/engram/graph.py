@@ -1,0 +1,290 @@
+"""Graph memory in the memory store (DESIGN.md section 1c): configuration, the graph part of an
+add's write, and the graph's side of search.
+
+An add drafts its graph change before the transaction opens (``draft_graph``: entity names are
+embedded then) and writes it inside the memories' transaction (``write_graph``), so a memory
+and its entities and relations commit together. Search asks ``graph_candidates`` for the memories
+linked to the entities a query names and to their neighbours (1–2 hops), ranked, and fuses them
+with the dense and keyword rankings; ``query_relations`` gives the relations around them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engram.embedders import Embedder
+from engram.errors import ConfigError
+from engram.models import Entity, Relation, Scope, utcnow
+from engram.pipeline.graph import (
+    DEFAULT_ENTITY_THRESHOLD,
+    SELF_REFERENCES,
+    Mention,
+    Triple,
+    invalidate_contradicted,
+    memories_mentioning,
+    normalise_name,
+    resolve_entities,
+)
+from engram.storage.base import STOPWORDS, Query, Store, Vector
+
+BUILT_IN_PROVIDERS = {"sqlite": ("sqlite", "sqlite3", "local"), "postgres": ("postgres", "postgresql", "pgvector")}
+HOP_WEIGHTS = (1.0, 0.5, 0.25)  # an entity the query names, its neighbours, their neighbours
+DEFAULT_HOPS = 2
+MAX_LINKED = 2_000  # memory links read per search: the newest, when a query names a very common entity
+MAX_QUERY_NGRAM = 4  # longest name (in words) looked up in a query
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """``graph_store`` of the config: the graph lives in the memory store itself."""
+
+    threshold: float = DEFAULT_ENTITY_THRESHOLD  # name-embedding similarity that merges two entities
+    hops: int = DEFAULT_HOPS
+
+
+def graph_settings(raw: Mapping[str, Any] | None, backend: str) -> GraphSettings | None:
+    """Validate ``graph_store``; ``backend`` is the memory store's ("sqlite" or "postgres")."""
+    if not raw:
+        return None
+    settings = dict(raw)
+    provider = str(settings.pop("provider", backend)).lower()
+    if not any(provider in names for names in BUILT_IN_PROVIDERS.values()):
+        raise ConfigError(
+            f"graph_store provider {provider!r} is not supported: engram keeps the graph in its own store "
+            f'(the built-in graph), so no graph database is needed. Use {{"provider": "{backend}"}}.'
+        )
+    if provider not in BUILT_IN_PROVIDERS[backend]:
+        raise ConfigError(
+            f"graph_store provider {provider!r} names another backend than the memory store's: the graph "
+            f'lives in the same database as the memories. Use {{"provider": "{backend}"}}.'
+        )
+    options = dict(settings.pop("config", None) or {})
+    if "threshold" in settings:
+        options.setdefault("threshold", settings.pop("threshold"))
+    if settings:
+        raise ConfigError(
+            f"unknown graph_store settings: {', '.join(sorted(settings))} (the graph is extracted by the "
+            "same LLM call as the facts; known: provider, config.threshold, config.hops)"
+        )
+    threshold = options.pop("threshold", DEFAULT_ENTITY_THRESHOLD)
+    hops = options.pop("hops", DEFAULT_HOPS)
+    if options:
+        raise ConfigError(f"unknown graph_store.config settings: {', '.join(sorted(options))}; known: threshold, hops")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1:
+        raise ConfigError(f"graph_store threshold must be a number in (0, 1], got {threshold!r}")
+    if isinstance(hops, bool) or hops not in (0, 1, 2):
+        raise ConfigError(f"graph_store hops must be 0, 1 or 2, got {hops!r}")
+    return GraphSettings(float(threshold), int(hops))
+
+
+# -- add: draft before the transaction, write inside it ------------------------------------------
+
+
+@dataclass
+class GraphDraft:
+    """The graph change of one add, prepared before its transaction opens."""
+
+    owner: Scope
+    when: datetime
+    mentions: list[Mention]
+    vectors: dict[str, Vector] = field(default_factory=dict)  # name embeddings, by mention key
+    links: dict[str, list[str]] = field(default_factory=dict)  # memory id -> keys of the entities it names
+    triples: list[Triple] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)  # memory id -> text, to attribute relations
+
+
+def draft_graph(
+    store: Store,
+    embedder: Embedder,
+    owner: Scope,
+    when: datetime,
+    mentions: Sequence[Mention],
+    links: Mapping[str, Sequence[str]],
+    triples: Sequence[Triple] = (),
+    texts: Mapping[str, str] | None = None,
+) -> GraphDraft:
+    """Embed the names not yet known to the owner by their normalised name (one embedding call)."""
+    unique = list({m.key: m for m in mentions if m.key}.values())
+    known = {entity.key for entity, _ in store.graph.owner_entities(owner.owner_only())}
+    unknown = [m for m in unique if m.key not in known]
+    vectors: dict[str, Vector] = {}
+    if unknown:
+        embedded = embedder.embed_batch([m.name for m in unknown], purpose="document")
+        vectors = {m.key: embedded[i] for i, m in enumerate(unknown)}
+    return GraphDraft(
+        owner.owner_only(),
+        when,
+        unique,
+        vectors,
+        {memory_id: list(keys) for memory_id, keys in links.items()},
+        list(triples),
+        dict(texts or {}),
+    )
+
+
+def write_graph(store: Store, draft: GraphDraft, written: set[str], settings: GraphSettings) -> dict[str, Any]:
+    """Inside the add's transaction: resolve and save entities, link the written memories, add the
+    relations and retire the ones they contradict. Returns mem0's ``relations`` block of an add."""
+    graph = store.graph
+    resolution = resolve_entities(
+        draft.mentions,
+        graph.owner_entities(draft.owner),
+        draft.vectors,
+        owner=draft.owner,
+        now=draft.when,
+        threshold=settings.threshold,
+    )
+    stored = graph.save_entities(resolution.new)
+    entity_of = {key: stored.get(entity.key, entity) for key, entity in resolution.by_key.items()}
+    graph.link_memories(
+        [
+            (memory_id, entity_of[key].id)
+            for memory_id, keys in draft.links.items()
+            if memory_id in written
+            for key in dict.fromkeys(keys)
+            if key in entity_of
+        ]
+    )
+    texts = {memory_id: text for memory_id, text in draft.texts.items() if memory_id in written}
+    created = utcnow()
+    new: list[Relation] = []
+    for triple in draft.triples:
+        source, destination = entity_of.get(normalise_name(triple.source)), entity_of.get(
+            normalise_name(triple.destination)
+        )
+        if source is None or destination is None or source.id == destination.id:
+            continue
+        sources = memories_mentioning([triple.destination], texts) or list(texts)
+        new.append(
+            Relation(
+                id=str(uuid.uuid4()),
+                source_id=source.id,
+                relationship=triple.relationship,
+                destination_id=destination.id,
+                owner=draft.owner,
+                valid_from=draft.when,
+                created_at=created,
+                memory_ids=tuple(sources),
+                source=source.name,
+                destination=destination.name,
+            )
+        )
+    if not new:
+        return {"added_entities": [], "deleted_entities": []}
+    current = graph.current_relations(draft.owner, list({r.source_id for r in new}))
+    retired, fresh = invalidate_contradicted(current, new, draft.when)
+    graph.insert_relations(fresh)
+    graph.invalidate_relations(retired)
+    names = {entity.id: entity.name for entity in entity_of.values()}
+    return {
+        "added_entities": [r.to_dict() for r in fresh],
+        "deleted_entities": [
+            {**r.to_dict(), "source": names.get(r.source_id, r.source), "destination": names.get(r.destination_id)}
+            for r in retired
+        ],
+    }
+
+
+def links_by_name(memory_texts: Mapping[str, str], mentions: Sequence[Mention], self_name: str | None) -> dict[
+    str, list[str]
+]:
+    """For each memory, the keys of the mentioned entities its text names ("User" counts as the
+    speaker's own name)."""
+    links: dict[str, list[str]] = {}
+    for memory_id, text in memory_texts.items():
+        keys = [m.key for m in mentions if _names(text, m.name)]
+        if self_name and re.search(r"\buser\b", text, re.IGNORECASE):
+            keys.append(normalise_name(self_name))
+        links[memory_id] = list(dict.fromkeys(keys))
+    return links
+
+
+def _names(text: str, name: str) -> bool:
+    return re.search(r"\b" + re.escape(name) + r"\b", text, re.IGNORECASE) is not None
+
+
+# -- search -------------------------------------------------------------------------------------------
+
+
+def query_entities(store: Store, scope: Scope, text: str) -> list[Entity]:
+    """The scope's entities whose name the query contains (as a run of up to 4 words); "I", "my"
+    and "me" name the scope's user."""
+    words = normalise_name(text).split()
+    keys: set[str] = set()
+    for size in range(1, MAX_QUERY_NGRAM + 1):
+        for start in range(len(words) - size + 1):
+            gram = words[start : start + size]
+            if not all(word in STOPWORDS for word in gram):
+                keys.add(" ".join(gram))
+    if scope.user_id and SELF_REFERENCES & set(words):
+        keys.add(normalise_name(scope.user_id))
+    return store.graph.find_entities(scope, sorted(keys))
+
+
+def reach(store: Store, scope: Scope, seeds: Sequence[Entity], hops: int, as_of: datetime | None) -> dict[str, int]:
+    """Entity id -> hops from the nearest seed, following relations either way (valid at ``as_of``)."""
+    distance = {entity.id: 0 for entity in seeds}
+    frontier = list(distance)
+    for hop in range(1, hops + 1):
+        if not frontier:
+            break
+        found = []
+        for source, destination in store.graph.relation_edges(scope, frontier, as_of):
+            for entity_id in (source, destination):
+                if entity_id not in distance:
+                    distance[entity_id] = hop
+                    found.append(entity_id)
+        frontier = found
+    return distance
+
+
+@dataclass(frozen=True)
+class GraphMatch:
+    """What the graph knows about a query: the entities reached and how far each is."""
+
+    distance: dict[str, int]
+
+    def weight(self, entity_id: str) -> float:
+        return HOP_WEIGHTS[self.distance[entity_id]] if entity_id in self.distance else 0.0
+
+
+def match_query(store: Store, scope: Scope, text: str, hops: int, as_of: datetime | None = None) -> GraphMatch:
+    seeds = query_entities(store, scope, text)
+    return GraphMatch(reach(store, scope, seeds, hops, as_of) if seeds else {})
+
+
+def graph_candidates(store: Store, query: Query, match: GraphMatch, *, limit: int) -> list[tuple[str, float]]:
+    """Memory ids ranked by the graph: the sum of the hop weights of the reached entities each is
+    linked to, divided by the best such sum (so the best graph match counts 1), best first."""
+    if not match.distance:
+        return []
+    scores: dict[str, float] = {}
+    for memory_id, entity_id in store.graph.linked_memories(query, list(match.distance), MAX_LINKED):
+        scores[memory_id] = scores.get(memory_id, 0.0) + match.weight(entity_id)
+    best = max(scores.values(), default=0.0)
+    ranked = sorted(((m, s / best) for m, s in scores.items()), key=lambda item: (-item[1], item[0]))
+    return ranked[:limit]
+
+
+def query_relations(
+    store: Store, scope: Scope, match: GraphMatch, *, limit: int, as_of: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The relations around the entities a query reached, scored by the nearer end's hop weight."""
+    if not match.distance:
+        return []
+    relations = store.graph.list_relations(
+        scope, as_of=as_of, limit=max(limit * 5, 100), entity_ids=list(match.distance)
+    )
+    scored = [(max(match.weight(r.source_id), match.weight(r.destination_id)), r) for r in relations]
+    scored.sort(key=lambda item: -item[0])  # stable: newest first among equals
+    return [relation.to_dict(score) for score, relation in scored[:limit]]
+
+
+def scope_relations(store: Store, scope: Scope, *, limit: int, as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """The scope's relations (current ones, or those valid at ``as_of``), newest first."""
+    return [r.to_dict() for r in store.graph.list_relations(scope, as_of=as_of, limit=limit)]
