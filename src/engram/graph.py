@@ -154,8 +154,9 @@ def write_graph(store: Store, draft: GraphDraft, written: set[str], settings: Gr
     created = utcnow()
     new: list[Relation] = []
     for triple in draft.triples:
-        source, destination = entity_of.get(normalise_name(triple.source)), entity_of.get(
-            normalise_name(triple.destination)
+        source, destination = (
+            entity_of.get(normalise_name(triple.source)),
+            entity_of.get(normalise_name(triple.destination)),
         )
         if source is None or destination is None or source.id == destination.id:
             continue
@@ -190,9 +191,9 @@ def write_graph(store: Store, draft: GraphDraft, written: set[str], settings: Gr
     }
 
 
-def links_by_name(memory_texts: Mapping[str, str], mentions: Sequence[Mention], self_name: str | None) -> dict[
-    str, list[str]
-]:
+def links_by_name(
+    memory_texts: Mapping[str, str], mentions: Sequence[Mention], self_name: str | None
+) -> dict[str, list[str]]:
     """For each memory, the keys of the mentioned entities its text names ("User" counts as the
     speaker's own name)."""
     links: dict[str, list[str]] = {}

@@ -64,9 +64,7 @@ class GraphStore(Protocol):
         """The scope's entities whose normalised name is one of ``keys``."""
         ...
 
-    def relation_edges(
-        self, scope: Scope, entity_ids: Sequence[str], as_of: datetime | None
-    ) -> list[tuple[str, str]]:
+    def relation_edges(self, scope: Scope, entity_ids: Sequence[str], as_of: datetime | None) -> list[tuple[str, str]]:
         """(source_id, destination_id) of the scope's relations valid at ``as_of`` (None: current)
         that touch any of ``entity_ids``."""
         ...

@@ -168,9 +168,7 @@ class SQLiteGraph:
         )
         return [entity_from_row(row, datetime.fromisoformat) for row in rows]
 
-    def relation_edges(
-        self, scope: Scope, entity_ids: Sequence[str], as_of: datetime | None
-    ) -> list[tuple[str, str]]:
+    def relation_edges(self, scope: Scope, entity_ids: Sequence[str], as_of: datetime | None) -> list[tuple[str, str]]:
         if not entity_ids:
             return []
         where, params = _scope_sql(scope)
