@@ -18,10 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from graph_name_pairs import DIFFERENT, SAME  # noqa: E402
-
-from engram.embedders.local_minilm import LocalMiniLM  # noqa: E402
-from engram.pipeline.graph import DEFAULT_ENTITY_THRESHOLD  # noqa: E402
+from engram.embedders.local_minilm import LocalMiniLM
+from engram.pipeline.graph import DEFAULT_ENTITY_THRESHOLD
+from graph_name_pairs import DIFFERENT, SAME
 
 
 def similarities(embedder: LocalMiniLM, pairs: list[tuple[str, str]]) -> np.ndarray:

@@ -43,9 +43,8 @@ def _triples(relations: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
 
 
 def test_both_clients_pass_relations_through(tmp_path: Path) -> None:
-    app = create_app(
-        ServerSettings(data_dir=tmp_path, memory_config=GRAPH_CONFIG), embedder=HashingEmbedder(), llm=ScriptedLLM(MOVES)
-    )
+    settings = ServerSettings(data_dir=tmp_path, memory_config=GRAPH_CONFIG)
+    app = create_app(settings, embedder=HashingEmbedder(), llm=ScriptedLLM(MOVES))
     _, secret = app.state.engram.store.create_key("p", "test")
     transport = httpx.ASGITransport(app=app)
 
