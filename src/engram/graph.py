@@ -227,36 +227,40 @@ def query_entities(store: Store, scope: Scope, text: str) -> list[Entity]:
     return store.graph.find_entities(scope, sorted(keys))
 
 
-def reach(store: Store, scope: Scope, seeds: Sequence[Entity], hops: int, as_of: datetime | None) -> dict[str, int]:
-    """Entity id -> hops from the nearest seed, following relations either way (valid at ``as_of``)."""
-    distance = {entity.id: 0 for entity in seeds}
-    frontier = list(distance)
-    for hop in range(1, hops + 1):
-        if not frontier:
-            break
-        found = []
-        for source, destination in store.graph.relation_edges(scope, frontier, as_of):
-            for entity_id in (source, destination):
-                if entity_id not in distance:
-                    distance[entity_id] = hop
-                    found.append(entity_id)
-        frontier = found
-    return distance
-
-
 @dataclass(frozen=True)
 class GraphMatch:
-    """What the graph knows about a query: the entities reached and how far each is."""
+    """What the graph knows about a query: the entities reached, how many hops from one the query
+    names, and the relations walked to reach them."""
 
     distance: dict[str, int]
+    relations: list[Relation]
 
     def weight(self, entity_id: str) -> float:
         return HOP_WEIGHTS[self.distance[entity_id]] if entity_id in self.distance else 0.0
 
 
+def reach(store: Store, scope: Scope, seeds: Sequence[Entity], hops: int, as_of: datetime | None) -> GraphMatch:
+    """Walk ``hops`` steps from the seeds along relations valid at ``as_of``, either way."""
+    distance = {entity.id: 0 for entity in seeds}
+    walked: dict[str, Relation] = {}
+    frontier = list(distance)
+    for hop in range(1, hops + 1):
+        if not frontier:
+            break
+        found = []
+        for relation in store.graph.relations_touching(scope, frontier, as_of):
+            walked.setdefault(relation.id, relation)
+            for entity_id in (relation.source_id, relation.destination_id):
+                if entity_id not in distance:
+                    distance[entity_id] = hop
+                    found.append(entity_id)
+        frontier = found
+    return GraphMatch(distance, list(walked.values()))
+
+
 def match_query(store: Store, scope: Scope, text: str, hops: int, as_of: datetime | None = None) -> GraphMatch:
     seeds = query_entities(store, scope, text)
-    return GraphMatch(reach(store, scope, seeds, hops, as_of) if seeds else {})
+    return reach(store, scope, seeds, hops, as_of) if seeds else GraphMatch({}, [])
 
 
 def graph_candidates(store: Store, query: Query, match: GraphMatch, *, limit: int) -> list[tuple[str, float]]:
@@ -272,17 +276,11 @@ def graph_candidates(store: Store, query: Query, match: GraphMatch, *, limit: in
     return ranked[:limit]
 
 
-def query_relations(
-    store: Store, scope: Scope, match: GraphMatch, *, limit: int, as_of: datetime | None = None
-) -> list[dict[str, Any]]:
-    """The relations around the entities a query reached, scored by the nearer end's hop weight."""
-    if not match.distance:
-        return []
-    relations = store.graph.list_relations(
-        scope, as_of=as_of, limit=max(limit * 5, 100), entity_ids=list(match.distance)
-    )
-    scored = [(max(match.weight(r.source_id), match.weight(r.destination_id)), r) for r in relations]
-    scored.sort(key=lambda item: -item[0])  # stable: newest first among equals
+def query_relations(match: GraphMatch, *, limit: int) -> list[dict[str, Any]]:
+    """The relations walked for a query, scored by the hop weight of their nearer end, best first
+    (newest first among equals). With 2 hops these are the relations within 1 hop of a named entity."""
+    scored = [(max(match.weight(r.source_id), match.weight(r.destination_id)), r) for r in match.relations]
+    scored.sort(key=lambda item: -item[0])
     return [relation.to_dict(score) for score, relation in scored[:limit]]
 
 

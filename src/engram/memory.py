@@ -213,7 +213,7 @@ class Memory:
         )
         result: dict[str, Any] = {"results": [hit.record.to_item(hit.score) for hit in hits]}
         if match is not None:
-            result["relations"] = query_relations(self.store, scope, match, limit=limit)
+            result["relations"] = query_relations(match, limit=limit)
         return result
 
     def get(self, memory_id: str) -> dict[str, Any] | None:

@@ -64,9 +64,9 @@ class GraphStore(Protocol):
         """The scope's entities whose normalised name is one of ``keys``."""
         ...
 
-    def relation_edges(self, scope: Scope, entity_ids: Sequence[str], as_of: datetime | None) -> list[tuple[str, str]]:
-        """(source_id, destination_id) of the scope's relations valid at ``as_of`` (None: current)
-        that touch any of ``entity_ids``."""
+    def relations_touching(self, scope: Scope, entity_ids: Sequence[str], as_of: datetime | None) -> list[Relation]:
+        """The scope's relations valid at ``as_of`` (None: current ones) from or to any of
+        ``entity_ids``, with the entities' names, newest first."""
         ...
 
     def linked_memories(self, query: Query, entity_ids: Sequence[str], limit: int) -> list[tuple[str, str]]:
@@ -74,11 +74,9 @@ class GraphStore(Protocol):
         entities, newest first."""
         ...
 
-    def list_relations(
-        self, scope: Scope, *, as_of: datetime | None, limit: int, entity_ids: Sequence[str] | None = None
-    ) -> list[Relation]:
+    def list_relations(self, scope: Scope, *, as_of: datetime | None, limit: int) -> list[Relation]:
         """The scope's relations valid at ``as_of`` (None: current ones), with the entities' names,
-        newest first; with ``entity_ids``, only those that touch them."""
+        newest first."""
         ...
 
 

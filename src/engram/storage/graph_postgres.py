@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from engram.storage.postgres import PostgresStore
 
 GRAPH_TABLES = ("memory_entities", "relations", "entities")
+_RELATION_COLUMNS_R = ", ".join(f"r.{column.strip()}" for column in RELATION_COLUMNS.split(","))
 
 
 def add_graph_tables(conn: psycopg.Connection[Any]) -> None:
@@ -178,19 +179,6 @@ class PostgresGraph:
         )
         return [entity_from_row(row, _same) for row in rows]
 
-    def relation_edges(self, scope: Scope, entity_ids: Sequence[str], as_of: datetime | None) -> list[tuple[str, str]]:
-        if not entity_ids:
-            return []
-        where, params = _scope_sql(scope)
-        valid, valid_params = _validity_sql(as_of)
-        ids = list(entity_ids)
-        rows = self._read(
-            f"SELECT source_id, destination_id FROM relations WHERE {where} AND {valid} "
-            "AND (source_id = ANY(%s) OR destination_id = ANY(%s))",
-            (*params, *valid_params, ids, ids),
-        )
-        return [(row[0], row[1]) for row in rows]
-
     def linked_memories(self, query: Query, entity_ids: Sequence[str], limit: int) -> list[tuple[str, str]]:
         from engram.storage.postgres import _query_sql  # the memories' own scope, expiry and filters
 
@@ -204,24 +192,25 @@ class PostgresGraph:
         )
         return [(row[0], row[1]) for row in rows]
 
-    def list_relations(
-        self, scope: Scope, *, as_of: datetime | None, limit: int, entity_ids: Sequence[str] | None = None
+    def list_relations(self, scope: Scope, *, as_of: datetime | None, limit: int) -> list[Relation]:
+        return self._relations(scope, as_of, "", [], limit)
+
+    def relations_touching(self, scope: Scope, entity_ids: Sequence[str], as_of: datetime | None) -> list[Relation]:
+        if not entity_ids:
+            return []
+        touching = " AND (r.source_id = ANY(%s) OR r.destination_id = ANY(%s))"
+        return self._relations(scope, as_of, touching, [list(entity_ids), list(entity_ids)], None)
+
+    def _relations(
+        self, scope: Scope, as_of: datetime | None, extra: str, extra_params: list[Any], limit: int | None
     ) -> list[Relation]:
         where, params = _scope_sql(scope, "r")
         valid, valid_params = _validity_sql(as_of, "r")
-        touching = ""
-        extra: list[Any] = []
-        if entity_ids is not None:
-            if not entity_ids:
-                return []
-            touching = " AND (r.source_id = ANY(%s) OR r.destination_id = ANY(%s))"
-            extra = [list(entity_ids), list(entity_ids)]
-        columns = ", ".join(f"r.{c.strip()}" for c in RELATION_COLUMNS.split(","))
         rows = self._read(
-            f"SELECT {columns}, s.name, d.name FROM relations r "
+            f"SELECT {_RELATION_COLUMNS_R}, s.name, d.name FROM relations r "
             "JOIN entities s ON s.id = r.source_id JOIN entities d ON d.id = r.destination_id "
-            f"WHERE {where} AND {valid}{touching} ORDER BY r.valid_from DESC, r.pk DESC LIMIT %s",
-            (*params, *valid_params, *extra, limit),
+            f"WHERE {where} AND {valid}{extra} ORDER BY r.valid_from DESC, r.pk DESC LIMIT %s",
+            (*params, *valid_params, *extra_params, limit),
         )
         return [relation_from_row(row, _same) for row in rows]
 

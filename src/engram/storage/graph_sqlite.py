@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from engram.storage.sqlite import SQLiteStore
 
 GRAPH_TABLES = ("memory_entities", "relations", "entities")
+_RELATION_COLUMNS_R = ", ".join(f"r.{column.strip()}" for column in RELATION_COLUMNS.split(","))
 
 
 def add_graph_tables(db: sqlite3.Connection) -> None:
@@ -168,19 +169,6 @@ class SQLiteGraph:
         )
         return [entity_from_row(row, datetime.fromisoformat) for row in rows]
 
-    def relation_edges(self, scope: Scope, entity_ids: Sequence[str], as_of: datetime | None) -> list[tuple[str, str]]:
-        if not entity_ids:
-            return []
-        where, params = _scope_sql(scope)
-        valid, valid_params = _validity_sql(as_of)
-        marks = ", ".join("?" * len(entity_ids))
-        rows = self._run(
-            f"SELECT source_id, destination_id FROM relations WHERE {where} AND {valid} "
-            f"AND (source_id IN ({marks}) OR destination_id IN ({marks}))",
-            (*params, *valid_params, *entity_ids, *entity_ids),
-        )
-        return [(row[0], row[1]) for row in rows]
-
     def linked_memories(self, query: Query, entity_ids: Sequence[str], limit: int) -> list[tuple[str, str]]:
         from engram.storage.sqlite import _query_sql  # the memories' own scope, expiry and filters
 
@@ -195,26 +183,26 @@ class SQLiteGraph:
         )
         return [(row[0], row[1]) for row in rows]
 
-    def list_relations(
-        self, scope: Scope, *, as_of: datetime | None, limit: int, entity_ids: Sequence[str] | None = None
+    def list_relations(self, scope: Scope, *, as_of: datetime | None, limit: int) -> list[Relation]:
+        return self._relations(scope, as_of, "", [], limit)
+
+    def relations_touching(self, scope: Scope, entity_ids: Sequence[str], as_of: datetime | None) -> list[Relation]:
+        if not entity_ids:
+            return []
+        marks = ", ".join("?" * len(entity_ids))
+        touching = f" AND (r.source_id IN ({marks}) OR r.destination_id IN ({marks}))"
+        return self._relations(scope, as_of, touching, [*entity_ids, *entity_ids], -1)
+
+    def _relations(
+        self, scope: Scope, as_of: datetime | None, extra: str, extra_params: list[Any], limit: int
     ) -> list[Relation]:
         where, params = _scope_sql(scope, "r")
         valid, valid_params = _validity_sql(as_of, "r")
-        touching = ""
-        if entity_ids is not None:
-            if not entity_ids:
-                return []
-            marks = ", ".join("?" * len(entity_ids))
-            touching = f" AND (r.source_id IN ({marks}) OR r.destination_id IN ({marks}))"
-            params = [*params, *valid_params, *entity_ids, *entity_ids]
-        else:
-            params = [*params, *valid_params]
-        columns = ", ".join(f"r.{c.strip()}" for c in RELATION_COLUMNS.split(","))
         rows = self._run(
-            f"SELECT {columns}, s.name, d.name FROM relations r "
+            f"SELECT {_RELATION_COLUMNS_R}, s.name, d.name FROM relations r "
             "JOIN entities s ON s.id = r.source_id JOIN entities d ON d.id = r.destination_id "
-            f"WHERE {where} AND {valid}{touching} ORDER BY r.valid_from DESC, r.pk DESC LIMIT ?",
-            (*params, limit),
+            f"WHERE {where} AND {valid}{extra} ORDER BY r.valid_from DESC, r.pk DESC LIMIT ?",
+            (*params, *valid_params, *extra_params, limit),
         )
         return [relation_from_row(row, datetime.fromisoformat) for row in rows]
 
