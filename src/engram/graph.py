@@ -10,6 +10,7 @@ with the dense and keyword rankings; ``query_relations`` gives the relations aro
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -264,15 +265,28 @@ def match_query(store: Store, scope: Scope, text: str, hops: int, as_of: datetim
 
 
 def graph_candidates(store: Store, query: Query, match: GraphMatch, *, limit: int) -> list[tuple[str, float]]:
-    """Memory ids ranked by the graph: the sum of the hop weights of the reached entities each is
-    linked to, divided by the best such sum (so the best graph match counts 1), best first."""
+    """Memory ids ranked by the graph, best first, scores in [0, 1].
+
+    A memory scores the sum, over the reached entities it is linked to, of the entity's hop
+    weight times its inverse document frequency among the linked memories. An entity linked to
+    nearly every candidate (the speaker of half the conversation) says little about which memory
+    answers; a rare one (the place a question names) says much.
+    """
     if not match.distance:
         return []
+    links = store.graph.linked_memories(query, list(match.distance), MAX_LINKED)
+    total = len({memory_id for memory_id, _ in links})
+    frequency: dict[str, int] = {}
+    for _, entity_id in links:
+        frequency[entity_id] = frequency.get(entity_id, 0) + 1
     scores: dict[str, float] = {}
-    for memory_id, entity_id in store.graph.linked_memories(query, list(match.distance), MAX_LINKED):
-        scores[memory_id] = scores.get(memory_id, 0.0) + match.weight(entity_id)
+    for memory_id, entity_id in links:
+        idf = math.log((1 + total) / frequency[entity_id])
+        scores[memory_id] = scores.get(memory_id, 0.0) + match.weight(entity_id) * idf
     best = max(scores.values(), default=0.0)
-    ranked = sorted(((m, s / best) for m, s in scores.items()), key=lambda item: (-item[1], item[0]))
+    if best <= 0:
+        return []
+    ranked = sorted(((m, s / best) for m, s in scores.items() if s > 0), key=lambda item: (-item[1], item[0]))
     return ranked[:limit]
 
 
