@@ -42,7 +42,7 @@ def main() -> None:
     # recall[(conversation, category)][weight] -> list of per-question Recall@10
     recall: dict[tuple[str, int], dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     with Memory(config) as memory:
-        assert memory.graph is not None
+        assert memory.graph_settings is not None
         for conversation in load_locomo(args.path):
             scope = Scope(user_id=scope_of(conversation))
             for question in conversation.questions:
@@ -50,7 +50,7 @@ def main() -> None:
                     continue
                 vector = memory.embedder.embed_batch([question.question], purpose="query")[0]
                 query = Query(scope, None, datetime.now(UTC))
-                match = match_query(memory.store, scope, question.question, memory.graph.hops)
+                match = match_query(memory.store, scope, question.question, memory.graph_settings.hops)
                 ranked = graph_candidates(memory.store, query, match, limit=10_000)
                 for weight in args.weights:
                     search.GRAPH_WEIGHT = weight

@@ -98,7 +98,8 @@ class Memory:
         self.config = MemoryConfig.parse(config)
         self.embedder = embedder or _embedder_from(self.config)
         self.store = store or build_store(self.config, default_path=default_db_path())
-        self.graph = graph_settings(self.config.graph_store, self.store.graph.backend)  # None: the graph is off
+        # None: the graph is off
+        self.graph_settings = graph_settings(self.config.graph_store, self.store.graph.backend)
         self.store.bind_embedder(self.embedder.model_name, self.embedder.dimension)
         self._llm = llm
         self._llm_resolved = llm is not None or self.config.llm is not None
@@ -167,7 +168,7 @@ class Memory:
             plan, usage, warnings = self._plan_inferred(turns, draft, prompt)
         else:
             plan = self._plan_verbatim(turns, draft)
-        if self.graph is not None:
+        if self.graph_settings is not None and memory_type is None:  # an agent's log summary names no one
             plan.graph = self._draft_graph(plan, turns, draft)
 
         relations = self._apply(plan, scope, turns, when)
@@ -206,7 +207,8 @@ class Memory:
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
         vector = self.embedder.embed_batch([query], purpose="query")[0]
         scope_query = Query(scope, tree, utcnow())
-        match = match_query(self.store, scope, query, self.graph.hops) if self.graph else None
+        graph = self.graph_settings
+        match = match_query(self.store, scope, query, graph.hops) if graph else None
         by_graph = graph_candidates(self.store, scope_query, match, limit=MAX_LIMIT) if match else []
         hits = hybrid_search(
             self.store, scope_query, query, vector, limit=limit, threshold=threshold, graph=by_graph
@@ -236,7 +238,7 @@ class Memory:
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
         records = self.store.list_memories(Query(scope, tree, utcnow()), _limit(top_k or limit))
         result: dict[str, Any] = {"results": [record.to_item() for record in records]}
-        if self.graph is not None:
+        if self.graph_settings is not None:
             result["relations"] = scope_relations(self.store, scope, limit=_limit(top_k or limit))
         return result
 
@@ -337,7 +339,7 @@ class Memory:
             context=context,
             reference_time=draft.created_at,
             custom_prompt=custom_prompt or self.config.custom_fact_extraction_prompt,
-            graph=self.graph is not None,
+            graph=self.graph_settings is not None,
             self_name=_self_name(spoken, draft.scope),
         )
         usage, warnings = usage + extraction.usage.tagged("extract"), warnings + list(extraction.warnings)
@@ -511,9 +513,9 @@ class Memory:
             ]
             if window and self.config.recent_messages:
                 self.store.append_messages(scope, window, KEEP_MESSAGES)
-            if plan.graph is not None and self.graph is not None:
+            if plan.graph is not None and self.graph_settings is not None:
                 written = {record.id for record, _ in plan.inserts} | {new.id for _, new, _ in plan.updates}
-                relations = write_graph(self.store, plan.graph, written, self.graph)
+                relations = write_graph(self.store, plan.graph, written, self.graph_settings)
         return relations
 
     def _drop_stale(self, plan: _WritePlan, scope: Scope) -> None:
