@@ -53,9 +53,14 @@ def main() -> None:
                 match = match_query(memory.store, scope, question.question, memory.graph_settings.hops)
                 ranked = graph_candidates(memory.store, query, match, limit=10_000)
                 for weight in args.weights:
-                    search.GRAPH_WEIGHT = weight
                     hits = search.hybrid_search(
-                        memory.store, query, question.question, vector, limit=options.search_limit, graph=ranked
+                        memory.store,
+                        query,
+                        question.question,
+                        vector,
+                        limit=options.search_limit,
+                        graph=ranked,
+                        graph_weight=weight,
                     )
                     retrieved = [hit.record.metadata.get("source_ids", []) for hit in hits]
                     recall[(conversation.sample_id, question.category)][weight].append(

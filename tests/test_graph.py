@@ -270,14 +270,15 @@ def test_search_returns_scored_relations_within_the_limit(memory_factory: Memory
 def test_the_graph_lifts_memories_linked_to_a_named_entitys_neighbours(
     memory_factory: MemoryFactory, backend: str
 ) -> None:
-    """Asked about Rex, the memory about Alice's garden (Rex -> Alice -> garden) is among the results."""
+    """Asked about Rex, the memory about Alice's garden (Rex -> Alice -> garden) is among the results
+    (with a graph weight: the default is 0, as chosen on LoCoMo without an LLM)."""
     llm = ScriptedLLM(
         [
             _extraction(["Alice has a dog called Rex"], [("I", "has_pet", "Rex")]),
             _extraction(["Alice grows tomatoes in her garden"], [("I", "owns", "garden")], ("garden",)),
         ]
     )
-    memory = memory_factory(llm=llm, **_graph_on(backend))
+    memory = memory_factory(llm=llm, graph_store={"provider": backend, "config": {"weight": 0.2}})
     memory.add(_said("My dog is Rex"), user_id="alice")
     llm.answers.append(json.dumps({"decisions": [{"fact": 0, "event": "ADD"}]}))
     memory.add(_said("I grow tomatoes in my garden"), user_id="alice")

@@ -52,7 +52,10 @@ class AsyncMemory:
     delete_all = _in_thread(Memory.delete_all)
     history = _in_thread(Memory.history)
     reset = _in_thread(Memory.reset)
+    episodes = _in_thread(Memory.episodes)
     close = _in_thread(Memory.close)
+    scopes = _in_thread(Memory.scopes)
+    browse = _in_thread(Memory.browse)
 
     async def __aenter__(self) -> AsyncMemory:
         return self

@@ -31,6 +31,7 @@ from engram.pipeline.graph import (
     normalise_name,
     resolve_entities,
 )
+from engram.search import GRAPH_WEIGHT
 from engram.storage.base import STOPWORDS, Query, Store, Vector
 
 BUILT_IN_PROVIDERS = {"sqlite": ("sqlite", "sqlite3", "local"), "postgres": ("postgres", "postgresql", "pgvector")}
@@ -46,6 +47,7 @@ class GraphSettings:
 
     threshold: float = DEFAULT_ENTITY_THRESHOLD  # name-embedding similarity that merges two entities
     hops: int = DEFAULT_HOPS
+    weight: float = GRAPH_WEIGHT  # of the graph's ranking in search's fusion
 
 
 def graph_settings(raw: Mapping[str, Any] | None, backend: str) -> GraphSettings | None:
@@ -70,17 +72,22 @@ def graph_settings(raw: Mapping[str, Any] | None, backend: str) -> GraphSettings
     if settings:
         raise ConfigError(
             f"unknown graph_store settings: {', '.join(sorted(settings))} (the graph is extracted by the "
-            "same LLM call as the facts; known: provider, config.threshold, config.hops)"
+            "same LLM call as the facts; known: provider, config.threshold, config.hops, config.weight)"
         )
     threshold = options.pop("threshold", DEFAULT_ENTITY_THRESHOLD)
     hops = options.pop("hops", DEFAULT_HOPS)
+    weight = options.pop("weight", GRAPH_WEIGHT)
     if options:
-        raise ConfigError(f"unknown graph_store.config settings: {', '.join(sorted(options))}; known: threshold, hops")
+        raise ConfigError(
+            f"unknown graph_store.config settings: {', '.join(sorted(options))}; known: threshold, hops, weight"
+        )
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1:
         raise ConfigError(f"graph_store threshold must be a number in (0, 1], got {threshold!r}")
     if isinstance(hops, bool) or hops not in (0, 1, 2):
         raise ConfigError(f"graph_store hops must be 0, 1 or 2, got {hops!r}")
-    return GraphSettings(float(threshold), int(hops))
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
+        raise ConfigError(f"graph_store weight must be a number in [0, 1], got {weight!r}")
+    return GraphSettings(float(threshold), int(hops), float(weight))
 
 
 # -- add: draft before the transaction, write inside it ------------------------------------------
@@ -128,9 +135,17 @@ def draft_graph(
     )
 
 
-def write_graph(store: Store, draft: GraphDraft, written: set[str], settings: GraphSettings) -> dict[str, Any]:
+def write_graph(
+    store: Store,
+    draft: GraphDraft,
+    written: set[str],
+    settings: GraphSettings,
+    episodes_of: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
     """Inside the add's transaction: resolve and save entities, link the written memories, add the
-    relations and retire the ones they contradict. Returns mem0's ``relations`` block of an add."""
+    relations and retire the ones they contradict. ``episodes_of`` maps a memory id to the
+    episodes it came from (a relation records those of its memories). Returns mem0's
+    ``relations`` block of an add."""
     graph = store.graph
     resolution = resolve_entities(
         draft.mentions,
@@ -172,6 +187,7 @@ def write_graph(store: Store, draft: GraphDraft, written: set[str], settings: Gr
                 valid_from=draft.when,
                 created_at=created,
                 memory_ids=tuple(sources),
+                episode_ids=tuple(dict.fromkeys(e for m in sources for e in (episodes_of or {}).get(m, ()))),
                 source=source.name,
                 destination=destination.name,
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from engram.config import MemoryConfig, default_db_path
 from engram.embedders import Embedder, build_embedder
@@ -38,6 +41,7 @@ from engram.messages import Message, normalise_messages
 from engram.models import (
     IDENTITY_KEYS,
     SCOPE_KEYS,
+    Episode,
     Event,
     HistoryRecord,
     MemoryRecord,
@@ -56,14 +60,14 @@ from engram.pipeline.prompts import (
 from engram.pipeline.reconcile import Action, plan_actions, reconcile_messages
 from engram.search import embed_text, hybrid_search, keyword_text, neighbours, with_previous_turn
 from engram.storage import build_store
-from engram.storage.base import Query, Store, StoredMessage, Vector
+from engram.storage.base import SORT_COLUMNS, Page, Query, Store, Vector
 from engram.storage.filters import Filter, check_metadata_key, normalise_time, parse_filters, scope_equalities
 
 PROCEDURAL_MEMORY = "procedural_memory"
 SIMILAR_PER_FACT = 5  # existing memories shown to the LLM for each new fact
 SIMILARITY_FLOOR = 0.2  # below this cosine an existing memory is unrelated to a fact
 MAX_LIMIT = 10_000
-KEEP_MESSAGES = 50  # recent messages kept per scope
+MAX_PAGE = 1_000  # memories on one page of `browse`
 
 
 @dataclass
@@ -171,7 +175,7 @@ class Memory:
         if self.graph_settings is not None and memory_type is None:  # an agent's log summary names no one
             plan.graph = self._draft_graph(plan, turns, draft)
 
-        relations = self._apply(plan, scope, turns, when)
+        relations = self._apply(plan, draft, turns)
         self._count(usage)
         result: dict[str, Any] = {"results": _results_of(plan)}
         if relations is not None:
@@ -195,8 +199,12 @@ class Memory:
         threshold: float | None = None,
         rerank: bool | None = None,
         top_k: int | None = None,
+        as_of: datetime | date | str | None = None,
     ) -> dict[str, Any]:
-        """The memories that best match ``query`` in the scope, best first, each with a ``score``."""
+        """The memories that best match ``query`` in the scope, best first, each with a ``score``.
+
+        ``as_of`` (a datetime, a date, meaning the end of that day, or an ISO string) searches the
+        versions valid at that moment, each with the text it had then; by default, current facts only."""
         if not isinstance(query, str) or not query.strip():
             raise ValidationError("query must be a non-empty string")
         if rerank:
@@ -205,13 +213,14 @@ class Memory:
         if threshold is not None and not isinstance(threshold, int | float):
             raise ValidationError(f"threshold must be a number, got {threshold!r}")
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
+        read = _read_query(scope, tree, as_of)
         vector = self.embedder.embed_batch([query], purpose="query")[0]
-        scope_query = Query(scope, tree, utcnow())
         graph = self.graph_settings
-        match = match_query(self.store, scope, query, graph.hops) if graph else None
-        by_graph = graph_candidates(self.store, scope_query, match, limit=MAX_LIMIT) if match else []
+        match = match_query(self.store, scope, query, graph.hops, read.as_of) if graph else None
+        by_graph = graph_candidates(self.store, read, match, limit=MAX_LIMIT) if match else []
         hits = hybrid_search(
-            self.store, scope_query, query, vector, limit=limit, threshold=threshold, graph=by_graph
+            self.store, read, query, vector, limit=limit, threshold=threshold, graph=by_graph,
+            graph_weight=graph.weight if graph else 0.0,
         )
         result: dict[str, Any] = {"results": [hit.record.to_item(hit.score) for hit in hits]}
         if match is not None:
@@ -233,13 +242,15 @@ class Memory:
         filters: Mapping[str, Any] | None = None,
         limit: int = 100,
         top_k: int | None = None,
+        as_of: datetime | date | str | None = None,
     ) -> dict[str, Any]:
-        """The scope's memories, newest first."""
+        """The scope's memories, newest first: current facts, or with ``as_of`` the versions valid then."""
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
-        records = self.store.list_memories(Query(scope, tree, utcnow()), _limit(top_k or limit))
+        read = _read_query(scope, tree, as_of)
+        records = self.store.list_memories(read, _limit(top_k or limit))
         result: dict[str, Any] = {"results": [record.to_item() for record in records]}
         if self.graph_settings is not None:
-            result["relations"] = scope_relations(self.store, scope, limit=_limit(top_k or limit))
+            result["relations"] = scope_relations(self.store, scope, limit=_limit(top_k or limit), as_of=read.as_of)
         return result
 
     def update(
@@ -249,13 +260,19 @@ class Memory:
         metadata: Mapping[str, Any] | None = None,
         *,
         text: str | None = None,
+        timestamp: datetime | date | str | float | None = None,
     ) -> dict[str, str]:
-        """Replace a memory's text (``data`` or ``text``) and/or its metadata."""
+        """Replace a memory's text (``data`` or ``text``) and/or its metadata.
+
+        With ``timestamp``, a change that became true then: the memory holds the new text from that
+        moment, and the old one stays answerable as of earlier times. Without it, a correction in
+        place: the memory's text was wrong all along (history keeps the old text)."""
         new_text = data if data is not None else text
         if new_text is None and metadata is None:
             raise ValidationError("update needs new text (data=...) or metadata=...")
         if new_text is not None and (not isinstance(new_text, str) or not new_text.strip()):
             raise ValidationError("the new text of a memory must be a non-empty string")
+        when = _parse_timestamp(timestamp) if timestamp is not None else utcnow()
         old = self._existing(memory_id)
         text_now = new_text.strip() if new_text is not None else old.memory
         new = replace(
@@ -263,22 +280,27 @@ class Memory:
             memory=text_now,
             hash=memory_hash(text_now),
             metadata=_user_metadata(metadata) if metadata is not None else old.metadata,
-            updated_at=utcnow(),
+            updated_at=when,
         )
         changed = new.memory != old.memory
         vector = self._embed([embed_text(new)])[0] if changed else None
         with self.store.transaction():
             current = self._existing(memory_id)  # the memory as it is now, not as it was read
-            # Unchanged text keeps its keyword entry, and with it the context it was stored with.
-            self.store.update_memory(new, vector, keyword_text(new) if changed else None)
-            self.store.add_history([_history(Event.UPDATE, current, new)])
+            if timestamp is not None:
+                self._supersede(current, new, vector, when)
+            else:
+                new = replace(new, valid_from=current.valid_from, invalid_at=current.invalid_at)
+                # Unchanged text keeps its keyword entry, and with it the context it was stored with.
+                self.store.update_memory(new, vector, keyword_text(new) if changed else None)
+            self.store.add_history([_history(Event.UPDATE, current, new, when)])
         return {"message": "Memory updated successfully!"}
 
     def delete(self, memory_id: str) -> dict[str, str]:
+        """Erase a memory and every earlier version of it (history records the deletion)."""
         with self.store.transaction():
             old = self._existing(memory_id)
             self.store.delete_memory(old.id)
-            self.store.add_history([_history(Event.DELETE, old, None)])
+            self.store.add_history([_history(Event.DELETE, old, None, utcnow(), deleted=True)])
         return {"message": "Memory deleted successfully!"}
 
     def delete_all(
@@ -289,11 +311,13 @@ class Memory:
         run_id: str | None = None,
         actor_id: str | None = None,
     ) -> dict[str, str]:
-        """Delete every memory of a scope (a scope is required); history keeps them."""
+        """Erase every memory of a scope (a scope is required), with their versions and the scope's
+        episodes; history records the deletions."""
         scope = _scope_from(user_id, agent_id, run_id, actor_id, None)[0]
+        now = utcnow()
         with self.store.transaction():
             deleted = self.store.delete_memories(scope)
-            self.store.add_history([_history(Event.DELETE, record, None) for record in deleted])
+            self.store.add_history([_history(Event.DELETE, record, None, now, deleted=True) for record in deleted])
             self.store.graph.delete_graph(scope)
         return {"message": "Memories deleted successfully!"}
 
@@ -302,9 +326,14 @@ class Memory:
         return [row.to_dict() for row in self.store.history(_memory_id(memory_id))]
 
     def reset(self) -> None:
-        """Delete everything in the store: memories, history and messages."""
+        """Delete everything in the store: memories, versions, history and episodes."""
         self.store.reset()
         self.store.bind_embedder(self.embedder.model_name, self.embedder.dimension)
+
+    def episodes(self, memory_id: str) -> list[dict[str, Any]]:
+        """The messages a memory came from, as they were said, oldest first."""
+        self._existing(memory_id)
+        return [episode.to_dict() for episode in self.store.memory_episodes(memory_id)]
 
     # -- the steps of add ------------------------------------------------------------------
 
@@ -413,7 +442,7 @@ class Memory:
         adds: list[MemoryRecord] = []
         updates: list[tuple[MemoryRecord, MemoryRecord]] = []  # old, new: embedded in one batch below
         for action in actions:
-            sources = [turns[i] for i in action.fact.sources] if action.fact else []
+            sources = _sources_of(action.fact, turns)
             if action.event == Event.ADD and action.text:
                 adds.append(draft.record(action.text, role=None, sources=sources))
             elif action.event == Event.UPDATE and action.target and action.text:
@@ -421,9 +450,11 @@ class Memory:
                     action.target,
                     memory=action.text,
                     hash=memory_hash(action.text),
-                    updated_at=utcnow(),
+                    updated_at=draft.created_at,
+                    valid_from=draft.created_at,  # when the new text became true: this add
                     metadata={**action.target.metadata, **draft.metadata},
                 )
+                draft.link(new.id, sources)
                 updates.append((action.target, new))
             elif action.event == Event.DELETE and action.target:
                 plan.deletes.append(action.target)
@@ -486,37 +517,68 @@ class Memory:
             links[record.id] = [m.key for m in speaker + names]
         return draft_graph(self.store, self.embedder, draft.scope, draft.created_at, mentions, links)
 
-    def _apply(
-        self, plan: _WritePlan, scope: Scope, turns: list[Message], when: datetime
-    ) -> dict[str, Any] | None:
-        """Write the whole plan, its history, its graph change and the message window in one
-        transaction. Returns the add's ``relations`` block when the graph is on."""
-        history: list[HistoryRecord] = []
+    def _apply(self, plan: _WritePlan, draft: _Draft, turns: list[Message]) -> dict[str, Any] | None:
+        """Write the whole plan, its history, the add's episodes and its graph change in one
+        transaction. Returns the add's ``relations`` block when the graph is on.
+
+        An UPDATE supersedes (the old text is kept as a version valid until this add's time) and a
+        DELETE retracts (``invalid_at``): nothing an LLM decides erases what was once true."""
+        when = draft.created_at
         relations = None
+        episodes = [
+            Episode(str(uuid.uuid4()), t.role, t.content, when, t.position, t.name, **draft.scope.as_dict())
+            for t in turns
+            if t.content
+        ]
+        history: list[HistoryRecord] = []
         with self.store.transaction():
-            self._drop_stale(plan, scope)
+            self._drop_stale(plan, draft.scope)
             for record, vector in plan.inserts:
                 text = plan.keyword_texts.get(record.id) or keyword_text(record)
                 self.store.insert_memory(record, vector, text)
-                history.append(_history(Event.ADD, None, record))
+                history.append(_history(Event.ADD, None, record, record.created_at))
             for old, new, vector in plan.updates:
-                self.store.update_memory(new, vector, keyword_text(new))
-                history.append(_history(Event.UPDATE, old, new))
+                self._supersede(old, new, vector, new.valid_from or when)
+                history.append(_history(Event.UPDATE, old, new, when))
             for record in plan.deletes:
-                self.store.delete_memory(record.id)
-                history.append(_history(Event.DELETE, record, None))
+                self.store.retract_memory(record.id, max(when, record.valid_from or when))
+                history.append(_history(Event.DELETE, record, None, when))
             self.store.add_history(history)
-            window = [
-                StoredMessage(t.role, t.content, t.name, when)
-                for t in turns
-                if t.role != "system" and t.content
+            self.store.add_episodes(episodes)
+            written = {record.id for record, _ in plan.inserts} | {new.id for _, new, _ in plan.updates}
+            episode_at = {episode.position: episode.id for episode in episodes}
+            episode_links = [
+                (memory_id, episode_at[position])
+                for memory_id, positions in draft.links.items()
+                if memory_id in written
+                for position in positions
+                if position in episode_at
             ]
-            if window and self.config.recent_messages:
-                self.store.append_messages(scope, window, KEEP_MESSAGES)
+            self.store.link_episodes(episode_links)
             if plan.graph is not None and self.graph_settings is not None:
-                written = {record.id for record, _ in plan.inserts} | {new.id for _, new, _ in plan.updates}
-                relations = write_graph(self.store, plan.graph, written, self.graph_settings)
+                episodes_of: dict[str, list[str]] = {}
+                for memory_id, episode_id in episode_links:
+                    episodes_of.setdefault(memory_id, []).append(episode_id)
+                relations = write_graph(self.store, plan.graph, written, self.graph_settings, episodes_of)
         return relations
+
+    def _supersede(self, old: MemoryRecord, new: MemoryRecord, vector: Vector | None, at: datetime) -> None:
+        """``new`` holds from ``at`` on; ``old`` stays as the version valid until then.
+
+        A statement dated before the current text became true cannot replace it: its text is kept
+        as the earlier version, valid from ``at`` until the current text's ``valid_from``."""
+        valid_from = old.valid_from or old.created_at
+        changed = new.memory != old.memory
+        if at < valid_from:
+            if vector is None:  # the same text, valid earlier than thought
+                self.store.update_memory(replace(new, valid_from=at, updated_at=at), None, None)
+            else:
+                self.store.insert_version(replace(new, valid_from=at, invalid_at=valid_from), vector, keyword_text(new))
+            return
+        until = min(at, old.invalid_at) if old.invalid_at else at
+        self.store.archive_memory(old.id, until)
+        current = replace(new, valid_from=at, invalid_at=None, updated_at=at)
+        self.store.update_memory(current, vector, keyword_text(current) if changed else None)
 
     def _drop_stale(self, plan: _WritePlan, scope: Scope) -> None:
         """Re-check the plan inside the write transaction.
@@ -529,7 +591,8 @@ class Memory:
         plan.unchanged += [known[record.hash] for record, _ in plan.inserts if record.hash in known]
         plan.inserts = [(record, vector) for record, vector in plan.inserts if record.hash not in known]
         targets = [old.id for old, _, _ in plan.updates] + [record.id for record in plan.deletes]
-        live = self.store.get_memories(targets) if targets else {}
+        # Only current memories can be superseded or retracted: another writer may have retracted one.
+        live = {k: r for k, r in (self.store.get_memories(targets) if targets else {}).items() if r.invalid_at is None}
         plan.updates = [(live[old.id], new, vector) for old, new, vector in plan.updates if old.id in live]
         plan.deletes = [live[record.id] for record in plan.deletes if record.id in live]
 
@@ -548,6 +611,203 @@ class Memory:
         with self._usage_lock:
             self.usage = self.usage + usage
 
+    # -- browsing (the dashboard) ------------------------------------------------------------
+
+    def scopes(self) -> dict[str, Any]:
+        """Every user, agent and run id that holds memories, with how many (expired ones left out)."""
+        return {"results": [scope.to_dict() for scope in self.store.list_scopes(utcnow())]}
+
+    def browse(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        actor_id: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        sort: str = "created_at",
+        order: str = "desc",
+        as_of: datetime | date | str | None = None,
+    ) -> dict[str, Any]:
+        """One page of what ``get_all`` returns, in a chosen order, with the total across pages.
+
+        ``sort`` is ``created_at``, ``updated_at`` or ``memory``; ``order`` is ``asc`` or ``desc``;
+        ``as_of`` pages through the versions valid then, as ``get_all(as_of=...)`` lists them.
+        """
+        if sort not in SORT_COLUMNS:
+            raise ValidationError(f"sort must be one of {', '.join(SORT_COLUMNS)}, got {sort!r}")
+        if order not in ("asc", "desc"):
+            raise ValidationError(f"order must be 'asc' or 'desc', got {order!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValidationError(f"offset must be an integer >= 0, got {offset!r}")
+        page = Page(min(_limit(limit), MAX_PAGE), offset, sort, descending=order == "desc")
+        scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
+        query = _read_query(scope, tree, as_of)
+        records = self.store.page_memories(query, page)
+        return {
+            "results": [record.to_item() for record in records],
+            "total": self.store.count_memories(query),
+            "offset": page.offset,
+            "limit": page.limit,
+        }
+
+    # -- lifecycle: stats and prune ------------------------------------------------------------
+
+    def stats(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
+    ) -> dict[str, Any]:
+        """How many memories a scope (or, with no scope, the whole store) holds: current, expired and
+        retracted; for the whole store also its earlier versions, history rows and episodes."""
+        given = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+        scope = Scope(**{key: _check_id(key, value) for key, value in given.items()})
+        counts = self.store.counts(scope if scope.as_dict() else None, utcnow())
+        return {"location": self.store.location, **counts}
+
+    def prune(self, *, retention_days: float | None = None) -> dict[str, int]:
+        """Delete expired memories; and, with ``retention_days`` (default: the config's), what stopped
+        being true before then (earlier versions, retracted memories) and history written before then.
+        Without a retention, the past is kept. Returns how much of each was removed."""
+        days = retention_days if retention_days is not None else self.config.retention_days
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int | float) or days < 0):
+            raise ValidationError(f"retention_days must be a number of days >= 0, got {days!r}")
+        now = utcnow()
+        with self.store.transaction():
+            expired = self.store.delete_expired(now)
+            self.store.add_history([_history(Event.DELETE, record, None, now, deleted=True) for record in expired])
+            outdated = (
+                self.store.delete_outdated(now - timedelta(days=days))
+                if days is not None
+                else {"versions": 0, "retracted_memories": 0, "history_rows": 0}
+            )
+        return {"expired_memories": len(expired), **outdated}
+
+    def consolidate(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        threshold: float | None = None,
+        infer: bool = True,
+    ) -> dict[str, Any]:
+        """Merge a scope's memories that state the same fact (engram/pipeline/consolidate.py).
+
+        Exact and near-exact duplicates always merge; with an LLM (and ``infer=True``) so do
+        similar memories it judges to be one fact, into one memory it writes. The oldest memory
+        of a group keeps its id and takes the merged text as a new version (an UPDATE); the others
+        are retracted (a DELETE each in history). Both stay answerable ``as_of`` before the merge.
+        Returns what was merged."""
+        from engram.pipeline import consolidate as plan
+
+        scope = _scope_from(user_id, agent_id, run_id, None, None)[0]
+        now = utcnow()
+        current = [
+            item
+            for batch in self.store.export_memories(scope)
+            for item in batch
+            if item.record.invalid_at is None
+            and (item.record.expiration_date is None or item.record.expiration_date > now)
+        ]
+        merges = plan.duplicate_merges([item.record for item in current])
+        usage, warnings = Usage(), []
+        llm = self._optional_llm() if infer else None
+        if llm is not None:
+            merged = {record.id for merge in merges for record in merge.retire}
+            rest = [item for item in current if item.record.id not in merged]
+            vectors = np.array([item.vector for item in rest], dtype=np.float32).reshape(len(rest), -1)
+            records = [item.record for item in rest]
+            for group in plan.candidate_groups(records, vectors, threshold or plan.CANDIDATE_THRESHOLD):
+                shown = [records[i] for i in group]
+                completion = llm.complete(plan.merge_messages(shown), json_schema=plan.CONSOLIDATE_SCHEMA)
+                usage = usage + completion.usage.tagged("consolidate")
+                more, problems = plan.merges_from_answer(shown, parse_json_answer(completion.text))
+                merges += more
+                warnings += problems
+        changed = [merge for merge in merges if merge.text != merge.keep.memory]
+        texts = [merge.text for merge in changed]
+        vectors_of = dict(zip((m.keep.id for m in changed), self._embed(texts), strict=True)) if changed else {}
+        with self.store.transaction():
+            live = self.store.get_memories([r.id for m in merges for r in (m.keep, *m.retire)])
+            history: list[HistoryRecord] = []
+            done = []
+            for merge in merges:
+                members = [live.get(r.id) for r in (merge.keep, *merge.retire)]
+                if any(record is None or record.invalid_at is not None for record in members):
+                    continue  # changed by another writer since it was read: left for the next run
+                keep = live[merge.keep.id]
+                new = replace(
+                    keep,
+                    memory=merge.text,
+                    hash=memory_hash(merge.text),
+                    metadata=plan.merged_metadata([live[r.id] for r in (merge.keep, *merge.retire)]),
+                    updated_at=now,
+                )
+                if new.memory != keep.memory:  # a new version: the old text stays answerable as of before
+                    self._supersede(keep, new, vectors_of[keep.id], now)
+                    history.append(_history(Event.UPDATE, keep, new, now))
+                elif new.metadata != keep.metadata:
+                    self.store.update_memory(new, None, None)
+                    history.append(_history(Event.UPDATE, keep, new, now))
+                for record in merge.retire:  # retracted, not deleted: as_of reads before now still find it
+                    self.store.retract_memory(record.id, max(now, live[record.id].valid_from or now))
+                    history.append(_history(Event.DELETE, live[record.id], None, now))
+                done.append(merge)
+            self.store.add_history(history)
+        self._count(usage)
+        result: dict[str, Any] = {
+            "merged": sum(len(m.retire) for m in done),
+            "results": [{"id": m.keep.id, "memory": m.text, "merged_ids": [r.id for r in m.retire]} for m in done],
+        }
+        if usage.calls:
+            result["usage"] = usage.as_dict()
+        if warnings:
+            result["warnings"] = warnings
+        return result
+
+    def _optional_llm(self) -> LLM | None:
+        """The LLM when one is configured (or installed offline), else None: for verbs that work without one."""
+        try:
+            return self.llm
+        except ConfigError:
+            return None
+
+    # -- portability: export and import (engram/portability.py) ---------------------------------
+
+    def export_jsonl(
+        self,
+        path: str | Path,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        vectors: bool = False,
+        progress: bool = False,
+    ) -> dict[str, Any]:
+        """Write the memories of a scope (or, with none, of the whole store) to a JSON Lines file,
+        each with its history (and its vector with ``vectors=True``). ``"-"`` writes to stdout."""
+        from engram.portability import export_jsonl
+
+        given = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
+        scope = Scope(**{key: _check_id(key, value) for key, value in given.items()})
+        if str(path) == "-":
+            count = export_jsonl(self, sys.stdout, scope if scope.as_dict() else None, vectors=vectors)
+        else:
+            target = Path(path).expanduser()
+            partial = target.with_name(target.name + ".partial")  # a failed export leaves no half file
+            with partial.open("w", encoding="utf-8") as out:
+                count = export_jsonl(self, out, scope if scope.as_dict() else None, vectors=vectors, progress=progress)
+            partial.replace(target)
+        return {"memories": count, "path": str(path)}
+
+    def import_jsonl(self, path: str | Path, *, progress: bool = False) -> dict[str, Any]:
+        """Load a file written by ``export_jsonl`` (from either store, any embedder). Importing the
+        same file twice changes nothing; a malformed line is refused before anything is written."""
+        from engram.portability import import_jsonl
+
+        return import_jsonl(self, Path(path), progress=progress).as_dict()
+
 
 # -- building blocks ---------------------------------------------------------------------------
 
@@ -560,16 +820,29 @@ class _Draft:
     metadata: dict[str, Any]
     created_at: datetime
     expires: datetime | None
+    links: dict[str, list[int]] = field(default_factory=dict)  # memory id -> positions of its source messages
+
+    def link(self, memory_id: str, sources: Sequence[Message]) -> None:
+        """Remember which messages of this add a memory came from (they become its episodes)."""
+        positions = self.links.setdefault(memory_id, [])
+        positions += [m.position for m in sources if m.position not in positions]
 
     def record(
-        self, text: str, *, role: str | None, sources: Sequence[Message], speaker: str | None = None
+        self,
+        text: str,
+        *,
+        role: str | None,
+        sources: Sequence[Message],
+        speaker: str | None = None,
+        valid_from: datetime | None = None,
     ) -> MemoryRecord:
-        """``speaker`` (a message's ``name``) becomes the actor when the call names none, as in mem0."""
+        """``speaker`` (a message's ``name``) becomes the actor when the call names none, as in mem0.
+        ``valid_from`` is when the fact became true, if the conversation dates it (default: the add's time)."""
         metadata = dict(self.metadata)
         source_ids = [m.id for m in sources if m.id is not None]
         if source_ids:
             metadata["source_ids"] = source_ids
-        return MemoryRecord(
+        record = MemoryRecord(
             id=str(uuid.uuid4()),
             memory=text,
             hash=memory_hash(text),
@@ -578,8 +851,24 @@ class _Draft:
             metadata=metadata,
             role=role,
             expiration_date=self.expires,
-            **{"actor_id": speaker, **self.scope.as_dict()},
+            valid_from=valid_from or self.created_at,
+            user_id=self.scope.user_id,
+            agent_id=self.scope.agent_id,
+            run_id=self.scope.run_id,
+            actor_id=self.scope.actor_id if self.scope.actor_id is not None else speaker,
         )
+        self.link(record.id, sources)
+        return record
+
+
+def _sources_of(fact: Fact | None, turns: Sequence[Message]) -> list[Message]:
+    """The messages a fact came from: those it names, or the one message said when it names none."""
+    if fact is None:
+        return []
+    if fact.sources:
+        return [turns[i] for i in fact.sources]
+    said = [turn for turn in turns if turn.role != "system"]
+    return said if len(said) == 1 else []
 
 
 def _self_name(turns: Sequence[Message], scope: Scope) -> str | None:
@@ -610,21 +899,26 @@ def _results_of(plan: _WritePlan) -> list[dict[str, Any]]:
     return results
 
 
-def _history(event: Event, old: MemoryRecord | None, new: MemoryRecord | None) -> HistoryRecord:
+def _history(
+    event: Event, old: MemoryRecord | None, new: MemoryRecord | None, at: datetime, *, deleted: bool = False
+) -> HistoryRecord:
+    """A history row at ``at``: the add's or update's time when one was given, else the moment of the call."""
     subject = new or old
     assert subject is not None
-    now = utcnow()
     return HistoryRecord(
         id=str(uuid.uuid4()),
         memory_id=subject.id,
         old_memory=old.memory if old else None,
         new_memory=new.memory if new else None,
         event=event,
-        created_at=subject.created_at if event == Event.ADD else now,
-        updated_at=now if event != Event.ADD else None,
-        is_deleted=event == Event.DELETE,
+        created_at=at,
+        updated_at=at if event != Event.ADD else None,
+        is_deleted=deleted,
         actor_id=subject.actor_id,
         role=subject.role,
+        user_id=subject.user_id,
+        agent_id=subject.agent_id,
+        run_id=subject.run_id,
     )
 
 
@@ -703,6 +997,26 @@ def _parse_timestamp(value: datetime | date | str | float) -> datetime:
         except (OverflowError, OSError, ValueError) as exc:
             raise ValidationError(f"timestamp {value!r} is not a valid Unix time") from exc
     return datetime.fromisoformat(normalise_time(value, what="timestamp"))
+
+
+def _parse_as_of(value: datetime | date | str) -> datetime:
+    """A datetime is that moment (UTC when naive); a date is the end of that day (UTC)."""
+    if isinstance(value, str) and len(value.strip()) == 10:
+        with contextlib.suppress(ValueError):  # not a bare date: parsed as a datetime below
+            value = date.fromisoformat(value.strip())
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=1, microseconds=-1)
+    if not isinstance(value, datetime | str):
+        raise ValidationError(f"as_of must be a datetime, a date or an ISO 8601 string, got {value!r}")
+    return datetime.fromisoformat(normalise_time(value, what="as_of"))
+
+
+def _read_query(scope: Scope, tree: Filter | None, as_of: datetime | date | str | None) -> Query:
+    """What a read sees: current facts (unexpired now), or the versions valid (and unexpired) at ``as_of``."""
+    if as_of is None:
+        return Query(scope, tree, utcnow())
+    moment = _parse_as_of(as_of)
+    return Query(scope, tree, moment, as_of=moment)
 
 
 def _parse_expiration(value: datetime | date | str) -> datetime:

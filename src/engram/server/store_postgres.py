@@ -39,7 +39,7 @@ try:
     from engram.storage.postgres import IDENTIFIER, redacted_url
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ConfigError(
-        "a server on PostgreSQL needs psycopg 3 and psycopg-pool: pip install 'engram[postgres]'"
+        "a server on PostgreSQL needs psycopg 3 and psycopg-pool: pip install 'engramdb[postgres]'"
     ) from exc
 
 DEFAULT_SERVER_SCHEMA = "engram_server"

@@ -1,7 +1,7 @@
 """The Store protocol: everything engram keeps, behind one interface.
 
-A store holds memories with their vectors and keyword index, the history of
-every change, and the recent-message window. Writes happen only inside
+A store holds memories with their vectors and keyword index, their earlier
+versions, the history of every change, and the episodes (messages) they came from. Writes happen only inside
 ``with store.transaction():``; nested transactions join the outer one, so a
 verb's whole write (memory + vector + keyword index + history) commits or rolls
 back as one. LLM and embedding calls happen before a transaction opens.
@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engram.errors import StorageError
-from engram.models import Event, HistoryRecord, MemoryRecord, Scope
+from engram.models import Episode, Event, HistoryRecord, MemoryRecord, Scope
 from engram.storage.filters import Filter
 
 if TYPE_CHECKING:
@@ -34,9 +34,20 @@ Vector = npt.NDArray[np.float32]
 
 MEMORY_COLUMNS = (
     "id, memory, hash, metadata, user_id, agent_id, run_id, actor_id, role, "
-    "created_at, updated_at, expiration_date"
+    "created_at, updated_at, expiration_date, valid_from, invalid_at"
 )
 """The columns every backend reads a memory from, in the order of ``record_from_row``."""
+
+VERSION_COLUMNS = "memory_id, " + MEMORY_COLUMNS.removeprefix("id, ")
+"""The same columns in ``memory_versions``, where ``memory_id`` names the memory a version belongs to."""
+
+EPISODE_COLUMNS = "id, role, content, created_at, position, name, user_id, agent_id, run_id, actor_id"
+"""The columns of an episode, in the order of ``episode_values`` and ``episode_from_row``."""
+
+
+def placeholders(columns: str, mark: str) -> str:
+    """``mark`` once per column of ``columns``, for an INSERT's VALUES."""
+    return ", ".join([mark] * len(columns.split(",")))
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class Query:
     scope: Scope
     filters: Filter | None = None
     now: datetime | None = None  # memories that expired before ``now`` are hidden
+    as_of: datetime | None = None  # None: current facts only; else the versions valid at that moment
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,21 @@ class StoredMessage:
     content: str
     name: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class ExportedMemory:
+    """A memory as export and import move it: the record, its vector, the text its keyword
+    entry was made from (which may hold the turns around it), its history (oldest first), its
+    earlier versions (each an ``ExportedMemory`` whose record holds that version's text and
+    validity) and the episodes it came from."""
+
+    record: MemoryRecord
+    vector: Vector
+    keyword_text: str
+    history: Sequence[HistoryRecord]
+    versions: Sequence[ExportedMemory] = ()
+    episodes: Sequence[Episode] = ()
 
 
 class Store(Protocol):
@@ -72,28 +99,47 @@ class Store(Protocol):
     def close(self) -> None: ...
 
     def reset(self) -> None:
-        """Delete everything: memories, history, messages."""
+        """Delete everything: memories and their versions, history, episodes."""
         ...
 
     # -- writes (inside a transaction) ---------------------------------------
     def insert_memory(self, record: MemoryRecord, vector: Vector, index_text: str) -> None: ...
 
     def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str | None) -> None:
-        """Replace a memory's text, hash, metadata and updated_at (and vector and keyword entry, if given:
-        ``None`` keeps them as they are)."""
+        """Replace a memory's text, hash, metadata, updated_at, valid_from and invalid_at (and vector and
+        keyword entry, if given: ``None`` keeps them as they are)."""
         ...
 
-    def delete_memory(self, memory_id: str) -> None: ...
+    def archive_memory(self, memory_id: str, until: datetime) -> None:
+        """Keep the memory as it is now (text, vector, keyword entry) as a version valid until ``until``,
+        before an update supersedes it."""
+        ...
+
+    def insert_version(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
+        """Add a past version of memory ``record.id``, valid from ``record.valid_from`` until
+        ``record.invalid_at`` (a superseding statement dated before the current text)."""
+        ...
+
+    def retract_memory(self, memory_id: str, at: datetime) -> None:
+        """Set the memory's ``invalid_at`` (and ``updated_at``): it leaves current reads, not as-of ones."""
+        ...
+
+    def delete_memory(self, memory_id: str) -> None:
+        """Delete the memory, every version of it and its episode links."""
+        ...
 
     def delete_memories(self, scope: Scope) -> list[MemoryRecord]:
-        """Delete every memory in the scope and return what was deleted."""
+        """Delete every memory in the scope (with their versions) and the scope's episodes; return the
+        memories deleted."""
         ...
 
     def add_history(self, rows: Sequence[HistoryRecord]) -> None: ...
 
-    def append_messages(
-        self, scope: Scope, messages: Sequence[StoredMessage], keep_last: int
-    ) -> None: ...
+    def add_episodes(self, episodes: Sequence[Episode]) -> None: ...
+
+    def link_episodes(self, links: Sequence[tuple[str, str]]) -> None:
+        """Record (memory id, episode id) pairs: the memory came from the episode. Repeats are ignored."""
+        ...
 
     # -- reads -----------------------------------------------------------------
     def get_memory(self, memory_id: str) -> MemoryRecord | None: ...
@@ -102,10 +148,17 @@ class Store(Protocol):
         """Newest first."""
         ...
 
-    def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]: ...
+    def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]:
+        """The scope's current (not retracted) memories with these hashes, by hash."""
+        ...
 
-    def get_memories(self, memory_ids: Sequence[str]) -> dict[str, MemoryRecord]:
-        """The memories with these ids, by id; unknown ids are left out."""
+    def get_memories(self, memory_ids: Sequence[str], as_of: datetime | None = None) -> dict[str, MemoryRecord]:
+        """The memories with these ids, by id; unknown ids are left out. With ``as_of``, each as the
+        version valid then (ids with none are left out)."""
+        ...
+
+    def list_versions(self, memory_id: str) -> list[MemoryRecord]:
+        """The earlier versions of a memory (not the current row), oldest first."""
         ...
 
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
@@ -125,10 +178,59 @@ class Store(Protocol):
         ...
 
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
-        """Oldest first, the last ``limit`` messages of exactly this scope."""
+        """Oldest first, the last ``limit`` non-system episodes of exactly this scope."""
+        ...
+
+    def list_episodes(self, scope: Scope, *, before: datetime | None = None, limit: int = 100) -> list[Episode]:
+        """The scope's episodes (those of every narrower scope too, as reads of memories do), oldest first:
+        the last ``limit`` of them, or of those said before ``before``."""
+        ...
+
+    def memory_episodes(self, memory_id: str) -> list[Episode]:
+        """The episodes a memory came from, oldest first."""
+        ...
+
+    def episode_memories(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
+        """For each episode id, the ids of the memories it produced (episodes without any are left out)."""
         ...
 
     def count_memories(self, query: Query) -> int: ...
+
+    # -- browsing (the dashboard) ----------------------------------------------------
+    def list_scopes(self, now: datetime | None) -> list[ScopeCount]:
+        """Every user, agent and run id with how many current memories it holds (not retracted, not
+        expired at ``now``), ordered by kind then id."""
+        ...
+
+    def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
+        """One page of the query's memories in the page's order (ties broken by insertion order)."""
+        ...
+
+    # -- lifecycle and portability ---------------------------------------------------
+    def delete_expired(self, now: datetime) -> list[MemoryRecord]:
+        """Delete every memory whose expiration_date has passed; return what was deleted."""
+        ...
+
+    def delete_outdated(self, cutoff: datetime) -> dict[str, int]:
+        """Delete versions and retracted memories that stopped being valid before ``cutoff``, and
+        history rows written before it; returns ``versions``, ``retracted_memories``, ``history_rows``."""
+        ...
+
+    def counts(self, scope: Scope | None, now: datetime) -> dict[str, int]:
+        """``memories`` (current), ``expired`` and ``retracted`` of a scope or the store; ``versions``,
+        ``history`` and ``episodes`` too for the whole store."""
+        ...
+
+    def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
+        """Every memory of a scope (or the store), retracted ones too, in the order they were stored
+        (so an import stores them in the file's order, and exports again identically), in batches,
+        with its history, versions and episodes."""
+        ...
+
+    def import_memories(self, memories: Sequence[ExportedMemory]) -> int:
+        """Insert exported memories as they are (with their versions, history and episodes), skipping
+        ids already stored; returns how many memories were new."""
+        ...
 
     # -- the graph: entities, relations and memory links (storage/graph.py) ---------------
     @property
@@ -159,6 +261,8 @@ def record_values(record: MemoryRecord, time: Callable[[datetime], Any]) -> tupl
         when(record.created_at),
         when(record.updated_at),
         when(record.expiration_date),
+        when(record.valid_from or record.created_at),
+        when(record.invalid_at),
     )
 
 
@@ -178,10 +282,15 @@ def record_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> Memo
         created_at=time(row[9]),
         updated_at=time(row[10]) if row[10] is not None else None,
         expiration_date=time(row[11]) if row[11] is not None else None,
+        valid_from=time(row[12]),
+        invalid_at=time(row[13]) if row[13] is not None else None,
     )
 
 
-HISTORY_COLUMNS = "id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role"
+HISTORY_COLUMNS = (
+    "id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role, "
+    "user_id, agent_id, run_id"
+)
 """The columns of a history row, in the order of ``history_values`` and ``history_from_row``."""
 
 
@@ -198,6 +307,9 @@ def history_values(row: HistoryRecord, time: Callable[[datetime], Any]) -> tuple
         row.is_deleted,
         row.actor_id,
         row.role,
+        row.user_id,
+        row.agent_id,
+        row.run_id,
     )
 
 
@@ -214,7 +326,47 @@ def history_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> His
         is_deleted=bool(row[7]),
         actor_id=row[8],
         role=row[9],
+        user_id=row[10],
+        agent_id=row[11],
+        run_id=row[12],
     )
+
+
+def episode_values(episode: Episode, time: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    """An episode as the values of ``EPISODE_COLUMNS``."""
+    return (
+        episode.id,
+        episode.role,
+        episode.content,
+        time(episode.created_at),
+        episode.position,
+        episode.name,
+        episode.user_id,
+        episode.agent_id,
+        episode.run_id,
+        episode.actor_id,
+    )
+
+
+def episode_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> Episode:
+    return Episode(
+        id=row[0],
+        role=row[1],
+        content=row[2],
+        created_at=time(row[3]),
+        position=int(row[4]),
+        name=row[5],
+        user_id=row[6],
+        agent_id=row[7],
+        run_id=row[8],
+        actor_id=row[9],
+    )
+
+
+def parse_owner_key(owner: str) -> Scope:
+    """The scope of an ``owner_key`` (used once, to move the old message window into episodes)."""
+    parts = dict(part.split("=", 1) for part in owner.split("|") if "=" in part)
+    return Scope(parts.get("user_id") or None, parts.get("agent_id") or None, parts.get("run_id") or None)
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -246,3 +398,55 @@ def check_same_embedder(stored: dict[str, str], model_name: str, dimension: int,
             f"but this Memory uses {model_name!r} ({dimension} dimensions). "
             f"Configure the same embedder, or {remedy}."
         )
+
+
+# -- browsing -------------------------------------------------------------------------------
+
+SCOPE_KINDS = ("user_id", "agent_id", "run_id")
+"""The ids a scope is listed by (the actor is a speaker inside a scope, not an owner)."""
+
+SCOPE_TIME_INDEX = "created_at, invalid_at, expiration_date, updated_at"
+"""What the per-scope index of ``memories`` holds after the scope column: the newest-first order,
+then the columns a current read filters on and the other time a page sorts by."""
+
+SORT_COLUMNS = {
+    "created_at": "created_at",
+    "updated_at": "COALESCE(updated_at, created_at)",  # never-updated memories sort by when they were made
+    "memory": "memory",
+}
+"""What a page may be sorted by, and the SQL each backend orders by (text in code-point order on both)."""
+
+
+@dataclass(frozen=True)
+class ScopeCount:
+    kind: str  # one of SCOPE_KINDS
+    id: str
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "count": self.count}
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which slice of a query's memories to read, in which order."""
+
+    limit: int
+    offset: int = 0
+    sort: str = "created_at"  # a key of SORT_COLUMNS
+    descending: bool = True
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORT_COLUMNS:
+            raise StorageError(f"cannot sort by {self.sort!r}: use one of {', '.join(SORT_COLUMNS)}")
+
+    def order_sql(self, text_collation: str = "", ties: tuple[str, ...] = ("pk",)) -> str:
+        """The ORDER BY clause; ``text_collation`` makes a backend compare text by code point, and
+        ``ties`` are the columns that order equal keys (insertion order in ``memories``)."""
+        direction = "DESC" if self.descending else "ASC"
+        column = SORT_COLUMNS[self.sort] + (text_collation if self.sort == "memory" else "")
+        return ", ".join(f"{key} {direction}" for key in (column, *ties))
+
+
+AS_OF_TIES = ("valid_from", "id")
+"""What orders equal keys when a page mixes memories and earlier versions (which have no ``pk``)."""
