@@ -229,13 +229,16 @@ def test_a_contradiction_retires_the_old_relation_and_as_of_sees_both_times(
     assert (retired["destination"], retired["invalid_at"]) == ("Paris", "2024-06-01T00:00:00.000000+00:00")
 
     def where(as_of: datetime | None) -> set[tuple[str, str]]:
-        rows = scope_relations(memory.store, Scope(user_id="alice"), limit=100, as_of=as_of)
+        rows = memory.get_all(user_id="alice", as_of=as_of)["relations"]
+        assert rows == scope_relations(memory.store, Scope(user_id="alice"), limit=100, as_of=as_of)
         return {(row["relationship"], row["destination"]) for row in rows}
 
     assert where(None) == {("lives_in", "Rome"), ("likes", "tea"), ("likes", "coffee")}
     assert where(JAN + timedelta(days=30)) == {("lives_in", "Paris"), ("likes", "tea")}
     assert where(JUN + timedelta(days=1)) == where(None)
     assert where(JAN - timedelta(days=1)) == set()
+    then = memory.search("Where does Alice live?", user_id="alice", as_of=JAN + timedelta(days=30))["relations"]
+    assert ("lives_in", "Paris") in {(r["relationship"], r["destination"]) for r in then}
 
 
 def test_entities_resolve_by_normalised_name(memory_factory: MemoryFactory, backend: str) -> None:
