@@ -74,6 +74,11 @@ class GraphStore(Protocol):
         entities, newest first."""
         ...
 
+    def export_graph(self, memory_ids: Sequence[str]) -> tuple[dict[str, list[Entity]], dict[str, list[Relation]]]:
+        """For export: by memory id, the entities it is linked to and the relations (with the
+        entities' names) that list it among their memories, every validity included."""
+        ...
+
     def list_relations(self, scope: Scope, *, as_of: datetime | None, limit: int) -> list[Relation]:
         """The scope's relations valid at ``as_of`` (None: current ones), with the entities' names,
         newest first."""

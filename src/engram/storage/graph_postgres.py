@@ -121,7 +121,7 @@ class PostgresGraph:
         with self._store._transactional() as conn:
             conn.cursor().executemany(
                 f"INSERT INTO relations ({RELATION_COLUMNS}, owner) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
                 [(*relation_values(r, _same), r.owner.owner_key()) for r in relations],
             )
 
@@ -191,6 +191,29 @@ class PostgresGraph:
             (list(entity_ids), *params, limit),
         )
         return [(row[0], row[1]) for row in rows]
+
+    def export_graph(self, memory_ids: Sequence[str]) -> tuple[dict[str, list[Entity]], dict[str, list[Relation]]]:
+        entities: dict[str, list[Entity]] = {}
+        relations: dict[str, list[Relation]] = {}
+        if not memory_ids:
+            return entities, relations
+        ids = list(memory_ids)
+        columns = ", ".join(f"e.{c.strip()}" for c in ENTITY_COLUMNS.split(","))
+        for row in self._read(
+            f"SELECT l.memory_id, {columns} FROM memory_entities l JOIN entities e ON e.id = l.entity_id "
+            "WHERE l.memory_id = ANY(%s) ORDER BY e.pk",
+            (ids,),
+        ):
+            entities.setdefault(row[0], []).append(entity_from_row(row[1:], _same))
+        for row in self._read(
+            f"SELECT j.value, {_RELATION_COLUMNS_R}, s.name, d.name "
+            "FROM relations r CROSS JOIN LATERAL jsonb_array_elements_text(r.memory_ids) AS j(value) "
+            "JOIN entities s ON s.id = r.source_id JOIN entities d ON d.id = r.destination_id "
+            "WHERE j.value = ANY(%s) ORDER BY r.pk",
+            (ids,),
+        ):
+            relations.setdefault(row[0], []).append(relation_from_row(row[1:], _same))
+        return entities, relations
 
     def list_relations(self, scope: Scope, *, as_of: datetime | None, limit: int) -> list[Relation]:
         return self._relations(scope, as_of, "", [], limit)
