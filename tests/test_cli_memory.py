@@ -77,6 +77,17 @@ def test_update_history_and_delete(engram: Run) -> None:
     assert "no memory has id" in engram("get", memory_id, fails=True)
 
 
+def test_dated_updates_and_as_of_reads(engram: Run) -> None:
+    memory_id = engram("add", "Lives in Paris", "-u", "u", "--no-infer", "--timestamp", "2024-01-01", "--json")
+    memory_id = memory_id["results"][0]["id"]
+    engram("update", memory_id, "Lives in Rome", "--timestamp", "2024-06-01")
+    then = engram("list", "-u", "u", "--as-of", "2024-03-01", "--json")["results"]
+    assert [item["memory"] for item in then] == ["Lives in Paris"]
+    found = engram("search", "where does u live", "-u", "u", "--as-of", "2024-03-01", "--json")["results"]
+    assert [item["memory"] for item in found] == ["Lives in Paris"]
+    assert [item["memory"] for item in engram("list", "-u", "u", "--json")["results"]] == ["Lives in Rome"]
+
+
 def test_delete_all_needs_a_scope(engram: Run) -> None:
     engram("add", "one", "-u", "u", "--no-infer")
     assert "needs a scope" in engram("delete", "--all", fails=True)

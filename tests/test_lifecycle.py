@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from conftest_pg import MemoryFactory
-from engram import Memory, ValidationError
+from engram import AsyncMemory, Memory, ValidationError
+from engram.embedders.hashing import HashingEmbedder
 from engram.llms.scripted import ScriptedLLM
 from engram.models import Event, HistoryRecord, utcnow
+from engram.storage import SQLiteStore
 
 DAY = datetime(2024, 1, 1, 12, tzinfo=UTC)
 NOTHING = {"expired_memories": 0, "versions": 0, "retracted_memories": 0, "history_rows": 0}
@@ -158,3 +162,17 @@ def test_a_merged_memory_keeps_every_source_message(backend_memory: Memory) -> N
     kept = backend_memory.get(first["results"][0]["id"])
     assert kept is not None and kept["metadata"]["source_ids"] == ["D1:1", "D2:4"]
     assert [row["event"] for row in backend_memory.history(kept["id"])] == ["ADD", "UPDATE"]
+
+
+def test_async_memory_has_the_lifecycle_verbs(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with AsyncMemory(store=SQLiteStore(tmp_path / "a.db"), embedder=HashingEmbedder()) as memory:
+            await memory.add("Likes tea", user_id="u", infer=False)
+            await memory.add("likes tea!", user_id="u", infer=False, expiration_date="2000-01-01")
+            assert (await memory.stats(user_id="u"))["expired"] == 1
+            assert (await memory.prune())["expired_memories"] == 1
+            assert (await memory.consolidate(user_id="u", infer=False))["merged"] == 0
+            assert (await memory.export_jsonl(tmp_path / "out.jsonl"))["memories"] == 1
+            assert (await memory.import_jsonl(tmp_path / "out.jsonl"))["imported"] == 0
+
+    asyncio.run(scenario())

@@ -119,6 +119,19 @@ def test_each_kind_of_bad_line_names_its_problem(tmp_path: Path, line: str, prob
         target.import_jsonl(path)
 
 
+def test_a_memory_twice_in_one_file_is_refused(tmp_path: Path) -> None:
+    source = Memory(store=SQLiteStore(tmp_path / "s.db"), embedder=HashingEmbedder())
+    fill(source)
+    path = tmp_path / "all.jsonl"
+    source.export_jsonl(path)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines, lines[2]]) + "\n")
+    target = Memory(store=SQLiteStore(tmp_path / "t.db"), embedder=HashingEmbedder())
+    with pytest.raises(ValidationError, match=r"all\.jsonl:7: memory .* is already on line 3"):
+        target.import_jsonl(path)
+    assert target.stats()["memories"] == 0
+
+
 def test_a_file_that_is_not_an_export_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.jsonl"
     path.write_text('{"hello": "world"}\n')

@@ -150,13 +150,15 @@ def search(args: argparse.Namespace) -> None:
             limit=args.limit,
             filters=json_argument(args.filters, "--filters"),
             threshold=args.threshold,
+            as_of=args.as_of,
         )
     emit(args, result, lambda r: table(r["results"], ["score", "id", "created_at", "memory"]))
 
 
 def list_memories(args: argparse.Namespace) -> None:
     with open_memory(args) as memory:
-        result = memory.get_all(**scope_of(args), filters=json_argument(args.filters, "--filters"), limit=args.limit)
+        filters = json_argument(args.filters, "--filters")
+        result = memory.get_all(**scope_of(args), filters=filters, limit=args.limit, as_of=args.as_of)
     emit(args, result, lambda r: table(r["results"], ["id", "created_at", "memory"]))
 
 
@@ -173,7 +175,9 @@ def get(args: argparse.Namespace) -> None:
 def update(args: argparse.Namespace) -> None:
     text = " ".join(args.text) if args.text else None
     with open_memory(args) as memory:
-        result = memory.update(args.memory_id, text, json_argument(args.metadata, "--metadata"))
+        result = memory.update(
+            args.memory_id, text, json_argument(args.metadata, "--metadata"), timestamp=args.timestamp
+        )
     emit(args, result, _message)
 
 
@@ -305,10 +309,12 @@ def add_memory_commands(commands: Any) -> None:
     cmd.add_argument("--limit", "-n", type=int, default=10)
     cmd.add_argument("--filters", help='JSON filters, e.g. \'{"category": "food"}\'')
     cmd.add_argument("--threshold", type=float, help="the lowest score returned")
+    cmd.add_argument("--as-of", help="search what was true then (ISO date or time)")
 
     cmd = command("list", list_memories, "a scope's memories, newest first", scoped=True)
     cmd.add_argument("--limit", "-n", type=int, default=100)
     cmd.add_argument("--filters", help="JSON filters")
+    cmd.add_argument("--as-of", help="the memories as they were then (ISO date or time)")
 
     command("get", get, "one memory by id").add_argument("memory_id")
 
@@ -316,6 +322,7 @@ def add_memory_commands(commands: Any) -> None:
     cmd.add_argument("memory_id")
     cmd.add_argument("text", nargs="*", help="the new text")
     cmd.add_argument("--metadata", help="JSON object replacing the memory's metadata")
+    cmd.add_argument("--timestamp", help="when the change became true (ISO time): the old text stays as before")
 
     cmd = command("delete", delete, "delete one memory, or every memory of a scope with --all", scoped=True)
     cmd.add_argument("memory_id", nargs="?")

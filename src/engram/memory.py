@@ -62,12 +62,18 @@ from engram.search import embed_text, hybrid_search, keyword_text, neighbours, w
 from engram.storage import build_store
 from engram.storage.base import SORT_COLUMNS, Page, Query, Store, Vector
 from engram.storage.filters import Filter, check_metadata_key, normalise_time, parse_filters, scope_equalities
+from engram.validation import check_input
 
 PROCEDURAL_MEMORY = "procedural_memory"
 SIMILAR_PER_FACT = 5  # existing memories shown to the LLM for each new fact
 SIMILARITY_FLOOR = 0.2  # below this cosine an existing memory is unrelated to a fact
 MAX_LIMIT = 10_000
 MAX_PAGE = 1_000  # memories on one page of `browse`
+DELETE_BATCH = 1_000  # memories deleted per transaction by delete_all
+IMAGES_NOT_STORED = (
+    "images were not stored: infer=False keeps the text of messages only; "
+    "use infer=True with a vision-capable LLM to remember what they show"
+)
 
 
 @dataclass
@@ -137,6 +143,7 @@ class Memory:
 
     # -- the verbs ---------------------------------------------------------------------
 
+    @check_input
     def add(
         self,
         messages: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
@@ -172,6 +179,8 @@ class Memory:
             plan, usage, warnings = self._plan_inferred(turns, draft, prompt)
         else:
             plan = self._plan_verbatim(turns, draft)
+            if any(turn.images for turn in turns):
+                warnings.append(IMAGES_NOT_STORED)
         if self.graph_settings is not None and memory_type is None:  # an agent's log summary names no one
             plan.graph = self._draft_graph(plan, turns, draft)
 
@@ -186,6 +195,7 @@ class Memory:
             result["warnings"] = warnings
         return result
 
+    @check_input
     def search(
         self,
         query: str,
@@ -227,11 +237,13 @@ class Memory:
             result["relations"] = query_relations(match, limit=limit)
         return result
 
+    @check_input
     def get(self, memory_id: str) -> dict[str, Any] | None:
         """One memory by id, or None."""
         record = self.store.get_memory(_memory_id(memory_id))
         return record.to_item() if record else None
 
+    @check_input
     def get_all(
         self,
         *,
@@ -246,13 +258,15 @@ class Memory:
     ) -> dict[str, Any]:
         """The scope's memories, newest first: current facts, or with ``as_of`` the versions valid then."""
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
+        limit = _limit(top_k if top_k is not None else limit)
         read = _read_query(scope, tree, as_of)
-        records = self.store.list_memories(read, _limit(top_k or limit))
+        records = self.store.list_memories(read, limit)
         result: dict[str, Any] = {"results": [record.to_item() for record in records]}
         if self.graph_settings is not None:
-            result["relations"] = scope_relations(self.store, scope, limit=_limit(top_k or limit), as_of=read.as_of)
+            result["relations"] = scope_relations(self.store, scope, limit=limit, as_of=read.as_of)
         return result
 
+    @check_input
     def update(
         self,
         memory_id: str,
@@ -295,6 +309,7 @@ class Memory:
             self.store.add_history([_history(Event.UPDATE, current, new, when)])
         return {"message": "Memory updated successfully!"}
 
+    @check_input
     def delete(self, memory_id: str) -> dict[str, str]:
         """Erase a memory and every earlier version of it (history records the deletion)."""
         with self.store.transaction():
@@ -303,6 +318,7 @@ class Memory:
             self.store.add_history([_history(Event.DELETE, old, None, utcnow(), deleted=True)])
         return {"message": "Memory deleted successfully!"}
 
+    @check_input
     def delete_all(
         self,
         *,
@@ -315,12 +331,25 @@ class Memory:
         episodes; history records the deletions."""
         scope = _scope_from(user_id, agent_id, run_id, actor_id, None)[0]
         now = utcnow()
-        with self.store.transaction():
-            deleted = self.store.delete_memories(scope)
-            self.store.add_history([_history(Event.DELETE, record, None, now, deleted=True) for record in deleted])
-            self.store.graph.delete_graph(scope)
-        return {"message": "Memories deleted successfully!"}
+        # In batches of their own transactions: a big scope must not hold SQLite's write lock for
+        # seconds (other writers would time out). The last batch takes whatever is left (retracted
+        # memories, the scope's episodes) in one go.
+        current = Query(scope, None, None)
+        while True:
+            with self.store.transaction():
+                batch = self.store.list_memories(current, DELETE_BATCH)
+                if len(batch) < DELETE_BATCH:
+                    batch = self.store.delete_memories(scope)
+                else:
+                    for record in batch:
+                        self.store.delete_memory(record.id)
+                self.store.add_history([_history(Event.DELETE, r, None, now, deleted=True) for r in batch])
+                if len(batch) < DELETE_BATCH:
+                    self.store.graph.delete_graph(scope)
+            if len(batch) < DELETE_BATCH:
+                return {"message": "Memories deleted successfully!"}
 
+    @check_input
     def history(self, memory_id: str) -> list[dict[str, Any]]:
         """Every change to one memory, oldest first; it outlives the memory."""
         return [row.to_dict() for row in self.store.history(_memory_id(memory_id))]
@@ -330,6 +359,7 @@ class Memory:
         self.store.reset()
         self.store.bind_embedder(self.embedder.model_name, self.embedder.dimension)
 
+    @check_input
     def episodes(self, memory_id: str) -> list[dict[str, Any]]:
         """The messages a memory came from, as they were said, oldest first."""
         self._existing(memory_id)
@@ -617,6 +647,7 @@ class Memory:
         """Every user, agent and run id that holds memories, with how many (expired ones left out)."""
         return {"results": [scope.to_dict() for scope in self.store.list_scopes(utcnow())]}
 
+    @check_input
     def browse(
         self,
         *,
@@ -655,6 +686,7 @@ class Memory:
 
     # -- lifecycle: stats and prune ------------------------------------------------------------
 
+    @check_input
     def stats(
         self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
     ) -> dict[str, Any]:
@@ -1025,6 +1057,8 @@ def _parse_expiration(value: datetime | date | str) -> datetime:
         with contextlib.suppress(ValueError):  # not a bare date: parsed as a datetime below
             value = date.fromisoformat(value.strip())
     if isinstance(value, date) and not isinstance(value, datetime):
+        if value == date.max:  # the end of 9999-12-31 is the last moment a datetime can hold
+            return datetime.max.replace(tzinfo=UTC)
         return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=1)
     return datetime.fromisoformat(normalise_time(value, what="expiration_date"))
 

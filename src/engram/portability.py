@@ -183,11 +183,17 @@ def _check_file(path: Path) -> tuple[dict[str, Any], int]:
     naming the first bad one)."""
     header: dict[str, Any] | None = None
     count = 0
+    seen: dict[str, int] = {}  # memory id -> its line: one line per memory
     for number, raw in _lines(path):
         if header is None:
             header = _header(raw, path, number)
             continue
-        _parse_memory(raw, path, number, header["embedder"], keep_vector=False)
+        memory_id = _parse_memory(raw, path, number, header["embedder"], keep_vector=False).record.id
+        if memory_id in seen:
+            raise ValidationError(
+                f"{path}:{number}: memory {memory_id} is already on line {seen[memory_id]}; nothing was imported"
+            )
+        seen[memory_id] = number
         count += 1
     if header is None:
         raise ValidationError(f"{path} is empty: an engram export starts with a header line")

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,23 +63,27 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-@pytest.fixture
-def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
-    """A fresh tab (its own sessionStorage) on the live server, failing on any script error and on
-    any request to another host (the page must work with no third-party network)."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+@contextmanager
+def open_tab(browser: Any, url: str) -> Iterator[Any]:
+    """A fresh tab (its own sessionStorage) on the server at ``url``, failing on any script error and
+    on any request to another host (the page must work with no third-party network)."""
+    context = browser.new_context(base_url=url, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     errors: list[str] = []
     elsewhere: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.on(
-        "request", lambda request: None if request.url.startswith(live_server.url) else elsewhere.append(request.url)
-    )
+    tab.on("request", lambda request: None if request.url.startswith(url) else elsewhere.append(request.url))
     yield tab
     context.close()
     assert not errors, f"the page raised: {errors}"
     assert not elsewhere, f"the page reached beyond its server: {elsewhere}"
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    with open_tab(browser, live_server.url) as tab:
+        yield tab
 
 
 def screenshot(page: Any, name: str) -> None:
