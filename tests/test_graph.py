@@ -329,6 +329,23 @@ def test_delete_all_clears_the_scopes_graph_and_reset_clears_every_graph(
     assert memory.store.graph.owner_entities(Scope(user_id="bob")) == []
 
 
+def test_deleting_a_memory_deletes_the_relations_extracted_from_it_alone(
+    memory_factory: MemoryFactory, backend: str
+) -> None:
+    llm = ScriptedLLM(
+        [
+            _extraction(["Alice lives in Paris"], [("I", "lives_in", "Paris")]),
+            _extraction(["Alice likes tea"], [("I", "likes", "tea")]),
+        ]
+    )
+    memory = memory_factory(llm=llm, **_graph_on(backend))
+    paris = memory.add(_said("I live in Paris"), user_id="alice")["results"][0]["id"]
+    llm.answers.append(json.dumps({"decisions": [{"fact": 0, "event": "ADD"}]}))
+    memory.add(_said("I like tea"), user_id="alice")
+    memory.delete(paris)
+    assert [r["destination"] for r in memory.get_all(user_id="alice")["relations"]] == ["tea"]
+
+
 def test_without_an_llm_memories_link_to_the_speaker_and_the_names_they_mention(
     memory_factory: MemoryFactory, backend: str
 ) -> None:

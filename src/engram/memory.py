@@ -315,6 +315,7 @@ class Memory:
         with self.store.transaction():
             old = self._existing(memory_id)
             self.store.delete_memory(old.id)
+            self.store.graph.forget_memory(old.id)
             self.store.add_history([_history(Event.DELETE, old, None, utcnow(), deleted=True)])
         return {"message": "Memory deleted successfully!"}
 

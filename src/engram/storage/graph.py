@@ -47,6 +47,10 @@ class GraphStore(Protocol):
         """Record that memory (first) mentions entity (second); repeats are ignored."""
         ...
 
+    def forget_memory(self, memory_id: str) -> None:
+        """A user deleted this memory: drop its links and the relations extracted from it alone."""
+        ...
+
     def delete_graph(self, scope: Scope) -> None:
         """Delete the scope's entities, relations and links (with ``delete_all``)."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -141,6 +142,11 @@ class PostgresGraph:
                 "INSERT INTO memory_entities (memory_id, entity_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 list(links),
             )
+
+    def forget_memory(self, memory_id: str) -> None:
+        with self._store._transactional() as conn:
+            conn.execute("DELETE FROM memory_entities WHERE memory_id = %s", (memory_id,))
+            conn.execute("DELETE FROM relations WHERE memory_ids = %s::jsonb", (json.dumps([memory_id]),))
 
     def delete_graph(self, scope: Scope) -> None:
         where, params = _scope_sql(scope)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -128,6 +129,11 @@ class SQLiteGraph:
             self._store._db.executemany(
                 "INSERT OR IGNORE INTO memory_entities (memory_id, entity_id) VALUES (?, ?)", links
             )
+
+    def forget_memory(self, memory_id: str) -> None:
+        with self._store.transaction():
+            self._store._db.execute("DELETE FROM memory_entities WHERE memory_id = ?", (memory_id,))
+            self._store._db.execute("DELETE FROM relations WHERE memory_ids = ?", (json.dumps([memory_id]),))
 
     def delete_graph(self, scope: Scope) -> None:
         where, params = _scope_sql(scope)
