@@ -346,6 +346,24 @@ def test_deleting_a_memory_deletes_the_relations_extracted_from_it_alone(
     assert [r["destination"] for r in memory.get_all(user_id="alice")["relations"]] == ["tea"]
 
 
+def test_a_relation_from_an_already_known_fact_is_attributed_to_that_memory(
+    memory_factory: MemoryFactory, backend: str
+) -> None:
+    llm = ScriptedLLM(
+        [
+            _extraction(["Alice likes tea"], [("I", "likes", "tea")]),
+            _extraction(["Alice likes tea"], [("I", "drinks", "tea")]),  # the fact is known: NONE, no LLM decision
+        ]
+    )
+    memory = memory_factory(llm=llm, **_graph_on(backend))
+    tea = memory.add(_said("I like tea"), user_id="alice")["results"][0]["id"]
+    again = memory.add(_said("I drink tea every day"), user_id="alice")
+    assert again["results"] == [{"id": tea, "memory": "Alice likes tea", "event": "NONE"}]
+    assert [r["relationship"] for r in again["relations"]["added_entities"]] == ["drinks"]
+    memory.delete(tea)
+    assert memory.get_all(user_id="alice")["relations"] == []
+
+
 def test_without_an_llm_memories_link_to_the_speaker_and_the_names_they_mention(
     memory_factory: MemoryFactory, backend: str
 ) -> None:

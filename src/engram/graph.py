@@ -142,8 +142,9 @@ def write_graph(
     settings: GraphSettings,
     episodes_of: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Inside the add's transaction: resolve and save entities, link the written memories, add the
-    relations and retire the ones they contradict. ``episodes_of`` maps a memory id to the
+    """Inside the add's transaction: resolve and save entities, link the memories (``written``: the
+    ids that exist once the add commits), add the relations and retire the ones they contradict.
+    ``episodes_of`` maps a memory id to the
     episodes it came from (a relation records those of its memories). Returns mem0's
     ``relations`` block of an add."""
     graph = store.graph

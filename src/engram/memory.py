@@ -535,6 +535,7 @@ class Memory:
         if plan.extracted_graph is not None:
             extracted = plan.extracted_graph
             links = links_by_name(texts, extracted.mentions, _self_name(turns, draft.scope))
+            texts |= {record.id: record.memory for record in plan.unchanged}  # facts already known count too
             return draft_graph(
                 self.store, self.embedder, draft.scope, draft.created_at, extracted.mentions, links,
                 extracted.triples, texts,
@@ -590,7 +591,8 @@ class Memory:
                 episodes_of: dict[str, list[str]] = {}
                 for memory_id, episode_id in episode_links:
                     episodes_of.setdefault(memory_id, []).append(episode_id)
-                relations = write_graph(self.store, plan.graph, written, self.graph_settings, episodes_of)
+                known = written | {record.id for record in plan.unchanged}
+                relations = write_graph(self.store, plan.graph, known, self.graph_settings, episodes_of)
         return relations
 
     def _supersede(self, old: MemoryRecord, new: MemoryRecord, vector: Vector | None, at: datetime) -> None:
