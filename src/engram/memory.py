@@ -227,7 +227,9 @@ class Memory:
         vector = self.embedder.embed_batch([query], purpose="query")[0]
         graph = self.graph_settings
         match = match_query(self.store, scope, query, graph.hops, read.as_of) if graph else None
-        by_graph = graph_candidates(self.store, read, match, limit=MAX_LIMIT) if match else []
+        # At weight 0 (the default) the graph only finds the relations to return, and ranks nothing.
+        ranks = graph is not None and graph.weight > 0 and match is not None
+        by_graph = graph_candidates(self.store, read, match, limit=MAX_LIMIT) if ranks and match else []
         hits = hybrid_search(
             self.store, read, query, vector, limit=limit, threshold=threshold, graph=by_graph,
             graph_weight=graph.weight if graph else 0.0,
