@@ -231,7 +231,13 @@ class Memory:
         ranks = graph is not None and graph.weight > 0 and match is not None
         by_graph = graph_candidates(self.store, read, match, limit=MAX_LIMIT) if ranks and match else []
         hits = hybrid_search(
-            self.store, read, query, vector, limit=limit, threshold=threshold, graph=by_graph,
+            self.store,
+            read,
+            query,
+            vector,
+            limit=limit,
+            threshold=threshold,
+            graph=by_graph,
             graph_weight=graph.weight if graph else 0.0,
         )
         result: dict[str, Any] = {"results": [hit.record.to_item(hit.score) for hit in hits]}
@@ -539,8 +545,14 @@ class Memory:
             links = links_by_name(texts, extracted.mentions, _self_name(turns, draft.scope))
             texts |= {record.id: record.memory for record in plan.unchanged}  # facts already known count too
             return draft_graph(
-                self.store, self.embedder, draft.scope, draft.created_at, extracted.mentions, links,
-                extracted.triples, texts,
+                self.store,
+                self.embedder,
+                draft.scope,
+                draft.created_at,
+                extracted.mentions,
+                links,
+                extracted.triples,
+                texts,
             )
         found = entity_recogniser().names([record.memory for record in written]) if written else []
         mentions: list[Mention] = []
