@@ -329,6 +329,41 @@ def test_delete_all_clears_the_scopes_graph_and_reset_clears_every_graph(
     assert memory.store.graph.owner_entities(Scope(user_id="bob")) == []
 
 
+def test_deleting_a_memory_deletes_the_relations_extracted_from_it_alone(
+    memory_factory: MemoryFactory, backend: str
+) -> None:
+    llm = ScriptedLLM(
+        [
+            _extraction(["Alice lives in Paris"], [("I", "lives_in", "Paris")]),
+            _extraction(["Alice likes tea"], [("I", "likes", "tea")]),
+        ]
+    )
+    memory = memory_factory(llm=llm, **_graph_on(backend))
+    paris = memory.add(_said("I live in Paris"), user_id="alice")["results"][0]["id"]
+    llm.answers.append(json.dumps({"decisions": [{"fact": 0, "event": "ADD"}]}))
+    memory.add(_said("I like tea"), user_id="alice")
+    memory.delete(paris)
+    assert [r["destination"] for r in memory.get_all(user_id="alice")["relations"]] == ["tea"]
+
+
+def test_a_relation_from_an_already_known_fact_is_attributed_to_that_memory(
+    memory_factory: MemoryFactory, backend: str
+) -> None:
+    llm = ScriptedLLM(
+        [
+            _extraction(["Alice likes tea"], [("I", "likes", "tea")]),
+            _extraction(["Alice likes tea"], [("I", "drinks", "tea")]),  # the fact is known: NONE, no LLM decision
+        ]
+    )
+    memory = memory_factory(llm=llm, **_graph_on(backend))
+    tea = memory.add(_said("I like tea"), user_id="alice")["results"][0]["id"]
+    again = memory.add(_said("I drink tea every day"), user_id="alice")
+    assert again["results"] == [{"id": tea, "memory": "Alice likes tea", "event": "NONE"}]
+    assert [r["relationship"] for r in again["relations"]["added_entities"]] == ["drinks"]
+    memory.delete(tea)
+    assert memory.get_all(user_id="alice")["relations"] == []
+
+
 def test_without_an_llm_memories_link_to_the_speaker_and_the_names_they_mention(
     memory_factory: MemoryFactory, backend: str
 ) -> None:
@@ -410,3 +445,41 @@ def test_a_process_killed_mid_add_leaves_memories_and_graph_in_agreement(
     assert [r["destination"] for r in memory.get_all(user_id="alice")["relations"]] == ["Paris"]
     names = sorted(entity.name for entity, _ in memory.store.graph.owner_entities(Scope(user_id="alice")))
     assert names == ["Alice", "Paris"]  # Rome's entity rolled back with the memory that named it
+
+
+# -- export and import carry the graph --------------------------------------------------------------
+
+
+def test_export_then_import_gives_back_the_graph(memory_factory: MemoryFactory, backend: str, tmp_path: Path) -> None:
+    import io
+
+    from engram.portability import export_jsonl, import_jsonl
+
+    llm = ScriptedLLM(
+        [
+            _extraction(["Alice lives in Paris"], [("I", "lives_in", "Paris")]),
+            _extraction(["Alice lives in Rome"], [("I", "lives_in", "Rome")]),
+            json.dumps({"decisions": [{"fact": 0, "event": "ADD"}]}),
+        ]
+    )
+    source = memory_factory(llm=llm, **_graph_on(backend))
+    source.add(_said("I live in Paris"), user_id="alice", timestamp=JAN)
+    source.add(_said("I moved to Rome"), user_id="alice", timestamp=JUN)
+    out = io.StringIO()
+    export_jsonl(source, out, Scope(user_id="alice"))
+    path = tmp_path / "alice.jsonl"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    source.delete_all(user_id="alice")
+    assert source.get_all(user_id="alice")["relations"] == []
+
+    for _ in range(2):  # importing twice changes nothing the second time
+        import_jsonl(source, path)
+        assert [(r["destination"], r["invalid_at"]) for r in source.get_all(user_id="alice")["relations"]] == [
+            ("Rome", None)
+        ]
+    before = source.get_all(user_id="alice", as_of=JAN + timedelta(days=1))["relations"]
+    assert [r["destination"] for r in before] == ["Paris"]
+    names = sorted(entity.name for entity, _ in source.store.graph.owner_entities(Scope(user_id="alice")))
+    assert names == ["Alice", "Paris", "Rome"]
+    found = source.search("Alice", user_id="alice")["relations"]
+    assert {r["destination"] for r in found} == {"Rome"}

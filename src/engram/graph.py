@@ -14,7 +14,7 @@ import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ from engram.pipeline.graph import (
     resolve_entities,
 )
 from engram.search import GRAPH_WEIGHT
-from engram.storage.base import STOPWORDS, Query, Store, Vector
+from engram.storage.base import STOPWORDS, ExportedMemory, Query, Store, Vector
 
 BUILT_IN_PROVIDERS = {"sqlite": ("sqlite", "sqlite3", "local"), "postgres": ("postgres", "postgresql", "pgvector")}
 HOP_WEIGHTS = (1.0, 0.5, 0.25)  # an entity the query names, its neighbours, their neighbours
@@ -142,8 +142,9 @@ def write_graph(
     settings: GraphSettings,
     episodes_of: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Inside the add's transaction: resolve and save entities, link the written memories, add the
-    relations and retire the ones they contradict. ``episodes_of`` maps a memory id to the
+    """Inside the add's transaction: resolve and save entities, link the memories (``written``: the
+    ids that exist once the add commits), add the relations and retire the ones they contradict.
+    ``episodes_of`` maps a memory id to the
     episodes it came from (a relation records those of its memories). Returns mem0's
     ``relations`` block of an add."""
     graph = store.graph
@@ -317,3 +318,47 @@ def query_relations(match: GraphMatch, *, limit: int) -> list[dict[str, Any]]:
 def scope_relations(store: Store, scope: Scope, *, limit: int, as_of: datetime | None = None) -> list[dict[str, Any]]:
     """The scope's relations (current ones, or those valid at ``as_of``), newest first."""
     return [r.to_dict() for r in store.graph.list_relations(scope, as_of=as_of, limit=limit)]
+
+
+# -- export and import (portability.py) -------------------------------------------------------------
+
+
+def with_graph(store: Store, batch: Sequence[ExportedMemory]) -> list[ExportedMemory]:
+    """An export batch with each memory's entities and relations filled in."""
+    entities, relations = store.graph.export_graph([item.record.id for item in batch])
+    return [
+        replace(item, entities=entities.get(item.record.id, []), relations=relations.get(item.record.id, []))
+        for item in batch
+    ]
+
+
+def import_graph(store: Store, batch: Sequence[ExportedMemory]) -> None:
+    """Inside an import's transaction: the batch's entities (matched to the store's by owner and
+    normalised name), relations (by id: one already stored is left alone) and memory links.
+    Imported entities carry no name embedding, so later mentions match them by name only."""
+    wanted: dict[tuple[str, str], Entity] = {}
+    for item in batch:
+        owner = item.record.scope.owner_only()
+        named = [*item.entities]
+        named += [Entity("", r.source, normalise_name(r.source), owner, r.created_at) for r in item.relations]
+        named += [Entity("", r.destination, normalise_name(r.destination), owner, r.created_at) for r in item.relations]
+        for entity in named:
+            key = (owner.owner_key(), entity.key)
+            if entity.key and key not in wanted:
+                wanted[key] = replace(entity, id=str(uuid.uuid4()), owner=owner)
+    stored: dict[tuple[str, str], Entity] = {}
+    for owner_key in {owner for owner, _ in wanted}:
+        rows = [(entity, None) for (o, _), entity in wanted.items() if o == owner_key]
+        stored |= {(owner_key, key): entity for key, entity in store.graph.save_entities(rows).items()}
+    links, relations = [], []
+    for item in batch:
+        owner_key = item.record.scope.owner_only().owner_key()
+        links += [(item.record.id, stored[(owner_key, e.key)].id) for e in item.entities if e.key]
+        for r in item.relations:
+            source = stored[(owner_key, normalise_name(r.source))]
+            destination = stored[(owner_key, normalise_name(r.destination))]
+            relations.append(
+                replace(r, source_id=source.id, destination_id=destination.id, owner=item.record.scope.owner_only())
+            )
+    store.graph.link_memories(links)
+    store.graph.insert_relations(list({r.id: r for r in relations}.values()))

@@ -227,9 +227,17 @@ class Memory:
         vector = self.embedder.embed_batch([query], purpose="query")[0]
         graph = self.graph_settings
         match = match_query(self.store, scope, query, graph.hops, read.as_of) if graph else None
-        by_graph = graph_candidates(self.store, read, match, limit=MAX_LIMIT) if match else []
+        # At weight 0 (the default) the graph only finds the relations to return, and ranks nothing.
+        ranks = graph is not None and graph.weight > 0 and match is not None
+        by_graph = graph_candidates(self.store, read, match, limit=MAX_LIMIT) if ranks and match else []
         hits = hybrid_search(
-            self.store, read, query, vector, limit=limit, threshold=threshold, graph=by_graph,
+            self.store,
+            read,
+            query,
+            vector,
+            limit=limit,
+            threshold=threshold,
+            graph=by_graph,
             graph_weight=graph.weight if graph else 0.0,
         )
         result: dict[str, Any] = {"results": [hit.record.to_item(hit.score) for hit in hits]}
@@ -315,6 +323,7 @@ class Memory:
         with self.store.transaction():
             old = self._existing(memory_id)
             self.store.delete_memory(old.id)
+            self.store.graph.forget_memory(old.id)
             self.store.add_history([_history(Event.DELETE, old, None, utcnow(), deleted=True)])
         return {"message": "Memory deleted successfully!"}
 
@@ -534,9 +543,16 @@ class Memory:
         if plan.extracted_graph is not None:
             extracted = plan.extracted_graph
             links = links_by_name(texts, extracted.mentions, _self_name(turns, draft.scope))
+            texts |= {record.id: record.memory for record in plan.unchanged}  # facts already known count too
             return draft_graph(
-                self.store, self.embedder, draft.scope, draft.created_at, extracted.mentions, links,
-                extracted.triples, texts,
+                self.store,
+                self.embedder,
+                draft.scope,
+                draft.created_at,
+                extracted.mentions,
+                links,
+                extracted.triples,
+                texts,
             )
         found = entity_recogniser().names([record.memory for record in written]) if written else []
         mentions: list[Mention] = []
@@ -589,7 +605,8 @@ class Memory:
                 episodes_of: dict[str, list[str]] = {}
                 for memory_id, episode_id in episode_links:
                     episodes_of.setdefault(memory_id, []).append(episode_id)
-                relations = write_graph(self.store, plan.graph, written, self.graph_settings, episodes_of)
+                known = written | {record.id for record in plan.unchanged}
+                relations = write_graph(self.store, plan.graph, known, self.graph_settings, episodes_of)
         return relations
 
     def _supersede(self, old: MemoryRecord, new: MemoryRecord, vector: Vector | None, at: datetime) -> None:

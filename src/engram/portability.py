@@ -4,13 +4,17 @@ The file is a header line, then one line per memory (in the order the store hold
 
     {"format": "engram-export", "version": 1, "embedder": {"model": "...", "dimension": 384}, "scope": {...}}
     {"memory": {item}, "keyword_text": "...", "history": [...], "versions": [...], "episodes": [...],
-     "relations": [], "vector": "<base64 float32, only with vectors=True>"}
+     "entities": [...], "relations": [...], "vector": "<base64 float32, only with vectors=True>"}
 
 ``memory`` is the public item (DESIGN.md section 1) with ``expiration_date`` when set, retracted
 memories included (``invalid_at`` set); ``keyword_text`` is what the keyword index was built from
 (a turn with its neighbours, for memories added with ``infer=False``), so search behaves the same
 after a move. ``versions`` are the memory's earlier texts, each ``{"memory": item, "keyword_text",
 "vector"?}`` with its own ``valid_from``/``invalid_at``; ``episodes`` are the messages it came from.
+With graph memory, ``entities`` (``{"name", "type"}``) are the entities the memory mentions and
+``relations`` the relations extracted with it (``{"id", "source", "relationship", "destination",
+"valid_from", "invalid_at", "created_at", "memory_ids", "episode_ids"}``, by entity name; a relation
+extracted with several memories is on each of their lines and imported once).
 
 Import is idempotent (a memory or history row whose id the store already holds is left
 alone), reads the whole file once to check it before writing anything (a malformed line is
@@ -35,7 +39,9 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from engram.errors import ValidationError
-from engram.models import Episode, Event, HistoryRecord, MemoryRecord, Scope, memory_hash
+from engram.graph import import_graph, with_graph
+from engram.models import Entity, Episode, Event, HistoryRecord, MemoryRecord, Relation, Scope, iso, memory_hash
+from engram.pipeline.graph import normalise_name
 from engram.search import embed_text, keyword_text
 from engram.storage.base import ExportedMemory
 
@@ -46,7 +52,6 @@ FORMAT = "engram-export"
 VERSION = 1
 BATCH = 500  # memories per import transaction
 NO_VECTOR = np.zeros(0, dtype=np.float32)  # "compute this vector": the file's are from another embedder
-LATER_FIELDS = ("relations",)  # carried by the format; filled once the stores keep them
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ def export_jsonl(
     written = 0
     with _progress(progress, "export") as advance:
         for batch in memory.store.export_memories(scope):
+            batch = with_graph(memory.store, batch)
             out.write("".join(_line(memory_line(item, vectors)) for item in batch))
             written += len(batch)
             advance(len(batch))
@@ -89,11 +95,22 @@ def memory_line(exported: ExportedMemory, vectors: bool) -> dict[str, Any]:
         "history": [row.to_dict() for row in exported.history],
         "versions": [_version_line(version, vectors) for version in exported.versions],
         "episodes": [episode.to_dict() for episode in exported.episodes],
-        **{name: [] for name in LATER_FIELDS},
+        "entities": [{"name": entity.name, "type": entity.type} for entity in exported.entities],
+        "relations": [_relation_line(relation) for relation in exported.relations],
     }
     if vectors:
         line["vector"] = _encode(exported.vector)
     return line
+
+
+def _relation_line(relation: Relation) -> dict[str, Any]:
+    return {
+        **relation.to_dict(),
+        "id": relation.id,
+        "created_at": iso(relation.created_at),
+        "memory_ids": list(relation.memory_ids),
+        "episode_ids": list(relation.episode_ids),
+    }
 
 
 def _version_line(version: ExportedMemory, vectors: bool) -> dict[str, Any]:
@@ -148,7 +165,9 @@ def write_memories(
                     zip(map(id, missing), memory.embedder.embed_batch(texts, purpose="document"), strict=True)
                 )
                 fresh = [_with_vectors(item, embedded) for item in fresh]
-            imported += memory.store.import_memories([*fresh, *(item for item in batch if item.record.id in known)])
+            with memory.store.transaction():  # the memories and their graph rows, as one
+                imported += memory.store.import_memories([*fresh, *(item for item in batch if item.record.id in known)])
+                import_graph(memory.store, batch)
             advance(len(batch))
     return imported, recomputed
 
@@ -227,9 +246,8 @@ def _parse_memory(
             _version(item, record, embedder, keep_vector) for item in _list(line.get("versions", []), "versions")
         ]
         episodes = [_episode(item) for item in _list(line.get("episodes", []), "episodes")]
-        for name in LATER_FIELDS:
-            if _list(line.get(name, []), name):
-                raise ValueError(f"this engram cannot import {name} yet: upgrade engram")
+        entities = [_entity(item, record) for item in _list(line.get("entities", []), "entities")]
+        relations = [_relation(item, record) for item in _list(line.get("relations", []), "relations")]
         vector = _vector(line.get("vector"), embedder)  # checked even when it will not be used
     except (ValueError, TypeError, KeyError) as exc:
         raise ValidationError(f"{path}:{number}: {exc}; nothing was imported") from exc
@@ -240,6 +258,8 @@ def _parse_memory(
         history,
         versions,
         episodes,
+        entities,
+        relations,
     )
 
 
@@ -279,6 +299,35 @@ def _episode(item: Any) -> Episode:
         agent_id=_optional_text(item, "agent_id"),
         run_id=_optional_text(item, "run_id"),
         actor_id=_optional_text(item, "actor_id"),
+    )
+
+
+def _entity(item: Any, memory: MemoryRecord) -> Entity:
+    if not isinstance(item, dict):
+        raise ValueError("each entity must be an object")
+    name = _text(item, "name")
+    return Entity(
+        "", name, normalise_name(name), memory.scope.owner_only(), memory.created_at, _optional_text(item, "type")
+    )
+
+
+def _relation(item: Any, memory: MemoryRecord) -> Relation:
+    """A relation by its entities' names (``source_id`` and ``destination_id`` are found at import)."""
+    if not isinstance(item, dict):
+        raise ValueError("each relation must be an object")
+    return Relation(
+        id=_text(item, "id"),
+        source_id="",
+        relationship=_text(item, "relationship"),
+        destination_id="",
+        owner=memory.scope.owner_only(),
+        valid_from=_time(item, "valid_from"),
+        created_at=_time(item, "created_at"),
+        invalid_at=_optional_time(item, "invalid_at"),
+        memory_ids=tuple(str(m) for m in _list(item.get("memory_ids", []), "memory_ids")),
+        episode_ids=tuple(str(e) for e in _list(item.get("episode_ids", []), "episode_ids")),
+        source=_text(item, "source"),
+        destination=_text(item, "destination"),
     )
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engram.errors import StorageError
-from engram.models import Episode, Event, HistoryRecord, MemoryRecord, Scope
+from engram.models import Entity, Episode, Event, HistoryRecord, MemoryRecord, Relation, Scope
 from engram.storage.filters import Filter
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ class ExportedMemory:
     history: Sequence[HistoryRecord]
     versions: Sequence[ExportedMemory] = ()
     episodes: Sequence[Episode] = ()
+    entities: Sequence[Entity] = ()  # the graph's entities the memory mentions (graph memory)
+    relations: Sequence[Relation] = ()  # the relations extracted with it, with the entities' names
 
 
 class Store(Protocol):

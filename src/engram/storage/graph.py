@@ -47,6 +47,10 @@ class GraphStore(Protocol):
         """Record that memory (first) mentions entity (second); repeats are ignored."""
         ...
 
+    def forget_memory(self, memory_id: str) -> None:
+        """A user deleted this memory: drop its links and the relations extracted from it alone."""
+        ...
+
     def delete_graph(self, scope: Scope) -> None:
         """Delete the scope's entities, relations and links (with ``delete_all``)."""
         ...
@@ -72,6 +76,11 @@ class GraphStore(Protocol):
     def linked_memories(self, query: Query, entity_ids: Sequence[str], limit: int) -> list[tuple[str, str]]:
         """(memory_id, entity_id) for the memories ``query`` may see that are linked to these
         entities, newest first."""
+        ...
+
+    def export_graph(self, memory_ids: Sequence[str]) -> tuple[dict[str, list[Entity]], dict[str, list[Relation]]]:
+        """For export: by memory id, the entities it is linked to and the relations (with the
+        entities' names) that list it among their memories, every validity included."""
         ...
 
     def list_relations(self, scope: Scope, *, as_of: datetime | None, limit: int) -> list[Relation]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -121,7 +122,7 @@ class PostgresGraph:
         with self._store._transactional() as conn:
             conn.cursor().executemany(
                 f"INSERT INTO relations ({RELATION_COLUMNS}, owner) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
                 [(*relation_values(r, _same), r.owner.owner_key()) for r in relations],
             )
 
@@ -141,6 +142,11 @@ class PostgresGraph:
                 "INSERT INTO memory_entities (memory_id, entity_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 list(links),
             )
+
+    def forget_memory(self, memory_id: str) -> None:
+        with self._store._transactional() as conn:
+            conn.execute("DELETE FROM memory_entities WHERE memory_id = %s", (memory_id,))
+            conn.execute("DELETE FROM relations WHERE memory_ids = %s::jsonb", (json.dumps([memory_id]),))
 
     def delete_graph(self, scope: Scope) -> None:
         where, params = _scope_sql(scope)
@@ -191,6 +197,29 @@ class PostgresGraph:
             (list(entity_ids), *params, limit),
         )
         return [(row[0], row[1]) for row in rows]
+
+    def export_graph(self, memory_ids: Sequence[str]) -> tuple[dict[str, list[Entity]], dict[str, list[Relation]]]:
+        entities: dict[str, list[Entity]] = {}
+        relations: dict[str, list[Relation]] = {}
+        if not memory_ids:
+            return entities, relations
+        ids = list(memory_ids)
+        columns = ", ".join(f"e.{c.strip()}" for c in ENTITY_COLUMNS.split(","))
+        for row in self._read(
+            f"SELECT l.memory_id, {columns} FROM memory_entities l JOIN entities e ON e.id = l.entity_id "
+            "WHERE l.memory_id = ANY(%s) ORDER BY e.pk",
+            (ids,),
+        ):
+            entities.setdefault(row[0], []).append(entity_from_row(row[1:], _same))
+        for row in self._read(
+            f"SELECT j.value, {_RELATION_COLUMNS_R}, s.name, d.name "
+            "FROM relations r CROSS JOIN LATERAL jsonb_array_elements_text(r.memory_ids) AS j(value) "
+            "JOIN entities s ON s.id = r.source_id JOIN entities d ON d.id = r.destination_id "
+            "WHERE j.value = ANY(%s) ORDER BY r.pk",
+            (ids,),
+        ):
+            relations.setdefault(row[0], []).append(relation_from_row(row[1:], _same))
+        return entities, relations
 
     def list_relations(self, scope: Scope, *, as_of: datetime | None, limit: int) -> list[Relation]:
         return self._relations(scope, as_of, "", [], limit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -111,7 +112,8 @@ class SQLiteGraph:
     def insert_relations(self, relations: Sequence[Relation]) -> None:
         with self._store.transaction():
             self._store._db.executemany(
-                f"INSERT INTO relations ({RELATION_COLUMNS}, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO relations ({RELATION_COLUMNS}, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO NOTHING",
                 [(*relation_values(r, iso), r.owner.owner_key()) for r in relations],
             )
 
@@ -127,6 +129,11 @@ class SQLiteGraph:
             self._store._db.executemany(
                 "INSERT OR IGNORE INTO memory_entities (memory_id, entity_id) VALUES (?, ?)", links
             )
+
+    def forget_memory(self, memory_id: str) -> None:
+        with self._store.transaction():
+            self._store._db.execute("DELETE FROM memory_entities WHERE memory_id = ?", (memory_id,))
+            self._store._db.execute("DELETE FROM relations WHERE memory_ids = ?", (json.dumps([memory_id]),))
 
     def delete_graph(self, scope: Scope) -> None:
         where, params = _scope_sql(scope)
@@ -182,6 +189,27 @@ class SQLiteGraph:
             (*entity_ids, *params, limit),
         )
         return [(row[0], row[1]) for row in rows]
+
+    def export_graph(self, memory_ids: Sequence[str]) -> tuple[dict[str, list[Entity]], dict[str, list[Relation]]]:
+        entities: dict[str, list[Entity]] = {}
+        relations: dict[str, list[Relation]] = {}
+        for chunk in iter_chunks(list(memory_ids), 500):
+            marks = ", ".join("?" * len(chunk))
+            columns = ", ".join(f"e.{c.strip()}" for c in ENTITY_COLUMNS.split(","))
+            for row in self._run(
+                f"SELECT l.memory_id, {columns} FROM memory_entities l JOIN entities e ON e.id = l.entity_id "
+                f"WHERE l.memory_id IN ({marks}) ORDER BY e.pk",
+                chunk,
+            ):
+                entities.setdefault(row[0], []).append(entity_from_row(row[1:], datetime.fromisoformat))
+            for row in self._run(
+                f"SELECT j.value, {_RELATION_COLUMNS_R}, s.name, d.name FROM relations r, json_each(r.memory_ids) j "
+                "JOIN entities s ON s.id = r.source_id JOIN entities d ON d.id = r.destination_id "
+                f"WHERE j.value IN ({marks}) ORDER BY r.pk",
+                chunk,
+            ):
+                relations.setdefault(row[0], []).append(relation_from_row(row[1:], datetime.fromisoformat))
+        return entities, relations
 
     def list_relations(self, scope: Scope, *, as_of: datetime | None, limit: int) -> list[Relation]:
         return self._relations(scope, as_of, "", [], limit)
