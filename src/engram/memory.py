@@ -42,7 +42,15 @@ from engram.pipeline.prompts import (
     RECONCILE_SCHEMA,
 )
 from engram.pipeline.reconcile import Action, plan_actions, reconcile_messages
-from engram.search import embed_text, hybrid_search, keyword_text, neighbours, with_previous_turn
+from engram.search import (
+    NEIGHBOUR_TURNS,
+    conversation_context,
+    embed_text,
+    explained,
+    hybrid_search,
+    keyword_text,
+    with_previous_turn,
+)
 from engram.storage import build_store
 from engram.storage.base import Query, Store, StoredMessage, Vector
 from engram.storage.filters import Filter, check_metadata_key, normalise_time, parse_filters, scope_equalities
@@ -63,6 +71,7 @@ class _WritePlan:
     deletes: list[MemoryRecord] = field(default_factory=list)
     unchanged: list[MemoryRecord] = field(default_factory=list)
     keyword_texts: dict[str, str] = field(default_factory=dict)  # memory id -> text with its context
+    reindex: list[tuple[MemoryRecord, list[str]]] = field(default_factory=list)  # earlier turns, new context
 
 
 class Memory:
@@ -177,8 +186,12 @@ class Memory:
         threshold: float | None = None,
         rerank: bool | None = None,
         top_k: int | None = None,
+        explain: bool = False,
     ) -> dict[str, Any]:
-        """The memories that best match ``query`` in the scope, best first, each with a ``score``."""
+        """The memories that best match ``query`` in the scope, best first, each with a ``score``.
+
+        ``explain=True`` adds to each result the signals behind its score (``search.Hit.explain``).
+        """
         if not isinstance(query, str) or not query.strip():
             raise ValidationError("query must be a non-empty string")
         if rerank:
@@ -191,7 +204,11 @@ class Memory:
         hits = hybrid_search(
             self.store, Query(scope, tree, utcnow()), query, vector, limit=limit, threshold=threshold
         )
-        return {"results": [hit.record.to_item(hit.score) for hit in hits]}
+        results = [hit.record.to_item(hit.score) for hit in hits]
+        if explain:
+            for item, hit in zip(results, hits, strict=True):
+                item["explain"] = explained(hit)
+        return {"results": results}
 
     def get(self, memory_id: str) -> dict[str, Any] | None:
         """One memory by id, or None."""
@@ -285,13 +302,30 @@ class Memory:
         if not kept:
             raise ValidationError("there is nothing to store: every message is empty or a system message")
         records = [draft.record(turn.content, role=turn.role, sources=[turn], speaker=turn.name) for turn in kept]
-        texts = [turn.content for turn in kept]
-        # Each turn is indexed with the turns around it, so that an answer is found by its question.
-        plan = self._plan_adds(records, draft.scope, previous=[None, *texts[:-1]])
+        # Each turn is indexed with the turns around it, so that an answer is found by its question;
+        # the turns before come from the scope's stored messages, so that one message per call is
+        # indexed as the same conversation given in one call is.
+        earlier = self.store.recent_messages(draft.scope, 2 * NEIGHBOUR_TURNS) if self.config.recent_messages else []
+        context = conversation_context(earlier, [turn.content for turn in kept])
+        plan = self._plan_adds(records, draft.scope, previous=context.previous)
         plan.keyword_texts = {
-            record.id: keyword_text(record, neighbours(texts, i)) for i, record in enumerate(records)
+            record.id: keyword_text(record, context.neighbours[i]) for i, record in enumerate(records)
         }
+        plan.reindex = self._stored_turns(context.revisits, draft.scope)
         return plan
+
+    def _stored_turns(
+        self, revisits: list[tuple[StoredMessage, list[str]]], scope: Scope
+    ) -> list[tuple[MemoryRecord, list[str]]]:
+        """The memories stored verbatim from these earlier messages (same text, same time), each
+        with its new context."""
+        known = self.store.find_by_hash(scope.owner_only(), [memory_hash(m.content) for m, _ in revisits])
+        found = [(known.get(memory_hash(m.content)), m, context) for m, context in revisits]
+        return [
+            (record, context)
+            for record, message, context in found
+            if record is not None and record.created_at == message.created_at and record.memory == message.content
+        ]
 
     def _plan_inferred(
         self, turns: list[Message], draft: _Draft, custom_prompt: str | None
@@ -446,6 +480,7 @@ class Memory:
                 self.store.delete_memory(record.id)
                 history.append(_history(Event.DELETE, record, None))
             self.store.add_history(history)
+            self._reindex_turns(plan.reindex)
             window = [
                 StoredMessage(t.role, t.content, t.name, when)
                 for t in turns
@@ -453,6 +488,15 @@ class Memory:
             ]
             if window and self.config.recent_messages:
                 self.store.append_messages(scope, window, KEEP_MESSAGES)
+
+    def _reindex_turns(self, reindex: list[tuple[MemoryRecord, list[str]]]) -> None:
+        """Rewrite earlier turns' keyword entries with the context the new turns complete (inside
+        the add's transaction; a memory changed or deleted since the plan was made is left alone)."""
+        live = self.store.get_memories([record.id for record, _ in reindex]) if reindex else {}
+        for record, context in reindex:
+            current = live.get(record.id)
+            if current is not None and current.memory == record.memory:
+                self.store.update_memory(current, None, keyword_text(current, context))
 
     def _drop_stale(self, plan: _WritePlan, scope: Scope) -> None:
         """Re-check the plan inside the write transaction.

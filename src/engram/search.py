@@ -19,7 +19,7 @@ Recall@10 over categories 1–4, all-MiniLM-L6-v2; bench/bench_recall.py):
   Sunday!" is then found by the words of the question it answers, while its
   own words still weigh most (+9 points);
 - a memory whose speaker (the ``name`` of the message it was stored from,
-  kept as its actor) is named in the query gets ``SPEAKER_BOOST``: asked
+  kept as its actor) is named in the query gets ``Weights.speaker``: asked
   "what did Ana paint?", what Ana said comes first (+1.4 points);
 - the keyword query leaves out function words (the store's ``fts_query``):
   with OR semantics they otherwise match nearly every memory (+3.5 points).
@@ -28,55 +28,110 @@ Recall@10 over categories 1–4, all-MiniLM-L6-v2; bench/bench_recall.py):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from engram.embedders.base import normalise_rows
 from engram.models import MemoryRecord
-from engram.storage.base import Query, Store, Vector
+from engram.storage.base import Query, Store, StoredMessage, Vector
 
-DENSE_WEIGHT = 0.6  # 0.75 measured 1.5 points worse once keyword entries carried their context
-KEYWORD_WEIGHT = 0.4
-SPEAKER_BOOST = 0.1  # added when the query names the memory's speaker
-PREVIOUS_TURN_WEIGHT = 0.25  # how far a verbatim turn's vector leans towards the turn before it
-NEIGHBOUR_TURNS = 2  # turns each side whose words are keyword-indexed with a verbatim turn
 # Pool sizes trade recall for latency (100k memories, 1,000 users, scoped p50 without embedding):
 # 100/30 gives Recall@10 0.803 at ~1.5 ms; 50/20 gives 0.801 at ~1.2 ms; 20/10 gives 0.791 at ~0.95 ms.
 MIN_POOL = 100  # candidates drawn from each side before fusion
-SPEAKER_POOL = 30  # leading candidates read from the store, which the speaker boost may reorder
+HEAD = 30  # leading fused candidates read from the store, which the boosts may reorder
+PREVIOUS_TURN_WEIGHT = 0.25  # how far a verbatim turn's vector leans towards the turn before it
+NEIGHBOUR_TURNS = 2  # turns each side whose words are keyword-indexed with a verbatim turn
+VECTOR = "vector"  # the ranked list of cosine similarities; every other list is scaled by its best score
+KEYWORD = "keyword"
 _WORD = re.compile(r"\w+")
+
+RankedList = Sequence[tuple[str, float]]
+"""Memory ids with a score, best first: what each retrieval signal hands to fusion."""
 
 
 @dataclass(frozen=True)
-class Ranked:
+class Weights:
+    """The named weights of fusion and of the boosts applied to its head.
+
+    ``lists`` weighs each ranked list by name (``"vector"``, ``"keyword"``, and any list another
+    signal adds, such as a graph's); a list without a weight counts 0.
+    """
+
+    lists: Mapping[str, float] = field(default_factory=lambda: {VECTOR: 0.6, KEYWORD: 0.4})
+    speaker: float = 0.1  # added when the query names the memory's speaker
+    session: float = 0.0  # times the share of the head's score on the memory's day (session_support)
+
+    def of(self, name: str) -> float:
+        return self.lists.get(name, 0.0)
+
+
+DEFAULT_WEIGHTS = Weights()
+
+
+@dataclass(frozen=True)
+class Fused:
     memory_id: str
     score: float
-    dense: float
-    keyword: float
+    signals: dict[str, float]  # each list's normalised score for this memory
 
 
 @dataclass(frozen=True)
 class Hit:
     record: MemoryRecord
     score: float
+    explain: dict[str, float]  # each signal and boost behind the score
 
 
-def fuse(dense: list[tuple[str, float]], keyword: list[tuple[str, float]]) -> list[Ranked]:
-    """Combine both rankings; a memory missing from the dense side gets the lowest dense score seen."""
-    dense_floor = min((score for _, score in dense), default=0.0)
-    best_keyword = max((score for _, score in keyword), default=0.0)
-    dense_scores = dict(dense)
-    keyword_scores = {
-        memory_id: score / best_keyword if best_keyword > 0 else 0.0 for memory_id, score in keyword
-    }
-    ranked = []
-    for memory_id in dense_scores | keyword_scores:
-        d = dense_scores.get(memory_id, dense_floor)
-        k = keyword_scores.get(memory_id, 0.0)
-        ranked.append(Ranked(memory_id, DENSE_WEIGHT * d + KEYWORD_WEIGHT * k, d, k))
-    ranked.sort(key=lambda r: (-r.score, r.memory_id))
-    return ranked
+def fuse(lists: Mapping[str, RankedList], weights: Weights = DEFAULT_WEIGHTS) -> list[Fused]:
+    """Combine ranked lists into one ranking: the weighted sum of each list's normalised score.
+
+    The vector list keeps its cosines (a memory missing from it gets the lowest cosine seen);
+    every other list is divided by its best score, so its best match counts 1 and a memory missing
+    from it counts 0. Ties break by id, so the ranking is deterministic.
+    """
+    normalised: dict[str, dict[str, float]] = {}
+    floors: dict[str, float] = {}
+    for name, ranked in lists.items():
+        if name == VECTOR:
+            normalised[name] = dict(ranked)
+            floors[name] = min((score for _, score in ranked), default=0.0)
+        else:
+            best = max((score for _, score in ranked), default=0.0)
+            normalised[name] = {m: score / best if best > 0 else 0.0 for m, score in ranked}
+            floors[name] = 0.0
+    fused = []
+    for memory_id in dict.fromkeys(m for ranked in lists.values() for m, _ in ranked):
+        signals = {name: scores.get(memory_id, floors[name]) for name, scores in normalised.items()}
+        score = sum(weights.of(name) * value for name, value in signals.items())
+        fused.append(Fused(memory_id, score, signals))
+    fused.sort(key=lambda f: (-f.score, f.memory_id))
+    return fused
+
+
+def rerank(
+    head: Sequence[Fused], records: Mapping[str, MemoryRecord], text: str, weights: Weights = DEFAULT_WEIGHTS
+) -> list[Hit]:
+    """Apply the boosts to the head of a fused ranking (the memories read in full), best first."""
+    named = {word.lower() for word in _WORD.findall(text)}
+    present = [f for f in head if f.memory_id in records]
+    support = session_support([(records[f.memory_id], f.score) for f in present])
+    hits = []
+    for f in present:
+        record = records[f.memory_id]
+        speaker = weights.speaker if speaker_named(record, named) else 0.0
+        session = weights.session * support[record.id]
+        explain = {**f.signals, "fused": f.score, "speaker": speaker, "session": session}
+        hits.append(Hit(record, f.score + speaker + session, explain))
+    hits.sort(key=lambda hit: (-hit.score, hit.record.id))
+    for rank, hit in enumerate(hits, start=1):
+        hit.explain["rank"] = rank
+    return hits
+
+
+def explained(hit: Hit) -> dict[str, float]:
+    """A hit's ``explain`` block as search results show it."""
+    return {name: value if isinstance(value, int) else round(float(value), 6) for name, value in hit.explain.items()}
 
 
 def hybrid_search(
@@ -87,32 +142,45 @@ def hybrid_search(
     *,
     limit: int,
     threshold: float | None = None,
+    weights: Weights | None = None,
+    extra_lists: Mapping[str, RankedList] | None = None,
 ) -> list[Hit]:
-    pool = max(MIN_POOL, limit * 2)
-    ranked = fuse(
-        store.vector_search(scope_query, vector, pool),
-        store.keyword_search(scope_query, text, pool),
-    )
-    # Only the leading candidates are read from the store: enough to apply the speaker boost.
-    head = ranked[: max(limit, SPEAKER_POOL)]
-    records = store.get_memories([r.memory_id for r in head])
-    named = {word.lower() for word in _WORD.findall(text)}
-    hits = [
-        Hit(records[r.memory_id], r.score + speaker_boost(records[r.memory_id], named))
-        for r in head
-        if r.memory_id in records
-    ]
-    hits.sort(key=lambda hit: (-hit.score, hit.record.id))
+    """The best ``limit`` memories for a query: vector and keyword candidates (plus ``extra_lists``,
+    e.g. a graph signal) fused, the head read and boosted, then ``threshold`` and ``limit``."""
+    weights = weights or DEFAULT_WEIGHTS
+    lists = {**gather(store, scope_query, text, vector, max(MIN_POOL, limit * 2)), **(extra_lists or {})}
+    head = fuse(lists, weights)[: max(limit, HEAD)]
+    hits = rerank(head, store.get_memories([f.memory_id for f in head]), text, weights)
     if threshold is not None:
         hits = [hit for hit in hits if hit.score >= threshold]
     return hits[:limit]
 
 
-def speaker_boost(record: MemoryRecord, query_words: set[str]) -> float:
-    """``SPEAKER_BOOST`` when the query names the memory's speaker (its actor): asked "what did
-    Ana paint?", what Ana said comes before what others said about painting."""
-    actor = record.actor_id
-    return SPEAKER_BOOST if actor and actor.lower() in query_words else 0.0
+def gather(store: Store, scope_query: Query, text: str, vector: Vector, pool: int) -> dict[str, RankedList]:
+    """The ranked lists the store itself provides."""
+    return {
+        VECTOR: store.vector_search(scope_query, vector, pool),
+        KEYWORD: store.keyword_search(scope_query, text, pool),
+    }
+
+
+def speaker_named(record: MemoryRecord, query_words: set[str]) -> bool:
+    """Whether the query names the memory's speaker (its actor): asked "what did Ana paint?", what
+    Ana said comes before what others said about painting."""
+    return record.actor_id is not None and record.actor_id.lower() in query_words
+
+
+def session_support(scored: Sequence[tuple[MemoryRecord, float]]) -> dict[str, float]:
+    """For each memory, the share of the head's fused score held by the other memories of its day.
+
+    A day on which several memories match the query is a conversation about it; a memory of that
+    day that matches less well by itself is then likelier relevant than a lone match elsewhere.
+    """
+    per_day: dict[date, float] = {}
+    for record, score in scored:
+        per_day[record.created_at.date()] = per_day.get(record.created_at.date(), 0.0) + max(score, 0.0)
+    total = sum(per_day.values()) or 1.0
+    return {record.id: (per_day[record.created_at.date()] - max(score, 0.0)) / total for record, score in scored}
 
 
 def date_words(moment: datetime) -> str:
@@ -137,6 +205,37 @@ def with_previous_turn(vector: Vector, previous: Vector | None) -> Vector:
     if previous is None:
         return vector
     return normalise_rows(vector + PREVIOUS_TURN_WEIGHT * previous).reshape(-1)
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """The conversation around the turns of one ``add``, taken from the scope's stored messages as
+    well as the call, so that a turn is indexed alike whether its conversation came in one call or
+    one message at a time."""
+
+    previous: list[str | None]  # for each new turn, the turn before it
+    neighbours: list[list[str]]  # for each new turn, the turns around it
+    revisits: list[tuple[StoredMessage, list[str]]]  # earlier turns whose context the new ones extend
+
+
+def conversation_context(
+    earlier: Sequence[StoredMessage], texts: Sequence[str], span: int = NEIGHBOUR_TURNS
+) -> TurnContext:
+    """``earlier``: the scope's last stored messages (oldest first; ``2 * span`` of them give the
+    revisited turns their full context); ``texts``: the new turns, in order.
+
+    The last ``span`` earlier turns are revisited: the new turns now follow them, so their keyword
+    entry is rewritten with the fuller context. The work per add is bounded by ``span``.
+    """
+    sequence = [m.content for m in earlier] + list(texts)
+    first = len(earlier)
+    return TurnContext(
+        previous=[sequence[i - 1] if i > 0 else None for i in range(first, len(sequence))],
+        neighbours=[neighbours(sequence, i, span) for i in range(first, len(sequence))],
+        revisits=[(earlier[i], neighbours(sequence, i, span)) for i in range(max(0, first - span), first)]
+        if texts
+        else [],
+    )
 
 
 def neighbours(texts: Sequence[str], index: int, span: int = NEIGHBOUR_TURNS) -> list[str]:
