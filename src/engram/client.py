@@ -256,6 +256,7 @@ class _BaseClient:
         threshold: float | None = None,
         rerank: bool | None = None,
         top_k: int | None = None,
+        explain: bool = False,
     ) -> _Call:
         body = _without_none(
             query=query,
@@ -268,6 +269,8 @@ class _BaseClient:
             rerank=rerank,
             top_k=top_k,
         )
+        if explain:
+            body["explain"] = True
         return _Call("POST", "/v1/memories/search", body={**body, "limit": limit})
 
     def _build_get(self, memory_id: str) -> _Call:

@@ -91,10 +91,12 @@ class MemoryTools:
         run_id: str | None = None,
         limit: int = 10,
         filters: dict[str, Any] | None = None,
+        explain: bool = False,
     ) -> dict[str, Any]:
-        """The memories most relevant to a question, best first, each with a score."""
+        """The memories most relevant to a question, best first, each with a score (and, with
+        explain=true, the signals behind it)."""
         result: dict[str, Any] = self.memory.search(
-            query, **self._scope(user_id, agent_id, run_id), limit=limit, filters=filters
+            query, **self._scope(user_id, agent_id, run_id), limit=limit, filters=filters, explain=explain
         )
         return result
 

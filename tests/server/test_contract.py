@@ -214,3 +214,16 @@ def test_limit_and_top_k_cap_the_results(mem: Any) -> None:
 def test_a_high_threshold_drops_weak_matches(mem: Any) -> None:
     mem.add("I like tea", user_id="alice", infer=False)
     assert mem.search("tea", user_id="alice", threshold=1e9)["results"] == []
+
+
+def test_search_explains_each_score_only_when_asked(mem: Any) -> None:
+    mem.add("Ana paints seascapes on Sundays", user_id="alice", infer=False)
+    mem.add("I play the cello", user_id="alice", infer=False)
+    plain = mem.search("paints seascapes", user_id="alice", limit=2)["results"]
+    assert all("explain" not in item for item in plain)
+    explained = mem.search("paints seascapes", user_id="alice", limit=2, explain=True)["results"]
+    assert [item["memory"] for item in explained] == [item["memory"] for item in plain]
+    first = explained[0]["explain"]
+    assert first["rank"] == 1
+    assert first["keyword"] == 1.0  # the best keyword match counts 1
+    assert first["fused"] + first["speaker"] + first["session"] == pytest.approx(explained[0]["score"], abs=1e-5)

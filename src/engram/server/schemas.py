@@ -51,6 +51,7 @@ class SearchRequest(_Request):
     filters: dict[str, Any] | None = None
     threshold: float | None = None
     rerank: bool | None = None
+    explain: bool = Field(False, description="Add to each result the signals behind its score.")
 
 
 class ListRequest(_Request):
