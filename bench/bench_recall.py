@@ -27,7 +27,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,19 @@ from engram.eval.locomo import CATEGORIES, SCORED_CATEGORIES, Conversation, load
 from engram.eval.metrics import recall_at_k
 from engram.eval.runner import scope_of, session_messages
 from engram.models import MemoryRecord, Scope, utcnow
-from engram.search import DEFAULT_WEIGHTS, HEAD, KEYWORD, MIN_POOL, VECTOR, RankedList, Weights, fuse, gather, rerank
+from engram.search import (
+    DEFAULT_WEIGHTS,
+    HEAD,
+    KEYWORD,
+    MIN_POOL,
+    VECTOR,
+    Fused,
+    RankedList,
+    Weights,
+    fuse,
+    gather,
+    rerank,
+)
 from engram.storage.base import Query
 from engram.storage.sqlite import SQLiteStore
 
@@ -49,6 +61,7 @@ K = 10
 GRID_VECTOR = (0.4, 0.5, 0.6, 0.7)
 GRID_SPEAKER = (0.0, 0.05, 0.1, 0.15)
 GRID_SESSION = (0.0, 0.1, 0.2, 0.4, 0.8)
+GRID_DATED = (0.0, 0.05, 0.1, 0.2)
 
 
 @dataclass
@@ -61,12 +74,13 @@ class Asked:
     evidence: tuple[str, ...]
     lists: dict[str, RankedList]
     records: dict[str, MemoryRecord]
+    heads: dict[tuple[tuple[str, float], ...], list[Fused]] = field(default_factory=dict)
 
 
 def grid() -> list[Weights]:
     return [
-        Weights(lists={VECTOR: v, KEYWORD: round(1 - v, 2)}, speaker=s, session=d)
-        for v, s, d in itertools.product(GRID_VECTOR, GRID_SPEAKER, GRID_SESSION)
+        Weights(lists={VECTOR: v, KEYWORD: round(1 - v, 2)}, speaker=s, session=d, dated=t)
+        for v, s, d, t in itertools.product(GRID_VECTOR, GRID_SPEAKER, GRID_SESSION, GRID_DATED)
     ]
 
 
@@ -105,7 +119,10 @@ def collect(memory: Memory, conversation: Conversation) -> list[Asked]:
 
 def recall(asked: Asked, weights: Weights) -> float:
     """Recall@10 of one question under ``weights``: the ranking ``hybrid_search`` would return."""
-    hits = rerank(fuse(asked.lists, weights)[: max(K, HEAD)], asked.records, asked.text, weights)[:K]
+    key = tuple(sorted(weights.lists.items()))
+    if key not in asked.heads:  # the fused head depends on the list weights only: reused across boosts
+        asked.heads[key] = fuse(asked.lists, weights)[: max(K, HEAD)]
+    hits = rerank(asked.heads[key], asked.records, asked.text, weights)[:K]
     retrieved = [hit.record.metadata.get("source_ids", []) for hit in hits]
     return recall_at_k(retrieved, asked.evidence, K)
 
@@ -168,7 +185,7 @@ def cross_validate(asked: list[Asked]) -> tuple[list[float], list[float], list[W
 
 def describe(weights: Weights) -> str:
     lists = f"vector {weights.of(VECTOR)} keyword {weights.of(KEYWORD)}"
-    return f"{lists} speaker {weights.speaker} session {weights.session}"
+    return f"{lists} speaker {weights.speaker} session {weights.session} dated {weights.dated}"
 
 
 def main() -> None:
@@ -206,6 +223,8 @@ def cached(path: Path, mode: str) -> tuple[list[Asked] | None, float]:
     if not path.exists():
         return None, 0.0
     asked, add_ms = pickle.loads(path.read_bytes())  # a file this script wrote
+    for question in asked:
+        question.heads = {}
     return asked, add_ms
 
 

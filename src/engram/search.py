@@ -34,6 +34,7 @@ from datetime import date, datetime
 
 from engram.embedders.base import normalise_rows
 from engram.models import MemoryRecord
+from engram.query_dates import query_date_range, within
 from engram.storage.base import Query, Store, StoredMessage, Vector
 
 # Pool sizes trade recall for latency (100k memories, 1,000 users, scoped p50 without embedding):
@@ -61,6 +62,7 @@ class Weights:
     lists: Mapping[str, float] = field(default_factory=lambda: {VECTOR: 0.6, KEYWORD: 0.4})
     speaker: float = 0.1  # added when the query names the memory's speaker
     session: float = 0.0  # times the share of the head's score on the memory's day (session_support)
+    dated: float = 0.0  # added when the memory is dated within the range the query names (query_dates)
 
     def of(self, name: str) -> float:
         return self.lists.get(name, 0.0)
@@ -114,6 +116,7 @@ def rerank(
 ) -> list[Hit]:
     """Apply the boosts to the head of a fused ranking (the memories read in full), best first."""
     named = {word.lower() for word in _WORD.findall(text)}
+    span = query_date_range(text) if weights.dated else None
     present = [f for f in head if f.memory_id in records]
     support = session_support([(records[f.memory_id], f.score) for f in present])
     hits = []
@@ -121,8 +124,9 @@ def rerank(
         record = records[f.memory_id]
         speaker = weights.speaker if speaker_named(record, named) else 0.0
         session = weights.session * support[record.id]
-        explain = {**f.signals, "fused": f.score, "speaker": speaker, "session": session}
-        hits.append(Hit(record, f.score + speaker + session, explain))
+        dated = weights.dated if span and within(record.created_at.date(), span) else 0.0
+        explain = {**f.signals, "fused": f.score, "speaker": speaker, "session": session, "dated": dated}
+        hits.append(Hit(record, f.score + speaker + session + dated, explain))
     hits.sort(key=lambda hit: (-hit.score, hit.record.id))
     for rank, hit in enumerate(hits, start=1):
         hit.explain["rank"] = rank
