@@ -118,3 +118,18 @@ def test_context_revisits_only_the_last_turns() -> None:
         ("d", ["b", "c", "e", "f"]),
     ]
     assert conversation_context([], ["x"]).revisits == []
+
+
+def test_a_plain_string_is_a_note_without_context(recording: tuple[Memory, RecordingStore]) -> None:
+    memory, store = recording
+    memory.add("I am allergic to peanuts", user_id="u", infer=False)
+    memory.add("The stock market fell sharply", user_id="u", infer=False)
+    assert "peanuts" not in store.keyword["The stock market fell sharply"]
+    assert "stock" not in store.keyword["I am allergic to peanuts"]
+
+
+def test_turns_hours_apart_are_not_each_others_context(recording: tuple[Memory, RecordingStore]) -> None:
+    memory, store = recording
+    memory.add({"role": "user", "content": "Is the bakery open?"}, user_id="u", infer=False, timestamp=MORNING)
+    memory.add({"role": "user", "content": "It rained all day."}, user_id="u", infer=False, timestamp=EVENING)
+    assert "bakery" not in store.keyword["It rained all day."]

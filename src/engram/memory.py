@@ -44,11 +44,13 @@ from engram.pipeline.prompts import (
 from engram.pipeline.reconcile import Action, plan_actions, reconcile_messages
 from engram.search import (
     NEIGHBOUR_TURNS,
+    RecentVectors,
     conversation_context,
     embed_text,
     explained,
     hybrid_search,
     keyword_text,
+    same_conversation,
     with_previous_turn,
 )
 from engram.storage import build_store
@@ -101,6 +103,7 @@ class Memory:
         if self.config.llm is not None and llm is None:
             self._llm = build_llm(self.config.llm.provider, self.config.llm.config)
         self._usage_lock = threading.Lock()
+        self._recent_vectors = RecentVectors()  # the turn before a new one is not embedded twice
         self.usage = Usage()  # running totals of every LLM call this Memory made
 
     @classmethod
@@ -162,7 +165,7 @@ class Memory:
         elif infer:
             plan, usage, warnings = self._plan_inferred(turns, draft, prompt)
         else:
-            plan = self._plan_verbatim(turns, draft)
+            plan = self._plan_verbatim(turns, draft, standalone=isinstance(messages, str))
 
         self._apply(plan, scope, turns, when)
         self._count(usage)
@@ -296,8 +299,12 @@ class Memory:
 
     # -- the steps of add ------------------------------------------------------------------
 
-    def _plan_verbatim(self, turns: list[Message], draft: _Draft) -> _WritePlan:
-        """infer=False: each non-system message becomes a memory as it is."""
+    def _plan_verbatim(self, turns: list[Message], draft: _Draft, *, standalone: bool = False) -> _WritePlan:
+        """infer=False: each non-system message becomes a memory as it is.
+
+        ``standalone`` (a plain string was added: a note, not a conversation turn) takes no
+        context from the messages stored before it.
+        """
         kept = [turn for turn in turns if turn.role != "system" and turn.content]
         if not kept:
             raise ValidationError("there is nothing to store: every message is empty or a system message")
@@ -305,8 +312,9 @@ class Memory:
         # Each turn is indexed with the turns around it, so that an answer is found by its question;
         # the turns before come from the scope's stored messages, so that one message per call is
         # indexed as the same conversation given in one call is.
-        earlier = self.store.recent_messages(draft.scope, 2 * NEIGHBOUR_TURNS) if self.config.recent_messages else []
-        context = conversation_context(earlier, [turn.content for turn in kept])
+        use_stored = self.config.recent_messages and not standalone
+        earlier = self.store.recent_messages(draft.scope, 2 * NEIGHBOUR_TURNS) if use_stored else []
+        context = conversation_context(same_conversation(earlier, draft.created_at), [turn.content for turn in kept])
         plan = self._plan_adds(records, draft.scope, previous=context.previous)
         plan.keyword_texts = {
             record.id: keyword_text(record, context.neighbours[i]) for i, record in enumerate(records)
@@ -516,7 +524,7 @@ class Memory:
     # -- helpers ---------------------------------------------------------------------------
 
     def _embed(self, texts: list[str]) -> Any:
-        return self.embedder.embed_batch(texts, purpose="document")
+        return self._recent_vectors.embed(self.embedder, texts)
 
     def _existing(self, memory_id: str) -> MemoryRecord:
         record = self.store.get_memory(_memory_id(memory_id))

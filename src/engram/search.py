@@ -28,11 +28,15 @@ Recall@10 over categories 1–4, all-MiniLM-L6-v2; bench/bench_recall.py):
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from engram.embedders.base import normalise_rows
+import numpy as np
+
+from engram.embedders.base import Embedder, Vectors, normalise_rows
 from engram.models import MemoryRecord
 from engram.query_dates import query_date_range, within
 from engram.storage.base import Query, Store, StoredMessage, Vector
@@ -43,6 +47,7 @@ MIN_POOL = 100  # candidates drawn from each side before fusion
 HEAD = 30  # leading fused candidates read from the store, which the boosts may reorder
 PREVIOUS_TURN_WEIGHT = 0.25  # how far a verbatim turn's vector leans towards the turn before it
 NEIGHBOUR_TURNS = 2  # turns each side whose words are keyword-indexed with a verbatim turn
+CONVERSATION_GAP = timedelta(hours=1)  # stored turns further apart than this are not one conversation
 VECTOR = "vector"  # the ranked list of cosine similarities; every other list is scaled by its best score
 KEYWORD = "keyword"
 _WORD = re.compile(r"\w+")
@@ -222,6 +227,21 @@ class TurnContext:
     revisits: list[tuple[StoredMessage, list[str]]]  # earlier turns whose context the new ones extend
 
 
+def same_conversation(
+    earlier: Sequence[StoredMessage], when: datetime, gap: timedelta = CONVERSATION_GAP
+) -> list[StoredMessage]:
+    """The tail of ``earlier`` (oldest first) that belongs to the conversation going on at ``when``:
+    each message at most ``gap`` from the one after it. Turns days apart are not each other's context."""
+    kept: list[StoredMessage] = []
+    after = when
+    for message in reversed(earlier):
+        if abs(after - message.created_at) > gap:
+            break
+        kept.append(message)
+        after = message.created_at
+    return kept[::-1]
+
+
 def conversation_context(
     earlier: Sequence[StoredMessage], texts: Sequence[str], span: int = NEIGHBOUR_TURNS
 ) -> TurnContext:
@@ -245,3 +265,26 @@ def conversation_context(
 def neighbours(texts: Sequence[str], index: int, span: int = NEIGHBOUR_TURNS) -> list[str]:
     """The ``span`` texts before and after ``texts[index]``."""
     return [*texts[max(0, index - span) : index], *texts[index + 1 : index + 1 + span]]
+
+
+class RecentVectors:
+    """The document vectors of the last texts embedded: a turn added alone leans towards the turn
+    before it (``with_previous_turn``), which the previous ``add`` has just embedded."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._vectors: OrderedDict[str, Vector] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, embedder: Embedder, texts: list[str]) -> Vectors:
+        with self._lock:
+            known = {text: self._vectors[text] for text in texts if text in self._vectors}
+        missing = [text for text in dict.fromkeys(texts) if text not in known]
+        if missing:
+            fresh = dict(zip(missing, embedder.embed_batch(missing, purpose="document"), strict=True))
+            known |= fresh
+            with self._lock:
+                self._vectors.update(fresh)
+                while len(self._vectors) > self._size:
+                    self._vectors.popitem(last=False)
+        return np.stack([known[text] for text in texts]) if texts else embedder.embed_batch([], purpose="document")
