@@ -121,20 +121,23 @@ def recall(asked: Asked, weights: Weights) -> float:
     """Recall@10 of one question under ``weights``: the ranking ``hybrid_search`` would return."""
     key = tuple(sorted(weights.lists.items()))
     if key not in asked.heads:  # the fused head depends on the list weights only: reused across boosts
-        asked.heads[key] = fuse(asked.lists, weights)[: max(K, HEAD)]
+        asked.heads[key] = fuse(asked.lists, weights, max(K, HEAD))
     hits = rerank(asked.heads[key], asked.records, asked.text, weights)[:K]
     retrieved = [hit.record.metadata.get("source_ids", []) for hit in hits]
     return recall_at_k(retrieved, asked.evidence, K)
 
 
-def measure(path: str, granularity: str, conversations: Sequence[str] | None) -> tuple[list[Asked], float]:
+def measure(
+    path: str, granularity: str, conversations: Sequence[str] | None, call_context_only: bool = False
+) -> tuple[list[Asked], float]:
     """Ingest every conversation into a fresh store and collect its questions; returns ms per add."""
     data = [c for c in load_locomo(path) if not conversations or c.sample_id in conversations]
     embedder = build_embedder()
     asked: list[Asked] = []
     add_seconds, calls = 0.0, 0
     with tempfile.TemporaryDirectory() as scratch:
-        memory = Memory(store=SQLiteStore(Path(scratch) / "bench.db"), embedder=embedder)
+        config = {"recent_messages": 0} if call_context_only else {}
+        memory = Memory(config, store=SQLiteStore(Path(scratch) / "bench.db"), embedder=embedder)
         for conversation in _bar(data, f"{granularity}: ingest"):
             started = time.perf_counter()
             calls += ingest(memory, conversation, granularity)
@@ -194,6 +197,11 @@ def main() -> None:
     parser.add_argument("--granularity", choices=("session", "turn", "both"), default="both")
     parser.add_argument("--cv", action="store_true", help="tune the weights by leave-one-conversation-out CV")
     parser.add_argument("--conversations", help="comma-separated sample ids (default: all)")
+    parser.add_argument(
+        "--call-context-only",
+        action="store_true",
+        help="index each turn with the turns of its own add call only, as engram did before (recent_messages=0)",
+    )
     parser.add_argument("--cache", help="folder keeping each mode's candidates, to re-rank without ingesting")
     args = parser.parse_args()
     conversations = [c for c in (args.conversations or "").split(",") if c] or None
@@ -202,7 +210,7 @@ def main() -> None:
     for mode in modes:
         asked, add_ms = cached(Path(args.cache) / f"{mode}.pickle", mode) if args.cache else (None, 0.0)
         if asked is None:
-            asked, add_ms = measure(args.path, mode, conversations)
+            asked, add_ms = measure(args.path, mode, conversations, args.call_context_only)
             if args.cache:
                 Path(args.cache).mkdir(parents=True, exist_ok=True)
                 (Path(args.cache) / f"{mode}.pickle").write_bytes(pickle.dumps((asked, add_ms)))

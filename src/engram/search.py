@@ -90,30 +90,32 @@ class Hit:
     explain: dict[str, float]  # each signal and boost behind the score
 
 
-def fuse(lists: Mapping[str, RankedList], weights: Weights = DEFAULT_WEIGHTS) -> list[Fused]:
-    """Combine ranked lists into one ranking: the weighted sum of each list's normalised score.
+def fuse(lists: Mapping[str, RankedList], weights: Weights = DEFAULT_WEIGHTS, limit: int | None = None) -> list[Fused]:
+    """Combine ranked lists into one ranking (its first ``limit``): the weighted sum of each list's
+    normalised score.
 
     The vector list keeps its cosines (a memory missing from it gets the lowest cosine seen);
     every other list is divided by its best score, so its best match counts 1 and a memory missing
     from it counts 0. Ties break by id, so the ranking is deterministic.
     """
-    normalised: dict[str, dict[str, float]] = {}
-    floors: dict[str, float] = {}
+    normalised: dict[str, tuple[dict[str, float], float]] = {}  # name -> (scores, floor)
     for name, ranked in lists.items():
         if name == VECTOR:
-            normalised[name] = dict(ranked)
-            floors[name] = min((score for _, score in ranked), default=0.0)
+            normalised[name] = (dict(ranked), min((score for _, score in ranked), default=0.0))
         else:
             best = max((score for _, score in ranked), default=0.0)
-            normalised[name] = {m: score / best if best > 0 else 0.0 for m, score in ranked}
-            floors[name] = 0.0
-    fused = []
-    for memory_id in dict.fromkeys(m for ranked in lists.values() for m, _ in ranked):
-        signals = {name: scores.get(memory_id, floors[name]) for name, scores in normalised.items()}
-        score = sum(weights.of(name) * value for name, value in signals.items())
-        fused.append(Fused(memory_id, score, signals))
-    fused.sort(key=lambda f: (-f.score, f.memory_id))
-    return fused
+            normalised[name] = ({m: score / best if best > 0 else 0.0 for m, score in ranked}, 0.0)
+    # Every memory starts from the floors and gains what each list gives it above its floor.
+    start = sum(weights.of(name) * floor for name, (_, floor) in normalised.items())
+    total = dict.fromkeys((m for ranked in lists.values() for m, _ in ranked), start)
+    for name, (scores, floor) in normalised.items():
+        weight = weights.of(name)
+        for memory_id, value in scores.items():
+            total[memory_id] += weight * (value - floor)
+    order = sorted(total, key=lambda m: (-total[m], m))[:limit]
+    return [
+        Fused(m, total[m], {name: scores.get(m, floor) for name, (scores, floor) in normalised.items()}) for m in order
+    ]
 
 
 def rerank(
@@ -158,7 +160,7 @@ def hybrid_search(
     e.g. a graph signal) fused, the head read and boosted, then ``threshold`` and ``limit``."""
     weights = weights or DEFAULT_WEIGHTS
     lists = {**gather(store, scope_query, text, vector, max(MIN_POOL, limit * 2)), **(extra_lists or {})}
-    head = fuse(lists, weights)[: max(limit, HEAD)]
+    head = fuse(lists, weights, max(limit, HEAD))
     hits = rerank(head, store.get_memories([f.memory_id for f in head]), text, weights)
     if threshold is not None:
         hits = [hit for hit in hits if hit.score >= threshold]
