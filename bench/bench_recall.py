@@ -43,12 +43,13 @@ from engram.search import (
     KEYWORD,
     MIN_POOL,
     VECTOR,
-    Fused,
+    Candidate,
     RankedList,
     Weights,
+    boost_strengths,
     fuse,
     gather,
-    rerank,
+    rank_candidates,
 )
 from engram.storage.base import Query
 from engram.storage.sqlite import SQLiteStore
@@ -74,7 +75,7 @@ class Asked:
     evidence: tuple[str, ...]
     lists: dict[str, RankedList]
     records: dict[str, MemoryRecord]
-    heads: dict[tuple[tuple[str, float], ...], list[Fused]] = field(default_factory=dict)
+    heads: dict[tuple[tuple[str, float], ...], list[Candidate]] = field(default_factory=dict)
 
 
 def grid() -> list[Weights]:
@@ -121,8 +122,8 @@ def recall(asked: Asked, weights: Weights) -> float:
     """Recall@10 of one question under ``weights``: the ranking ``hybrid_search`` would return."""
     key = tuple(sorted(weights.lists.items()))
     if key not in asked.heads:  # the fused head depends on the list weights only: reused across boosts
-        asked.heads[key] = fuse(asked.lists, weights, max(K, HEAD))
-    hits = rerank(asked.heads[key], asked.records, asked.text, weights)[:K]
+        asked.heads[key] = boost_strengths(fuse(asked.lists, weights, max(K, HEAD)), asked.records, asked.text)
+    hits = rank_candidates(asked.heads[key], weights)[:K]
     retrieved = [hit.record.metadata.get("source_ids", []) for hit in hits]
     return recall_at_k(retrieved, asked.evidence, K)
 

@@ -118,26 +118,53 @@ def fuse(lists: Mapping[str, RankedList], weights: Weights = DEFAULT_WEIGHTS, li
     ]
 
 
-def rerank(
-    head: Sequence[Fused], records: Mapping[str, MemoryRecord], text: str, weights: Weights = DEFAULT_WEIGHTS
-) -> list[Hit]:
-    """Apply the boosts to the head of a fused ranking (the memories read in full), best first."""
+@dataclass(frozen=True)
+class Candidate:
+    """A memory of the fused head, read in full, with the strength of each boost (0 to 1)."""
+
+    fused: Fused
+    record: MemoryRecord
+    boosts: dict[str, float]  # "speaker", "session", "dated": times the Weights field of that name
+
+
+def boost_strengths(head: Sequence[Fused], records: Mapping[str, MemoryRecord], text: str) -> list[Candidate]:
+    """How strongly each boost applies to each memory of the head (those ``records`` holds)."""
     named = {word.lower() for word in _WORD.findall(text)}
-    span = query_date_range(text) if weights.dated else None
-    present = [f for f in head if f.memory_id in records]
-    support = session_support([(records[f.memory_id], f.score) for f in present])
+    span = query_date_range(text)
+    present = [(f, records[f.memory_id]) for f in head if f.memory_id in records]
+    support = session_support([(record, f.score) for f, record in present])
+    return [
+        Candidate(
+            f,
+            record,
+            {
+                "speaker": 1.0 if speaker_named(record, named) else 0.0,
+                "session": support[record.id],
+                "dated": 1.0 if span and within(record.created_at.date(), span) else 0.0,
+            },
+        )
+        for f, record in present
+    ]
+
+
+def rank_candidates(candidates: Sequence[Candidate], weights: Weights = DEFAULT_WEIGHTS) -> list[Hit]:
+    """Fused score plus the weighted boosts, best first; ``explain`` holds every part and the rank."""
     hits = []
-    for f in present:
-        record = records[f.memory_id]
-        speaker = weights.speaker if speaker_named(record, named) else 0.0
-        session = weights.session * support[record.id]
-        dated = weights.dated if span and within(record.created_at.date(), span) else 0.0
-        explain = {**f.signals, "fused": f.score, "speaker": speaker, "session": session, "dated": dated}
-        hits.append(Hit(record, f.score + speaker + session + dated, explain))
+    for candidate in candidates:
+        boosts = {name: getattr(weights, name) * strength for name, strength in candidate.boosts.items()}
+        explain = {**candidate.fused.signals, "fused": candidate.fused.score, **boosts}
+        hits.append(Hit(candidate.record, candidate.fused.score + sum(boosts.values()), explain))
     hits.sort(key=lambda hit: (-hit.score, hit.record.id))
     for rank, hit in enumerate(hits, start=1):
         hit.explain["rank"] = rank
     return hits
+
+
+def rerank(
+    head: Sequence[Fused], records: Mapping[str, MemoryRecord], text: str, weights: Weights = DEFAULT_WEIGHTS
+) -> list[Hit]:
+    """Apply the boosts to the head of a fused ranking (the memories read in full), best first."""
+    return rank_candidates(boost_strengths(head, records, text), weights)
 
 
 def explained(hit: Hit) -> dict[str, float]:
