@@ -188,7 +188,7 @@ def hybrid_search(
     weights = weights or DEFAULT_WEIGHTS
     lists = {**gather(store, scope_query, text, vector, max(MIN_POOL, limit * 2)), **(extra_lists or {})}
     head = fuse(lists, weights, max(limit, HEAD))
-    hits = rerank(head, store.get_memories([f.memory_id for f in head]), text, weights)
+    hits = rerank(head, store.get_memories([f.memory_id for f in head], as_of=scope_query.as_of), text, weights)
     if threshold is not None:
         hits = [hit for hit in hits if hit.score >= threshold]
     return hits[:limit]

@@ -17,6 +17,7 @@ from engram.server.errors import ERROR_SCHEMA, Forbidden
 from engram.server.schemas import (
     AddRequest,
     AddResult,
+    EpisodeItem,
     HistoryEntry,
     JobView,
     KeyCreated,
@@ -83,9 +84,10 @@ def list_memories(
     run_id: str | None = None,
     actor_id: str | None = None,
     limit: Annotated[int, Query()] = 100,
+    as_of: str | None = None,
 ) -> Any:
     """The scope's memories, newest first (POST /v1/memories/list takes filters)."""
-    return ctx.memory.get_all(**_scope(user_id, agent_id, run_id, actor_id), limit=limit)
+    return ctx.memory.get_all(**_scope(user_id, agent_id, run_id, actor_id), limit=limit, as_of=as_of)
 
 
 def get_memory(memory_id: MemoryId, ctx: Project) -> Any:
@@ -123,6 +125,11 @@ def memory_history(memory_id: MemoryId, ctx: Project) -> Any:
     if not rows:
         raise NotFoundError(f"no memory has id {memory_id!r}")
     return rows
+
+
+def memory_episodes(memory_id: MemoryId, ctx: Project) -> Any:
+    """The messages a memory came from, as they were said, oldest first."""
+    return ctx.memory.episodes(memory_id)
 
 
 def get_job(job_id: str, ctx: Project) -> Any:
@@ -188,6 +195,7 @@ def _add_memory_routes(router: APIRouter, tag: str, *, search_path: str, list_pa
         ("DELETE", "/memories/{memory_id}", delete_memory, Message),
         ("DELETE", "/memories", delete_memories, Message),
         ("GET", "/memories/{memory_id}/history", memory_history, list[HistoryEntry]),
+        ("GET", "/memories/{memory_id}/episodes", memory_episodes, list[EpisodeItem]),
         ("POST", "/reset", reset, Message),
     ]
     if list_path:
