@@ -67,7 +67,7 @@ class Weights:
     lists: Mapping[str, float] = field(default_factory=lambda: {VECTOR: 0.6, KEYWORD: 0.4})
     speaker: float = 0.1  # added when the query names the memory's speaker
     session: float = 0.0  # times the share of the head's score on the memory's day (session_support)
-    dated: float = 0.0  # added when the memory is dated within the range the query names (query_dates)
+    dated: float = 0.05  # added when the memory is dated within the range the query names (query_dates)
 
     def of(self, name: str) -> float:
         return self.lists.get(name, 0.0)

@@ -250,4 +250,5 @@ def test_search_explains_each_score_only_when_asked(mem: Any) -> None:
     first = explained[0]["explain"]
     assert first["rank"] == 1
     assert first["keyword"] == 1.0  # the best keyword match counts 1
-    assert first["fused"] + first["speaker"] + first["session"] == pytest.approx(explained[0]["score"], abs=1e-5)
+    boosts = first["speaker"] + first["session"] + first["dated"]
+    assert first["fused"] + boosts == pytest.approx(explained[0]["score"], abs=1e-5)
