@@ -1,13 +1,17 @@
-"""Search: dense and keyword candidates from the store, fused into one score.
+"""Search: ranked candidate lists from the store (and other signals), fused, then boosted.
 
-The score of a memory is ``DENSE_WEIGHT * cosine + KEYWORD_WEIGHT * keyword``,
-where ``keyword`` is its BM25 score divided by the best BM25 score of the
-query (so the best keyword match counts 1). Both parts lie in [0, 1] for
-related text, so ``threshold`` means the same thing from query to query
-(the speaker boost below can lift a score a little above 1).
+``hybrid_search`` asks the store for the ``MIN_POOL`` best memories by cosine (``"vector"``) and
+by BM25 (``"keyword"``); another signal (a graph's entity links) may add its own ranked list.
+``fuse`` scores each memory by the weighted sum of its normalised score in each list (named
+weights, ``Weights.lists``): the cosine as it is, every other list divided by its best score, so
+the best keyword match counts 1. The first ``HEAD`` memories are read in full and boosted
+(``boost_strengths`` / ``rank_candidates``): the query names the memory's speaker, or a date the
+memory falls on. ``threshold`` applies to that final score, which stays in [0, 1] for related text
+(the boosts can lift it a little above 1). ``explain=True`` returns every part.
 
-What each side indexes (measured on LoCoMo-style conversations, turn-level
-Recall@10 over categories 1–4, all-MiniLM-L6-v2; bench/bench_recall.py):
+Weights are tuned by leave-one-conversation-out cross-validation (bench/bench_recall.py --cv);
+docs/retrieval.md has the measured table. What each side indexes (LoCoMo-style conversations,
+turn-level Recall@10 over categories 1–4, all-MiniLM-L6-v2):
 
 - the vector embeds the memory's own text (``embed_text``), leaning a quarter
   of the way towards the previous turn's vector when it was stored verbatim
@@ -17,10 +21,14 @@ Recall@10 over categories 1–4, all-MiniLM-L6-v2; bench/bench_recall.py):
   (``NEIGHBOUR_TURNS`` each side, when it was stored verbatim from a
   conversation) and its date (``keyword_text``). A turn like "Yes, every
   Sunday!" is then found by the words of the question it answers, while its
-  own words still weigh most (+9 points);
+  own words still weigh most (+9 points). The turns come from the scope's stored
+  episodes as well as the call (``conversation_context``), so a chat app adding one
+  message per call gets the same index as one add per session (0.706 → 0.806);
 - a memory whose speaker (the ``name`` of the message it was stored from,
   kept as its actor) is named in the query gets ``Weights.speaker``: asked
   "what did Ana paint?", what Ana said comes first (+1.4 points);
+- a memory dated within the days the query names ("on 8 May, 2023", "in August
+  2023") gets ``Weights.dated`` (+0.3 points);
 - the keyword query leaves out function words (the store's ``fts_query``):
   with OR semantics they otherwise match nearly every memory (+3.5 points).
 """
