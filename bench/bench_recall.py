@@ -40,6 +40,7 @@ from engram.eval.metrics import recall_at_k
 from engram.eval.runner import scope_of, session_messages
 from engram.models import MemoryRecord, Scope, utcnow
 from engram.search import (
+    BOOSTS,
     DEFAULT_WEIGHTS,
     HEAD,
     KEYWORD,
@@ -141,9 +142,6 @@ def recall(asked: Asked, weights: Weights) -> float:
     hits = rank_candidates(asked.heads[key], weights)[:K]
     retrieved = [hit.record.metadata.get("source_ids", []) for hit in hits]
     return recall_at_k(retrieved, asked.evidence, K)
-
-
-BOOSTS = ("speaker", "session", "dated")
 
 
 def quick_recall(asked: Asked, weights: Weights) -> float:

@@ -30,6 +30,8 @@ DateRange = tuple[date, date]
 
 def query_date_range(text: str) -> DateRange | None:
     """The most precise date range ``text`` names, or None."""
+    if not _YEAR_ALONE.search(text):  # every form names a year: most queries stop here, cheaply
+        return None
     for pattern, day_first in ((_DAY_MONTH_YEAR, True), (_MONTH_DAY_YEAR, False)):
         if match := pattern.search(text):
             day, month = (match[1], match[2]) if day_first else (match[2], match[1])

@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -60,6 +60,7 @@ VECTOR = "vector"  # the ranked list of cosine similarities; every other list is
 KEYWORD = "keyword"
 _WORD = re.compile(r"\w+")
 
+BOOSTS = ("speaker", "session", "dated")  # the Weights fields applied to the head
 RankedList = Sequence[tuple[str, float]]
 """Memory ids with a score, best first: what each retrieval signal hands to fusion."""
 
@@ -108,21 +109,23 @@ def fuse(lists: Mapping[str, RankedList], weights: Weights = DEFAULT_WEIGHTS, li
     """
     normalised: dict[str, tuple[dict[str, float], float]] = {}  # name -> (scores, floor)
     for name, ranked in lists.items():
+        scores = {memory_id: float(score) for memory_id, score in ranked}
         if name == VECTOR:
-            normalised[name] = (dict(ranked), min((score for _, score in ranked), default=0.0))
+            normalised[name] = (scores, min(scores.values(), default=0.0))
         else:
-            best = max((score for _, score in ranked), default=0.0)
-            normalised[name] = ({m: score / best if best > 0 else 0.0 for m, score in ranked}, 0.0)
+            best = max(scores.values(), default=0.0)
+            normalised[name] = ({m: v / best if best > 0 else 0.0 for m, v in scores.items()}, 0.0)
     # Every memory starts from the floors and gains what each list gives it above its floor.
     start = sum(weights.of(name) * floor for name, (_, floor) in normalised.items())
-    total = dict.fromkeys((m for ranked in lists.values() for m, _ in ranked), start)
+    total: dict[str, float] = {}
     for name, (scores, floor) in normalised.items():
         weight = weights.of(name)
         for memory_id, value in scores.items():
-            total[memory_id] += weight * (value - floor)
-    order = sorted(total, key=lambda m: (-total[m], m))[:limit]
+            total[memory_id] = total.get(memory_id, start) + weight * (value - floor)
+    best_first = sorted(total.items(), key=lambda item: (-item[1], item[0]))[:limit]
     return [
-        Fused(m, total[m], {name: scores.get(m, floor) for name, (scores, floor) in normalised.items()}) for m in order
+        Fused(m, score, {name: scores.get(m, floor) for name, (scores, floor) in normalised.items()})
+        for m, score in best_first
     ]
 
 
@@ -135,12 +138,18 @@ class Candidate:
     boosts: dict[str, float]  # "speaker", "session", "dated": times the Weights field of that name
 
 
-def boost_strengths(head: Sequence[Fused], records: Mapping[str, MemoryRecord], text: str) -> list[Candidate]:
-    """How strongly each boost applies to each memory of the head (those ``records`` holds)."""
-    named = {word.lower() for word in _WORD.findall(text)}
-    span = query_date_range(text)
+def boost_strengths(
+    head: Sequence[Fused], records: Mapping[str, MemoryRecord], text: str, boosts: Collection[str] = BOOSTS
+) -> list[Candidate]:
+    """How strongly each boost applies to each memory of the head (those ``records`` holds); boosts
+    not in ``boosts`` (their weight is 0) count 0 without being computed."""
+    named = {word.lower() for word in _WORD.findall(text)} if "speaker" in boosts else set()
+    span = query_date_range(text) if "dated" in boosts else None
     present = [(f, records[f.memory_id]) for f in head if f.memory_id in records]
-    support = session_support([(record, f.score) for f, record in present])
+    if "session" in boosts:
+        support = session_support([(record, f.score) for f, record in present])
+    else:
+        support = dict.fromkeys((record.id for _, record in present), 0.0)
     return [
         Candidate(
             f,
@@ -172,7 +181,8 @@ def rerank(
     head: Sequence[Fused], records: Mapping[str, MemoryRecord], text: str, weights: Weights = DEFAULT_WEIGHTS
 ) -> list[Hit]:
     """Apply the boosts to the head of a fused ranking (the memories read in full), best first."""
-    return rank_candidates(boost_strengths(head, records, text), weights)
+    used = [name for name in BOOSTS if getattr(weights, name)]
+    return rank_candidates(boost_strengths(head, records, text, used), weights)
 
 
 def explained(hit: Hit) -> dict[str, float]:
