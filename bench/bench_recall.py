@@ -185,7 +185,7 @@ def measure(
 def table(rows: dict[str, dict[str, float]], columns: Sequence[str]) -> str:
     lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name, values in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{values[c]:.3f}" for c in columns) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{values[c]:.3f}" if c in values else "–" for c in columns) + " |")
     return "\n".join(lines)
 
 
@@ -193,7 +193,8 @@ def by_category(asked: Sequence[Asked], scores: Sequence[float]) -> dict[str, fl
     out = {}
     for category in SCORED_CATEGORIES:
         values = [s for a, s in zip(asked, scores, strict=True) if a.category == category]
-        out[CATEGORIES[category]] = statistics.fmean(values) if values else 0.0
+        if values:  # a category without questions is left out
+            out[CATEGORIES[category]] = statistics.fmean(values)
     out["all"] = statistics.fmean(scores)
     return out
 
