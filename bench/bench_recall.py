@@ -5,12 +5,16 @@ either one ``add`` per session or one ``add`` per turn (as a chat app adds each 
 comes). Each question then searches its conversation's scope; Recall@10 is the share of its
 evidence turns among the first 10 results (categories 1-4).
 
-    .venv/bin/python bench/bench_recall.py [PATH] [--granularity session|turn|both] [--cv]
+    .venv/bin/python bench/bench_recall.py [PATH] [--granularity session|turn|both] [--cv] [--graph] [--out DIR]
 
 ``--cv`` tunes the fusion weights (``search.Weights``) over a grid by leave-one-conversation-out
 cross-validation: each conversation is scored with the weights that did best on the others. It
 prints, per category, the shipped defaults, the in-sample best (tuned and scored on the same
 conversations: optimistic) and the cross-validated figure (the honest one).
+
+``--graph`` turns graph memory on (entities from the speakers' names and the local entity
+recogniser of ``engram[graph]``): the graph's ranking joins fusion as one more list, and ``--cv``
+tunes its weight too. ``--out DIR`` keeps the database (``bench/bench_graph_cv.py`` reuses it).
 
 PATH defaults to ../shared/data/locomo-dev.json (CC BY-NC: read from there, never copied here).
 Only the search ranking is recomputed per weight setting: each question's candidate lists and
@@ -38,10 +42,12 @@ from engram.embedders import build_embedder
 from engram.eval.locomo import CATEGORIES, SCORED_CATEGORIES, Conversation, load_locomo
 from engram.eval.metrics import recall_at_k
 from engram.eval.runner import scope_of, session_messages
+from engram.graph import graph_candidates, match_query
 from engram.models import MemoryRecord, Scope, utcnow
 from engram.search import (
     BOOSTS,
     DEFAULT_WEIGHTS,
+    GRAPH,
     HEAD,
     KEYWORD,
     MIN_POOL,
@@ -55,7 +61,6 @@ from engram.search import (
     rank_candidates,
 )
 from engram.storage.base import Query
-from engram.storage.sqlite import SQLiteStore
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo-dev.json"
 K = 10
@@ -66,6 +71,7 @@ GRID_VECTOR = (0.4, 0.5, 0.6, 0.7)
 GRID_SPEAKER = (0.0, 0.05, 0.1, 0.15)
 GRID_SESSION = (0.0, 0.1, 0.2, 0.4, 0.8)
 GRID_DATED = (0.0, 0.05, 0.1, 0.2)
+GRID_GRAPH = (0.0, 0.05, 0.1, 0.2)  # with --graph
 
 
 @dataclass
@@ -83,10 +89,12 @@ class Asked:
     arrays: dict[tuple[tuple[str, float], ...], Any] = field(default_factory=dict)
 
 
-def grid() -> list[Weights]:
+def grid(graph: bool = False) -> list[Weights]:
     return [
-        Weights(lists={VECTOR: v, KEYWORD: round(1 - v, 2)}, speaker=s, session=d, dated=t)
-        for v, s, d, t in itertools.product(GRID_VECTOR, GRID_SPEAKER, GRID_SESSION, GRID_DATED)
+        Weights(lists={VECTOR: v, KEYWORD: round(1 - v, 2), GRAPH: g}, speaker=s, session=d, dated=t)
+        for v, s, d, t, g in itertools.product(
+            GRID_VECTOR, GRID_SPEAKER, GRID_SESSION, GRID_DATED, GRID_GRAPH if graph else (0.0,)
+        )
     ]
 
 
@@ -117,7 +125,10 @@ def collect(memory: Memory, conversation: Conversation) -> list[Asked]:
         started = time.perf_counter()  # the whole verb, embedding the question included
         memory.search(question.question, user_id=scope_of(conversation), limit=K)
         search_ms = (time.perf_counter() - started) * 1000
-        lists = gather(memory.store, query, question.question, vector, MIN_POOL)
+        lists = dict(gather(memory.store, query, question.question, vector, MIN_POOL))
+        if memory.graph_settings is not None:  # what Memory.search adds when the graph is on
+            match = match_query(memory.store, query.scope, question.question, memory.graph_settings.hops)
+            lists[GRAPH] = graph_candidates(memory.store, query, match, limit=MIN_POOL) if match else []
         ids = list(dict.fromkeys(m for ranked in lists.values() for m, _ in ranked))
         records = memory.store.get_memories(ids)
         asked.append(
@@ -163,7 +174,12 @@ def quick_recall(asked: Asked, weights: Weights) -> float:
 
 
 def measure(
-    path: str, granularity: str, conversations: Sequence[str] | None, call_context_only: bool = False
+    path: str,
+    granularity: str,
+    conversations: Sequence[str] | None,
+    call_context_only: bool = False,
+    graph: bool = False,
+    out: str | None = None,
 ) -> tuple[list[Asked], float]:
     """Ingest every conversation into a fresh store and collect its questions; returns ms per add."""
     data = [c for c in load_locomo(path) if not conversations or c.sample_id in conversations]
@@ -171,8 +187,13 @@ def measure(
     asked: list[Asked] = []
     add_seconds, calls = 0.0, 0
     with tempfile.TemporaryDirectory() as scratch:
-        config = {"recent_messages": 0} if call_context_only else {}
-        memory = Memory(config, store=SQLiteStore(Path(scratch) / "bench.db"), embedder=embedder)
+        config: dict[str, Any] = {"recent_messages": 0} if call_context_only else {}
+        folder = Path(out or scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        config["vector_store"] = {"provider": "sqlite", "config": {"path": str(folder / f"{granularity}.db")}}
+        if graph:
+            config["graph_store"] = {"provider": "sqlite"}
+        memory = Memory(config, embedder=embedder)
         for conversation in _bar(data, f"{granularity}: ingest"):
             started = time.perf_counter()
             calls += ingest(memory, conversation, granularity)
@@ -201,7 +222,7 @@ def by_category(asked: Sequence[Asked], scores: Sequence[float]) -> dict[str, fl
 
 def cross_validate(asked: list[Asked]) -> tuple[list[float], list[float], list[Weights], Weights]:
     """Per question: the in-sample best setting's recall and the out-of-fold recall."""
-    settings = grid()
+    settings = grid(graph=any(a.lists.get(GRAPH) for a in asked))
     scores = [[quick_recall(a, w) for a in asked] for w in _bar(settings, "grid")]
     samples = sorted({a.sample_id for a in asked})
 
@@ -223,7 +244,7 @@ def cross_validate(asked: list[Asked]) -> tuple[list[float], list[float], list[W
 
 
 def describe(weights: Weights) -> str:
-    lists = f"vector {weights.of(VECTOR)} keyword {weights.of(KEYWORD)}"
+    lists = f"vector {weights.of(VECTOR)} keyword {weights.of(KEYWORD)} graph {weights.of(GRAPH)}"
     return f"{lists} speaker {weights.speaker} session {weights.session} dated {weights.dated}"
 
 
@@ -238,6 +259,8 @@ def main() -> None:
         action="store_true",
         help="index each turn with the turns of its own add call only, as engram did before (recent_messages=0)",
     )
+    parser.add_argument("--graph", action="store_true", help="turn graph memory on (infer=False: local NER)")
+    parser.add_argument("--out", help="folder for the database (default: a temporary one)")
     parser.add_argument("--cache", help="folder keeping each mode's candidates, to re-rank without ingesting")
     args = parser.parse_args()
     conversations = [c for c in (args.conversations or "").split(",") if c] or None
@@ -246,7 +269,7 @@ def main() -> None:
     for mode in modes:
         asked, add_ms = cached(Path(args.cache) / f"{mode}.pickle", mode) if args.cache else (None, 0.0)
         if asked is None:
-            asked, add_ms = measure(args.path, mode, conversations, args.call_context_only)
+            asked, add_ms = measure(args.path, mode, conversations, args.call_context_only, args.graph, args.out)
             if args.cache:
                 Path(args.cache).mkdir(parents=True, exist_ok=True)
                 (Path(args.cache) / f"{mode}.pickle").write_bytes(pickle.dumps((asked, add_ms)))

@@ -63,7 +63,7 @@ def import_sdk(module: str, *, extra: str, package: str | None = None) -> Module
         return importlib.import_module(module)
     except ImportError as exc:
         raise ConfigError(
-            f"this provider needs the package {package or module!r}: run `pip install 'engram[{extra}]'`"
+            f"this provider needs the package {package or module!r}: run `pip install 'engramdb[{extra}]'`"
         ) from exc
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engram.cli_memory import add_memory_commands
 from engram.errors import EngramError, ValidationError
 
 DEMO_USER = "engram-demo"
@@ -73,9 +74,9 @@ def _add_eval_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def _load_config(path: str | None) -> dict[str, Any] | None:
-    from engram.server.state import load_config_file
+    from engram.config import load_config_file  # not the server's: `engram eval` runs without engram[server]
 
-    return load_config_file(path) if path else None
+    return load_config_file(Path(path)) if path else None
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -83,6 +84,7 @@ def serve(args: argparse.Namespace) -> None:
 
     from engram.server import ServerSettings, create_app
     from engram.server.app import WORKER_SETTINGS_ENV
+    from engram.server.serving import uvicorn_limits
 
     settings = ServerSettings.from_env(
         data_dir=Path(args.data_dir).expanduser() if args.data_dir else None,
@@ -91,6 +93,7 @@ def serve(args: argparse.Namespace) -> None:
         job_workers=args.job_workers,
         max_body_bytes=args.max_body_bytes,
         max_open_projects=args.max_open_projects,
+        prune_interval_s=args.prune_interval_hours * 3600 if args.prune_interval_hours else None,
     )
     if args.workers > 1:
         # Each worker process builds its own app from these settings: they share only the database.
@@ -103,9 +106,11 @@ def serve(args: argparse.Namespace) -> None:
             host=args.host,
             port=args.port,
             log_level=args.log_level,
+            **uvicorn_limits(args.max_connections),
         )
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+        limits = uvicorn_limits(args.max_connections)
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, **limits)
 
 
 def keys(args: argparse.Namespace) -> None:
@@ -146,7 +151,7 @@ def mcp(args: argparse.Namespace) -> None:
 
 
 def _add_server_commands(commands: Any) -> None:
-    serve_cmd = commands.add_parser("serve", help="run the REST server (needs engram[server])")
+    serve_cmd = commands.add_parser("serve", help="run the REST server (needs engramdb[server])")
     serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--config", help="a JSON Memory config (llm, embedder, ...)")
@@ -161,6 +166,17 @@ def _add_server_commands(commands: Any) -> None:
         help="idle project stores kept open per process (default 256; on Postgres each holds connections)",
     )
     serve_cmd.add_argument("--workers", type=int, default=1, help="server processes sharing the database")
+    serve_cmd.add_argument(
+        "--prune-interval-hours",
+        type=float,
+        help="prune every project this often: expired memories, and history older than the config's retention_days",
+    )
+    serve_cmd.add_argument(
+        "--max-connections",
+        type=int,
+        default=1000,
+        help="connections per worker process; beyond them new requests get 503 (default: 1000)",
+    )
     serve_cmd.add_argument("--log-level", default="info")
     serve_cmd.set_defaults(run=serve)
 
@@ -189,12 +205,36 @@ def _add_server_commands(commands: Any) -> None:
     mcp_cmd.set_defaults(run=mcp)
 
 
+def ui(args: argparse.Namespace) -> None:
+    from engram.server.local_ui import run_local_dashboard
+
+    run_local_dashboard(
+        _load_config(args.config),
+        db_path=Path(args.db) if args.db else None,
+        port=args.port,
+        open_browser=not args.no_browser,
+    )
+
+
+def _add_ui_command(commands: Any) -> None:
+    ui_cmd = commands.add_parser(
+        "ui", help="open the dashboard on the embedded store (loopback only, needs engramdb[server])"
+    )
+    ui_cmd.add_argument("--config", help="a JSON Memory config (default: $ENGRAM_CONFIG)")
+    ui_cmd.add_argument("--db", help="the SQLite file (default: $ENGRAM_DB_PATH, else ~/.engram/engram.db)")
+    ui_cmd.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    ui_cmd.add_argument("--no-browser", action="store_true", help="print the address without opening a browser")
+    ui_cmd.set_defaults(run=ui)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="engram", description="Long-term memory for AI agents.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="store a sample conversation and search it").set_defaults(run=demo)
+    add_memory_commands(commands)
     _add_eval_commands(commands)
     _add_server_commands(commands)
+    _add_ui_command(commands)
     args = parser.parse_args(argv)
     try:
         args.run(args)

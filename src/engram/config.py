@@ -55,6 +55,7 @@ class MemoryConfig(BaseModel):
     custom_update_memory_prompt: str | None = None
     recent_messages: int = Field(default=10, ge=0, le=200)
     version: str | None = None  # mem0 configs carry one; accepted and ignored
+    retention_days: float | None = Field(default=None, ge=0)  # prune() drops history older than this
 
     @classmethod
     def parse(cls, raw: MemoryConfig | Mapping[str, Any] | str | Path | None) -> MemoryConfig:

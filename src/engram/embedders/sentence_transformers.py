@@ -1,4 +1,4 @@
-"""Any sentence-transformers model from a local folder (``pip install 'engram[sentence-transformers]'``).
+"""Any sentence-transformers model from a local folder (``pip install 'engramdb[sentence-transformers]'``).
 
 Nothing is downloaded: the model must already be on disk (``model`` is its
 path), and it is loaded with ``local_files_only``. Models that embed questions

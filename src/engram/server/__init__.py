@@ -10,14 +10,14 @@
       store.py     projects, hashed keys and jobs (ServerStore; SQLite now)
       errors.py    the one error handler and its stable codes
 
-Needs the ``server`` extra: ``pip install 'engram[server]'``.
+Needs the ``server`` extra: ``pip install 'engramdb[server]'``.
 """
 
 try:
     import fastapi  # noqa: F401
     import uvicorn  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on what is installed
-    raise ImportError(f"engram's server needs the server extra: pip install 'engram[server]' ({exc})") from exc
+    raise ImportError(f"engram's server needs the server extra: pip install 'engramdb[server]' ({exc})") from exc
 
 from engram.server.app import create_app
 from engram.server.state import ServerSettings

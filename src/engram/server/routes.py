@@ -17,6 +17,7 @@ from engram.server.errors import ERROR_SCHEMA, Forbidden
 from engram.server.schemas import (
     AddRequest,
     AddResult,
+    BrowseRequest,
     EpisodeItem,
     HistoryEntry,
     JobView,
@@ -26,8 +27,10 @@ from engram.server.schemas import (
     ListRequest,
     MemoryItem,
     MemoryList,
+    MemoryPage,
     Message,
     ResetRequest,
+    ScopeList,
     SearchRequest,
     UpdateRequest,
 )
@@ -140,6 +143,16 @@ def get_job(job_id: str, ctx: Project) -> Any:
     return job.to_dict()
 
 
+def list_scopes(ctx: Project) -> Any:
+    """Every user, agent and run id of the project that holds memories, with how many."""
+    return ctx.memory.scopes()
+
+
+def browse_memories(body: BrowseRequest, ctx: Project) -> Any:
+    """One page of a scope's memories, sorted, with the total: what the dashboard's table shows."""
+    return ctx.memory.browse(**body.verb_args())
+
+
 # -- admin -----------------------------------------------------------------------------------
 
 
@@ -208,6 +221,8 @@ def _add_memory_routes(router: APIRouter, tag: str, *, search_path: str, list_pa
 v1 = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
 _add_memory_routes(v1, "memories", search_path="/memories/search", list_path="/memories/list")
 _route(v1, "GET", "/jobs/{job_id}", get_job, JobView, "jobs")
+_route(v1, "GET", "/scopes", list_scopes, ScopeList, "browse")
+_route(v1, "POST", "/memories/browse", browse_memories, MemoryPage, "browse")
 _route(v1, "POST", "/keys", create_key, KeyCreated, "admin", status_code=201)
 _route(v1, "GET", "/keys", list_keys, list[KeyView], "admin")
 _route(v1, "DELETE", "/keys/{key_id}", revoke_key, KeyView, "admin")

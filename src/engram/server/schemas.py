@@ -101,8 +101,25 @@ class AddEvent(_Response):
     previous_memory: str | None = None
 
 
+class Relation(_Response):
+    """A graph relation (graph memory on): mem0's shape, with its validity and, in search, its score."""
+
+    source: str
+    relationship: str
+    destination: str
+    valid_from: str | None = None
+    invalid_at: str | None = None
+    score: float | None = None
+
+
+class RelationChanges(_Response):
+    added_entities: list[Relation]
+    deleted_entities: list[Relation]
+
+
 class AddResult(_Response):
     results: list[AddEvent]
+    relations: RelationChanges | None = None  # only when graph memory is on
 
 
 class MemoryItem(_Response):
@@ -125,6 +142,7 @@ class MemoryItem(_Response):
 
 class MemoryList(_Response):
     results: list[MemoryItem]
+    relations: list[Relation] | None = None  # only when graph memory is on
 
 
 class HistoryEntry(_Response):
@@ -185,3 +203,35 @@ class KeyCreated(KeyView):
 class Health(_Response):
     status: Literal["ok"]
     version: str
+
+
+# -- browsing (the dashboard) ------------------------------------------------------------------
+
+
+class BrowseRequest(_Request):
+    user_id: ScopeId = None
+    agent_id: ScopeId = None
+    run_id: ScopeId = None
+    actor_id: ScopeId = None
+    filters: dict[str, Any] | None = None
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+    sort: Literal["created_at", "updated_at", "memory"] = "created_at"
+    order: Literal["asc", "desc"] = "desc"
+    as_of: str | None = Field(None, description=AS_OF)
+
+
+class MemoryPage(MemoryList):
+    total: int = Field(description="How many memories match, across every page.")
+    offset: int
+    limit: int
+
+
+class ScopeView(_Response):
+    kind: Literal["user_id", "agent_id", "run_id"]
+    id: str
+    count: int
+
+
+class ScopeList(_Response):
+    results: list[ScopeView]

@@ -1,7 +1,7 @@
 """The Store protocol: everything engram keeps, behind one interface.
 
-A store holds memories with their vectors and keyword index, the history of
-every change, and the recent-message window. Writes happen only inside
+A store holds memories with their vectors and keyword index, their earlier
+versions, the history of every change, and the episodes (messages) they came from. Writes happen only inside
 ``with store.transaction():``; nested transactions join the outer one, so a
 verb's whole write (memory + vector + keyword index + history) commits or rolls
 back as one. LLM and embedding calls happen before a transaction opens.
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,9 @@ import numpy.typing as npt
 from engram.errors import StorageError
 from engram.models import Episode, Event, HistoryRecord, MemoryRecord, Scope
 from engram.storage.filters import Filter
+
+if TYPE_CHECKING:
+    from engram.storage.graph import GraphStore
 
 Vector = npt.NDArray[np.float32]
 
@@ -63,6 +66,21 @@ class StoredMessage:
     content: str
     name: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class ExportedMemory:
+    """A memory as export and import move it: the record, its vector, the text its keyword
+    entry was made from (which may hold the turns around it), its history (oldest first), its
+    earlier versions (each an ``ExportedMemory`` whose record holds that version's text and
+    validity) and the episodes it came from."""
+
+    record: MemoryRecord
+    vector: Vector
+    keyword_text: str
+    history: Sequence[HistoryRecord]
+    versions: Sequence[ExportedMemory] = ()
+    episodes: Sequence[Episode] = ()
 
 
 class Store(Protocol):
@@ -130,11 +148,17 @@ class Store(Protocol):
         """Newest first."""
         ...
 
-    def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]: ...
+    def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]:
+        """The scope's current (not retracted) memories with these hashes, by hash."""
+        ...
 
     def get_memories(self, memory_ids: Sequence[str], as_of: datetime | None = None) -> dict[str, MemoryRecord]:
         """The memories with these ids, by id; unknown ids are left out. With ``as_of``, each as the
         version valid then (ids with none are left out)."""
+        ...
+
+    def list_versions(self, memory_id: str) -> list[MemoryRecord]:
+        """The earlier versions of a memory (not the current row), oldest first."""
         ...
 
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
@@ -171,6 +195,46 @@ class Store(Protocol):
         ...
 
     def count_memories(self, query: Query) -> int: ...
+
+    # -- browsing (the dashboard) ----------------------------------------------------
+    def list_scopes(self, now: datetime | None) -> list[ScopeCount]:
+        """Every user, agent and run id with how many current memories it holds (not retracted, not
+        expired at ``now``), ordered by kind then id."""
+        ...
+
+    def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
+        """One page of the query's memories in the page's order (ties broken by insertion order)."""
+        ...
+
+    # -- lifecycle and portability ---------------------------------------------------
+    def delete_expired(self, now: datetime) -> list[MemoryRecord]:
+        """Delete every memory whose expiration_date has passed; return what was deleted."""
+        ...
+
+    def delete_outdated(self, cutoff: datetime) -> dict[str, int]:
+        """Delete versions and retracted memories that stopped being valid before ``cutoff``, and
+        history rows written before it; returns ``versions``, ``retracted_memories``, ``history_rows``."""
+        ...
+
+    def counts(self, scope: Scope | None, now: datetime) -> dict[str, int]:
+        """``memories`` (current), ``expired`` and ``retracted`` of a scope or the store; ``versions``,
+        ``history`` and ``episodes`` too for the whole store."""
+        ...
+
+    def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
+        """Every memory of a scope (or the store), retracted ones too, in the order they were stored
+        (so an import stores them in the file's order, and exports again identically), in batches,
+        with its history, versions and episodes."""
+        ...
+
+    def import_memories(self, memories: Sequence[ExportedMemory]) -> int:
+        """Insert exported memories as they are (with their versions, history and episodes), skipping
+        ids already stored; returns how many memories were new."""
+        ...
+
+    # -- the graph: entities, relations and memory links (storage/graph.py) ---------------
+    @property
+    def graph(self) -> GraphStore: ...
 
 
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -334,3 +398,55 @@ def check_same_embedder(stored: dict[str, str], model_name: str, dimension: int,
             f"but this Memory uses {model_name!r} ({dimension} dimensions). "
             f"Configure the same embedder, or {remedy}."
         )
+
+
+# -- browsing -------------------------------------------------------------------------------
+
+SCOPE_KINDS = ("user_id", "agent_id", "run_id")
+"""The ids a scope is listed by (the actor is a speaker inside a scope, not an owner)."""
+
+SCOPE_TIME_INDEX = "created_at, invalid_at, expiration_date, updated_at"
+"""What the per-scope index of ``memories`` holds after the scope column: the newest-first order,
+then the columns a current read filters on and the other time a page sorts by."""
+
+SORT_COLUMNS = {
+    "created_at": "created_at",
+    "updated_at": "COALESCE(updated_at, created_at)",  # never-updated memories sort by when they were made
+    "memory": "memory",
+}
+"""What a page may be sorted by, and the SQL each backend orders by (text in code-point order on both)."""
+
+
+@dataclass(frozen=True)
+class ScopeCount:
+    kind: str  # one of SCOPE_KINDS
+    id: str
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "count": self.count}
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which slice of a query's memories to read, in which order."""
+
+    limit: int
+    offset: int = 0
+    sort: str = "created_at"  # a key of SORT_COLUMNS
+    descending: bool = True
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORT_COLUMNS:
+            raise StorageError(f"cannot sort by {self.sort!r}: use one of {', '.join(SORT_COLUMNS)}")
+
+    def order_sql(self, text_collation: str = "", ties: tuple[str, ...] = ("pk",)) -> str:
+        """The ORDER BY clause; ``text_collation`` makes a backend compare text by code point, and
+        ``ties`` are the columns that order equal keys (insertion order in ``memories``)."""
+        direction = "DESC" if self.descending else "ASC"
+        column = SORT_COLUMNS[self.sort] + (text_collation if self.sort == "memory" else "")
+        return ", ".join(f"{key} {direction}" for key in (column, *ties))
+
+
+AS_OF_TIES = ("valid_from", "id")
+"""What orders equal keys when a page mixes memories and earlier versions (which have no ``pk``)."""

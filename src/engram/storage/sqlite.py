@@ -7,7 +7,8 @@
   as-of queries, so the current path never looks at them;
 - ``history``: every change, kept after the memory is deleted;
 - ``episodes``: every message given to ``add``, and ``memory_episodes``: which memory came from which;
-- ``engram_meta``: which embedder filled the vectors.
+- ``engram_meta``: which embedder filled the vectors;
+- ``entities``, ``relations``, ``memory_entities``: the graph (storage/graph_sqlite.py).
 
 A retracted memory stays in ``memories`` with ``invalid_at`` set: current reads skip it (the
 vector cache holds only current rows), as-of reads and ``get`` still see it.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,11 +35,17 @@ import numpy as np
 from engram.errors import StorageError
 from engram.models import Episode, HistoryRecord, MemoryRecord, Scope, iso
 from engram.storage.base import (
+    AS_OF_TIES,
     EPISODE_COLUMNS,
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
+    SCOPE_KINDS,
+    SCOPE_TIME_INDEX,
     VERSION_COLUMNS,
+    ExportedMemory,
+    Page,
     Query,
+    ScopeCount,
     StoredMessage,
     Vector,
     check_same_embedder,
@@ -54,11 +60,10 @@ from engram.storage.base import (
     record_from_row,
     record_values,
 )
-from engram.storage.filters import And, Condition, Filter, Not, Or
+from engram.storage.filters import Condition, Filter, compile_tree
+from engram.storage.graph_sqlite import GRAPH_TABLES, SQLiteGraph, add_graph_tables
+from engram.storage.sqlite_db import BUSY_TIMEOUT_MS, SQLiteDatabase
 from engram.storage.vector_cache import CachedRow, VectorCache
-
-BUSY_TIMEOUT_MS = 10_000
-
 
 # -- migrations: named, ordered, each run once inside a transaction ------------
 
@@ -192,31 +197,36 @@ def _add_versions_and_episodes(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE messages")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables, _add_versions_and_episodes]
+def _add_scope_time_indexes(db: sqlite3.Connection) -> None:
+    """Per scope column, an index by time that also holds what current reads filter on: a scope's
+    newest memories (get_all, the dashboard's table) are read in index order instead of sorting the
+    scope, and counts and the other sort keys of a page are answered from the index alone
+    (``SCOPE_TIME_INDEX``)."""
+    for column in ("user_id", "agent_id", "run_id"):
+        db.execute(f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, {SCOPE_TIME_INDEX})")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _create_tables,
+    _add_versions_and_episodes,
+    _add_scope_time_indexes,
+    add_graph_tables,
+]
 """Append new migrations; never edit or reorder shipped ones."""
 
 
 class SQLiteStore:
     """A Store over one SQLite file (or ``":memory:"``)."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.path = str(Path(self.path).expanduser())
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the SQLite database at {self.path}: {exc}") from exc
-        self._lock = threading.RLock()  # one connection, shared by the threads of AsyncMemory
-        self._depth = 0
+    def __init__(self, path: str | Path = ":memory:", *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+        self._database = SQLiteDatabase(path, busy_timeout_ms=busy_timeout_ms)
+        self.path = self._database.path
+        self._db = self._database.connection
+        self._lock = self._database.guard  # reads hold it; it also turns SQLite errors into StorageError
         self._vectors = VectorCache()
         self._pending: list[CachedRow] = []  # vector writes of the open transaction
-        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
+        self.graph = SQLiteGraph(self)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -225,16 +235,7 @@ class SQLiteStore:
         return self.path
 
     def _migrate(self) -> None:
-        with self.transaction():
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise StorageError(
-                    f"{self.path} was written by a newer engram (schema {version}, this one "
-                    f"knows {len(MIGRATIONS)}): upgrade engram to open it."
-                )
-            for migration in MIGRATIONS[version:]:
-                migration(self._db)
-            self._db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        self._database.migrate(MIGRATIONS)
 
     def bind_embedder(self, model_name: str, dimension: int) -> None:
         with self.transaction():
@@ -249,35 +250,23 @@ class SQLiteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One transaction; nested calls become savepoints of the outer one."""
-        with self._lock:
-            savepoint = f"sp{self._depth}"
+        """One transaction; nested calls become savepoints of the outer one. The vector cache
+        takes the transaction's vector writes once it commits."""
+        with self._database.lock:
             pending_mark = len(self._pending)
-            self._db.execute("BEGIN IMMEDIATE" if self._depth == 0 else f"SAVEPOINT {savepoint}")
-            self._depth += 1
+            outermost = self._database.depth == 0
             try:
-                yield
+                with self._database.transaction():
+                    yield
             except BaseException:
-                self._depth -= 1
                 del self._pending[pending_mark:]
-                if self._depth == 0:
-                    self._db.execute("ROLLBACK")
-                else:
-                    self._db.execute(f"ROLLBACK TO {savepoint}")
-                    self._db.execute(f"RELEASE {savepoint}")
                 raise
-            else:
-                self._depth -= 1
-                if self._depth > 0:
-                    self._db.execute(f"RELEASE {savepoint}")
-                    return
+            if outermost:
                 writes, self._pending = self._pending, []
-                self._db.execute("COMMIT")
                 self._vectors.apply(writes)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
     def reset(self) -> None:
         with self.transaction():
@@ -290,6 +279,7 @@ class SQLiteStore:
                 "episodes",
                 "memory_episodes",
                 "engram_meta",
+                *GRAPH_TABLES,
             ):
                 self._db.execute(f"DELETE FROM {table}")
         self._vectors.invalidate()
@@ -512,6 +502,14 @@ class SQLiteStore:
                         found.setdefault(row[0], _record(row))
         return found
 
+    def list_versions(self, memory_id: str) -> list[MemoryRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE memory_id = ? ORDER BY valid_from, pk",
+                (memory_id,),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
         if query.as_of is not None:
             return self._vector_search_as_of(query, vector, limit)
@@ -632,6 +630,211 @@ class SQLiteStore:
                     found.setdefault(episode_id, []).append(memory_id)
         return found
 
+    # -- browsing (the dashboard) --------------------------------------------------------
+
+    def list_scopes(self, now: datetime | None) -> list[ScopeCount]:
+        live = "expiration_date IS NULL OR expiration_date > ?" if now is not None else "1"
+        parts = [
+            f"SELECT '{kind}', {kind}, count(*) FROM memories "
+            f"WHERE {kind} IS NOT NULL AND invalid_at IS NULL AND ({live}) GROUP BY {kind}"
+            for kind in SCOPE_KINDS
+        ]
+        params = [iso(now)] * len(SCOPE_KINDS) if now is not None else []
+        with self._lock:
+            rows = self._db.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2", params).fetchall()
+        return [ScopeCount(kind, scope_id, int(count)) for kind, scope_id, count in rows]
+
+    def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
+        where, params = _query_sql(query)
+        order = page.order_sql()
+        if query.as_of is None:
+            # Rank the page's rows by key first (from the index when the key is in it), then read only them.
+            sql = (
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE pk IN "
+                f"(SELECT pk FROM memories WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?) ORDER BY {order}"
+            )
+        else:  # the memories and earlier versions valid then, as list_memories reads them
+            version_where, version_params = _query_sql(query, "memory_versions")
+            sql = (
+                f"SELECT * FROM (SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} UNION ALL "
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE {version_where}) "
+                f"ORDER BY {page.order_sql(ties=AS_OF_TIES)} LIMIT ? OFFSET ?"
+            )
+            params += version_params
+        with self._lock:
+            rows = self._db.execute(sql, (*params, page.limit, page.offset)).fetchall()
+        return [_record(row) for row in rows]
+
+
+    # -- lifecycle and portability: prune, stats, export and import -------------------------
+
+    def delete_expired(self, now: datetime) -> list[MemoryRecord]:
+        """Delete every memory whose expiration_date has passed (with its versions); return them."""
+        with self.transaction():
+            rows = self._db.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE expiration_date <= ?", (iso(now),)
+            ).fetchall()
+            for row in rows:
+                self.delete_memory(row[0])
+        return [_record(row) for row in rows]
+
+    def delete_outdated(self, cutoff: datetime) -> dict[str, int]:
+        """Delete what stopped being true before ``cutoff`` (versions, retracted memories) and history
+        rows written before it; return how many of each."""
+        moment = iso(cutoff)
+        with self.transaction():
+            versions = self._db.execute(
+                "SELECT count(*) FROM memory_versions WHERE invalid_at < ?", (moment,)
+            ).fetchone()[0]
+            self._delete_versions("invalid_at < ?", [moment])
+            retracted = [r[0] for r in self._db.execute("SELECT id FROM memories WHERE invalid_at < ?", (moment,))]
+            for memory_id in retracted:
+                self.delete_memory(memory_id)
+            history = self._db.execute(
+                "DELETE FROM history WHERE coalesce(updated_at, created_at) < ?", (moment,)
+            ).rowcount
+        return {"versions": int(versions), "retracted_memories": len(retracted), "history_rows": history}
+
+    def counts(self, scope: Scope | None, now: datetime) -> dict[str, int]:
+        """Memories of a scope or of the whole store: current, expired and retracted; the whole
+        store's versions, history rows and episodes too."""
+        where, params = _scope_sql(scope) if scope is not None else ("1", [])
+        with self._lock:
+            total, expired, retracted = self._db.execute(
+                "SELECT count(*), coalesce(sum(invalid_at IS NULL AND expiration_date <= ?), 0), "
+                f"coalesce(sum(invalid_at IS NOT NULL), 0) FROM memories WHERE {where}",
+                (iso(now), *params),
+            ).fetchone()
+            result = {
+                "memories": int(total) - int(expired) - int(retracted),
+                "expired": int(expired),
+                "retracted": int(retracted),
+            }
+            if scope is None:
+                for table in ("memory_versions", "history", "episodes"):
+                    name = table.removeprefix("memory_")
+                    result[name] = int(self._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return result
+
+    def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
+        """Every memory of a scope (or of the store), retracted ones too, in the order they were
+        stored, in batches, with its vector, keyword text, history, earlier versions and episodes."""
+        where, params = _scope_sql(scope, "m") if scope is not None else ("1", [])
+        last = 0  # pages by rowid: the order memories were stored in, read through the primary key
+        width = len(MEMORY_COLUMNS.split(","))
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {_columns('m', MEMORY_COLUMNS)}, m.embedding, f.text, m.pk FROM memories m "
+                    f"LEFT JOIN memory_fts f ON f.rowid = m.pk WHERE {where} AND m.pk > ? ORDER BY m.pk LIMIT ?",
+                    (*params, last, batch),
+                ).fetchall()
+                if not rows:
+                    return
+                ids = [row[0] for row in rows]
+                history, versions, episodes = self._history_of(ids), self._versions_of(ids), self._episodes_of(ids)
+            last = rows[-1][-1]
+            yield [
+                ExportedMemory(
+                    _record(row[:width]),
+                    np.frombuffer(row[width], dtype=np.float32),
+                    row[width + 1] or row[1],
+                    history.get(row[0], []),
+                    versions.get(row[0], []),
+                    episodes.get(row[0], []),
+                )
+                for row in rows
+            ]
+
+    def _known_ids(self, memory_ids: Sequence[str]) -> set[str]:
+        """Which of these ids the store holds, current or retracted."""
+        known: set[str] = set()
+        for chunk in iter_chunks(list(memory_ids), 500):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT id FROM memories WHERE id IN ({marks})", tuple(chunk))
+            known.update(row[0] for row in rows)
+        return known
+
+    def _history_of(self, memory_ids: Sequence[str]) -> dict[str, list[HistoryRecord]]:
+        found: dict[str, list[HistoryRecord]] = {}
+        for chunk in iter_chunks(list(memory_ids), 500):
+            marks = ", ".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT {HISTORY_COLUMNS} FROM history WHERE memory_id IN ({marks}) ORDER BY seq", tuple(chunk)
+            ):
+                found.setdefault(row[1], []).append(history_from_row(row, datetime.fromisoformat))
+        return found
+
+    def _versions_of(self, memory_ids: Sequence[str]) -> dict[str, list[ExportedMemory]]:
+        found: dict[str, list[ExportedMemory]] = {}
+        width = len(VERSION_COLUMNS.split(","))
+        for chunk in iter_chunks(list(memory_ids), 500):
+            marks = ", ".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT {_columns('v', VERSION_COLUMNS)}, v.embedding, f.text FROM memory_versions v "
+                f"LEFT JOIN memory_version_fts f ON f.rowid = v.pk WHERE v.memory_id IN ({marks}) "
+                "ORDER BY v.valid_from, v.pk",
+                tuple(chunk),
+            ):
+                vector = np.frombuffer(row[width], dtype=np.float32)
+                version = ExportedMemory(_record(row[:width]), vector, row[width + 1] or row[1], [])
+                found.setdefault(row[0], []).append(version)
+        return found
+
+    def _episodes_of(self, memory_ids: Sequence[str]) -> dict[str, list[Episode]]:
+        found: dict[str, list[Episode]] = {}
+        for chunk in iter_chunks(list(memory_ids), 500):
+            marks = ", ".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT l.memory_id, {_columns('e', EPISODE_COLUMNS)} FROM memory_episodes l "
+                f"JOIN episodes e ON e.id = l.episode_id WHERE l.memory_id IN ({marks}) "
+                "ORDER BY e.created_at, e.position, e.pk",
+                tuple(chunk),
+            ):
+                found.setdefault(row[0], []).append(episode_from_row(row[1:], datetime.fromisoformat))
+        return found
+
+    def import_memories(self, memories: Sequence[ExportedMemory]) -> int:
+        """Insert memories exactly as exported (ids, times, validity, keyword text, history, versions,
+        episodes); memories, history rows and episodes whose id the store already holds are left as
+        they are. Returns how many memories were new."""
+        with self.transaction():
+            known = self._known_ids([m.record.id for m in memories])
+            fresh = [m for m in memories if m.record.id not in known]
+            # In bulk: rows first, then their rowids for the keyword index and the vector cache.
+            self._db.executemany(
+                f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding) VALUES ({placeholders(MEMORY_COLUMNS, '?')}, ?)",
+                [(*_record_values(m.record), _blob(m.vector)) for m in fresh],
+            )
+            rowids: dict[str, int] = {}
+            for chunk in iter_chunks([m.record.id for m in fresh], 500):
+                marks = ", ".join("?" * len(chunk))
+                rowids.update(self._db.execute(f"SELECT id, pk FROM memories WHERE id IN ({marks})", tuple(chunk)))
+            self._db.executemany(
+                "INSERT INTO memory_fts (rowid, text, owners) VALUES (?, ?, ?)",
+                [(rowids[m.record.id], m.keyword_text, owner_tokens(m.record.scope)) for m in fresh],
+            )
+            self._pending.extend(
+                CachedRow(rowids[m.record.id], _as_vector(m.vector), m.record.scope, m.record.expiration_date)
+                for m in fresh
+                if m.record.invalid_at is None
+            )
+            for memory in fresh:
+                for version in memory.versions:
+                    self._insert_version(version.record, _blob(version.vector), version.keyword_text)
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO history ({HISTORY_COLUMNS}) VALUES ({placeholders(HISTORY_COLUMNS, '?')})",
+                [history_values(row, iso) for memory in memories for row in memory.history],
+            )
+            episodes = {e.id: e for memory in memories for e in memory.episodes}
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO episodes (owner, {EPISODE_COLUMNS}) "
+                f"VALUES (?, {placeholders(EPISODE_COLUMNS, '?')})",
+                [(e.scope.owner_key(), *episode_values(e, iso)) for e in episodes.values()],
+            )
+            self.link_episodes([(m.record.id, e.id) for m in memories for e in m.episodes])
+        return len(fresh)
+
 
 # -- rows ------------------------------------------------------------------------------
 
@@ -708,27 +911,11 @@ def _query_sql(query: Query, table: str = "memories") -> tuple[str, list[Any]]:
 
 
 def compile_filter(tree: Filter, table: str = "memories") -> tuple[str, list[Any]]:
-    """SQL for a filter tree. Every clause is 0 or 1, never NULL, so NOT is exact."""
-    if isinstance(tree, And | Or):
-        parts = [compile_filter(part, table) for part in tree.parts]
-        joiner = " AND " if isinstance(tree, And) else " OR "
-        return "(" + joiner.join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
-    if isinstance(tree, Not):
-        sql, params = compile_filter(tree.part, table)
-        return f"(NOT {sql})", params
-    return _condition_sql(tree, table)
+    """SQL for a filter tree (``filters.compile_tree``), with SQLite's leaves."""
+    return compile_tree(tree, lambda c: _condition_sql(c, table), false="0")
 
 
 def _condition_sql(c: Condition, table: str) -> tuple[str, list[Any]]:
-    if c.op in ("ne", "nin"):
-        positive = Condition(c.key, "eq" if c.op == "ne" else "in", c.value)
-        sql, params = _condition_sql(positive, table)
-        return f"(NOT {sql})", params
-    if c.op == "in":
-        if not c.value:
-            return "0", []
-        parts = [_condition_sql(Condition(c.key, "eq", v), table) for v in c.value]
-        return "(" + " OR ".join(s for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
     if c.is_column:
         return _column_sql(c, f"{table}.{c.key}")
     return _metadata_sql(c, table)
