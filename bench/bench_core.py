@@ -5,7 +5,8 @@ For 10k and 100k memories spread over 1,000 users it prints:
 - unscoped search (a scope every memory shares) p50/p95;
 - the same searches as a bare numpy dot product over an in-memory matrix, as the baseline floor;
 - add throughput with infer=False through Memory.add (real local embedder), one message per call
-  and 50 messages per call, next to the embedder alone as the baseline.
+  (a plain string, and a chat turn, which is indexed with the stored turns before it) and 50
+  messages per call, next to the embedder alone as the baseline.
 
     .venv/bin/python bench/bench_core.py [--sizes 10000 100000] [--queries 300] [--graph]
 
@@ -209,6 +210,10 @@ def bench_add(count: int) -> None:
                 memory.add(text, user_id=f"user-{i % 50}", infer=False)
             single = count / (time.perf_counter() - start)
             start = time.perf_counter()
+            for i, text in enumerate(texts):  # chat turns: each indexed with the stored turns before it
+                memory.add({"role": "user", "content": text + " (chat)"}, user_id=f"chat-{i % 5}", infer=False)
+            chat = count / (time.perf_counter() - start)
+            start = time.perf_counter()
             for batch in range(0, count, 50):
                 memory.add(
                     [{"role": "user", "content": t + " (batched)"} for t in texts[batch : batch + 50]],
@@ -228,6 +233,7 @@ def bench_add(count: int) -> None:
     print(f"\nadd(infer=False) with the local embedder, {count:,} messages")
     print(f"  {'':<26}{'msgs/s':>9}{'embedder alone':>16}{'share of time in embedding':>29}")
     print(f"  {'one message per add':<26}{single:>9.0f}{embed_single:>16.0f}{single / embed_single:>28.0%}")
+    print(f"  {'one chat turn per add':<26}{chat:>9.0f}{embed_single:>16.0f}{chat / embed_single:>28.0%}")
     print(f"  {'50 messages per add':<26}{batched:>9.0f}{embed_batched:>16.0f}{batched / embed_batched:>28.0%}")
 
 

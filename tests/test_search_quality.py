@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -81,7 +83,7 @@ def test_the_query_naming_a_speaker_lifts_what_that_speaker_said(
         return {item["actor_id"]: item["score"] for item in found}
 
     boosted = scores()
-    monkeypatch.setattr(search, "SPEAKER_BOOST", 0.0)
+    monkeypatch.setattr(search, "DEFAULT_WEIGHTS", replace(search.DEFAULT_WEIGHTS, speaker=0.0))
     plain = scores()
     assert boosted["Ana"] - plain["Ana"] == pytest.approx(0.1)
     assert boosted["Ben"] == pytest.approx(plain["Ben"])

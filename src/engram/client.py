@@ -289,6 +289,7 @@ class _BaseClient:
         rerank: bool | None = None,
         top_k: int | None = None,
         as_of: datetime | date | str | None = None,
+        explain: bool = False,
     ) -> _Call:
         body = _without_none(
             query=query,
@@ -302,6 +303,8 @@ class _BaseClient:
             top_k=top_k,
             as_of=as_of,
         )
+        if explain:
+            body["explain"] = True
         return _Call("POST", "/v1/memories/search", body={**body, "limit": limit})
 
     def _build_get(self, memory_id: str) -> _Call:

@@ -93,11 +93,17 @@ class MemoryTools:
         limit: int = 10,
         filters: dict[str, Any] | None = None,
         as_of: str | None = None,
+        explain: bool = False,
     ) -> dict[str, Any]:
         """The memories most relevant to a question, best first, each with a score. With as_of (an ISO date
-        or datetime), what was true then instead of now."""
+        or datetime), what was true then instead of now; with explain=true, the signals behind each score."""
         result: dict[str, Any] = self.memory.search(
-            query, **self._scope(user_id, agent_id, run_id), limit=limit, filters=filters, as_of=as_of
+            query,
+            **self._scope(user_id, agent_id, run_id),
+            limit=limit,
+            filters=filters,
+            as_of=as_of,
+            explain=explain,
         )
         return result
 

@@ -58,9 +58,19 @@ from engram.pipeline.prompts import (
     RECONCILE_SCHEMA,
 )
 from engram.pipeline.reconcile import Action, plan_actions, reconcile_messages
-from engram.search import embed_text, hybrid_search, keyword_text, neighbours, with_previous_turn
+from engram.search import (
+    NEIGHBOUR_TURNS,
+    RecentVectors,
+    conversation_context,
+    embed_text,
+    explained,
+    hybrid_search,
+    keyword_text,
+    same_conversation,
+    with_previous_turn,
+)
 from engram.storage import build_store
-from engram.storage.base import SORT_COLUMNS, Page, Query, Store, Vector
+from engram.storage.base import SORT_COLUMNS, Page, Query, Store, StoredMessage, Vector
 from engram.storage.filters import Filter, check_metadata_key, normalise_time, parse_filters, scope_equalities
 from engram.validation import check_input
 
@@ -85,6 +95,7 @@ class _WritePlan:
     deletes: list[MemoryRecord] = field(default_factory=list)
     unchanged: list[MemoryRecord] = field(default_factory=list)
     keyword_texts: dict[str, str] = field(default_factory=dict)  # memory id -> text with its context
+    reindex: list[tuple[MemoryRecord, list[str]]] = field(default_factory=list)  # earlier turns, new context
     extracted_graph: GraphExtraction | None = None  # what the extraction call said about the graph
     graph: GraphDraft | None = None  # the graph change, when the graph is on
 
@@ -116,6 +127,7 @@ class Memory:
         if self.config.llm is not None and llm is None:
             self._llm = build_llm(self.config.llm.provider, self.config.llm.config)
         self._usage_lock = threading.Lock()
+        self._recent_vectors = RecentVectors()  # the turn before a new one is not embedded twice
         self.usage = Usage()  # running totals of every LLM call this Memory made
 
     @classmethod
@@ -178,7 +190,7 @@ class Memory:
         elif infer:
             plan, usage, warnings = self._plan_inferred(turns, draft, prompt)
         else:
-            plan = self._plan_verbatim(turns, draft)
+            plan = self._plan_verbatim(turns, draft, standalone=isinstance(messages, str))
             if any(turn.images for turn in turns):
                 warnings.append(IMAGES_NOT_STORED)
         if self.graph_settings is not None and memory_type is None:  # an agent's log summary names no one
@@ -210,11 +222,14 @@ class Memory:
         rerank: bool | None = None,
         top_k: int | None = None,
         as_of: datetime | date | str | None = None,
+        explain: bool = False,
     ) -> dict[str, Any]:
         """The memories that best match ``query`` in the scope, best first, each with a ``score``.
 
         ``as_of`` (a datetime, a date, meaning the end of that day, or an ISO string) searches the
-        versions valid at that moment, each with the text it had then; by default, current facts only."""
+        versions valid at that moment, each with the text it had then; by default, current facts only.
+        ``explain=True`` adds to each result the signals behind its score (``search.Hit.explain``).
+        """
         if not isinstance(query, str) or not query.strip():
             raise ValidationError("query must be a non-empty string")
         if rerank:
@@ -241,6 +256,9 @@ class Memory:
             graph_weight=graph.weight if graph else 0.0,
         )
         result: dict[str, Any] = {"results": [hit.record.to_item(hit.score) for hit in hits]}
+        if explain:
+            for item, hit in zip(result["results"], hits, strict=True):
+                item["explain"] = explained(hit)
         if match is not None:
             result["relations"] = query_relations(match, limit=limit)
         return result
@@ -376,19 +394,41 @@ class Memory:
 
     # -- the steps of add ------------------------------------------------------------------
 
-    def _plan_verbatim(self, turns: list[Message], draft: _Draft) -> _WritePlan:
-        """infer=False: each non-system message becomes a memory as it is."""
+    def _plan_verbatim(self, turns: list[Message], draft: _Draft, *, standalone: bool = False) -> _WritePlan:
+        """infer=False: each non-system message becomes a memory as it is.
+
+        ``standalone`` (a plain string was added: a note, not a conversation turn) takes no
+        context from the messages stored before it.
+        """
         kept = [turn for turn in turns if turn.role != "system" and turn.content]
         if not kept:
             raise ValidationError("there is nothing to store: every message is empty or a system message")
         records = [draft.record(turn.content, role=turn.role, sources=[turn], speaker=turn.name) for turn in kept]
-        texts = [turn.content for turn in kept]
-        # Each turn is indexed with the turns around it, so that an answer is found by its question.
-        plan = self._plan_adds(records, draft.scope, previous=[None, *texts[:-1]])
+        # Each turn is indexed with the turns around it, so that an answer is found by its question;
+        # the turns before come from the scope's stored messages, so that one message per call is
+        # indexed as the same conversation given in one call is.
+        use_stored = self.config.recent_messages and not standalone
+        earlier = self.store.recent_messages(draft.scope, 2 * NEIGHBOUR_TURNS) if use_stored else []
+        context = conversation_context(same_conversation(earlier, draft.created_at), [turn.content for turn in kept])
+        plan = self._plan_adds(records, draft.scope, previous=context.previous)
         plan.keyword_texts = {
-            record.id: keyword_text(record, neighbours(texts, i)) for i, record in enumerate(records)
+            record.id: keyword_text(record, context.neighbours[i]) for i, record in enumerate(records)
         }
+        plan.reindex = self._stored_turns(context.revisits, draft.scope)
         return plan
+
+    def _stored_turns(
+        self, revisits: list[tuple[StoredMessage, list[str]]], scope: Scope
+    ) -> list[tuple[MemoryRecord, list[str]]]:
+        """The memories stored verbatim from these earlier messages (same text, same time), each
+        with its new context."""
+        known = self.store.find_by_hash(scope.owner_only(), [memory_hash(m.content) for m, _ in revisits])
+        found = [(known.get(memory_hash(m.content)), m, context) for m, context in revisits]
+        return [
+            (record, context)
+            for record, message, context in found
+            if record is not None and record.created_at == message.created_at and record.memory == message.content
+        ]
 
     def _plan_inferred(
         self, turns: list[Message], draft: _Draft, custom_prompt: str | None
@@ -590,6 +630,7 @@ class Memory:
                 self.store.retract_memory(record.id, max(when, record.valid_from or when))
                 history.append(_history(Event.DELETE, record, None, when))
             self.store.add_history(history)
+            self._reindex_turns(plan.reindex)
             self.store.add_episodes(episodes)
             written = {record.id for record, _ in plan.inserts} | {new.id for _, new, _ in plan.updates}
             episode_at = {episode.position: episode.id for episode in episodes}
@@ -627,6 +668,15 @@ class Memory:
         current = replace(new, valid_from=at, invalid_at=None, updated_at=at)
         self.store.update_memory(current, vector, keyword_text(current) if changed else None)
 
+    def _reindex_turns(self, reindex: list[tuple[MemoryRecord, list[str]]]) -> None:
+        """Rewrite earlier turns' keyword entries with the context the new turns complete (inside
+        the add's transaction; a memory changed or deleted since the plan was made is left alone)."""
+        live = self.store.get_memories([record.id for record, _ in reindex]) if reindex else {}
+        for record, context in reindex:
+            current = live.get(record.id)
+            if current is not None and current.memory == record.memory:
+                self.store.update_memory(current, None, keyword_text(current, context))
+
     def _drop_stale(self, plan: _WritePlan, scope: Scope) -> None:
         """Re-check the plan inside the write transaction.
 
@@ -646,7 +696,7 @@ class Memory:
     # -- helpers ---------------------------------------------------------------------------
 
     def _embed(self, texts: list[str]) -> Any:
-        return self.embedder.embed_batch(texts, purpose="document")
+        return self._recent_vectors.embed(self.embedder, texts)
 
     def _existing(self, memory_id: str) -> MemoryRecord:
         record = self.store.get_memory(_memory_id(memory_id))

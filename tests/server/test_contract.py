@@ -238,3 +238,17 @@ def test_dated_updates_as_of_reads_and_episodes(mem: Any) -> None:
         mem.get_all(user_id="alice", as_of="last week")
     with pytest.raises(NotFoundError):
         mem.episodes("no-such-id")
+
+
+def test_search_explains_each_score_only_when_asked(mem: Any) -> None:
+    mem.add("Ana paints seascapes on Sundays", user_id="alice", infer=False)
+    mem.add("I play the cello", user_id="alice", infer=False)
+    plain = mem.search("paints seascapes", user_id="alice", limit=2)["results"]
+    assert all("explain" not in item for item in plain)
+    explained = mem.search("paints seascapes", user_id="alice", limit=2, explain=True)["results"]
+    assert [item["memory"] for item in explained] == [item["memory"] for item in plain]
+    first = explained[0]["explain"]
+    assert first["rank"] == 1
+    assert first["keyword"] == 1.0  # the best keyword match counts 1
+    boosts = first["speaker"] + first["session"] + first["dated"]
+    assert first["fused"] + boosts == pytest.approx(explained[0]["score"], abs=1e-5)

@@ -53,6 +53,7 @@ class SearchRequest(_Request):
     threshold: float | None = None
     rerank: bool | None = None
     as_of: str | None = Field(None, description=AS_OF)
+    explain: bool = Field(False, description="Add to each result the signals behind its score.")
 
 
 class ListRequest(_Request):
