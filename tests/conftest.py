@@ -14,8 +14,16 @@ import pytest
 from engram import Memory
 from engram.embedders.local_minilm import LocalMiniLM
 from engram.llms.scripted import ScriptedLLM
+from provider_env import PROVIDER_VARIABLES
 
 pytest_plugins = ["conftest_pg"]
+
+
+@pytest.fixture(autouse=True)
+def no_provider_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's real keys, so none can reach a real provider."""
+    for name in PROVIDER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -339,3 +339,10 @@ def test_a_record_carrying_its_own_valid_from_keeps_it(m: Memory) -> None:
         m.store.insert_memory(record, m.embedder.embed_batch([record.memory])[0], record.memory)
     [item] = m.get_all(user_id="u", as_of=T1)["results"]
     assert (item["id"], item["valid_from"], item["created_at"]) == ("dated", iso(T1), iso(T2))
+
+
+def test_reset_erases_versions_and_episodes(m: Memory, moved: str) -> None:
+    m.reset()
+    assert m.store.list_versions(moved) == []
+    assert m.store.list_episodes(Scope(user_id="maya")) == []
+    assert m.get_all(user_id="maya", as_of=T1)["results"] == []

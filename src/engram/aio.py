@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from engram.config import MemoryConfig
 from engram.memory import Memory
@@ -19,12 +19,13 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _in_thread(verb: Callable[P, R]) -> Callable[..., Any]:
-    """An async method that runs ``Memory.<verb>`` in a worker thread."""
+def _in_thread(verb: Callable[Concatenate[Memory, P], R]) -> Callable[Concatenate[AsyncMemory, P], Awaitable[R]]:
+    """An async method that runs ``Memory.<verb>`` in a worker thread, typed with its parameters."""
 
     @functools.wraps(verb)
-    async def method(self: AsyncMemory, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(getattr(self.sync, verb.__name__), *args, **kwargs)
+    async def method(self: AsyncMemory, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        bound: Callable[P, R] = getattr(self.sync, verb.__name__)
+        return await asyncio.to_thread(bound, *args, **kwargs)
 
     return method
 

@@ -84,6 +84,7 @@ def serve(args: argparse.Namespace) -> None:
 
     from engram.server import ServerSettings, create_app
     from engram.server.app import WORKER_SETTINGS_ENV
+    from engram.server.serving import uvicorn_limits
 
     settings = ServerSettings.from_env(
         data_dir=Path(args.data_dir).expanduser() if args.data_dir else None,
@@ -105,9 +106,11 @@ def serve(args: argparse.Namespace) -> None:
             host=args.host,
             port=args.port,
             log_level=args.log_level,
+            **uvicorn_limits(args.max_connections),
         )
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+        limits = uvicorn_limits(args.max_connections)
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, **limits)
 
 
 def keys(args: argparse.Namespace) -> None:
@@ -167,6 +170,12 @@ def _add_server_commands(commands: Any) -> None:
         "--prune-interval-hours",
         type=float,
         help="prune every project this often: expired memories, and history older than the config's retention_days",
+    )
+    serve_cmd.add_argument(
+        "--max-connections",
+        type=int,
+        default=1000,
+        help="connections per worker process; beyond them new requests get 503 (default: 1000)",
     )
     serve_cmd.add_argument("--log-level", default="info")
     serve_cmd.set_defaults(run=serve)

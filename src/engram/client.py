@@ -23,10 +23,10 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import quote
 
 import httpx
@@ -39,6 +39,7 @@ from engram.errors import (
     StorageError,
     ValidationError,
 )
+from engram.resilience import RetryPolicy, retry_after_seconds
 
 DEFAULT_HOST = "http://127.0.0.1:8000"
 HOST_ENV = "ENGRAM_HOST"
@@ -60,6 +61,24 @@ class APIError(EngramError):
 
     def __str__(self) -> str:
         return f"HTTP {self.status_code} {self.code}: {self.args[0]}"
+
+
+class APIConnectionError(APIError):
+    """No answer came back: the connection failed, dropped or timed out (``status_code`` is 0).
+
+    The original ``httpx`` exception is the ``__cause__``. A write that failed this way may or may
+    not have been applied; ``add`` with ``infer=False`` is safe to send again (it stores a text once).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status_code=0, code="connection_error")
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.args[0]}"
+
+
+# Failures that happen before the request is written: retrying them can never apply a write twice.
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 ERROR_CLASSES: dict[str, type[EngramError]] = {
@@ -162,20 +181,29 @@ class _BaseClient:
         if project:  # for the admin key, which belongs to no project
             self.headers["X-Engram-Project"] = project
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout, connect=5.0)
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
+        # The one retry policy of engram (resilience.py), as provider calls use it.
+        self.retry_policy = RetryPolicy(
+            max_retries=max_retries,
+            initial_backoff=backoff_s,
+            max_backoff=MAX_BACKOFF_S,
+            max_retry_after=MAX_BACKOFF_S,
+        )
+        self._rng = random.Random()
 
-    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
-        """Exponential backoff with jitter, or the server's Retry-After when it gives one."""
-        retry_after = response.headers.get("retry-after", "") if response is not None else ""
-        if retry_after.replace(".", "", 1).isdigit():
-            return min(float(retry_after), MAX_BACKOFF_S)
-        return min(self.backoff_s * 2.0**attempt, MAX_BACKOFF_S) * random.uniform(0.5, 1.0)
+    @property
+    def max_retries(self) -> int:
+        return self.retry_policy.max_retries
 
-    def _should_retry(self, call: _Call, attempt: int, outcome: httpx.Response | httpx.TransportError) -> bool:
+    def _delay(self, attempt: int, outcome: Outcome) -> float | None:
+        """Seconds before retry number ``attempt``: the server's Retry-After, else backoff with jitter;
+        None when the server asks for a longer wait than the policy allows."""
+        retry_after = retry_after_seconds(outcome.headers) if isinstance(outcome, httpx.Response) else None
+        return self.retry_policy.delay(attempt, retry_after, self._rng)
+
+    def _should_retry(self, call: _Call, attempt: int, outcome: Outcome) -> bool:
         if attempt >= self.max_retries:
             return False
-        if isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout):
+        if isinstance(outcome, NEVER_SENT):
             return True  # the request never reached the server: always safe
         if isinstance(outcome, httpx.TransportError):
             return call.retry_safe
@@ -192,11 +220,15 @@ class _BaseClient:
         while True:
             outcome = yield request
             assert outcome is not None
-            if not self._should_retry(call, attempt, outcome):
+            delay = self._delay(attempt, outcome) if self._should_retry(call, attempt, outcome) else None
+            if delay is None:
                 if isinstance(outcome, httpx.TransportError):
-                    raise outcome
+                    raise APIConnectionError(
+                        f"{call.method} {call.path} got no answer from {self.host}: "
+                        f"{type(outcome).__name__}: {outcome or 'connection lost'}"
+                    ) from outcome
                 return call.parse(outcome)
-            yield self._delay(attempt, outcome if isinstance(outcome, httpx.Response) else None)
+            yield delay
             attempt += 1
 
     def _request(self, call: _Call) -> httpx.Request:
@@ -364,18 +396,29 @@ class _BaseClient:
 # -- the two ways of moving bytes -------------------------------------------------------------
 
 
-def _sync_verb(build: Callable[..., _Call], name: str) -> Callable[..., Any]:
+P = ParamSpec("P")
+
+
+def _sync_verb(
+    build: Callable[Concatenate[_BaseClient, P], _Call], name: str
+) -> Callable[Concatenate[MemoryClient, P], Any]:
+    """The verb ``name`` of ``MemoryClient``: the parameters of its request builder, typed."""
+
     @functools.wraps(build)
-    def verb(self: MemoryClient, *args: Any, **kwargs: Any) -> Any:
+    def verb(self: MemoryClient, /, *args: P.args, **kwargs: P.kwargs) -> Any:
         return self._send(build(self, *args, **kwargs))
 
     verb.__name__ = verb.__qualname__ = name
     return verb
 
 
-def _async_verb(build: Callable[..., _Call], name: str) -> Callable[..., Any]:
+def _async_verb(
+    build: Callable[Concatenate[_BaseClient, P], _Call], name: str
+) -> Callable[Concatenate[AsyncMemoryClient, P], Awaitable[Any]]:
+    """The verb ``name`` of ``AsyncMemoryClient``: the parameters of its request builder, typed."""
+
     @functools.wraps(build)
-    async def verb(self: AsyncMemoryClient, *args: Any, **kwargs: Any) -> Any:
+    async def verb(self: AsyncMemoryClient, /, *args: P.args, **kwargs: P.kwargs) -> Any:
         return await self._send(build(self, *args, **kwargs))
 
     verb.__name__ = verb.__qualname__ = name
@@ -505,4 +548,4 @@ class AsyncMemoryClient(_BaseClient):
         await self.close()
 
 
-__all__ = ["APIError", "AsyncMemoryClient", "MemoryClient"]
+__all__ = ["APIConnectionError", "APIError", "AsyncMemoryClient", "MemoryClient"]

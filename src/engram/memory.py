@@ -24,6 +24,17 @@ import numpy as np
 from engram.config import MemoryConfig, default_db_path
 from engram.embedders import Embedder, build_embedder
 from engram.errors import ConfigError, NotFoundError, ValidationError
+from engram.graph import (
+    GraphDraft,
+    draft_graph,
+    graph_candidates,
+    graph_settings,
+    links_by_name,
+    match_query,
+    query_relations,
+    scope_relations,
+    write_graph,
+)
 from engram.llms import LLM, NO_LLM_MESSAGE, Usage, build_llm, default_llm
 from engram.llms.vision import describe_images
 from engram.messages import Message, normalise_messages
@@ -39,6 +50,7 @@ from engram.models import (
     utcnow,
 )
 from engram.pipeline.extract import Fact, extract_facts
+from engram.pipeline.graph import GraphExtraction, Mention, entity_recogniser
 from engram.pipeline.parsing import parse_json_answer
 from engram.pipeline.prompts import (
     PROCEDURAL_SUMMARY_PROMPT,
@@ -50,12 +62,18 @@ from engram.search import embed_text, hybrid_search, keyword_text, neighbours, w
 from engram.storage import build_store
 from engram.storage.base import SORT_COLUMNS, Page, Query, Store, Vector
 from engram.storage.filters import Filter, check_metadata_key, normalise_time, parse_filters, scope_equalities
+from engram.validation import check_input
 
 PROCEDURAL_MEMORY = "procedural_memory"
 SIMILAR_PER_FACT = 5  # existing memories shown to the LLM for each new fact
 SIMILARITY_FLOOR = 0.2  # below this cosine an existing memory is unrelated to a fact
 MAX_LIMIT = 10_000
 MAX_PAGE = 1_000  # memories on one page of `browse`
+DELETE_BATCH = 1_000  # memories deleted per transaction by delete_all
+IMAGES_NOT_STORED = (
+    "images were not stored: infer=False keeps the text of messages only; "
+    "use infer=True with a vision-capable LLM to remember what they show"
+)
 
 
 @dataclass
@@ -67,6 +85,8 @@ class _WritePlan:
     deletes: list[MemoryRecord] = field(default_factory=list)
     unchanged: list[MemoryRecord] = field(default_factory=list)
     keyword_texts: dict[str, str] = field(default_factory=dict)  # memory id -> text with its context
+    extracted_graph: GraphExtraction | None = None  # what the extraction call said about the graph
+    graph: GraphDraft | None = None  # the graph change, when the graph is on
 
 
 class Memory:
@@ -86,10 +106,10 @@ class Memory:
         llm: LLM | None = None,
     ) -> None:
         self.config = MemoryConfig.parse(config)
-        if self.config.graph_store:
-            raise ConfigError("graph_store is not supported yet: remove it from the config")
         self.embedder = embedder or _embedder_from(self.config)
         self.store = store or build_store(self.config, default_path=default_db_path())
+        # None: the graph is off
+        self.graph_settings = graph_settings(self.config.graph_store, self.store.graph.backend)
         self.store.bind_embedder(self.embedder.model_name, self.embedder.dimension)
         self._llm = llm
         self._llm_resolved = llm is not None or self.config.llm is not None
@@ -123,6 +143,7 @@ class Memory:
 
     # -- the verbs ---------------------------------------------------------------------
 
+    @check_input
     def add(
         self,
         messages: str | Mapping[str, Any] | Sequence[Mapping[str, Any]],
@@ -158,16 +179,23 @@ class Memory:
             plan, usage, warnings = self._plan_inferred(turns, draft, prompt)
         else:
             plan = self._plan_verbatim(turns, draft)
+            if any(turn.images for turn in turns):
+                warnings.append(IMAGES_NOT_STORED)
+        if self.graph_settings is not None and memory_type is None:  # an agent's log summary names no one
+            plan.graph = self._draft_graph(plan, turns, draft)
 
-        self._apply(plan, draft, turns)
+        relations = self._apply(plan, draft, turns)
         self._count(usage)
         result: dict[str, Any] = {"results": _results_of(plan)}
+        if relations is not None:
+            result["relations"] = relations
         if usage.calls:
             result["usage"] = usage.as_dict()
         if warnings:
             result["warnings"] = warnings
         return result
 
+    @check_input
     def search(
         self,
         query: str,
@@ -197,14 +225,25 @@ class Memory:
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
         read = _read_query(scope, tree, as_of)
         vector = self.embedder.embed_batch([query], purpose="query")[0]
-        hits = hybrid_search(self.store, read, query, vector, limit=limit, threshold=threshold)
-        return {"results": [hit.record.to_item(hit.score) for hit in hits]}
+        graph = self.graph_settings
+        match = match_query(self.store, scope, query, graph.hops, read.as_of) if graph else None
+        by_graph = graph_candidates(self.store, read, match, limit=MAX_LIMIT) if match else []
+        hits = hybrid_search(
+            self.store, read, query, vector, limit=limit, threshold=threshold, graph=by_graph,
+            graph_weight=graph.weight if graph else 0.0,
+        )
+        result: dict[str, Any] = {"results": [hit.record.to_item(hit.score) for hit in hits]}
+        if match is not None:
+            result["relations"] = query_relations(match, limit=limit)
+        return result
 
+    @check_input
     def get(self, memory_id: str) -> dict[str, Any] | None:
         """One memory by id, or None."""
         record = self.store.get_memory(_memory_id(memory_id))
         return record.to_item() if record else None
 
+    @check_input
     def get_all(
         self,
         *,
@@ -219,9 +258,15 @@ class Memory:
     ) -> dict[str, Any]:
         """The scope's memories, newest first: current facts, or with ``as_of`` the versions valid then."""
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
-        records = self.store.list_memories(_read_query(scope, tree, as_of), _limit(top_k or limit))
-        return {"results": [record.to_item() for record in records]}
+        limit = _limit(top_k if top_k is not None else limit)
+        read = _read_query(scope, tree, as_of)
+        records = self.store.list_memories(read, limit)
+        result: dict[str, Any] = {"results": [record.to_item() for record in records]}
+        if self.graph_settings is not None:
+            result["relations"] = scope_relations(self.store, scope, limit=limit, as_of=read.as_of)
+        return result
 
+    @check_input
     def update(
         self,
         memory_id: str,
@@ -264,6 +309,7 @@ class Memory:
             self.store.add_history([_history(Event.UPDATE, current, new, when)])
         return {"message": "Memory updated successfully!"}
 
+    @check_input
     def delete(self, memory_id: str) -> dict[str, str]:
         """Erase a memory and every earlier version of it (history records the deletion)."""
         with self.store.transaction():
@@ -272,6 +318,7 @@ class Memory:
             self.store.add_history([_history(Event.DELETE, old, None, utcnow(), deleted=True)])
         return {"message": "Memory deleted successfully!"}
 
+    @check_input
     def delete_all(
         self,
         *,
@@ -284,11 +331,25 @@ class Memory:
         episodes; history records the deletions."""
         scope = _scope_from(user_id, agent_id, run_id, actor_id, None)[0]
         now = utcnow()
-        with self.store.transaction():
-            deleted = self.store.delete_memories(scope)
-            self.store.add_history([_history(Event.DELETE, record, None, now, deleted=True) for record in deleted])
-        return {"message": "Memories deleted successfully!"}
+        # In batches of their own transactions: a big scope must not hold SQLite's write lock for
+        # seconds (other writers would time out). The last batch takes whatever is left (retracted
+        # memories, the scope's episodes) in one go.
+        current = Query(scope, None, None)
+        while True:
+            with self.store.transaction():
+                batch = self.store.list_memories(current, DELETE_BATCH)
+                if len(batch) < DELETE_BATCH:
+                    batch = self.store.delete_memories(scope)
+                else:
+                    for record in batch:
+                        self.store.delete_memory(record.id)
+                self.store.add_history([_history(Event.DELETE, r, None, now, deleted=True) for r in batch])
+                if len(batch) < DELETE_BATCH:
+                    self.store.graph.delete_graph(scope)
+            if len(batch) < DELETE_BATCH:
+                return {"message": "Memories deleted successfully!"}
 
+    @check_input
     def history(self, memory_id: str) -> list[dict[str, Any]]:
         """Every change to one memory, oldest first; it outlives the memory."""
         return [row.to_dict() for row in self.store.history(_memory_id(memory_id))]
@@ -298,6 +359,7 @@ class Memory:
         self.store.reset()
         self.store.bind_embedder(self.embedder.model_name, self.embedder.dimension)
 
+    @check_input
     def episodes(self, memory_id: str) -> list[dict[str, Any]]:
         """The messages a memory came from, as they were said, oldest first."""
         self._existing(memory_id)
@@ -336,12 +398,15 @@ class Memory:
             context=context,
             reference_time=draft.created_at,
             custom_prompt=custom_prompt or self.config.custom_fact_extraction_prompt,
+            graph=self.graph_settings is not None,
+            self_name=_self_name(spoken, draft.scope),
         )
         usage, warnings = usage + extraction.usage.tagged("extract"), warnings + list(extraction.warnings)
         # A fact whose exact text is already stored needs no LLM decision: it is a NONE.
         hashes = [memory_hash(fact.text) for fact in extraction.facts]
         known = self.store.find_by_hash(draft.scope.owner_only(), hashes)
         plan = _WritePlan(unchanged=[known[h] for h in dict.fromkeys(hashes) if h in known])
+        plan.extracted_graph = extraction.graph
         facts = [fact for fact, h in zip(extraction.facts, hashes, strict=True) if h not in known]
         if not facts:
             return plan, usage, warnings
@@ -458,12 +523,38 @@ class Memory:
         ]
         return plan
 
-    def _apply(self, plan: _WritePlan, draft: _Draft, turns: list[Message]) -> None:
-        """Write the whole plan, its history and the add's episodes in one transaction.
+    def _draft_graph(self, plan: _WritePlan, turns: list[Message], draft: _Draft) -> GraphDraft:
+        """The entities this add mentions, and which new or changed memory names which.
+
+        With an LLM they come from the extraction call; without one (``infer=False``), from each
+        message's speaker and the names the local entity recogniser finds in its text.
+        """
+        written = [record for record, _ in plan.inserts] + [new for _, new, _ in plan.updates]
+        texts = {record.id: record.memory for record in written}
+        if plan.extracted_graph is not None:
+            extracted = plan.extracted_graph
+            links = links_by_name(texts, extracted.mentions, _self_name(turns, draft.scope))
+            return draft_graph(
+                self.store, self.embedder, draft.scope, draft.created_at, extracted.mentions, links,
+                extracted.triples, texts,
+            )
+        found = entity_recogniser().names([record.memory for record in written]) if written else []
+        mentions: list[Mention] = []
+        links = {}
+        for record, names in zip(written, found, strict=True):
+            speaker = [Mention(record.actor_id, "person")] if record.actor_id else []
+            mentions += speaker + names
+            links[record.id] = [m.key for m in speaker + names]
+        return draft_graph(self.store, self.embedder, draft.scope, draft.created_at, mentions, links)
+
+    def _apply(self, plan: _WritePlan, draft: _Draft, turns: list[Message]) -> dict[str, Any] | None:
+        """Write the whole plan, its history, the add's episodes and its graph change in one
+        transaction. Returns the add's ``relations`` block when the graph is on.
 
         An UPDATE supersedes (the old text is kept as a version valid until this add's time) and a
         DELETE retracts (``invalid_at``): nothing an LLM decides erases what was once true."""
         when = draft.created_at
+        relations = None
         episodes = [
             Episode(str(uuid.uuid4()), t.role, t.content, when, t.position, t.name, **draft.scope.as_dict())
             for t in turns
@@ -486,15 +577,20 @@ class Memory:
             self.store.add_episodes(episodes)
             written = {record.id for record, _ in plan.inserts} | {new.id for _, new, _ in plan.updates}
             episode_at = {episode.position: episode.id for episode in episodes}
-            self.store.link_episodes(
-                [
-                    (memory_id, episode_at[position])
-                    for memory_id, positions in draft.links.items()
-                    if memory_id in written
-                    for position in positions
-                    if position in episode_at
-                ]
-            )
+            episode_links = [
+                (memory_id, episode_at[position])
+                for memory_id, positions in draft.links.items()
+                if memory_id in written
+                for position in positions
+                if position in episode_at
+            ]
+            self.store.link_episodes(episode_links)
+            if plan.graph is not None and self.graph_settings is not None:
+                episodes_of: dict[str, list[str]] = {}
+                for memory_id, episode_id in episode_links:
+                    episodes_of.setdefault(memory_id, []).append(episode_id)
+                relations = write_graph(self.store, plan.graph, written, self.graph_settings, episodes_of)
+        return relations
 
     def _supersede(self, old: MemoryRecord, new: MemoryRecord, vector: Vector | None, at: datetime) -> None:
         """``new`` holds from ``at`` on; ``old`` stays as the version valid until then.
@@ -551,6 +647,7 @@ class Memory:
         """Every user, agent and run id that holds memories, with how many (expired ones left out)."""
         return {"results": [scope.to_dict() for scope in self.store.list_scopes(utcnow())]}
 
+    @check_input
     def browse(
         self,
         *,
@@ -589,6 +686,7 @@ class Memory:
 
     # -- lifecycle: stats and prune ------------------------------------------------------------
 
+    @check_input
     def stats(
         self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
     ) -> dict[str, Any]:
@@ -805,6 +903,12 @@ def _sources_of(fact: Fact | None, turns: Sequence[Message]) -> list[Message]:
     return said if len(said) == 1 else []
 
 
+def _self_name(turns: Sequence[Message], scope: Scope) -> str | None:
+    """Who "I" is in a conversation: the one named user speaker, else the scope's user."""
+    names = {turn.name for turn in turns if turn.role == "user" and turn.name}
+    return names.pop() if len(names) == 1 else scope.user_id
+
+
 def _embedder_from(config: MemoryConfig) -> Embedder:
     if config.embedder is None:
         return build_embedder()
@@ -953,6 +1057,8 @@ def _parse_expiration(value: datetime | date | str) -> datetime:
         with contextlib.suppress(ValueError):  # not a bare date: parsed as a datetime below
             value = date.fromisoformat(value.strip())
     if isinstance(value, date) and not isinstance(value, datetime):
+        if value == date.max:  # the end of 9999-12-31 is the last moment a datetime can hold
+            return datetime.max.replace(tzinfo=UTC)
         return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=1)
     return datetime.fromisoformat(normalise_time(value, what="expiration_date"))
 

@@ -12,31 +12,6 @@ from collections.abc import Iterator
 import pytest
 from pytest_httpserver import HTTPServer
 
-PROVIDER_VARIABLES = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_BASE_URL",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "GEMINI_BASE_URL",
-    "OLLAMA_HOST",
-    "ENGRAM_LLM_PROVIDER",
-    "ENGRAM_LLM_MODEL",
-    "ENGRAM_LOCAL_MODEL",
-    "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_ENDPOINT",
-    "OPENAI_API_VERSION",
-    "GROQ_API_KEY",
-)
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's real keys, so none can reach a real provider."""
-    for name in PROVIDER_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-
 
 @pytest.fixture(scope="session")
 def _http_server() -> Iterator[HTTPServer]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,8 @@ from psycopg import sql
 from engram.embedders.hashing import HashingEmbedder
 from engram.llms.base import LLM
 from engram.server import ServerSettings, create_app
+from polling import wait_until
+from provider_env import PROVIDER_VARIABLES
 
 ADMIN_KEY = "test-admin-key"
 MEMORY_CONFIG = {"embedder": {"provider": "hashing"}}
@@ -94,25 +95,19 @@ def start_server(
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
+    def started() -> bool:
+        assert thread.is_alive(), "the test server stopped while starting"
+        return bool(server.started)
+
+    wait_until(started, what="the test server to start", timeout=15, interval=0.01)
     return LiveServer(f"http://127.0.0.1:{port}", config, server, thread)
-
-
-LLM_VARIABLES = (
-    *("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"),
-    *("OLLAMA_HOST", "ENGRAM_LLM_PROVIDER", "ENGRAM_LLM_MODEL", "AZURE_OPENAI_API_KEY", "GROQ_API_KEY"),
-)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_llm_from_the_environment() -> Iterator[None]:
     """Servers here have no LLM unless a test gives one: no real provider, no installed offline model."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in LLM_VARIABLES:
+        for name in PROVIDER_VARIABLES:
             patch.delenv(name, raising=False)
         patch.setenv("ENGRAM_LOCAL_MODEL", "off")
         yield

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from engram import AsyncMemoryClient, ConfigError, MemoryClient, NotFoundError, ProviderError, ValidationError
-from engram.client import APIError
+from engram.client import APIConnectionError, APIError
 from engram.embedders.hashing import HashingEmbedder
 from engram.server import ServerSettings, create_app
 
@@ -69,15 +69,17 @@ def test_a_503_is_retried_for_search_but_not_for_add() -> None:
 
 def test_retries_stop_after_max_retries() -> None:
     seen, handle = scripted(*[httpx.ConnectError("refused")] * 3)
-    with pytest.raises(httpx.ConnectError):
+    with pytest.raises(APIConnectionError) as raised:
         client(handle, max_retries=2).get_all(user_id="u")
+    assert isinstance(raised.value.__cause__, httpx.ConnectError)
     assert len(seen) == 3
 
 
 def test_a_timeout_surfaces_after_retries_for_reads() -> None:
     seen, handle = scripted(httpx.ReadTimeout("slow"), httpx.ReadTimeout("slow"))
-    with pytest.raises(httpx.ReadTimeout):
+    with pytest.raises(APIConnectionError) as raised:
         client(handle, max_retries=1).get_all(user_id="u")
+    assert isinstance(raised.value.__cause__, httpx.ReadTimeout)
     assert len(seen) == 2
 
 

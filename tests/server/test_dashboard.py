@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,38 +43,47 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 15_000
 
 
+def browser_executable() -> str:
+    """``$ENGRAM_BROWSER`` or Debian's Chromium; a missing one fails the test saying what to install."""
+    executable = os.environ.get(BROWSER_ENV) or DEFAULT_BROWSER
+    if shutil.which(executable) is None:
+        pytest.fail(f"no browser at {executable}: {INSTALL_HINT}")
+    return executable
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail(f"Playwright is not installed: {INSTALL_HINT}")
-    executable = os.environ.get(BROWSER_ENV) or DEFAULT_BROWSER
-    if shutil.which(executable) is None:
-        pytest.fail(f"no browser at {executable}: {INSTALL_HINT}")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=browser_executable(), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
 
 
-@pytest.fixture
-def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
-    """A fresh tab (its own sessionStorage) on the live server, failing on any script error and on
-    any request to another host (the page must work with no third-party network)."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+@contextmanager
+def open_tab(browser: Any, url: str) -> Iterator[Any]:
+    """A fresh tab (its own sessionStorage) on the server at ``url``, failing on any script error and
+    on any request to another host (the page must work with no third-party network)."""
+    context = browser.new_context(base_url=url, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     errors: list[str] = []
     elsewhere: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.on(
-        "request", lambda request: None if request.url.startswith(live_server.url) else elsewhere.append(request.url)
-    )
+    tab.on("request", lambda request: None if request.url.startswith(url) else elsewhere.append(request.url))
     yield tab
     context.close()
     assert not errors, f"the page raised: {errors}"
     assert not elsewhere, f"the page reached beyond its server: {elsewhere}"
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    with open_tab(browser, live_server.url) as tab:
+        yield tab
 
 
 def screenshot(page: Any, name: str) -> None:
@@ -117,6 +127,12 @@ def alice(live_server: LiveServer) -> Iterator[tuple[str, httpx.Client]]:
         add(api, "Alice is training for a half marathon", "2025-05-01T10:00:00Z", user_id="alice")
         add(api, "The planner prefers short answers", "2025-05-02T10:00:00Z", agent_id="planner")
         yield key, api
+
+
+def test_a_missing_browser_fails_saying_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(BROWSER_ENV, "/nowhere/chromium")
+    with pytest.raises(pytest.fail.Exception, match=r"no browser at /nowhere/chromium: .*apt-get install -y chromium"):
+        browser_executable()
 
 
 def test_the_page_is_served_self_contained(live_server: LiveServer) -> None:
@@ -297,6 +313,8 @@ def test_the_admin_key_picks_a_project(page: Any, live_server: LiveServer) -> No
     open_scope(page, "user_id", "bob")
     assert table_texts(page) == ["Bob keeps bees"]
     assert project in page.locator("#who").inner_text()
+    page.get_by_role("button", name="Switch project").click()
+    page.get_by_role("heading", name="Projects").wait_for()
 
 
 def test_time_travel_shows_the_scope_as_of_a_day(page: Any, live_server: LiveServer) -> None:

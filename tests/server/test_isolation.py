@@ -5,13 +5,14 @@ Both projects use the same user id on purpose: the project, not the user id, kee
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
+
+from polling import wait_until
 
 from .conftest import ADMIN_KEY, ON_BOTH_BACKENDS, LiveServer
 
@@ -102,10 +103,8 @@ def test_adds_are_deduplicated_per_project_only(two: TwoProjects, path: str) -> 
 
 
 def test_an_async_add_lands_in_the_submitting_project(two: TwoProjects) -> None:
-    deadline = time.monotonic() + 10
-    while two.owner.get(f"/v1/jobs/{two.job_id}").json()["status"] != "succeeded":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    job_done = lambda: two.owner.get(f"/v1/jobs/{two.job_id}").json()["status"] == "succeeded"  # noqa: E731
+    wait_until(job_done, what="the async add to succeed")
     assert len(two.owner.get("/v1/memories", params={"user_id": "alice"}).json()["results"]) == 2
     assert two.other.get("/v1/memories", params={"user_id": "alice"}).json()["results"] == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -11,19 +12,19 @@ import httpx
 from engram import MemoryClient
 from engram.llms.scripted import ScriptedLLM
 from engram.server import ServerSettings
+from polling import wait_until
 
 from .conftest import ON_BOTH_BACKENDS, LiveServer, start_server
 
 pytestmark = ON_BOTH_BACKENDS
 
 
-def wait_for(client: httpx.Client, job_id: str, timeout: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+def wait_for(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    def finished() -> dict[str, Any] | None:
         job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
-            return job
-        time.sleep(0.05)
+        return job if job["status"] in ("succeeded", "failed") else None
+
+    return wait_until(finished, what=f"job {job_id} to finish")
 
 
 def test_async_mode_answers_202_and_the_job_holds_the_result(api: httpx.Client) -> None:
@@ -51,31 +52,34 @@ def test_an_unknown_job_is_404(api: httpx.Client) -> None:
 def test_the_client_submits_and_reads_jobs(live_server: LiveServer, project_key: str) -> None:
     with MemoryClient(project_key, host=live_server.url) as client:
         job = client.add_job("I play chess", user_id="alice", infer=False)
-        deadline = time.monotonic() + 10
-        while client.get_job(job["id"])["status"] != "succeeded":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(lambda: client.get_job(job["id"])["status"] == "succeeded", what="the job to succeed")
         assert client.get_all(user_id="alice")["results"][0]["memory"] == "I play chess"
 
 
 def test_a_slow_llm_add_does_not_block_other_requests(tmp_path: Path, server_config: dict[str, Any]) -> None:
+    llm_called, release = threading.Event(), threading.Event()
+
     def slow_facts(messages: object) -> str:
-        time.sleep(1.0)
+        llm_called.set()
+        release.wait(30)  # the LLM answers only once the test has been answered meanwhile
         return '{"facts": [{"text": "Likes hiking"}]}'
 
     # heartbeats keep a job alive far past job_stale_after_s while it runs
     server = start_server(tmp_path, llm=ScriptedLLM([slow_facts]), memory_config=server_config, job_stale_after_s=0.3)
     try:
         with server.client(server.new_key("p")) as client:
-            started = time.monotonic()
             body = {"messages": "I love hiking", "user_id": "alice", "async_mode": True}
             job_id = client.post("/v1/memories", json=body).json()["id"]
+            assert llm_called.wait(30)
             assert client.get("/v1/memories", params={"user_id": "alice"}).status_code == 200
-            assert time.monotonic() - started < 0.9
+            assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "running"
+            time.sleep(1.0)  # past job_stale_after_s: only its heartbeats keep the job alive
+            release.set()
             job = wait_for(client, job_id)
             assert job["status"] == "succeeded", job
             assert [r["memory"] for r in job["result"]["results"]] == ["Likes hiking"]
     finally:
+        release.set()
         server.stop()
 
 

@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from mcp import Client, StdioServerParameters
 from engram import Memory, MemoryClient
 from engram.embedders.hashing import HashingEmbedder
 from engram.mcp import TOOL_NAMES, build_mcp_server
+from polling import wait_until
 
 from .conftest import LiveServer
 
@@ -144,11 +144,11 @@ def test_every_tool_over_streamable_http(tmp_path: Path) -> None:
     command = mcp_command(tmp_path, "--transport", "http", "--host", "127.0.0.1", "--port", str(port))
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while not listening(port):
+        def up() -> bool:
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+            return listening(port)
+
+        wait_until(up, what="the MCP server to listen", timeout=30, interval=0.1)
 
         async def run() -> None:
             async with Client(f"http://127.0.0.1:{port}/mcp") as client:

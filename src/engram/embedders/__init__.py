@@ -19,7 +19,11 @@ EMBEDDERS: dict[str, str] = {
     "ollama": "engram.embedders.ollama:OllamaEmbedder",
     "gemini": "engram.embedders.gemini:GeminiEmbedder",
     "sentence_transformers": "engram.embedders.sentence_transformers:SentenceTransformerEmbedder",
-    **{name: "engram.embedders.openai_compat:OpenAIEmbedder" for name in PRESETS if name != "openai"},
+    **{
+        name: "engram.embedders.openai_compat:OpenAIEmbedder"
+        for name, preset in PRESETS.items()
+        if name != "openai" and preset.has_embeddings
+    },
 }
 ALIASES = {
     "huggingface": "sentence_transformers",
@@ -31,6 +35,11 @@ ALIASES = {
 def build_embedder(provider: str | None = None, config: dict[str, Any] | None = None) -> Embedder:
     name = ALIASES.get(provider, provider) if provider else DEFAULT_EMBEDDER
     target = EMBEDDERS.get(name)
+    if target is None and name in PRESETS:
+        raise ConfigError(
+            f"{name} serves no embeddings API, so it cannot be the embedder: keep it as the LLM and "
+            "use another embedder (local, openai, ollama or gemini)"
+        )
     if target is None:
         raise ConfigError(f"unknown embedder provider {name!r}; known: {', '.join(sorted(EMBEDDERS))}")
     module_name, class_name = target.split(":")

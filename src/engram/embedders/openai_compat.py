@@ -46,6 +46,8 @@ class OpenAIEmbedder(ProviderEmbedder):
             )
         self.provider = preset
         spec = PRESETS[preset]
+        if not spec.has_embeddings:
+            raise ConfigError(f"{preset} serves no embeddings API: use another embedder provider")
         settings = parse_settings(OpenAIEmbedderSettings, f"embedder {preset!r}", config)
         base_url = (
             settings.base_url

@@ -22,6 +22,7 @@ class Preset:
     base_url_env: str | None = None
     # OpenAI itself wants max_completion_tokens; most compatible servers only know max_tokens.
     max_tokens_key: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    has_embeddings: bool = True  # Groq, DeepSeek and xAI serve no /embeddings endpoint
 
 
 PRESETS: dict[str, Preset] = {
@@ -34,10 +35,10 @@ PRESETS: dict[str, Preset] = {
     "ollama_openai": Preset("http://localhost:11434/v1", None, base_url_env="OLLAMA_OPENAI_BASE_URL"),
     "vllm": Preset("http://localhost:8000/v1", None, base_url_env="VLLM_BASE_URL"),
     "lmstudio": Preset("http://localhost:1234/v1", None, base_url_env="LMSTUDIO_BASE_URL"),
-    "groq": Preset("https://api.groq.com/openai/v1", "GROQ_API_KEY", "json_object"),
+    "groq": Preset("https://api.groq.com/openai/v1", "GROQ_API_KEY", "json_object", has_embeddings=False),
     "together": Preset("https://api.together.xyz/v1", "TOGETHER_API_KEY", "json_object"),
-    "deepseek": Preset("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "json_object"),
-    "xai": Preset("https://api.x.ai/v1", "XAI_API_KEY"),
+    "deepseek": Preset("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "json_object", has_embeddings=False),
+    "xai": Preset("https://api.x.ai/v1", "XAI_API_KEY", has_embeddings=False),
     "openrouter": Preset("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
 }
 

@@ -28,7 +28,10 @@ from engram.server.routes import mem0_routes, v1
 from engram.server.schemas import Health
 from engram.server.state import ServerSettings, ServerState, state_of
 
-WORKER_SETTINGS_ENV = "_ENGRAM_WORKER_SETTINGS"  # set by `engram serve --workers N` for its children
+WORKER_SETTINGS_ENV = "_ENGRAM_WORKER_SETTINGS"
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+)  # set by `engram serve --workers N` for its children
 
 DESCRIPTION = """Long-term memory for AI agents, as a service.
 
@@ -100,6 +103,7 @@ def create_app(
         response_class=Response,
         responses={200: {"content": {"text/plain": {}}}},
     )
+    app.add_middleware(AnswerBugs)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app
@@ -165,8 +169,42 @@ class RequestMetrics:
             await self.app(scope, receive, send_and_record)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
+            # Label values come from a fixed set: any other method (a client may send anything) is
+            # "OTHER", so unauthenticated requests cannot grow the metrics without bound.
+            method = scope["method"] if scope["method"] in HTTP_METHODS else "OTHER"
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+
+class AnswerBugs:
+    """Answers an unexpected exception with the 500 error body, inside the app.
+
+    A handler for ``Exception`` alone runs in Starlette's outermost middleware, which re-raises
+    after answering, and uvicorn then closes the keep-alive connection: the client's next request
+    on it failed (a lost write). Answered here, the exception ends with the response.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            if started:  # too late for an error answer: the connection must close
+                raise
+            response = await handle_error(Request(scope, receive), exc)
+            await response(scope, receive, send)
 
 
 class BodySizeLimit:

@@ -110,7 +110,8 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     elif isinstance(exc, RequestValidationError):
         status = 422
         problems = [_problem(error) for error in exc.errors()]
-        body = error_body("invalid_request", "; ".join(problems), details=jsonable_encoder(exc.errors()))
+        details = _encodable(jsonable_encoder(exc.errors()))  # they echo the input, which may not be UTF-8
+        body = error_body("invalid_request", _encodable("; ".join(problems)), details=details)
     elif isinstance(exc, HTTPException):
         status = exc.status_code
         body = error_body(HTTP_CODES.get(status, f"http_{status}"), str(exc.detail))
@@ -119,3 +120,14 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         logger.error("%s %s raised a bug", request.method, request.url.path, exc_info=exc)
         status, body = 500, error_body("internal_error", f"{type(exc).__name__}: the server hit a bug")
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _encodable(value: Any) -> Any:
+    """``value`` with every string made encodable as UTF-8 (a lone surrogate becomes ``\\ud800``)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_encodable(item) for item in value]
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    return value

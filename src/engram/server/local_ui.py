@@ -12,6 +12,7 @@ that is deleted on exit, so the key dies with the process. There is no admin key
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import tempfile
 import webbrowser
@@ -89,4 +90,11 @@ def run_local_dashboard(
         if open_browser:
             webbrowser.open(local.url)  # the key is not in the URL: paste it into the sign-in form
         server = uvicorn.Server(uvicorn.Config(local.app, log_level=log_level, lifespan="on"))
+        # uvicorn shuts down gracefully, then re-raises the signal that stopped it: let SIGTERM end
+        # the process as Ctrl+C does, so the temporary directory (and with it the key) is removed.
+        signal.signal(signal.SIGTERM, _exit)
         server.run(sockets=[local.socket])
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)

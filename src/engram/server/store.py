@@ -19,21 +19,20 @@ import json
 import re
 import secrets
 import sqlite3
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from engram.errors import StorageError, ValidationError
+from engram.errors import ValidationError
 from engram.models import iso, utcnow
+from engram.storage.sqlite_db import SQLiteDatabase
 
 KEY_PREFIX = "ek_"
-PROJECT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-BUSY_TIMEOUT_MS = 10_000
+PROJECT_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # whole name: fullmatch, never "$" (it allows "\n")
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ def new_job_id() -> str:
 
 
 def check_project(name: str) -> str:
-    if not isinstance(name, str) or not PROJECT_PATTERN.match(name):
+    if not isinstance(name, str) or not PROJECT_PATTERN.fullmatch(name):
         raise ValidationError(
             f"project names are 1-64 lowercase letters, digits, '-' or '_' (starting with a letter "
             f"or digit), got {name!r}"
@@ -202,42 +201,17 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables]
 
 class SQLiteServerStore:
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the server database at {self.path}: {exc}") from exc
-        self._lock = threading.Lock()
-        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
-        with self._transaction() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise StorageError(f"{self.path} was written by a newer engram server: upgrade engram")
-            for migration in MIGRATIONS[version:]:
-                migration(db)
-            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        self._database = SQLiteDatabase(path)
+        self.path = self._database.path
+        self._db = self._database.connection
+        self._lock = self._database.guard  # reads hold it; it also turns SQLite errors into StorageError
+        self._database.migrate(MIGRATIONS, writer="engram server")
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StorageError(f"the server database at {self.path} is unavailable: {exc}") from exc
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._database.transaction()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
     # -- keys ------------------------------------------------------------------------------
 

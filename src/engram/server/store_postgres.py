@@ -12,11 +12,11 @@ by named, ordered migrations. Two things differ because several machines share t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from engram.errors import ConfigError, StorageError
+from engram.errors import ConfigError
 from engram.models import iso
 from engram.server.store import (
     INTERRUPTED_ERROR,
@@ -29,18 +29,13 @@ from engram.server.store import (
     new_key_id,
     new_key_secret,
 )
+from engram.storage.postgres_db import IDENTIFIER, migrate, open_pool, postgres_errors, redacted_url
 
-try:
-    import psycopg
-    from psycopg import sql
-    from psycopg.types.json import Json
-    from psycopg_pool import ConnectionPool, PoolTimeout
-
-    from engram.storage.postgres import IDENTIFIER, redacted_url
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ConfigError(
-        "a server on PostgreSQL needs psycopg 3 and psycopg-pool: pip install 'engramdb[postgres]'"
-    ) from exc
+# isort: split
+# (postgres_db, imported first, says which extra to install when psycopg is missing)
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Json
 
 DEFAULT_SERVER_SCHEMA = "engram_server"
 DEFAULT_MAX_CONNECTIONS = 8  # job workers, the heartbeat and concurrent key checks
@@ -101,44 +96,26 @@ class PostgresServerStore:
             raise ConfigError(f"the server schema must be a plain SQL identifier, got {schema!r}")
         self.schema = schema
         self.location = redacted_url(url)
-        with self._errors("connecting"), psycopg.connect(url, autocommit=True) as conn:
-            self._migrate(conn)
-        self._pool = ConnectionPool(
+        with self._errors("connecting", self.location), psycopg.connect(url, autocommit=True) as conn:
+            migrate(
+                conn,
+                schema=schema,
+                migrations=MIGRATIONS,
+                version_table="schema_version",
+                lock_key=SERVER_MIGRATION_LOCK_KEY,
+                writer="engram server",
+                where=self.location,
+            )
+        self._pool = open_pool(
             url,
+            name=f"engram-server:{self.location}",
             min_size=1,
             max_size=max_connections,
             timeout=POOL_TIMEOUT_S,
             configure=self._configure,
-            open=False,
-            name=f"engram-server:{self.location}",
+            location=self.location,
+            what="the server database",
         )
-        with self._errors("opening the connection pool"):
-            self._pool.open(wait=True, timeout=POOL_TIMEOUT_S)
-
-    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
-        with conn.transaction():
-            # Servers starting together: the first migrates, the others wait and find it done.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SERVER_MIGRATION_LOCK_KEY,))
-            if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone():
-                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self.schema)))
-            conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(self.schema)))
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version ("
-                "version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-            version = int(row[0]) if row else 0
-            if version > len(MIGRATIONS):
-                raise StorageError(
-                    f"the server schema {self.schema!r} at {self.location} was written by a newer engram "
-                    f"server (schema {version}, this one knows {len(MIGRATIONS)}): upgrade engram"
-                )
-            for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                migration(conn)
-                conn.execute(
-                    "INSERT INTO schema_version (version, name) VALUES (%s, %s)",
-                    (number, migration.__name__.lstrip("_")),
-                )
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
@@ -151,22 +128,10 @@ class PostgresServerStore:
         with self._errors(action), self._pool.connection() as conn:
             yield conn
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except PoolTimeout as exc:
-            raise StorageError(
-                f"no free PostgreSQL connection at {self.location} within {POOL_TIMEOUT_S:g} s while "
-                f"{action}: the server database is overloaded or unreachable"
-            ) from exc
-        except psycopg.OperationalError as exc:
-            raise StorageError(
-                f"cannot reach the server database at {self.location} while {action}: {exc}. Check the URL, "
-                "that PostgreSQL runs and accepts connections from this host"
-            ) from exc
-        except psycopg.Error as exc:
-            raise StorageError(f"the server database at {self.location} failed while {action}: {exc}") from exc
+    def _errors(self, action: str, location: str | None = None) -> AbstractContextManager[None]:
+        """psycopg's exceptions as engram's (``postgres_db.postgres_errors``)."""
+        hint = "the server database is overloaded or unreachable"
+        return postgres_errors(action, location=location, pool_hint=hint, what="the server database")
 
     def close(self) -> None:
         self._pool.close()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,9 @@ import numpy.typing as npt
 from engram.errors import StorageError
 from engram.models import Episode, Event, HistoryRecord, MemoryRecord, Scope
 from engram.storage.filters import Filter
+
+if TYPE_CHECKING:
+    from engram.storage.graph import GraphStore
 
 Vector = npt.NDArray[np.float32]
 
@@ -229,6 +232,10 @@ class Store(Protocol):
         ids already stored; returns how many memories were new."""
         ...
 
+    # -- the graph: entities, relations and memory links (storage/graph.py) ---------------
+    @property
+    def graph(self) -> GraphStore: ...
+
 
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
@@ -397,6 +404,10 @@ def check_same_embedder(stored: dict[str, str], model_name: str, dimension: int,
 
 SCOPE_KINDS = ("user_id", "agent_id", "run_id")
 """The ids a scope is listed by (the actor is a speaker inside a scope, not an owner)."""
+
+SCOPE_TIME_INDEX = "created_at, invalid_at, expiration_date, updated_at"
+"""What the per-scope index of ``memories`` holds after the scope column: the newest-first order,
+then the columns a current read filters on and the other time a page sorts by."""
 
 SORT_COLUMNS = {
     "created_at": "created_at",

@@ -18,7 +18,7 @@ Semantics, the same on every backend:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -31,6 +31,7 @@ OPERATORS: tuple[str, ...] = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin",
 COLUMN_KEYS = (*IDENTITY_KEYS, "role", "created_at", "updated_at")
 TIME_KEYS = ("created_at", "updated_at")
 Scalar = str | int | float | bool | None
+SCALARS = (str, int, float, bool, type(None), date)  # date covers datetime
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ Filter = Condition | And | Or | Not
 
 
 MAX_DEPTH = 32  # AND/OR/NOT nesting; deeper trees are mistakes, and would exhaust the stack
+# Conditions and `in` values in one filter. Each becomes one to three query parameters: this stays
+# under SQLite's 32,766 and PostgreSQL's 65,535, so a long `in` list works the same on both.
+MAX_FILTER_VALUES = 10_000
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite can bind; PostgreSQL is held to the same
 
 
 def parse_filters(filters: Mapping[str, Any] | None, *, _depth: int = 0) -> Filter | None:
@@ -75,7 +80,21 @@ def parse_filters(filters: Mapping[str, Any] | None, *, _depth: int = 0) -> Filt
     if _depth > MAX_DEPTH:
         raise ValidationError(f"filters nest AND/OR/NOT more than {MAX_DEPTH} levels deep")
     parts = [_parse_entry(key, value, _depth) for key, value in filters.items()]
-    return parts[0] if len(parts) == 1 else And(tuple(parts))
+    tree = parts[0] if len(parts) == 1 else And(tuple(parts))
+    if _depth == 0 and (count := _count_values(tree)) > MAX_FILTER_VALUES:
+        raise ValidationError(
+            f"filters hold {count:,} conditions and values, over the limit of {MAX_FILTER_VALUES:,}: "
+            "narrow the filter (a long `in` list up to the limit works)"
+        )
+    return tree
+
+
+def _count_values(tree: Filter) -> int:
+    if isinstance(tree, And | Or):
+        return sum(_count_values(part) for part in tree.parts)
+    if isinstance(tree, Not):
+        return _count_values(tree.part)
+    return max(1, len(tree.value)) if tree.op in ("in", "nin") else 1
 
 
 def check_metadata_key(key: str) -> None:
@@ -120,6 +139,10 @@ def _condition(key: str, op: str, value: Any) -> Condition:
     values = value if isinstance(value, list | tuple | set) else [value]
     if any(isinstance(v, float) and not math.isfinite(v) for v in values):
         raise ValidationError(f"filter on {key!r} compares with {value!r}: use a finite number")
+    if any(isinstance(v, int) and not INT64_MIN <= v <= INT64_MAX for v in values):
+        raise ValidationError(f"filter on {key!r} compares with an integer beyond 64 bits: use a smaller number")
+    if op in ("in", "nin") and any(not isinstance(v, SCALARS) for v in values):
+        raise ValidationError(f"{op!r} on {key!r} takes a list of strings, numbers, booleans or null, got {value!r}")
     if op not in OPERATORS:
         raise ValidationError(
             f"unknown filter operator {op!r} on {key!r}; use one of: {', '.join(OPERATORS)}"
@@ -156,14 +179,19 @@ def normalise_time(value: Any, *, what: str) -> str:
 
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return iso(moment)
+        try:
+            return iso(moment)
+        except OverflowError as exc:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in UTC
+            raise ValidationError(f"{what} {value.isoformat()!r} is outside years 1 to 9999 in UTC") from exc
     if isinstance(value, date):
         return iso(datetime(value.year, value.month, value.day, tzinfo=UTC))
     if isinstance(value, str):
         try:
-            return normalise_time(datetime.fromisoformat(value.replace("Z", "+00:00")), what=what)
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             pass
+        else:
+            return normalise_time(parsed, what=what)
     raise ValidationError(f"{what} must be an ISO 8601 date or datetime, got {value!r}")
 
 
@@ -179,3 +207,126 @@ def scope_equalities(tree: Filter | None) -> dict[str, Any]:
         for c in conditions
         if isinstance(c, Condition) and c.op == "eq" and c.key in IDENTITY_KEYS
     }
+
+
+# -- one compiler: the tree walk here, the leaves in each backend --------------------------------
+
+Leaf = Callable[[Condition], tuple[str, list[Any]]]
+
+
+def compile_tree(tree: Filter, leaf: Leaf, *, false: str) -> tuple[str, list[Any]]:
+    """SQL for a filter tree: AND/OR/NOT, ``ne``, ``nin`` and ``in`` are lowered here, and ``leaf``
+    (the backend's) writes each remaining condition (eq gt gte lt lte contains icontains) as a
+    clause that is true or false, never NULL, so that NOT is exact. ``false`` is the backend's
+    literal for false. Long AND/OR chains are nested as balanced trees: SQLite refuses an
+    expression more than 1,000 levels deep, and ``a OR b OR c ...`` is as deep as it is long."""
+    if isinstance(tree, And | Or):
+        return _balanced([compile_tree(part, leaf, false=false) for part in tree.parts], isinstance(tree, And))
+    if isinstance(tree, Not):
+        sql, params = compile_tree(tree.part, leaf, false=false)
+        return f"(NOT {sql})", params
+    if tree.op in ("ne", "nin"):
+        positive = Condition(tree.key, "eq" if tree.op == "ne" else "in", tree.value)
+        sql, params = compile_tree(positive, leaf, false=false)
+        return f"(NOT {sql})", params
+    if tree.op == "in":
+        if not tree.value:
+            return false, []
+        return _balanced([leaf(Condition(tree.key, "eq", value)) for value in tree.value], False)
+    return leaf(tree)
+
+
+def _balanced(parts: Sequence[tuple[str, list[Any]]], conjunction: bool) -> tuple[str, list[Any]]:
+    if len(parts) == 1:
+        return parts[0]
+    middle = len(parts) // 2
+    left_sql, left_params = _balanced(parts[:middle], conjunction)
+    right_sql, right_params = _balanced(parts[middle:], conjunction)
+    joiner = " AND " if conjunction else " OR "
+    return f"({left_sql}{joiner}{right_sql})", left_params + right_params
+
+
+# -- the reference: what every store must return, in plain Python ----------------------------------
+
+
+def matches(tree: Filter, item: Mapping[str, Any]) -> bool:
+    """Whether a memory (``MemoryRecord.to_item()``) passes ``tree``, by the semantics every store
+    implements; the property tests hold each store to this."""
+    if isinstance(tree, And):
+        return all(matches(part, item) for part in tree.parts)
+    if isinstance(tree, Or):
+        return any(matches(part, item) for part in tree.parts)
+    if isinstance(tree, Not):
+        return not matches(tree.part, item)
+    if tree.op in ("ne", "nin"):
+        return not matches(Condition(tree.key, "eq" if tree.op == "ne" else "in", tree.value), item)
+    if tree.op == "in":
+        return any(matches(Condition(tree.key, "eq", value), item) for value in tree.value)
+    if tree.is_column:
+        return _column_matches(tree, item.get(tree.key))
+    metadata = item.get("metadata") or {}
+    return _metadata_matches(tree, tree.key in metadata, metadata.get(tree.key))
+
+
+def _ascii_lower(text: str) -> str:
+    """SQLite's lower(): ASCII letters only."""
+    return text.translate(_ASCII_UPPER_TO_LOWER)
+
+
+_ASCII_UPPER_TO_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _as_column_text(value: Any) -> str:
+    """How SQLite compares a bound number or boolean with a text column: as its text."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return value if isinstance(value, str) else repr(value)
+
+
+def _column_matches(c: Condition, column: str | None) -> bool:
+    if c.value is None:
+        return c.op == "eq" and column is None
+    if column is None:
+        return False
+    if c.op == "contains":
+        return str(c.value) in column
+    if c.op == "icontains":
+        return _ascii_lower(str(c.value)) in _ascii_lower(column)
+    return _compare(column, c.op, _as_column_text(c.value))
+
+
+def _metadata_matches(c: Condition, present: bool, value: Any) -> bool:
+    if c.op == "eq" and c.value is None:
+        return not present or value is None
+    if not present:
+        return False
+    if c.op == "contains":
+        in_list = isinstance(value, list) and any(_typed_equal(element, c.value) for element in value)
+        return in_list or (isinstance(c.value, str) and isinstance(value, str) and c.value in value)
+    if c.op == "icontains":
+        return isinstance(value, str) and _ascii_lower(c.value) in _ascii_lower(value)
+    if isinstance(c.value, bool):
+        return value is c.value
+    if isinstance(c.value, int | float):
+        return isinstance(value, int | float) and not isinstance(value, bool) and _compare(value, c.op, c.value)
+    return isinstance(value, str) and _compare(value, c.op, c.value)
+
+
+def _typed_equal(element: Any, value: Any) -> bool:
+    if isinstance(value, bool) or isinstance(element, bool):
+        return element is value
+    if isinstance(value, int | float):
+        return isinstance(element, int | float) and element == value
+    return isinstance(element, str) and element == value
+
+
+def _compare(left: Any, op: str, right: Any) -> bool:
+    if op == "eq":
+        return bool(left == right)
+    if op == "gt":
+        return bool(left > right)
+    if op == "gte":
+        return bool(left >= right)
+    if op == "lt":
+        return bool(left < right)
+    return bool(left <= right)  # lte

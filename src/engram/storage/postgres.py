@@ -8,6 +8,7 @@ The schema mirrors the SQLite store, with PostgreSQL's own tools:
 - ``memory_versions``: superseded texts with their own vector and ``tsvector`` (no HNSW index: only
   as-of reads, which scan one scope exactly, consult it);
 - ``history``, ``episodes``, ``memory_episodes`` and ``engram_meta`` as in SQLite;
+- ``entities``, ``relations`` and ``memory_entities``: the graph (storage/graph_postgres.py);
 - ``engram_schema_version``: the migrations applied, one row each.
 
 Vector search is exact when the scope is small (the usual case: one user's
@@ -26,12 +27,11 @@ lock), so many processes can add to one database without losing or duplicating m
 from __future__ import annotations
 
 import json
-import re
 import struct
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,6 +46,7 @@ from engram.storage.base import (
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
     SCOPE_KINDS,
+    SCOPE_TIME_INDEX,
     VERSION_COLUMNS,
     ExportedMemory,
     Page,
@@ -64,20 +65,17 @@ from engram.storage.base import (
     record_from_row,
     record_values,
 )
-from engram.storage.filters import And, Condition, Filter, Not, Or
+from engram.storage.filters import Condition, Filter, compile_tree
+from engram.storage.graph_postgres import GRAPH_TABLES, PostgresGraph, add_graph_tables
+from engram.storage.postgres_db import IDENTIFIER, migrate, open_pool, postgres_errors, redacted_url
 
-try:
-    import psycopg
-    from psycopg import errors as pg_errors
-    from psycopg import sql
-    from psycopg.adapt import Dumper
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-    from psycopg.pq import Format
-    from psycopg_pool import ConnectionPool, PoolTimeout
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ConfigError(
-        "the PostgreSQL store needs psycopg 3 and psycopg-pool: pip install 'engramdb[postgres]'"
-    ) from exc
+# isort: split
+# (postgres_db, imported first, says which extra to install when psycopg is missing)
+import psycopg
+from psycopg import sql
+from psycopg.adapt import Dumper
+from psycopg.conninfo import make_conninfo
+from psycopg.pq import Format
 
 DEFAULT_SCHEMA = "public"
 TEXT_SEARCH_CONFIG = "english"  # stemming like SQLite's porter tokenizer
@@ -222,15 +220,18 @@ def _add_versions_and_episodes(conn: psycopg.Connection[Any]) -> None:
 
 
 def _add_scope_time_indexes(conn: psycopg.Connection[Any]) -> None:
-    """A scope's memories newest first (get_all, the dashboard's table) read from an index, not a sort."""
+    """Per scope column, an index by time that also holds what current reads filter on, as on SQLite."""
     for column in ("user_id", "agent_id", "run_id"):
-        conn.execute(f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, created_at)")
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, {SCOPE_TIME_INDEX})"
+        )
 
 
 MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
     _create_tables,
     _add_versions_and_episodes,
     _add_scope_time_indexes,
+    add_graph_tables,
 ]
 """Append new migrations (the graph tables will be the next); never edit or reorder shipped ones."""
 
@@ -264,9 +265,6 @@ class PostgresSettings:
             raise ConfigError(f"pool_timeout must be a positive number of seconds, got {self.pool_timeout!r}")
 
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-
-
 class _VectorArg:
     """A vector sent to the server in pgvector's binary format (no text round trip)."""
 
@@ -298,26 +296,25 @@ class PostgresStore:
         self.url = url
         self._location = redacted_url(url)
         self._local = threading.local()
-        with _errors(self, "connecting"), psycopg.connect(url, autocommit=True) as conn:
+        with postgres_errors("connecting", location=self._location), psycopg.connect(url, autocommit=True) as conn:
             vector_schema = self._migrate(conn)
         self._search_path = sql.SQL("SET search_path TO {}, {}").format(
             sql.Identifier(self.settings.schema), sql.Identifier(vector_schema)
         )
-        self._pool = ConnectionPool(
+        self._pool = open_pool(
             url,
+            name=f"engram:{self._location}",
             min_size=self.settings.min_connections,
             max_size=self.settings.max_connections,
             timeout=self.settings.pool_timeout,
             configure=self._configure,
+            location=self._location,
             # No server-side prepared statements: each query is planned for its own scope (one user's
             # 100 memories and an agent's million want different plans; a cached generic plan made
             # scoped keyword search 2x slower in bench_postgres.py).
-            kwargs={"prepare_threshold": None},
-            open=False,
-            name=f"engram:{self._location}",
+            prepare_threshold=None,
         )
-        with _errors(self, "opening the connection pool"):
-            self._pool.open(wait=True, timeout=self.settings.pool_timeout)
+        self.graph = PostgresGraph(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -327,41 +324,16 @@ class PostgresStore:
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> str:
         """Create or upgrade the schema; return the schema that holds pgvector."""
-        schema = sql.Identifier(self.settings.schema)
-        with conn.transaction():
-            # Several processes may start at once: the first migrates, the others wait and see it done.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
-            vector_schema = _vector_schema(conn)
-            if vector_schema is None:
-                # Never inside our own schema: dropping it must not drop the extension for others.
-                conn.execute("CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public")
-                vector_schema = "public"
-            # Only when missing: CREATE SCHEMA checks the CREATE privilege even with IF NOT EXISTS.
-            if not conn.execute(
-                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.settings.schema,)
-            ).fetchone():
-                conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
-            conn.execute(
-                sql.SQL("SET LOCAL search_path TO {}, {}").format(schema, sql.Identifier(vector_schema))
-            )
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS engram_schema_version ("
-                "version integer PRIMARY KEY, name text NOT NULL, "
-                "applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            row = conn.execute("SELECT coalesce(max(version), 0) FROM engram_schema_version").fetchone()
-            version = int(row[0]) if row else 0
-            if version > len(MIGRATIONS):
-                raise StorageError(
-                    f"schema {self.settings.schema!r} at {self._location} was written by a newer engram "
-                    f"(schema {version}, this one knows {len(MIGRATIONS)}): upgrade engram to use it."
-                )
-            for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                migration(conn)
-                conn.execute(
-                    "INSERT INTO engram_schema_version (version, name) VALUES (%s, %s)",
-                    (number, migration.__name__.lstrip("_")),
-                )
+        [vector_schema] = migrate(
+            conn,
+            schema=self.settings.schema,
+            migrations=MIGRATIONS,
+            version_table="engram_schema_version",
+            lock_key=MIGRATION_LOCK_KEY,
+            writer="engram",
+            where=self._location,
+            before=_install_pgvector,
+        )
         return vector_schema
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
@@ -453,7 +425,10 @@ class PostgresStore:
 
     def reset(self) -> None:
         with self._transactional() as conn:
-            conn.execute("TRUNCATE memories, memory_versions, history, episodes, memory_episodes, engram_meta")
+            conn.execute(
+                "TRUNCATE memories, memory_versions, history, episodes, memory_episodes, engram_meta, "
+                + ", ".join(GRAPH_TABLES)
+            )
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -802,8 +777,12 @@ class PostgresStore:
     def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
         where, params = _query_sql(query)
         if query.as_of is None:
+            # Rank the page's rows by key first, then read only them.
             order = page.order_sql(text_collation=' COLLATE "C"')
-            statement = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s"
+            statement = (
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE pk IN "
+                f"(SELECT pk FROM memories WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s) ORDER BY {order}"
+            )
         else:  # the memories and earlier versions valid then, as list_memories reads them
             order = page.order_sql(text_collation=' COLLATE "C"', ties=AS_OF_TIES)
             statement = (
@@ -937,52 +916,28 @@ class PostgresStore:
 # -- errors ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def _errors(store: PostgresStore, action: str) -> Iterator[None]:
-    """Turn psycopg's exceptions into StorageError messages that say what to fix."""
-    where = store.location
-    try:
-        yield
-    except PoolTimeout as exc:
-        raise StorageError(
-            f"no free PostgreSQL connection at {where} within {store.settings.pool_timeout:g} s while "
-            f"{action}: raise max_connections in the pgvector config (now "
-            f"{store.settings.max_connections}) or the server's max_connections"
-        ) from exc
-    except pg_errors.InsufficientPrivilege as exc:
-        raise StorageError(
-            f"PostgreSQL at {where} refused {action}: {exc}. The user needs CREATE on the database "
-            "(and an administrator must run CREATE EXTENSION vector once if the user cannot)"
-        ) from exc
-    except (pg_errors.UndefinedFile, pg_errors.FeatureNotSupported) as exc:
-        raise StorageError(
-            f"PostgreSQL at {where} lacks the pgvector extension ({exc}): install pgvector 0.8 or "
-            "newer on the server, or use a managed PostgreSQL that offers it"
-        ) from exc
-    except psycopg.OperationalError as exc:
-        raise StorageError(
-            f"cannot reach PostgreSQL at {where} while {action}: {exc}. Check the URL, that the "
-            "server runs and accepts connections from this host"
-        ) from exc
-    except psycopg.Error as exc:
-        raise StorageError(f"PostgreSQL at {where} failed while {action}: {exc}") from exc
+def _errors(store: PostgresStore, action: str) -> AbstractContextManager[None]:
+    """psycopg's exceptions as engram's (``postgres_db.postgres_errors``), with this store's pool advice."""
+    hint = (
+        f"raise max_connections in the pgvector config (now {store.settings.max_connections}) "
+        "or the server's max_connections"
+    )
+    return postgres_errors(action, pool_hint=hint)
+
+
+def _install_pgvector(conn: psycopg.Connection[Any]) -> list[str]:
+    """Install pgvector when missing; the schema that holds it (searched after ours)."""
+    vector_schema = _vector_schema(conn)
+    if vector_schema is None:
+        # Never inside our own schema: dropping it must not drop the extension for others.
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public")
+        vector_schema = "public"
+    return [vector_schema]
 
 
 def _lock_owner(conn: psycopg.Connection[Any], scope: Scope) -> None:
     """Wait for, then hold until commit, the lock on the scope's owners (user, agent, run)."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (scope.owner_key(),))
-
-
-def redacted_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError as exc:
-        raise ConfigError(f"invalid PostgreSQL URL: {exc}") from exc
-    if "password" in params:
-        params["password"] = "***"
-    host, dbname = params.get("host", "localhost"), params.get("dbname", "")
-    return f"postgresql://{params.get('user', '')}@{host}:{params.get('port', 5432)}/{dbname}"
 
 
 def _vector_schema(conn: psycopg.Connection[Any]) -> str | None:
@@ -1046,30 +1001,13 @@ def _query_sql(query: Query) -> tuple[str, list[Any]]:
 
 
 def compile_filter(tree: Filter) -> tuple[str, list[Any]]:
-    """SQL for a filter tree, with the SQLite store's semantics. Every clause is true or false
-    (never NULL), so NOT is exact."""
-    if isinstance(tree, And | Or):
-        parts = [compile_filter(part) for part in tree.parts]
-        joiner = " AND " if isinstance(tree, And) else " OR "
-        return "(" + joiner.join(s for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
-    if isinstance(tree, Not):
-        clause, params = compile_filter(tree.part)
-        return f"(NOT {clause})", params
-    return _condition_sql(tree)
+    """SQL for a filter tree (``filters.compile_tree``), with PostgreSQL's leaves that keep the
+    SQLite store's semantics."""
+    return compile_tree(tree, _condition_sql, false="false")
 
 
 def _condition_sql(c: Condition) -> tuple[str, list[Any]]:
-    if c.op in ("ne", "nin"):
-        clause, params = _condition_sql(Condition(c.key, "eq" if c.op == "ne" else "in", c.value))
-        return f"(NOT {clause})", params
-    if c.op == "in":
-        if not c.value:
-            return "false", []
-        parts = [_condition_sql(Condition(c.key, "eq", v)) for v in c.value]
-        return "(" + " OR ".join(s for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
-    if c.is_column:
-        return _column_sql(c)
-    return _metadata_sql(c)
+    return _column_sql(c) if c.is_column else _metadata_sql(c)
 
 
 _SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}

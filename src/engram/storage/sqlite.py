@@ -7,7 +7,8 @@
   as-of queries, so the current path never looks at them;
 - ``history``: every change, kept after the memory is deleted;
 - ``episodes``: every message given to ``add``, and ``memory_episodes``: which memory came from which;
-- ``engram_meta``: which embedder filled the vectors.
+- ``engram_meta``: which embedder filled the vectors;
+- ``entities``, ``relations``, ``memory_entities``: the graph (storage/graph_sqlite.py).
 
 A retracted memory stays in ``memories`` with ``invalid_at`` set: current reads skip it (the
 vector cache holds only current rows), as-of reads and ``get`` still see it.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +40,7 @@ from engram.storage.base import (
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
     SCOPE_KINDS,
+    SCOPE_TIME_INDEX,
     VERSION_COLUMNS,
     ExportedMemory,
     Page,
@@ -59,11 +60,10 @@ from engram.storage.base import (
     record_from_row,
     record_values,
 )
-from engram.storage.filters import And, Condition, Filter, Not, Or
+from engram.storage.filters import Condition, Filter, compile_tree
+from engram.storage.graph_sqlite import GRAPH_TABLES, SQLiteGraph, add_graph_tables
+from engram.storage.sqlite_db import BUSY_TIMEOUT_MS, SQLiteDatabase
 from engram.storage.vector_cache import CachedRow, VectorCache
-
-BUSY_TIMEOUT_MS = 10_000
-
 
 # -- migrations: named, ordered, each run once inside a transaction ------------
 
@@ -198,16 +198,19 @@ def _add_versions_and_episodes(db: sqlite3.Connection) -> None:
 
 
 def _add_scope_time_indexes(db: sqlite3.Connection) -> None:
-    """A scope's memories newest first (get_all, the dashboard's table) read from an index, not a sort:
-    on a 10k-memory scope, ~70 ms becomes ~0.2 ms."""
+    """Per scope column, an index by time that also holds what current reads filter on: a scope's
+    newest memories (get_all, the dashboard's table) are read in index order instead of sorting the
+    scope, and counts and the other sort keys of a page are answered from the index alone
+    (``SCOPE_TIME_INDEX``)."""
     for column in ("user_id", "agent_id", "run_id"):
-        db.execute(f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, created_at)")
+        db.execute(f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, {SCOPE_TIME_INDEX})")
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _create_tables,
     _add_versions_and_episodes,
     _add_scope_time_indexes,
+    add_graph_tables,
 ]
 """Append new migrations; never edit or reorder shipped ones."""
 
@@ -215,24 +218,15 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
 class SQLiteStore:
     """A Store over one SQLite file (or ``":memory:"``)."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.path = str(Path(self.path).expanduser())
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the SQLite database at {self.path}: {exc}") from exc
-        self._lock = threading.RLock()  # one connection, shared by the threads of AsyncMemory
-        self._depth = 0
+    def __init__(self, path: str | Path = ":memory:", *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+        self._database = SQLiteDatabase(path, busy_timeout_ms=busy_timeout_ms)
+        self.path = self._database.path
+        self._db = self._database.connection
+        self._lock = self._database.guard  # reads hold it; it also turns SQLite errors into StorageError
         self._vectors = VectorCache()
         self._pending: list[CachedRow] = []  # vector writes of the open transaction
-        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
+        self.graph = SQLiteGraph(self)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -241,16 +235,7 @@ class SQLiteStore:
         return self.path
 
     def _migrate(self) -> None:
-        with self.transaction():
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise StorageError(
-                    f"{self.path} was written by a newer engram (schema {version}, this one "
-                    f"knows {len(MIGRATIONS)}): upgrade engram to open it."
-                )
-            for migration in MIGRATIONS[version:]:
-                migration(self._db)
-            self._db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        self._database.migrate(MIGRATIONS)
 
     def bind_embedder(self, model_name: str, dimension: int) -> None:
         with self.transaction():
@@ -265,35 +250,23 @@ class SQLiteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One transaction; nested calls become savepoints of the outer one."""
-        with self._lock:
-            savepoint = f"sp{self._depth}"
+        """One transaction; nested calls become savepoints of the outer one. The vector cache
+        takes the transaction's vector writes once it commits."""
+        with self._database.lock:
             pending_mark = len(self._pending)
-            self._db.execute("BEGIN IMMEDIATE" if self._depth == 0 else f"SAVEPOINT {savepoint}")
-            self._depth += 1
+            outermost = self._database.depth == 0
             try:
-                yield
+                with self._database.transaction():
+                    yield
             except BaseException:
-                self._depth -= 1
                 del self._pending[pending_mark:]
-                if self._depth == 0:
-                    self._db.execute("ROLLBACK")
-                else:
-                    self._db.execute(f"ROLLBACK TO {savepoint}")
-                    self._db.execute(f"RELEASE {savepoint}")
                 raise
-            else:
-                self._depth -= 1
-                if self._depth > 0:
-                    self._db.execute(f"RELEASE {savepoint}")
-                    return
+            if outermost:
                 writes, self._pending = self._pending, []
-                self._db.execute("COMMIT")
                 self._vectors.apply(writes)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
     def reset(self) -> None:
         with self.transaction():
@@ -306,6 +279,7 @@ class SQLiteStore:
                 "episodes",
                 "memory_episodes",
                 "engram_meta",
+                *GRAPH_TABLES,
             ):
                 self._db.execute(f"DELETE FROM {table}")
         self._vectors.invalidate()
@@ -672,8 +646,13 @@ class SQLiteStore:
 
     def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
         where, params = _query_sql(query)
+        order = page.order_sql()
         if query.as_of is None:
-            sql = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY {page.order_sql()} LIMIT ? OFFSET ?"
+            # Rank the page's rows by key first (from the index when the key is in it), then read only them.
+            sql = (
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE pk IN "
+                f"(SELECT pk FROM memories WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?) ORDER BY {order}"
+            )
         else:  # the memories and earlier versions valid then, as list_memories reads them
             version_where, version_params = _query_sql(query, "memory_versions")
             sql = (
@@ -932,27 +911,11 @@ def _query_sql(query: Query, table: str = "memories") -> tuple[str, list[Any]]:
 
 
 def compile_filter(tree: Filter, table: str = "memories") -> tuple[str, list[Any]]:
-    """SQL for a filter tree. Every clause is 0 or 1, never NULL, so NOT is exact."""
-    if isinstance(tree, And | Or):
-        parts = [compile_filter(part, table) for part in tree.parts]
-        joiner = " AND " if isinstance(tree, And) else " OR "
-        return "(" + joiner.join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
-    if isinstance(tree, Not):
-        sql, params = compile_filter(tree.part, table)
-        return f"(NOT {sql})", params
-    return _condition_sql(tree, table)
+    """SQL for a filter tree (``filters.compile_tree``), with SQLite's leaves."""
+    return compile_tree(tree, lambda c: _condition_sql(c, table), false="0")
 
 
 def _condition_sql(c: Condition, table: str) -> tuple[str, list[Any]]:
-    if c.op in ("ne", "nin"):
-        positive = Condition(c.key, "eq" if c.op == "ne" else "in", c.value)
-        sql, params = _condition_sql(positive, table)
-        return f"(NOT {sql})", params
-    if c.op == "in":
-        if not c.value:
-            return "0", []
-        parts = [_condition_sql(Condition(c.key, "eq", v), table) for v in c.value]
-        return "(" + " OR ".join(s for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
     if c.is_column:
         return _column_sql(c, f"{table}.{c.key}")
     return _metadata_sql(c, table)

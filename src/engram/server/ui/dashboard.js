@@ -129,6 +129,14 @@ function show(section) {
   const signedIn = section !== "sign-in";
   $("sign-out").hidden = !signedIn;
   $("who").hidden = !signedIn;
+  $("switch-project").hidden = !(section === "workspace" && state.admin);
+}
+
+function switchProject() {
+  sessionStorage.removeItem(PROJECT_SLOT);
+  state.project = null;
+  closeScope();
+  return signIn(state.key);
 }
 
 async function signIn(key) {
@@ -150,6 +158,13 @@ async function signIn(key) {
 }
 
 function pickProject(projects) {
+  // The admin key belongs to no project: the projects are those that have keys.
+  const choose = (name) =>
+    guarded(async () => {
+      state.project = name;
+      sessionStorage.setItem(PROJECT_SLOT, name);
+      await openProject();
+    });
   show("projects");
   $("who").textContent = "admin key";
   const list = $("project-list");
@@ -157,12 +172,6 @@ function pickProject(projects) {
     ...projects.map((name) => el("li", {}, el("button", { type: "button", onclick: () => choose(name) }, name))),
   );
   if (!projects.length) list.append(el("li", {}, "No project has a key yet: create one with POST /v1/keys."));
-  const choose = (name) =>
-    guarded(async () => {
-      state.project = name;
-      sessionStorage.setItem(PROJECT_SLOT, name);
-      await openProject();
-    });
 }
 
 function signOut(message) {
@@ -604,6 +613,7 @@ function start() {
     $("api-key").value = "";
   });
   $("sign-out").addEventListener("click", () => signOut());
+  $("switch-project").addEventListener("click", () => guarded(switchProject));
   $("refresh-scopes").addEventListener("click", () => guarded(loadScopes));
   submit("browse-form", applyBrowseForm);
   submit("search-form", search);

@@ -1,0 +1,81 @@
+"""Checks every verb's input before any work starts: hostile strings and sizes.
+
+Whatever a caller passes (text, ids, metadata, filters, a memory id, a query), a
+string with a lone surrogate (``"\\ud800"``: not encodable as UTF-8) or a NUL
+character (PostgreSQL cannot store it) is refused with a ``ValidationError``
+naming the argument, on every store, instead of failing deep inside a driver.
+``add`` also refuses more than ``MAX_ADD_CHARS`` characters of text, which would
+otherwise take seconds and gigabytes to embed.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
+
+from engram.errors import ValidationError
+
+MAX_ADD_CHARS = 500_000  # characters of text in one add (a long chat session is ~20,000)
+MAX_NESTING = 64  # lists and dicts inside metadata or filters
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def check_input(verb: Callable[P, R]) -> Callable[P, R]:
+    """Check every argument of ``verb`` (a ``Memory`` method) with ``check_value`` first."""
+    signature = inspect.signature(verb)
+
+    @functools.wraps(verb)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        bound = signature.bind_partial(*args, **kwargs)
+        for name, value in list(bound.arguments.items())[1:]:  # [0] is self
+            chars = check_value(value, name)
+            if verb.__name__ == "add" and name == "messages" and chars > MAX_ADD_CHARS:
+                raise ValidationError(
+                    f"messages hold {chars:,} characters, over the limit of {MAX_ADD_CHARS:,} for one add: "
+                    "split the conversation into several adds"
+                )
+        return verb(*args, **kwargs)
+
+    return checked
+
+
+def check_value(value: Any, what: str) -> int:
+    """Raise ValidationError for a string ``value`` (or one inside it) that no store can hold.
+
+    Returns the number of characters of text it holds.
+    """
+    return _walk(value, what, 0)
+
+
+def _walk(value: Any, what: str, depth: int) -> int:
+    if isinstance(value, str):
+        check_text(value, what)
+        return len(value)
+    if depth > MAX_NESTING:
+        raise ValidationError(f"{what} nests lists and dicts more than {MAX_NESTING} levels deep")
+    if isinstance(value, Mapping):
+        return sum(_walk(key, what, depth + 1) + _walk(item, what, depth + 1) for key, item in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return sum(_walk(item, what, depth + 1) for item in value)
+    return 0
+
+
+def check_text(text: str, what: str) -> None:
+    """Refuse a lone surrogate (not UTF-8) and NUL (PostgreSQL cannot store it) in ``text``."""
+    if "\x00" in text:
+        raise ValidationError(f"{what} contains a NUL character (\\x00): remove it")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationError(
+                f"{what} contains a lone surrogate ({text[exc.start]!r} at position {exc.start}), "
+                "which is not valid Unicode text: fix how the text was decoded"
+            ) from exc
+
+
+__all__ = ["MAX_ADD_CHARS", "check_input", "check_text", "check_value"]

@@ -1,0 +1,263 @@
+"""Hostile input gets a typed engram error on every store, never a crash from deep inside.
+
+Each test is named after what it protects; each runs on SQLite and on PostgreSQL (``backend_memory``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+import engram.memory as memory_module
+from conftest_pg import MemoryFactory
+from engram import Memory
+from engram.embedders import build_embedder
+from engram.embedders.hashing import HashingEmbedder
+from engram.errors import ConfigError, StorageError, ValidationError
+from engram.llms.scripted import ScriptedLLM
+from engram.pipeline import parsing
+from engram.pipeline.parsing import parse_json_answer
+from engram.server.store import SQLiteServerStore
+from engram.storage import SQLiteStore
+from engram.storage.postgres import PostgresSettings, PostgresStore
+from engram.validation import MAX_ADD_CHARS
+
+HOSTILE_TEXTS = ["\ud800", "ok \udfff then", "nul\x00byte"]
+
+
+# -- lone surrogates and NUL: item 2 and item 9 -----------------------------------------------
+
+
+@pytest.mark.parametrize("bad", HOSTILE_TEXTS)
+def test_no_verb_lets_a_lone_surrogate_or_nul_reach_the_store(backend_memory: Memory, bad: str) -> None:
+    kept = backend_memory.add("a fact", user_id="u", infer=False)["results"][0]["id"]
+    calls = [
+        lambda: backend_memory.add(bad, user_id="u", infer=False),
+        lambda: backend_memory.add([{"role": "user", "content": "x", "name": bad}], user_id="u", infer=False),
+        lambda: backend_memory.add("x", user_id=bad, infer=False),
+        lambda: backend_memory.add("x", user_id="u", metadata={"k": bad}, infer=False),
+        lambda: backend_memory.add("x", user_id="u", metadata={bad: 1}, infer=False),
+        lambda: backend_memory.search(bad, user_id="u"),
+        lambda: backend_memory.search("q", user_id="u", filters={"k": {"in": ["a", bad]}}),
+        lambda: backend_memory.get(bad),
+        lambda: backend_memory.get_all(user_id="u", filters={"OR": [{"k": bad}, {"j": 1}]}),
+        lambda: backend_memory.update(kept, bad),
+        lambda: backend_memory.update(kept, metadata={"k": [bad]}),
+        lambda: backend_memory.delete(bad),
+        lambda: backend_memory.delete_all(agent_id=bad),
+        lambda: backend_memory.history(bad),
+    ]
+    for call in calls:
+        with pytest.raises(ValidationError):
+            call()
+    item = backend_memory.get(kept)
+    assert item is not None and item["memory"] == "a fact"
+
+
+def test_the_error_for_a_lone_surrogate_names_the_argument(backend_memory: Memory) -> None:
+    with pytest.raises(ValidationError, match="metadata contains a lone surrogate"):
+        backend_memory.add("x", user_id="u", metadata={"k": "\ud800"}, infer=False)
+
+
+# -- deeply nested LLM output: item 3 ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", ["[" * 1000, '{"facts": ' + "[" * 5000 + "]" * 5000 + "}", "[" * 100 + "]" * 100])
+def test_deeply_nested_llm_output_is_an_unreadable_answer(memory_factory: MemoryFactory, answer: str) -> None:
+    memory = memory_factory(llm=ScriptedLLM([answer]))
+    result = memory.add("I like tea", user_id="u")
+    assert result["results"] == []
+    assert result["warnings"]
+
+
+def test_deeply_nested_procedural_summary_is_kept_as_text(memory_factory: MemoryFactory) -> None:
+    memory = memory_factory(llm=ScriptedLLM(["[" * 1000]))
+    result = memory.add("ran the tests", agent_id="a", memory_type="procedural_memory")
+    assert [r["event"] for r in result["results"]] == ["ADD"]
+
+
+# -- edge dates: item 6 ---------------------------------------------------------------------------
+
+
+def test_the_last_representable_expiration_date_is_accepted(backend_memory: Memory) -> None:
+    backend_memory.add("forever", user_id="u", infer=False, expiration_date="9999-12-31")
+    [item] = backend_memory.get_all(user_id="u")["results"]
+    assert item["memory"] == "forever"
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        {"timestamp": "0001-01-01T00:00:00+14:00"},
+        {"timestamp": "9999-12-31T23:59:59-14:00"},
+        {"expiration_date": "0001-01-01T00:00:00+14:00"},
+        {"timestamp": 1e20},
+    ],
+)
+def test_dates_outside_the_utc_calendar_are_validation_errors(backend_memory: Memory, when: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        backend_memory.add("x", user_id="u", infer=False, **when)
+
+
+def test_a_filter_time_outside_the_utc_calendar_is_a_validation_error(backend_memory: Memory) -> None:
+    with pytest.raises(ValidationError, match="outside years 1 to 9999"):
+        backend_memory.get_all(user_id="u", filters={"created_at": {"gte": "0001-01-01T00:00:00+01:00"}})
+
+
+# -- parse_json_answer stays linear and bounded: item 7 -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "junk",
+    ["{" * 50_000, "[" * 50_000, '[{"a": 1, ' * 10_000, "x[" * 30_000, "<think>" * 20_000, "```" * 20_000],
+)
+def test_junk_from_an_llm_costs_a_bounded_number_of_json_decodes(junk: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    decodes = 0
+    real_loads = json.loads
+
+    def counting_loads(text: str) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return real_loads(text)
+
+    monkeypatch.setattr(parsing.json, "loads", counting_loads)
+    parse_json_answer(junk)
+    assert decodes <= parsing._MAX_REPAIRS * parsing._MAX_REPAIR_CUTS * (parsing._MAX_STARTS + 1)
+
+
+def test_an_answer_longer_than_the_bound_is_read_up_to_it() -> None:
+    answer = '{"facts": ["a"]}' + " " * parsing.MAX_ANSWER_CHARS + '{"b": 1}'
+    assert parse_json_answer(answer) == {"facts": ["a"]}
+    assert parse_json_answer(" " * parsing.MAX_ANSWER_CHARS + '{"b": 1}') is None
+
+
+def test_a_value_nested_deeper_than_the_bound_is_no_answer() -> None:
+    deep = "[" * (parsing.MAX_ANSWER_DEPTH + 2) + "]" * (parsing.MAX_ANSWER_DEPTH + 2)
+    assert parse_json_answer(deep) is None
+    assert parse_json_answer('{"a": [[1]]}') == {"a": [[1]]}
+
+
+# -- item 11: top_k=0, images with infer=False, embedder presets, the size of an add ---------------
+
+
+def test_get_all_with_top_k_zero_is_refused_not_read_as_100(backend_memory: Memory) -> None:
+    with pytest.raises(ValidationError, match="limit"):
+        backend_memory.get_all(user_id="u", top_k=0)
+
+
+def test_images_in_an_infer_false_add_come_back_as_a_warning(backend_memory: Memory) -> None:
+    message = {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "my cat"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+        ],
+    }
+    result = backend_memory.add([message], user_id="u", infer=False)
+    assert [r["memory"] for r in result["results"]] == ["my cat"]
+    assert any("images were not stored" in warning for warning in result["warnings"])
+
+
+@pytest.mark.parametrize("provider", ["groq", "deepseek", "xai"])
+def test_presets_without_an_embeddings_api_are_refused_as_embedders(provider: str) -> None:
+    with pytest.raises(ConfigError, match="no embeddings API"):
+        build_embedder(provider, {"api_key": "k"})
+
+
+def test_an_add_over_the_size_bound_is_refused_before_any_work(backend_memory: Memory) -> None:
+    with pytest.raises(ValidationError, match="split the conversation"):
+        backend_memory.add([{"role": "user", "content": "x" * (MAX_ADD_CHARS + 1)}], user_id="u", infer=False)
+    assert backend_memory.get_all(user_id="u")["results"] == []
+
+
+# -- item 4: a locked SQLite database is a StorageError; delete_all works in batches ----------------
+
+
+def test_a_writer_holding_the_lock_past_the_busy_timeout_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "engram.db"
+    holder = SQLiteStore(path)
+    waiter = Memory(store=SQLiteStore(path, busy_timeout_ms=50), embedder=HashingEmbedder())
+    try:
+        with holder.transaction():  # another process in the middle of a long write
+            with pytest.raises(StorageError, match="locked by another writer"):
+                waiter.add("x", user_id="u", infer=False)
+            with pytest.raises(StorageError, match="locked by another writer"):
+                waiter.delete_all(user_id="u")
+        assert waiter.add("x", user_id="u", infer=False)["results"][0]["event"] == "ADD"
+    finally:
+        waiter.close()
+        holder.close()
+
+
+def test_the_server_store_maps_a_locked_database_to_a_storage_error(tmp_path: Path) -> None:
+    # Another process's server store holds the write lock (the memory store's schema differs, so
+    # the holder must be a server store of the same file).
+    holder = SQLiteServerStore(tmp_path / "server.db")
+    server_store = SQLiteServerStore(tmp_path / "server.db")
+    server_store._database.connection.execute("PRAGMA busy_timeout = 50")
+    try:
+        with holder._database.transaction(), pytest.raises(StorageError, match="locked by another writer"):
+            server_store.create_key("p", "k")
+    finally:
+        server_store.close()
+        holder.close()
+
+
+def test_delete_all_of_a_scope_bigger_than_a_batch_deletes_all_of_it(
+    backend_memory: Memory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(memory_module, "DELETE_BATCH", 3)
+    ids = [backend_memory.add(f"fact {i}", user_id="u", infer=False)["results"][0]["id"] for i in range(10)]
+    backend_memory.add("other user's fact", user_id="v", infer=False)
+    transactions = depth = 0
+    real_transaction = backend_memory.store.transaction
+
+    @contextmanager
+    def counting_transaction() -> Iterator[None]:
+        nonlocal transactions, depth
+        transactions += depth == 0  # outermost ones only: the store nests its own
+        depth += 1
+        try:
+            with real_transaction():
+                yield
+        finally:
+            depth -= 1
+
+    monkeypatch.setattr(backend_memory.store, "transaction", counting_transaction)
+    backend_memory.delete_all(user_id="u")
+    assert transactions == 4  # 3 + 3 + 3 + the last 1: the lock is let go between batches
+    assert backend_memory.get_all(user_id="u")["results"] == []
+    assert [item["memory"] for item in backend_memory.get_all(user_id="v")["results"]] == ["other user's fact"]
+    assert all(backend_memory.history(memory_id)[-1]["event"] == "DELETE" for memory_id in ids)
+
+
+# -- item 9: PostgreSQL errors never show connection details ----------------------------------------
+
+
+def test_a_lost_postgres_connection_is_a_storage_error_without_connection_details(
+    postgres_url: str, postgres_schema: str
+) -> None:
+    store = PostgresStore(postgres_url, PostgresSettings(schema=postgres_schema, min_connections=1, max_connections=1))
+    try:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = '' AND pid <> pg_backend_pid() AND datname = current_database() "
+                "AND state = 'idle'"
+            )
+        with pytest.raises(StorageError) as raised:
+            store.get_memory("some-id")
+    finally:
+        store.close()
+    message = str(raised.value)
+    details = conninfo_to_dict(postgres_url)
+    for secret in (details.get("user"), details.get("host"), details.get("dbname"), "socket", ".s.PGSQL"):
+        if secret:
+            assert secret not in message
