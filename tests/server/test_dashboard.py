@@ -353,7 +353,7 @@ def test_the_table_and_tabs_work_from_the_keyboard(page: Any, alice: tuple[str, 
     open_scope(page, "user_id", "alice")
     page.locator("#memories tbody tr").first.focus()
     page.keyboard.press("Enter")
-    page.get_by_label("Text").wait_for()
+    page.locator("#edit-text:focus").wait_for()  # the memory opened, and focus moved to it
     assert page.get_by_label("Text").input_value() == "Alice is training for a half marathon"
     page.get_by_role("tab", name="Memories").focus()
     page.keyboard.press("ArrowRight")
