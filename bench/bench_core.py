@@ -7,7 +7,12 @@ For 10k and 100k memories spread over 1,000 users it prints:
 - add throughput with infer=False through Memory.add (real local embedder), one message per call
   and 50 messages per call, next to the embedder alone as the baseline.
 
-    .venv/bin/python bench/bench_core.py [--sizes 10000 100000] [--queries 300]
+    .venv/bin/python bench/bench_core.py [--sizes 10000 100000] [--queries 300] [--graph]
+
+``--graph`` measures scoped search with graph memory off and on, on the same store, instead:
+each user's memories link to the user and to the subject they name, each user likes every
+subject and knows five people, and each query names a subject, so the graph walks 2 hops to
+every memory of the user (the heaviest case for a user of this size).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import numpy as np
 
 from engram import Memory
 from engram.embedders.local_minilm import LocalMiniLM
-from engram.models import MemoryRecord, Scope, memory_hash
+from engram.graph import DEFAULT_HOPS, graph_candidates, match_query, query_relations
+from engram.models import Entity, MemoryRecord, Relation, Scope, memory_hash
+from engram.pipeline.graph import normalise_name
 from engram.search import hybrid_search, keyword_text
 from engram.storage.base import Query
 from engram.storage.sqlite import SQLiteStore
@@ -119,6 +126,75 @@ def bench_search(size: int, queries: int) -> None:
         print(f"  {name:<22}{p50:>9.3f}{p95:>9.3f}{f50:>17.3f}{p50 / f50:>7.1f}x")
 
 
+def fill_graph(store: SQLiteStore, rng: random.Random) -> None:
+    """Entities, relations and memory links for every user of a store ``fill`` filled."""
+    now = datetime(2023, 1, 1, tzinfo=UTC)
+    people = ["Ana", "Ben", "Chloe", "Dev", "Eli"]
+    rows = store._db.execute("SELECT id, memory, user_id FROM memories").fetchall()
+    by_user: dict[str, list[tuple[str, str]]] = {}
+    for memory_id, text, user in rows:
+        by_user.setdefault(user, []).append((memory_id, text))
+    for user, memories in by_user.items():
+        owner = Scope(user_id=user)
+        names = [user, *SUBJECTS, *people]
+        entities = [Entity(str(uuid.uuid4()), name, normalise_name(name), owner, now) for name in names]
+        vectors = np.random.default_rng(len(user)).standard_normal((len(names), DIMENSION)).astype(np.float32)
+        with store.transaction():
+            stored = store.graph.save_entities(list(zip(entities, vectors, strict=True)))
+            me = stored[normalise_name(user)]
+
+            pairs = [(me, "likes", stored[normalise_name(s)]) for s in SUBJECTS]
+            pairs += [(stored[normalise_name(p)], "knows", me) for p in people]
+            store.graph.insert_relations(
+                [Relation(str(uuid.uuid4()), a.id, rel, b.id, owner, now, now) for a, rel, b in pairs]
+            )
+            links = []
+            for memory_id, text in memories:
+                links.append((memory_id, me.id))
+                links += [(memory_id, stored[normalise_name(s)].id) for s in SUBJECTS if s in text]
+            store.graph.link_memories(links)
+
+
+def bench_graph_search(size: int, queries: int) -> None:
+    rng = random.Random(size)
+    with tempfile.TemporaryDirectory() as folder:
+        store = SQLiteStore(Path(folder) / "bench.db")
+        fill(store, size, rng)
+        fill_graph(store, rng)
+        query_vectors = np.random.default_rng(1).standard_normal((queries, DIMENSION)).astype(np.float32)
+        texts = [f"what does she think about {rng.choice(SUBJECTS)}" for _ in range(queries)]
+        users = [f"user-{rng.randrange(USERS)}" for _ in range(queries)]
+        now = datetime.now(UTC)
+        it = iter(range(10**9))
+
+        def graph_off() -> None:
+            i = next(it) % queries
+            hybrid_search(store, Query(Scope(user_id=users[i]), None, now), texts[i], query_vectors[i], limit=10)
+
+        def graph_on() -> None:
+            i = next(it) % queries
+            scope = Scope(user_id=users[i])
+            query = Query(scope, None, now)
+            match = match_query(store, scope, texts[i], DEFAULT_HOPS)
+            ranked = graph_candidates(store, query, match, limit=10_000)
+            hybrid_search(store, query, texts[i], query_vectors[i], limit=10, graph=ranked)
+            query_relations(match, limit=10)
+
+        graph_off()  # loads the vector cache
+        it = iter(range(10**9))
+        off_ms: list[float] = []
+        on_ms: list[float] = []
+        for _ in range(queries):  # interleaved, so that a busy moment of the machine hits both alike
+            off_ms += timed(graph_off, 1)
+            on_ms += timed(graph_on, 1)
+        store.close()
+    print(f"\n{size:,} memories over {USERS:,} users, scoped search with graph memory off and on")
+    print(f"  {'':<22}{'p50 ms':>9}{'p95 ms':>9}")
+    for name, samples in (("graph off", off_ms), ("graph on (2 hops)", on_ms)):
+        print(f"  {name:<22}{percentile(samples, 50):>9.3f}{percentile(samples, 95):>9.3f}")
+    print(f"  on/off p50 ratio: {percentile(on_ms, 50) / percentile(off_ms, 50):.2f}x")
+
+
 def bench_add(count: int) -> None:
     embedder = LocalMiniLM()
     embedder.embed_batch(["warm up"])
@@ -160,7 +236,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--adds", type=int, default=500)
+    parser.add_argument("--graph", action="store_true", help="search with graph memory off and on")
     args = parser.parse_args()
+    if args.graph:
+        for size in args.sizes:
+            bench_graph_search(size, args.queries)
+        return
     for size in args.sizes:
         bench_search(size, args.queries)
     bench_add(args.adds)

@@ -3,7 +3,10 @@
 Runs ``engram eval locomo`` with ``infer=False`` (every turn stored verbatim, no LLM) on a fresh
 database and checks the target of issue 4: Recall@10 over categories 1–4 of at least 0.80.
 
-    .venv/bin/python bench/bench_recall.py [PATH] [--out DIR] [--conversations conv-26,conv-30]
+    .venv/bin/python bench/bench_recall.py [PATH] [--out DIR] [--conversations conv-26,conv-30] [--graph]
+
+``--graph`` turns graph memory on (entities from the speakers' names and the local entity
+recogniser of ``engram[graph]``); run with and without it to compare, category by category.
 
 PATH defaults to ../shared/data/locomo-dev.json (CC BY-NC: read from there, never copied here).
 Results, plots and per-question rows land in DIR (default: a temporary folder).
@@ -28,12 +31,14 @@ def main() -> None:
     parser.add_argument("path", nargs="?", default=str(DEFAULT_DATASET))
     parser.add_argument("--out", help="output folder (default: a temporary one)")
     parser.add_argument("--conversations", help="comma-separated sample ids (default: all)")
+    parser.add_argument("--graph", action="store_true", help="turn graph memory on (infer=False: local NER)")
     args = parser.parse_args()
     conversations = [c for c in (args.conversations or "").split(",") if c] or None
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(args.out or scratch)
         started = time.perf_counter()
-        run = run_locomo(args.path, out, conversations=conversations)
+        config = {"graph_store": {"provider": "sqlite"}} if args.graph else None
+        run = run_locomo(args.path, out, conversations=conversations, config=config)
         elapsed = time.perf_counter() - started
         print((out / RESULTS_MD).read_text(encoding="utf-8"))
     recall = sum(row["recall@10"] for row in run.rows) / max(1, len(run.rows))

@@ -23,8 +23,9 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
     raise ImportError(f"engram's MCP server needs the server extra: pip install 'engramdb[server]' ({exc})") from exc
 
 from engram.client import MemoryClient
-from engram.errors import EngramError, NotFoundError, ValidationError
+from engram.errors import ConfigError, EngramError, NotFoundError, ValidationError
 from engram.memory import Memory
+from engram.pipeline.graph import normalise_name
 
 INSTRUCTIONS = (
     "Long-term memory. Search it before answering questions about the user; add facts worth "
@@ -144,6 +145,27 @@ class MemoryTools:
         result: dict[str, Any] = self.memory.delete_all(**self._scope(user_id, agent_id, run_id))
         return result
 
+    def entity_relations(
+        self,
+        entity: str,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        limit: int = 50,
+    ) -> dict[str, Any]:
+        """What the memory graph knows about one entity (a person, place, thing): its current
+        relations, e.g. {"source": "Alice", "relationship": "lives_in", "destination": "Rome"}."""
+        found = self.memory.search(entity, **self._scope(user_id, agent_id, run_id), limit=limit)
+        if "relations" not in found:
+            raise ConfigError('graph memory is off: enable it with "graph_store": {"provider": "sqlite"} (or postgres)')
+        wanted = normalise_name(entity)
+        relations = [
+            relation
+            for relation in found["relations"]
+            if wanted in (normalise_name(relation["source"]), normalise_name(relation["destination"]))
+        ]
+        return {"entity": entity, "relations": relations}
+
 
 TOOL_NAMES = (
     "add_memory",
@@ -154,6 +176,7 @@ TOOL_NAMES = (
     "update_memory",
     "delete_memory",
     "delete_all_memories",
+    "entity_relations",
 )
 
 

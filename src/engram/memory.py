@@ -24,6 +24,17 @@ import numpy as np
 from engram.config import MemoryConfig, default_db_path
 from engram.embedders import Embedder, build_embedder
 from engram.errors import ConfigError, NotFoundError, ValidationError
+from engram.graph import (
+    GraphDraft,
+    draft_graph,
+    graph_candidates,
+    graph_settings,
+    links_by_name,
+    match_query,
+    query_relations,
+    scope_relations,
+    write_graph,
+)
 from engram.llms import LLM, NO_LLM_MESSAGE, Usage, build_llm, default_llm
 from engram.llms.vision import describe_images
 from engram.messages import Message, normalise_messages
@@ -39,6 +50,7 @@ from engram.models import (
     utcnow,
 )
 from engram.pipeline.extract import Fact, extract_facts
+from engram.pipeline.graph import GraphExtraction, Mention, entity_recogniser
 from engram.pipeline.parsing import parse_json_answer
 from engram.pipeline.prompts import (
     PROCEDURAL_SUMMARY_PROMPT,
@@ -73,6 +85,8 @@ class _WritePlan:
     deletes: list[MemoryRecord] = field(default_factory=list)
     unchanged: list[MemoryRecord] = field(default_factory=list)
     keyword_texts: dict[str, str] = field(default_factory=dict)  # memory id -> text with its context
+    extracted_graph: GraphExtraction | None = None  # what the extraction call said about the graph
+    graph: GraphDraft | None = None  # the graph change, when the graph is on
 
 
 class Memory:
@@ -92,10 +106,10 @@ class Memory:
         llm: LLM | None = None,
     ) -> None:
         self.config = MemoryConfig.parse(config)
-        if self.config.graph_store:
-            raise ConfigError("graph_store is not supported yet: remove it from the config")
         self.embedder = embedder or _embedder_from(self.config)
         self.store = store or build_store(self.config, default_path=default_db_path())
+        # None: the graph is off
+        self.graph_settings = graph_settings(self.config.graph_store, self.store.graph.backend)
         self.store.bind_embedder(self.embedder.model_name, self.embedder.dimension)
         self._llm = llm
         self._llm_resolved = llm is not None or self.config.llm is not None
@@ -167,10 +181,14 @@ class Memory:
             plan = self._plan_verbatim(turns, draft)
             if any(turn.images for turn in turns):
                 warnings.append(IMAGES_NOT_STORED)
+        if self.graph_settings is not None and memory_type is None:  # an agent's log summary names no one
+            plan.graph = self._draft_graph(plan, turns, draft)
 
-        self._apply(plan, draft, turns)
+        relations = self._apply(plan, draft, turns)
         self._count(usage)
         result: dict[str, Any] = {"results": _results_of(plan)}
+        if relations is not None:
+            result["relations"] = relations
         if usage.calls:
             result["usage"] = usage.as_dict()
         if warnings:
@@ -207,8 +225,17 @@ class Memory:
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
         read = _read_query(scope, tree, as_of)
         vector = self.embedder.embed_batch([query], purpose="query")[0]
-        hits = hybrid_search(self.store, read, query, vector, limit=limit, threshold=threshold)
-        return {"results": [hit.record.to_item(hit.score) for hit in hits]}
+        graph = self.graph_settings
+        match = match_query(self.store, scope, query, graph.hops, read.as_of) if graph else None
+        by_graph = graph_candidates(self.store, read, match, limit=MAX_LIMIT) if match else []
+        hits = hybrid_search(
+            self.store, read, query, vector, limit=limit, threshold=threshold, graph=by_graph,
+            graph_weight=graph.weight if graph else 0.0,
+        )
+        result: dict[str, Any] = {"results": [hit.record.to_item(hit.score) for hit in hits]}
+        if match is not None:
+            result["relations"] = query_relations(match, limit=limit)
+        return result
 
     @check_input
     def get(self, memory_id: str) -> dict[str, Any] | None:
@@ -232,8 +259,12 @@ class Memory:
         """The scope's memories, newest first: current facts, or with ``as_of`` the versions valid then."""
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
         limit = _limit(top_k if top_k is not None else limit)
-        records = self.store.list_memories(_read_query(scope, tree, as_of), limit)
-        return {"results": [record.to_item() for record in records]}
+        read = _read_query(scope, tree, as_of)
+        records = self.store.list_memories(read, limit)
+        result: dict[str, Any] = {"results": [record.to_item() for record in records]}
+        if self.graph_settings is not None:
+            result["relations"] = scope_relations(self.store, scope, limit=limit, as_of=read.as_of)
+        return result
 
     @check_input
     def update(
@@ -313,6 +344,8 @@ class Memory:
                     for record in batch:
                         self.store.delete_memory(record.id)
                 self.store.add_history([_history(Event.DELETE, r, None, now, deleted=True) for r in batch])
+                if len(batch) < DELETE_BATCH:
+                    self.store.graph.delete_graph(scope)
             if len(batch) < DELETE_BATCH:
                 return {"message": "Memories deleted successfully!"}
 
@@ -365,12 +398,15 @@ class Memory:
             context=context,
             reference_time=draft.created_at,
             custom_prompt=custom_prompt or self.config.custom_fact_extraction_prompt,
+            graph=self.graph_settings is not None,
+            self_name=_self_name(spoken, draft.scope),
         )
         usage, warnings = usage + extraction.usage.tagged("extract"), warnings + list(extraction.warnings)
         # A fact whose exact text is already stored needs no LLM decision: it is a NONE.
         hashes = [memory_hash(fact.text) for fact in extraction.facts]
         known = self.store.find_by_hash(draft.scope.owner_only(), hashes)
         plan = _WritePlan(unchanged=[known[h] for h in dict.fromkeys(hashes) if h in known])
+        plan.extracted_graph = extraction.graph
         facts = [fact for fact, h in zip(extraction.facts, hashes, strict=True) if h not in known]
         if not facts:
             return plan, usage, warnings
@@ -487,12 +523,38 @@ class Memory:
         ]
         return plan
 
-    def _apply(self, plan: _WritePlan, draft: _Draft, turns: list[Message]) -> None:
-        """Write the whole plan, its history and the add's episodes in one transaction.
+    def _draft_graph(self, plan: _WritePlan, turns: list[Message], draft: _Draft) -> GraphDraft:
+        """The entities this add mentions, and which new or changed memory names which.
+
+        With an LLM they come from the extraction call; without one (``infer=False``), from each
+        message's speaker and the names the local entity recogniser finds in its text.
+        """
+        written = [record for record, _ in plan.inserts] + [new for _, new, _ in plan.updates]
+        texts = {record.id: record.memory for record in written}
+        if plan.extracted_graph is not None:
+            extracted = plan.extracted_graph
+            links = links_by_name(texts, extracted.mentions, _self_name(turns, draft.scope))
+            return draft_graph(
+                self.store, self.embedder, draft.scope, draft.created_at, extracted.mentions, links,
+                extracted.triples, texts,
+            )
+        found = entity_recogniser().names([record.memory for record in written]) if written else []
+        mentions: list[Mention] = []
+        links = {}
+        for record, names in zip(written, found, strict=True):
+            speaker = [Mention(record.actor_id, "person")] if record.actor_id else []
+            mentions += speaker + names
+            links[record.id] = [m.key for m in speaker + names]
+        return draft_graph(self.store, self.embedder, draft.scope, draft.created_at, mentions, links)
+
+    def _apply(self, plan: _WritePlan, draft: _Draft, turns: list[Message]) -> dict[str, Any] | None:
+        """Write the whole plan, its history, the add's episodes and its graph change in one
+        transaction. Returns the add's ``relations`` block when the graph is on.
 
         An UPDATE supersedes (the old text is kept as a version valid until this add's time) and a
         DELETE retracts (``invalid_at``): nothing an LLM decides erases what was once true."""
         when = draft.created_at
+        relations = None
         episodes = [
             Episode(str(uuid.uuid4()), t.role, t.content, when, t.position, t.name, **draft.scope.as_dict())
             for t in turns
@@ -515,15 +577,20 @@ class Memory:
             self.store.add_episodes(episodes)
             written = {record.id for record, _ in plan.inserts} | {new.id for _, new, _ in plan.updates}
             episode_at = {episode.position: episode.id for episode in episodes}
-            self.store.link_episodes(
-                [
-                    (memory_id, episode_at[position])
-                    for memory_id, positions in draft.links.items()
-                    if memory_id in written
-                    for position in positions
-                    if position in episode_at
-                ]
-            )
+            episode_links = [
+                (memory_id, episode_at[position])
+                for memory_id, positions in draft.links.items()
+                if memory_id in written
+                for position in positions
+                if position in episode_at
+            ]
+            self.store.link_episodes(episode_links)
+            if plan.graph is not None and self.graph_settings is not None:
+                episodes_of: dict[str, list[str]] = {}
+                for memory_id, episode_id in episode_links:
+                    episodes_of.setdefault(memory_id, []).append(episode_id)
+                relations = write_graph(self.store, plan.graph, written, self.graph_settings, episodes_of)
+        return relations
 
     def _supersede(self, old: MemoryRecord, new: MemoryRecord, vector: Vector | None, at: datetime) -> None:
         """``new`` holds from ``at`` on; ``old`` stays as the version valid until then.
@@ -834,6 +901,12 @@ def _sources_of(fact: Fact | None, turns: Sequence[Message]) -> list[Message]:
         return [turns[i] for i in fact.sources]
     said = [turn for turn in turns if turn.role != "system"]
     return said if len(said) == 1 else []
+
+
+def _self_name(turns: Sequence[Message], scope: Scope) -> str | None:
+    """Who "I" is in a conversation: the one named user speaker, else the scope's user."""
+    names = {turn.name for turn in turns if turn.role == "user" and turn.name}
+    return names.pop() if len(names) == 1 else scope.user_id
 
 
 def _embedder_from(config: MemoryConfig) -> Embedder:

@@ -179,3 +179,56 @@ def utcnow() -> datetime:
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with microseconds: sortable as text."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# -- graph memory (DESIGN.md section 1c) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A person, place, organisation or thing that memories of one owner mention."""
+
+    id: str
+    name: str
+    key: str  # the normalised name: how mentions of the same entity are matched first
+    owner: Scope  # user_id, agent_id and run_id of the add that first mentioned it (no actor)
+    created_at: datetime
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class Relation:
+    """``source --relationship--> destination``, true from ``valid_from`` until ``invalid_at``.
+
+    A contradicted relation is never deleted: it gets an ``invalid_at`` and stays answerable
+    as of earlier times. ``source`` and ``destination`` hold the entities' names when read.
+    """
+
+    id: str
+    source_id: str
+    relationship: str
+    destination_id: str
+    owner: Scope
+    valid_from: datetime
+    created_at: datetime
+    invalid_at: datetime | None = None
+    memory_ids: tuple[str, ...] = ()  # the memories it was extracted with
+    episode_ids: tuple[str, ...] = ()  # the conversation messages it came from
+    source: str = ""
+    destination: str = ""
+
+    def is_valid_at(self, moment: datetime) -> bool:
+        return self.valid_from <= moment and (self.invalid_at is None or moment < self.invalid_at)
+
+    def to_dict(self, score: float | None = None) -> dict[str, Any]:
+        """mem0's shape (source, relationship, destination) with the validity of the fact."""
+        item: dict[str, Any] = {
+            "source": self.source,
+            "relationship": self.relationship,
+            "destination": self.destination,
+            "valid_from": iso(self.valid_from),
+            "invalid_at": iso(self.invalid_at) if self.invalid_at else None,
+        }
+        if score is not None:
+            item["score"] = round(float(score), 6)
+        return item

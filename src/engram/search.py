@@ -39,6 +39,11 @@ from engram.storage.base import Query, Store, Vector
 DENSE_WEIGHT = 0.6  # 0.75 measured 1.5 points worse once keyword entries carried their context
 KEYWORD_WEIGHT = 0.4
 SPEAKER_BOOST = 0.1  # added when the query names the memory's speaker
+# Times the graph's score (engram/graph.py: graph_candidates), when the graph is on. Chosen by
+# leave-one-conversation-out CV on locomo-dev with infer=False (bench/bench_graph_cv.py): every fold
+# chose 0 among 0, 0.05, 0.1, 0.2, 0.3; 0.1 cost 1.3 points of Recall@10. ``graph_store.config.weight``
+# sets another.
+GRAPH_WEIGHT = 0.0
 PREVIOUS_TURN_WEIGHT = 0.25  # how far a verbatim turn's vector leans towards the turn before it
 NEIGHBOUR_TURNS = 2  # turns each side whose words are keyword-indexed with a verbatim turn
 # Pool sizes trade recall for latency (100k memories, 1,000 users, scoped p50 without embedding):
@@ -62,19 +67,27 @@ class Hit:
     score: float
 
 
-def fuse(dense: list[tuple[str, float]], keyword: list[tuple[str, float]]) -> list[Ranked]:
-    """Combine both rankings; a memory missing from the dense side gets the lowest dense score seen."""
+def fuse(
+    dense: list[tuple[str, float]],
+    keyword: list[tuple[str, float]],
+    graph: Sequence[tuple[str, float]] = (),
+    graph_weight: float = GRAPH_WEIGHT,
+) -> list[Ranked]:
+    """Combine the rankings; a memory missing from the dense side gets the lowest dense score seen.
+    ``graph`` scores (in [0, 1]) add ``graph_weight`` times theirs."""
     dense_floor = min((score for _, score in dense), default=0.0)
     best_keyword = max((score for _, score in keyword), default=0.0)
     dense_scores = dict(dense)
     keyword_scores = {
         memory_id: score / best_keyword if best_keyword > 0 else 0.0 for memory_id, score in keyword
     }
+    graph_scores = dict(graph)
     ranked = []
-    for memory_id in dense_scores | keyword_scores:
+    for memory_id in dense_scores | keyword_scores | graph_scores:
         d = dense_scores.get(memory_id, dense_floor)
         k = keyword_scores.get(memory_id, 0.0)
-        ranked.append(Ranked(memory_id, DENSE_WEIGHT * d + KEYWORD_WEIGHT * k, d, k))
+        g = graph_weight * graph_scores.get(memory_id, 0.0)
+        ranked.append(Ranked(memory_id, DENSE_WEIGHT * d + KEYWORD_WEIGHT * k + g, d, k))
     ranked.sort(key=lambda r: (-r.score, r.memory_id))
     return ranked
 
@@ -87,11 +100,16 @@ def hybrid_search(
     *,
     limit: int,
     threshold: float | None = None,
+    graph: Sequence[tuple[str, float]] = (),
+    graph_weight: float = GRAPH_WEIGHT,
 ) -> list[Hit]:
+    """``graph``: the graph's ranking of the scope's memories for this query, if the graph is on."""
     pool = max(MIN_POOL, limit * 2)
     ranked = fuse(
         store.vector_search(scope_query, vector, pool),
         store.keyword_search(scope_query, text, pool),
+        graph[:pool],
+        graph_weight,
     )
     # Only the leading candidates are read from the store: enough to apply the speaker boost.
     head = ranked[: max(limit, SPEAKER_POOL)]

@@ -8,6 +8,7 @@ from typing import Any
 
 from engram.llms.base import LLM, Usage
 from engram.messages import Message
+from engram.pipeline.graph import GRAPH_PROMPT, GraphExtraction, read_graph, with_graph
 from engram.pipeline.parsing import parse_json_answer
 from engram.pipeline.prompts import FACT_EXTRACTION_PROMPT, FACT_EXTRACTION_SCHEMA
 
@@ -23,6 +24,7 @@ class Extraction:
     facts: list[Fact]
     usage: Usage
     warnings: list[str] = field(default_factory=list)
+    graph: GraphExtraction | None = None  # entities and relations, when the graph is on
 
 
 def extract_facts(
@@ -32,9 +34,13 @@ def extract_facts(
     context: list[Message],
     reference_time: datetime,
     custom_prompt: str | None = None,
+    graph: bool = False,
+    self_name: str | None = None,
 ) -> Extraction:
-    """Ask the LLM for facts; an unreadable answer yields no facts and a warning."""
-    system = (custom_prompt or FACT_EXTRACTION_PROMPT).replace("{today}", reference_time.date().isoformat())
+    """Ask the LLM for facts (and, with ``graph``, entities and relations in the same call);
+    an unreadable answer yields no facts and a warning. ``self_name`` stands for "I" in relations."""
+    system = (custom_prompt or FACT_EXTRACTION_PROMPT) + (GRAPH_PROMPT if graph else "")
+    system = system.replace("{today}", reference_time.date().isoformat())
     system = system.replace("{{", "{").replace("}}", "}")
     parts = []
     if context:
@@ -43,11 +49,11 @@ def extract_facts(
     parts.append("Conversation:\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
     completion = llm.complete(
         [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}],
-        json_schema=FACT_EXTRACTION_SCHEMA,
+        json_schema=with_graph(FACT_EXTRACTION_SCHEMA) if graph else FACT_EXTRACTION_SCHEMA,
     )
     answer = parse_json_answer(completion.text)
     facts, warnings = _read_facts(answer, len(messages))
-    return Extraction(facts, completion.usage, warnings)
+    return Extraction(facts, completion.usage, warnings, read_graph(answer, self_name=self_name) if graph else None)
 
 
 def _read_facts(answer: object, message_count: int) -> tuple[list[Fact], list[str]]:

@@ -100,8 +100,25 @@ class AddEvent(_Response):
     previous_memory: str | None = None
 
 
+class Relation(_Response):
+    """A graph relation (graph memory on): mem0's shape, with its validity and, in search, its score."""
+
+    source: str
+    relationship: str
+    destination: str
+    valid_from: str | None = None
+    invalid_at: str | None = None
+    score: float | None = None
+
+
+class RelationChanges(_Response):
+    added_entities: list[Relation]
+    deleted_entities: list[Relation]
+
+
 class AddResult(_Response):
     results: list[AddEvent]
+    relations: RelationChanges | None = None  # only when graph memory is on
 
 
 class MemoryItem(_Response):
@@ -124,6 +141,7 @@ class MemoryItem(_Response):
 
 class MemoryList(_Response):
     results: list[MemoryItem]
+    relations: list[Relation] | None = None  # only when graph memory is on
 
 
 class HistoryEntry(_Response):

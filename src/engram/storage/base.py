@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,9 @@ import numpy.typing as npt
 from engram.errors import StorageError
 from engram.models import Episode, Event, HistoryRecord, MemoryRecord, Scope
 from engram.storage.filters import Filter
+
+if TYPE_CHECKING:
+    from engram.storage.graph import GraphStore
 
 Vector = npt.NDArray[np.float32]
 
@@ -228,6 +231,10 @@ class Store(Protocol):
         """Insert exported memories as they are (with their versions, history and episodes), skipping
         ids already stored; returns how many memories were new."""
         ...
+
+    # -- the graph: entities, relations and memory links (storage/graph.py) ---------------
+    @property
+    def graph(self) -> GraphStore: ...
 
 
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

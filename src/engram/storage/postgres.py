@@ -8,6 +8,7 @@ The schema mirrors the SQLite store, with PostgreSQL's own tools:
 - ``memory_versions``: superseded texts with their own vector and ``tsvector`` (no HNSW index: only
   as-of reads, which scan one scope exactly, consult it);
 - ``history``, ``episodes``, ``memory_episodes`` and ``engram_meta`` as in SQLite;
+- ``entities``, ``relations`` and ``memory_entities``: the graph (storage/graph_postgres.py);
 - ``engram_schema_version``: the migrations applied, one row each.
 
 Vector search is exact when the scope is small (the usual case: one user's
@@ -65,6 +66,7 @@ from engram.storage.base import (
     record_values,
 )
 from engram.storage.filters import Condition, Filter, compile_tree
+from engram.storage.graph_postgres import GRAPH_TABLES, PostgresGraph, add_graph_tables
 from engram.storage.postgres_db import IDENTIFIER, migrate, open_pool, postgres_errors, redacted_url
 
 # isort: split
@@ -229,6 +231,7 @@ MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
     _create_tables,
     _add_versions_and_episodes,
     _add_scope_time_indexes,
+    add_graph_tables,
 ]
 """Append new migrations (the graph tables will be the next); never edit or reorder shipped ones."""
 
@@ -311,6 +314,7 @@ class PostgresStore:
             # scoped keyword search 2x slower in bench_postgres.py).
             prepare_threshold=None,
         )
+        self.graph = PostgresGraph(self)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -421,7 +425,10 @@ class PostgresStore:
 
     def reset(self) -> None:
         with self._transactional() as conn:
-            conn.execute("TRUNCATE memories, memory_versions, history, episodes, memory_episodes, engram_meta")
+            conn.execute(
+                "TRUNCATE memories, memory_versions, history, episodes, memory_episodes, engram_meta, "
+                + ", ".join(GRAPH_TABLES)
+            )
 
     # -- writes ------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@
   as-of queries, so the current path never looks at them;
 - ``history``: every change, kept after the memory is deleted;
 - ``episodes``: every message given to ``add``, and ``memory_episodes``: which memory came from which;
-- ``engram_meta``: which embedder filled the vectors.
+- ``engram_meta``: which embedder filled the vectors;
+- ``entities``, ``relations``, ``memory_entities``: the graph (storage/graph_sqlite.py).
 
 A retracted memory stays in ``memories`` with ``invalid_at`` set: current reads skip it (the
 vector cache holds only current rows), as-of reads and ``get`` still see it.
@@ -60,6 +61,7 @@ from engram.storage.base import (
     record_values,
 )
 from engram.storage.filters import Condition, Filter, compile_tree
+from engram.storage.graph_sqlite import GRAPH_TABLES, SQLiteGraph, add_graph_tables
 from engram.storage.sqlite_db import BUSY_TIMEOUT_MS, SQLiteDatabase
 from engram.storage.vector_cache import CachedRow, VectorCache
 
@@ -208,6 +210,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _create_tables,
     _add_versions_and_episodes,
     _add_scope_time_indexes,
+    add_graph_tables,
 ]
 """Append new migrations; never edit or reorder shipped ones."""
 
@@ -223,6 +226,7 @@ class SQLiteStore:
         self._vectors = VectorCache()
         self._pending: list[CachedRow] = []  # vector writes of the open transaction
         self._migrate()
+        self.graph = SQLiteGraph(self)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -275,6 +279,7 @@ class SQLiteStore:
                 "episodes",
                 "memory_episodes",
                 "engram_meta",
+                *GRAPH_TABLES,
             ):
                 self._db.execute(f"DELETE FROM {table}")
         self._vectors.invalidate()

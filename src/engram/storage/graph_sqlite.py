@@ -1,0 +1,231 @@
+"""The graph tables in the SQLite file (``SQLiteStore.graph``); see storage/graph.py."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engram.errors import StorageError
+from engram.models import Entity, Relation, Scope, iso
+from engram.storage.base import Query, Vector, iter_chunks
+from engram.storage.graph import (
+    ENTITY_COLUMNS,
+    RELATION_COLUMNS,
+    entity_from_row,
+    entity_values,
+    graph_scope,
+    relation_from_row,
+    relation_values,
+)
+
+if TYPE_CHECKING:
+    from engram.storage.sqlite import SQLiteStore
+
+GRAPH_TABLES = ("memory_entities", "relations", "entities")
+_RELATION_COLUMNS_R = ", ".join(f"r.{column.strip()}" for column in RELATION_COLUMNS.split(","))
+
+
+def add_graph_tables(db: sqlite3.Connection) -> None:
+    """The migration that creates the graph tables (self-contained: it needs no other migration)."""
+    for statement in (
+        """CREATE TABLE IF NOT EXISTS entities (
+            pk INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            owner TEXT NOT NULL,
+            name TEXT NOT NULL,
+            key TEXT NOT NULL,
+            type TEXT,
+            user_id TEXT, agent_id TEXT, run_id TEXT,
+            created_at TEXT NOT NULL,
+            embedding BLOB
+        )""",
+        "CREATE UNIQUE INDEX IF NOT EXISTS entities_owner_key ON entities (owner, key)",
+        "CREATE INDEX IF NOT EXISTS entities_user_key ON entities (user_id, key)",
+        "CREATE INDEX IF NOT EXISTS entities_agent_key ON entities (agent_id, key)",
+        "CREATE INDEX IF NOT EXISTS entities_run_key ON entities (run_id, key)",
+        """CREATE TABLE IF NOT EXISTS relations (
+            pk INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            owner TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            relationship TEXT NOT NULL,
+            destination_id TEXT NOT NULL,
+            user_id TEXT, agent_id TEXT, run_id TEXT,
+            valid_from TEXT NOT NULL,
+            invalid_at TEXT,
+            created_at TEXT NOT NULL,
+            memory_ids TEXT NOT NULL DEFAULT '[]',
+            episode_ids TEXT NOT NULL DEFAULT '[]'
+        )""",
+        "CREATE INDEX IF NOT EXISTS relations_source ON relations (source_id, relationship)",
+        "CREATE INDEX IF NOT EXISTS relations_destination ON relations (destination_id)",
+        "CREATE INDEX IF NOT EXISTS relations_user ON relations (user_id)",
+        "CREATE INDEX IF NOT EXISTS relations_agent ON relations (agent_id)",
+        "CREATE INDEX IF NOT EXISTS relations_run ON relations (run_id)",
+        """CREATE TABLE IF NOT EXISTS memory_entities (
+            memory_id TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            PRIMARY KEY (entity_id, memory_id)
+        )""",
+        "CREATE INDEX IF NOT EXISTS memory_entities_memory ON memory_entities (memory_id)",
+    ):
+        db.execute(statement)
+
+
+class SQLiteGraph:
+    """Entities, relations and links in the store's SQLite file, on the store's connection."""
+
+    backend = "sqlite"
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    def _run(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._store._lock:
+            return self._store._db.execute(statement, params).fetchall()
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def save_entities(self, rows: Sequence[tuple[Entity, Vector | None]]) -> dict[str, Entity]:
+        if not rows:
+            return {}
+        with self._store.transaction():
+            self._store._db.executemany(
+                f"INSERT INTO entities ({ENTITY_COLUMNS}, owner, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (owner, key) DO NOTHING",
+                [(*entity_values(e, iso), e.owner.owner_key(), _blob(v)) for e, v in rows],
+            )
+            stored: dict[str, Entity] = {}
+            for entity, _ in rows:
+                row = self._store._db.execute(
+                    f"SELECT {ENTITY_COLUMNS} FROM entities WHERE owner = ? AND key = ?",
+                    (entity.owner.owner_key(), entity.key),
+                ).fetchone()
+                stored[entity.key] = entity_from_row(row, datetime.fromisoformat)
+        return stored
+
+    def insert_relations(self, relations: Sequence[Relation]) -> None:
+        with self._store.transaction():
+            self._store._db.executemany(
+                f"INSERT INTO relations ({RELATION_COLUMNS}, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*relation_values(r, iso), r.owner.owner_key()) for r in relations],
+            )
+
+    def invalidate_relations(self, relations: Sequence[Relation]) -> None:
+        with self._store.transaction():
+            self._store._db.executemany(
+                "UPDATE relations SET invalid_at = ? WHERE id = ?",
+                [(iso(r.invalid_at) if r.invalid_at else None, r.id) for r in relations],
+            )
+
+    def link_memories(self, links: Sequence[tuple[str, str]]) -> None:
+        with self._store.transaction():
+            self._store._db.executemany(
+                "INSERT OR IGNORE INTO memory_entities (memory_id, entity_id) VALUES (?, ?)", links
+            )
+
+    def delete_graph(self, scope: Scope) -> None:
+        where, params = _scope_sql(scope)
+        with self._store.transaction():
+            db = self._store._db
+            db.execute(
+                f"DELETE FROM memory_entities WHERE entity_id IN (SELECT id FROM entities WHERE {where})", params
+            )
+            db.execute(f"DELETE FROM relations WHERE {where}", params)
+            db.execute(f"DELETE FROM entities WHERE {where}", params)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def owner_entities(self, owner: Scope) -> list[tuple[Entity, Vector | None]]:
+        rows = self._run(
+            f"SELECT {ENTITY_COLUMNS}, embedding FROM entities WHERE owner = ? ORDER BY pk", (owner.owner_key(),)
+        )
+        return [(entity_from_row(row, datetime.fromisoformat), _vector(row[8])) for row in rows]
+
+    def current_relations(self, owner: Scope, source_ids: Sequence[str]) -> list[Relation]:
+        found: list[Relation] = []
+        for chunk in iter_chunks(list(source_ids), 500):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._run(
+                f"SELECT {RELATION_COLUMNS} FROM relations WHERE owner = ? AND invalid_at IS NULL "
+                f"AND source_id IN ({marks}) ORDER BY pk",
+                (owner.owner_key(), *chunk),
+            )
+            found += [relation_from_row(row, datetime.fromisoformat) for row in rows]
+        return found
+
+    def find_entities(self, scope: Scope, keys: Sequence[str]) -> list[Entity]:
+        if not keys:
+            return []
+        where, params = _scope_sql(scope)
+        marks = ", ".join("?" * len(keys))
+        rows = self._run(
+            f"SELECT {ENTITY_COLUMNS} FROM entities WHERE {where} AND key IN ({marks}) ORDER BY pk",
+            (*params, *keys),
+        )
+        return [entity_from_row(row, datetime.fromisoformat) for row in rows]
+
+    def linked_memories(self, query: Query, entity_ids: Sequence[str], limit: int) -> list[tuple[str, str]]:
+        from engram.storage.sqlite import _query_sql  # the memories' own scope, expiry and filters
+
+        if not entity_ids:
+            return []
+        where, params = _query_sql(query, "m")
+        marks = ", ".join("?" * len(entity_ids))
+        rows = self._run(
+            "SELECT l.memory_id, l.entity_id FROM memory_entities l JOIN memories m ON m.id = l.memory_id "
+            f"WHERE l.entity_id IN ({marks}) AND {where} ORDER BY m.created_at DESC LIMIT ?",
+            (*entity_ids, *params, limit),
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def list_relations(self, scope: Scope, *, as_of: datetime | None, limit: int) -> list[Relation]:
+        return self._relations(scope, as_of, "", [], limit)
+
+    def relations_touching(self, scope: Scope, entity_ids: Sequence[str], as_of: datetime | None) -> list[Relation]:
+        if not entity_ids:
+            return []
+        marks = ", ".join("?" * len(entity_ids))
+        touching = f" AND (r.source_id IN ({marks}) OR r.destination_id IN ({marks}))"
+        return self._relations(scope, as_of, touching, [*entity_ids, *entity_ids], -1)
+
+    def _relations(
+        self, scope: Scope, as_of: datetime | None, extra: str, extra_params: list[Any], limit: int
+    ) -> list[Relation]:
+        where, params = _scope_sql(scope, "r")
+        valid, valid_params = _validity_sql(as_of, "r")
+        rows = self._run(
+            f"SELECT {_RELATION_COLUMNS_R}, s.name, d.name FROM relations r "
+            "JOIN entities s ON s.id = r.source_id JOIN entities d ON d.id = r.destination_id "
+            f"WHERE {where} AND {valid}{extra} ORDER BY r.valid_from DESC, r.pk DESC LIMIT ?",
+            (*params, *valid_params, *extra_params, limit),
+        )
+        return [relation_from_row(row, datetime.fromisoformat) for row in rows]
+
+
+def _scope_sql(scope: Scope, table: str | None = None) -> tuple[str, list[Any]]:
+    ids = graph_scope(scope)
+    prefix = f"{table}." if table else ""
+    if not ids:
+        raise StorageError("refusing to touch the graph without a scope")
+    return " AND ".join(f"{prefix}{key} = ?" for key in ids), list(ids.values())
+
+
+def _validity_sql(as_of: datetime | None, table: str | None = None) -> tuple[str, list[Any]]:
+    prefix = f"{table}." if table else ""
+    if as_of is None:
+        return f"{prefix}invalid_at IS NULL", []
+    moment = iso(as_of)
+    return f"{prefix}valid_from <= ? AND ({prefix}invalid_at IS NULL OR ? < {prefix}invalid_at)", [moment, moment]
+
+
+def _blob(vector: Vector | None) -> bytes | None:
+    return None if vector is None else np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+def _vector(blob: bytes | None) -> Vector | None:
+    return None if blob is None else np.frombuffer(blob, dtype=np.float32)
