@@ -8,6 +8,7 @@ of docs/images/ (the ones docs/dashboard.md shows).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import ADMIN_KEY, LiveServer
+from engram.llms.scripted import ScriptedLLM
+
+from .conftest import ADMIN_KEY, MEMORY_CONFIG, LiveServer, start_server
 
 BROWSER_ENV = "ENGRAM_BROWSER"
 DEFAULT_BROWSER = "/usr/bin/chromium"
@@ -353,7 +356,7 @@ def test_the_table_and_tabs_work_from_the_keyboard(page: Any, alice: tuple[str, 
     open_scope(page, "user_id", "alice")
     page.locator("#memories tbody tr").first.focus()
     page.keyboard.press("Enter")
-    page.get_by_label("Text").wait_for()
+    page.locator("#edit-text:focus").wait_for()  # the memory opened, and focus moved to it
     assert page.get_by_label("Text").input_value() == "Alice is training for a half marathon"
     page.get_by_role("tab", name="Memories").focus()
     page.keyboard.press("ArrowRight")
@@ -376,3 +379,53 @@ def test_a_memory_shows_its_source_episodes(page: Any, live_server: LiveServer) 
     episode = page.locator("#episodes li").first
     episode.wait_for()
     assert "alice: We moved to Lisbon last spring" in episode.inner_text()
+
+
+GRAPH_ANSWERS = [
+    json.dumps(
+        {
+            "facts": [{"text": "Alice lives in Paris", "sources": [0]}],
+            "relations": [
+                {"source": "I", "relationship": "lives_in", "destination": "Paris"},
+                {"source": "I", "relationship": "likes", "destination": "tea"},
+            ],
+        }
+    ),
+    json.dumps(
+        {
+            "facts": [{"text": "Alice lives in Rome", "sources": [0]}],
+            "relations": [{"source": "Alice", "relationship": "lives_in", "destination": "Rome"}],
+        }
+    ),
+    json.dumps({"decisions": [{"fact": 0, "event": "ADD"}]}),
+]
+
+
+def test_the_graph_tells_current_and_invalidated_edges_apart(browser: Any, tmp_path: Path) -> None:
+    config = {**MEMORY_CONFIG, "graph_store": {"provider": "sqlite"}}
+    server = start_server(tmp_path, memory_config=config, llm=ScriptedLLM(GRAPH_ANSWERS))
+    try:
+        key = server.new_key()
+        with server.client(key) as api:
+            for text, when in [("I live in Paris and like tea", "2024-01-01"), ("I moved to Rome", "2024-06-01")]:
+                turn = [{"role": "user", "content": text, "name": "Alice"}]
+                body = {"messages": turn, "user_id": "alice", "timestamp": f"{when}T00:00:00Z"}
+                assert api.post("/v1/memories", json=body).status_code == 200
+        with open_tab(browser, server.url) as page:
+            sign_in(page, key)
+            open_scope(page, "user_id", "alice")
+            page.get_by_role("tab", name="Graph").click()
+            page.locator("#graph svg").wait_for()
+            rows = page.locator("#relations tbody tr")
+            assert sorted(rows.all_inner_texts()) == sorted(
+                ["Alice\tlikes\ttea\tcurrent", "Alice\tlives_in\tRome\tcurrent"]
+            )
+            page.get_by_label("As of").fill("2024-03-01")
+            page.locator("#relations tbody tr", has_text="Paris").wait_for()
+            paris = page.locator("#relations tbody tr", has_text="Paris")
+            assert "invalidated 2024-06-01" in paris.inner_text()
+            assert page.locator("#graph line.invalid").count() == 1
+            assert page.locator("#graph line.current").count() == 1
+            screenshot(page, "graph")
+    finally:
+        server.stop()
