@@ -261,3 +261,10 @@ def test_a_lost_postgres_connection_is_a_storage_error_without_connection_detail
     for secret in (details.get("user"), details.get("host"), details.get("dbname"), "socket", ".s.PGSQL"):
         if secret:
             assert secret not in message
+
+
+def test_a_large_image_data_url_does_not_count_towards_the_size_bound(backend_memory: Memory) -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * (MAX_ADD_CHARS + 1)}}
+    message = {"role": "user", "content": [{"type": "text", "text": "my cat"}, image]}
+    result = backend_memory.add([message], user_id="u", infer=False)
+    assert [r["memory"] for r in result["results"]] == ["my cat"]

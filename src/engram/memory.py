@@ -359,17 +359,10 @@ class Memory:
         scope = _scope_from(user_id, agent_id, run_id, actor_id, None)[0]
         now = utcnow()
         # In batches of their own transactions: a big scope must not hold SQLite's write lock for
-        # seconds (other writers would time out). The last batch takes whatever is left (retracted
-        # memories, the scope's episodes) in one go.
-        current = Query(scope, None, None)
+        # seconds (other writers would time out). The last batch also takes the scope's episodes.
         while True:
             with self.store.transaction():
-                batch = self.store.list_memories(current, DELETE_BATCH)
-                if len(batch) < DELETE_BATCH:
-                    batch = self.store.delete_memories(scope)
-                else:
-                    for record in batch:
-                        self.store.delete_memory(record.id)
+                batch = self.store.delete_memories(scope, DELETE_BATCH)
                 self.store.add_history([_history(Event.DELETE, r, None, now, deleted=True) for r in batch])
                 if len(batch) < DELETE_BATCH:
                     self.store.graph.delete_graph(scope)

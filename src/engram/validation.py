@@ -58,7 +58,8 @@ def _walk(value: Any, what: str, depth: int) -> int:
     if depth > MAX_NESTING:
         raise ValidationError(f"{what} nests lists and dicts more than {MAX_NESTING} levels deep")
     if isinstance(value, Mapping):
-        return sum(_walk(key, what, depth + 1) + _walk(item, what, depth + 1) for key, item in value.items())
+        chars = sum(_walk(key, what, depth + 1) + _walk(item, what, depth + 1) for key, item in value.items())
+        return 0 if value.get("type") == "image_url" else chars  # an image (a data URL) is not text to embed
     if isinstance(value, list | tuple | set | frozenset):
         return sum(_walk(item, what, depth + 1) for item in value)
     return 0

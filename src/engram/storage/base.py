@@ -130,9 +130,10 @@ class Store(Protocol):
         """Delete the memory, every version of it and its episode links."""
         ...
 
-    def delete_memories(self, scope: Scope) -> list[MemoryRecord]:
+    def delete_memories(self, scope: Scope, limit: int | None = None) -> list[MemoryRecord]:
         """Delete every memory in the scope (with their versions) and the scope's episodes; return the
-        memories deleted."""
+        memories deleted. With ``limit``, at most that many memories (with their versions) when the
+        scope holds more, so that a big scope is deleted in several short transactions."""
         ...
 
     def add_history(self, rows: Sequence[HistoryRecord]) -> None: ...

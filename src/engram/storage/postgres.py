@@ -505,9 +505,19 @@ class PostgresStore:
             conn.execute("DELETE FROM memory_episodes WHERE memory_id = %s", (memory_id,))
             conn.execute("DELETE FROM memories WHERE id = %s", (memory_id,))
 
-    def delete_memories(self, scope: Scope) -> list[MemoryRecord]:
+    def delete_memories(self, scope: Scope, limit: int | None = None) -> list[MemoryRecord]:
         where, params = _scope_sql(scope)
         with self._transactional() as conn:
+            if limit is not None:
+                found = conn.execute(f"SELECT id FROM memories WHERE {where} LIMIT %s", (*params, limit))
+                ids = [row[0] for row in found.fetchall()]
+                if len(ids) == limit:  # more may remain: these only, the scope's episodes stay for the last
+                    rows = conn.execute(
+                        f"DELETE FROM memories WHERE id = ANY(%s) RETURNING {MEMORY_COLUMNS}", (ids,)
+                    ).fetchall()
+                    conn.execute("DELETE FROM memory_versions WHERE memory_id = ANY(%s)", (ids,))
+                    conn.execute("DELETE FROM memory_episodes WHERE memory_id = ANY(%s)", (ids,))
+                    return [_record(row) for row in rows]
             rows = conn.execute(f"DELETE FROM memories WHERE {where} RETURNING {MEMORY_COLUMNS}", params).fetchall()
             conn.execute(f"DELETE FROM memory_versions WHERE {where}", params)
             deleted_ids = [row[0] for row in rows]

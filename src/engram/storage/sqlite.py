@@ -385,15 +385,32 @@ class SQLiteStore:
             self._db.execute("DELETE FROM memories WHERE pk = ?", row)
             self._pending.append(CachedRow(row[0], None))
 
+    def _delete_rows(self, pks: list[int], ids: list[str]) -> None:
+        """Delete these memories (by pk and id, aligned), with their keyword entries, versions and links."""
+        for pk_chunk, id_chunk in zip(iter_chunks(pks, 500), iter_chunks(ids, 500), strict=True):
+            marks = ", ".join("?" * len(pk_chunk))
+            self._db.execute(f"DELETE FROM memory_fts WHERE rowid IN ({marks})", pk_chunk)
+            self._db.execute(f"DELETE FROM memory_episodes WHERE memory_id IN ({marks})", id_chunk)
+            self._delete_versions(f"memory_id IN ({marks})", list(id_chunk))
+            self._db.execute(f"DELETE FROM memories WHERE pk IN ({marks})", pk_chunk)
+        self._pending.extend(CachedRow(pk, None) for pk in pks)
+
     def _delete_versions(self, where: str, params: list[Any]) -> None:
         self._db.execute(
             f"DELETE FROM memory_version_fts WHERE rowid IN (SELECT pk FROM memory_versions WHERE {where})", params
         )
         self._db.execute(f"DELETE FROM memory_versions WHERE {where}", params)
 
-    def delete_memories(self, scope: Scope) -> list[MemoryRecord]:
+    def delete_memories(self, scope: Scope, limit: int | None = None) -> list[MemoryRecord]:
         where, params = _scope_sql(scope)
         with self.transaction():
+            if limit is not None:
+                rows = self._db.execute(
+                    f"SELECT pk, {MEMORY_COLUMNS} FROM memories WHERE {where} LIMIT ?", (*params, limit)
+                ).fetchall()
+                if len(rows) == limit:  # more may remain: these only, the scope's episodes stay for the last
+                    self._delete_rows([row[0] for row in rows], [row[1] for row in rows])
+                    return [_record(row[1:]) for row in rows]
             rows = self._db.execute(f"SELECT pk, {MEMORY_COLUMNS} FROM memories WHERE {where}", params).fetchall()
             deleted = [_record(row[1:]) for row in rows]
             self._pending.extend(CachedRow(row[0], None) for row in rows)
