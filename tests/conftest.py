@@ -21,9 +21,11 @@ pytest_plugins = ["conftest_pg"]
 
 @pytest.fixture(autouse=True)
 def no_provider_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's real keys, so none can reach a real provider."""
+    """No test sees the developer's real keys, so none can reach a real provider; and no test loads
+    the installed offline model unless it asks for it (it takes seconds to start)."""
     for name in PROVIDER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ENGRAM_LOCAL_MODEL", "off")
 
 
 @pytest.fixture(scope="session")

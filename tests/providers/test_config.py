@@ -16,7 +16,8 @@ from engram.llms.local import LocalLLM, installed_model
 from engram.llms.openai_compat import OpenAILLM
 
 
-def test_nothing_configured_means_no_llm_unless_the_offline_one_is_installed() -> None:
+def test_nothing_configured_means_no_llm_unless_the_offline_one_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENGRAM_LOCAL_MODEL")  # the tests' default is "off"
     llm = default_llm()
     if installed_model() is None:
         assert llm is None
