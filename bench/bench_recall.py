@@ -6,7 +6,7 @@ database and checks the target of issue 4: Recall@10 over categories 1–4 of at
     .venv/bin/python bench/bench_recall.py [PATH] [--out DIR] [--conversations conv-26,conv-30] [--graph]
 
 ``--graph`` turns graph memory on (entities from the speakers' names and the local entity
-recogniser of ``engram[graph]``); run with and without it to compare, category by category.
+recogniser of ``engramdb[graph]``); run with and without it to compare, category by category.
 
 PATH defaults to ../shared/data/locomo-dev.json (CC BY-NC: read from there, never copied here).
 Results, plots and per-question rows land in DIR (default: a temporary folder).
