@@ -13,7 +13,7 @@ prints, per category, the shipped defaults, the in-sample best (tuned and scored
 conversations: optimistic) and the cross-validated figure (the honest one).
 
 ``--graph`` turns graph memory on (entities from the speakers' names and the local entity
-recogniser of ``engram[graph]``): the graph's ranking joins fusion as one more list, and ``--cv``
+recogniser of ``engramdb[graph]``): the graph's ranking joins fusion as one more list, and ``--cv``
 tunes its weight too. ``--out DIR`` keeps the database (``bench/bench_graph_cv.py`` reuses it).
 
 PATH defaults to ../shared/data/locomo-dev.json (CC BY-NC: read from there, never copied here).

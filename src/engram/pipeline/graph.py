@@ -5,7 +5,7 @@ the fact-extraction prompt and ``with_graph`` adds ``entities`` and ``relations`
 schema, so the one extraction call answers both. ``read_graph`` parses that part of the answer.
 
 Without an LLM (``infer=False``) the entities come from the speaker's name and a local entity
-recogniser (spaCy's small English pipeline, packaged on PyPI: the ``engram[graph]`` extra).
+recogniser (spaCy's small English pipeline, packaged on PyPI: the ``engramdb[graph]`` extra).
 
 The decisions are pure (no I/O, the time given as an argument):
 - ``resolve_entities``: a mention is an existing entity of the scope when its normalised name is
