@@ -207,7 +207,6 @@ def test_search_shows_scored_results(page: Any, alice: tuple[str, httpx.Client])
     first.wait_for()
     assert "Alice drinks green tea every morning" in first.inner_text()
     assert re.fullmatch(r"\d\.\d{3}", first.locator(".score").inner_text())
-    screenshot(page, "search")
 
 
 def test_edit_text_and_metadata_then_see_the_history(page: Any, alice: tuple[str, httpx.Client]) -> None:
@@ -429,3 +428,18 @@ def test_the_graph_tells_current_and_invalidated_edges_apart(browser: Any, tmp_p
             screenshot(page, "graph")
     finally:
         server.stop()
+
+
+def test_search_shows_the_score_breakdown(page: Any, alice: tuple[str, httpx.Client]) -> None:
+    sign_in(page, alice[0])
+    open_scope(page, "user_id", "alice")
+    page.get_by_role("tab", name="Search").click()
+    page.get_by_label("Query").fill("green tea")
+    with page.expect_request(lambda request: request.url.endswith("/v1/memories/search")) as sent:
+        page.get_by_role("button", name="Search", exact=True).click()
+    assert sent.value.post_data_json["explain"] is True
+    parts = page.locator("#search-results li").first.get_by_label("Score breakdown").locator("span")
+    parts.first.wait_for()
+    names = [text.split()[0] for text in parts.all_inner_texts()]
+    assert "fused" in names and "rank" in names
+    screenshot(page, "search")
