@@ -197,9 +197,7 @@ def test_a_writer_holding_the_lock_past_the_busy_timeout_is_a_storage_error(tmp_
 
 
 def test_the_server_store_maps_a_locked_database_to_a_storage_error(tmp_path: Path) -> None:
-    # Another process's server store holds the write lock (the memory store's schema differs, so
-    # the holder must be a server store of the same file).
-    holder = SQLiteServerStore(tmp_path / "server.db")
+    holder = SQLiteServerStore(tmp_path / "server.db")  # another server process, mid-write
     server_store = SQLiteServerStore(tmp_path / "server.db")
     server_store._database.connection.execute("PRAGMA busy_timeout = 50")
     try:
