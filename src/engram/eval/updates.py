@@ -282,14 +282,14 @@ class _Checkpoint:
 
     @classmethod
     def open(cls, path: Path, options: UpdatesOptions) -> _Checkpoint:
-        wanted = asdict(options)
-        wanted["scenarios"] = list(options.scenarios) if options.scenarios else None
+        # Which scenarios are run may change between runs (a report on those done so far).
+        wanted = {key: value for key, value in asdict(options).items() if key != "scenarios"}
         if not path.exists():
             checkpoint = cls(path, wanted, [])
             checkpoint.save()
             return checkpoint
         saved = json.loads(path.read_text(encoding="utf-8"))
-        if saved["options"] != wanted:
+        if {k: v for k, v in saved["options"].items() if k != "scenarios"} != wanted:
             raise ValidationError(
                 f"{path.parent} holds a run with other options ({saved['options']}): "
                 "give another output folder to start a new run"
