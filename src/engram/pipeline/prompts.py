@@ -120,8 +120,7 @@ same person has changed or was corrected. Write the fact with its new value in f
 Never use UPDATE for a fact about another person or another topic than the memory's: use ADD."""
 
 MEMORY_EXAMPLE = (
-    '{{"facts": [{{"text": "...", "sources": [0], "date": null, "event": "ADD", "memory": null}}], '
-    '"forget": []}}'
+    '{{"facts": [{{"text": "...", "sources": [0], "date": null, "event": "ADD", "memory": null}}], "forget": []}}'
 )
 
 
