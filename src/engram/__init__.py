@@ -1,9 +1,9 @@
 """engram: long-term memory for AI agents.
 
-from engram import Memory
-m = Memory()
-m.add("I'm vegetarian and allergic to nuts", user_id="alice", infer=False)
-m.search("what can alice eat?", user_id="alice")
+    from engram import Memory
+    m = Memory()
+    m.add("I'm vegetarian and allergic to nuts", user_id="alice", infer=False)
+    m.search("what can alice eat?", user_id="alice")
 """
 
 from engram.aio import AsyncMemory

@@ -201,7 +201,9 @@ class Memory:
             raise ValidationError(f"threshold must be a number, got {threshold!r}")
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
         vector = self.embedder.embed_batch([query], purpose="query")[0]
-        hits = hybrid_search(self.store, Query(scope, tree, utcnow()), query, vector, limit=limit, threshold=threshold)
+        hits = hybrid_search(
+            self.store, Query(scope, tree, utcnow()), query, vector, limit=limit, threshold=threshold
+        )
         return {"results": [hit.record.to_item(hit.score) for hit in hits]}
 
     def get(self, memory_id: str) -> dict[str, Any] | None:
@@ -418,7 +420,9 @@ class Memory:
         position = {record.id: i for i, record in enumerate(shown)}
         return shown, [{position[m] for m in ids if m in position} for ids in per_fact]
 
-    def _fill_plan(self, plan: _WritePlan, actions: list[Action], turns: list[Message], draft: _Draft) -> None:
+    def _fill_plan(
+        self, plan: _WritePlan, actions: list[Action], turns: list[Message], draft: _Draft
+    ) -> None:
         adds: list[MemoryRecord] = []
         updates: list[tuple[MemoryRecord, MemoryRecord]] = []  # old, new: embedded in one batch below
         for action in actions:
@@ -490,7 +494,11 @@ class Memory:
                 self.store.delete_memory(record.id)
                 history.append(_history(Event.DELETE, record, None))
             self.store.add_history(history)
-            window = [StoredMessage(t.role, t.content, t.name, when) for t in turns if t.role != "system" and t.content]
+            window = [
+                StoredMessage(t.role, t.content, t.name, when)
+                for t in turns
+                if t.role != "system" and t.content
+            ]
             if window and self.config.recent_messages:
                 self.store.append_messages(scope, window, KEEP_MESSAGES)
 
@@ -686,7 +694,8 @@ def _scope_from(
         ids[key] = value
     if not any(ids[key] for key in SCOPE_KEYS):
         raise ValidationError(
-            "a scope is required: pass at least one of user_id, agent_id or run_id (as a keyword, or inside filters)"
+            "a scope is required: pass at least one of user_id, agent_id or run_id "
+            "(as a keyword, or inside filters)"
         )
     return Scope(**ids), tree
 

@@ -67,7 +67,9 @@ def fuse(dense: list[tuple[str, float]], keyword: list[tuple[str, float]]) -> li
     dense_floor = min((score for _, score in dense), default=0.0)
     best_keyword = max((score for _, score in keyword), default=0.0)
     dense_scores = dict(dense)
-    keyword_scores = {memory_id: score / best_keyword if best_keyword > 0 else 0.0 for memory_id, score in keyword}
+    keyword_scores = {
+        memory_id: score / best_keyword if best_keyword > 0 else 0.0 for memory_id, score in keyword
+    }
     ranked = []
     for memory_id in dense_scores | keyword_scores:
         d = dense_scores.get(memory_id, dense_floor)

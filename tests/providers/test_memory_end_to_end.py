@@ -57,7 +57,9 @@ def fake_openai(request: Request) -> Response:
         "object": "chat.completion",
         "created": 0,
         "model": body["model"],
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
+        ],
         "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
     }
     return Response(json.dumps(reply), content_type="application/json")
@@ -108,7 +110,9 @@ def test_add_then_update_then_search_with_usage_per_stage(memory: Memory, server
     assert 'id "0": Lives in Lisbon' in reconcile_request["messages"][1]["content"]
 
 
-def test_an_image_is_described_by_the_vision_model_and_its_facts_remembered(memory: Memory, server: HTTPServer) -> None:
+def test_an_image_is_described_by_the_vision_model_and_its_facts_remembered(
+    memory: Memory, server: HTTPServer
+) -> None:
     message = {
         "role": "user",
         "content": [

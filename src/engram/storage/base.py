@@ -30,7 +30,8 @@ from engram.storage.filters import Filter
 Vector = npt.NDArray[np.float32]
 
 MEMORY_COLUMNS = (
-    "id, memory, hash, metadata, user_id, agent_id, run_id, actor_id, role, created_at, updated_at, expiration_date"
+    "id, memory, hash, metadata, user_id, agent_id, run_id, actor_id, role, "
+    "created_at, updated_at, expiration_date"
 )
 """The columns every backend reads a memory from, in the order of ``record_from_row``."""
 
@@ -87,7 +88,9 @@ class Store(Protocol):
 
     def add_history(self, rows: Sequence[HistoryRecord]) -> None: ...
 
-    def append_messages(self, scope: Scope, messages: Sequence[StoredMessage], keep_last: int) -> None: ...
+    def append_messages(
+        self, scope: Scope, messages: Sequence[StoredMessage], keep_last: int
+    ) -> None: ...
 
     # -- reads -----------------------------------------------------------------
     def get_memory(self, memory_id: str) -> MemoryRecord | None: ...

@@ -121,7 +121,9 @@ def _condition(key: str, op: str, value: Any) -> Condition:
     if any(isinstance(v, float) and not math.isfinite(v) for v in values):
         raise ValidationError(f"filter on {key!r} compares with {value!r}: use a finite number")
     if op not in OPERATORS:
-        raise ValidationError(f"unknown filter operator {op!r} on {key!r}; use one of: {', '.join(OPERATORS)}")
+        raise ValidationError(
+            f"unknown filter operator {op!r} on {key!r}; use one of: {', '.join(OPERATORS)}"
+        )
     if op in ("in", "nin"):
         if not isinstance(value, list | tuple | set):
             raise ValidationError(f"{op!r} on {key!r} takes a list, got {value!r}")
@@ -172,4 +174,8 @@ def scope_equalities(tree: Filter | None) -> dict[str, Any]:
         conditions = (tree,)
     elif isinstance(tree, And):
         conditions = tree.parts
-    return {c.key: c.value for c in conditions if isinstance(c, Condition) and c.op == "eq" and c.key in IDENTITY_KEYS}
+    return {
+        c.key: c.value
+        for c in conditions
+        if isinstance(c, Condition) and c.op == "eq" and c.key in IDENTITY_KEYS
+    }

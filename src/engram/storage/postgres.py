@@ -60,7 +60,9 @@ try:
     from psycopg.pq import Format
     from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ConfigError("the PostgreSQL store needs psycopg 3 and psycopg-pool: pip install 'engram[postgres]'") from exc
+    raise ConfigError(
+        "the PostgreSQL store needs psycopg 3 and psycopg-pool: pip install 'engram[postgres]'"
+    ) from exc
 
 DEFAULT_SCHEMA = "public"
 TEXT_SEARCH_CONFIG = "english"  # stemming like SQLite's porter tokenizer
@@ -239,9 +241,13 @@ class PostgresStore:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public")
                 vector_schema = "public"
             # Only when missing: CREATE SCHEMA checks the CREATE privilege even with IF NOT EXISTS.
-            if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.settings.schema,)).fetchone():
+            if not conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.settings.schema,)
+            ).fetchone():
                 conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
-            conn.execute(sql.SQL("SET LOCAL search_path TO {}, {}").format(schema, sql.Identifier(vector_schema)))
+            conn.execute(
+                sql.SQL("SET LOCAL search_path TO {}, {}").format(schema, sql.Identifier(vector_schema))
+            )
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS engram_schema_version ("
                 "version integer PRIMARY KEY, name text NOT NULL, "
@@ -295,7 +301,9 @@ class PostgresStore:
             return
         conn.execute("DROP INDEX IF EXISTS memories_embedding")
         conn.execute(
-            sql.SQL("ALTER TABLE memories ALTER COLUMN embedding TYPE vector({})").format(sql.Literal(dimension))
+            sql.SQL("ALTER TABLE memories ALTER COLUMN embedding TYPE vector({})").format(
+                sql.Literal(dimension)
+            )
         )
         conn.execute(
             sql.SQL(
@@ -395,7 +403,9 @@ class PostgresStore:
     def delete_memories(self, scope: Scope) -> list[MemoryRecord]:
         where, params = _scope_sql(scope)
         with self._transactional() as conn:
-            rows = conn.execute(f"DELETE FROM memories WHERE {where} RETURNING {MEMORY_COLUMNS}", params).fetchall()
+            rows = conn.execute(
+                f"DELETE FROM memories WHERE {where} RETURNING {MEMORY_COLUMNS}", params
+            ).fetchall()
         return [_record(row) for row in rows]
 
     def add_history(self, rows: Sequence[HistoryRecord]) -> None:
@@ -425,14 +435,17 @@ class PostgresStore:
 
     def get_memory(self, memory_id: str) -> MemoryRecord | None:
         with self._connection() as conn:
-            row = conn.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = %s", (memory_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = %s", (memory_id,)
+            ).fetchone()
         return _record(row) if row else None
 
     def list_memories(self, query: Query, limit: int) -> list[MemoryRecord]:
         where, params = _query_sql(query)
         with self._connection() as conn:
             rows = conn.execute(
-                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY created_at DESC, pk DESC LIMIT %s",
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} "
+                "ORDER BY created_at DESC, pk DESC LIMIT %s",
                 (*params, limit),
             ).fetchall()
         return [_record(row) for row in rows]
@@ -535,7 +548,8 @@ class PostgresStore:
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT role, content, name, created_at FROM messages WHERE owner = %s ORDER BY pk DESC LIMIT %s",
+                "SELECT role, content, name, created_at FROM messages WHERE owner = %s "
+                "ORDER BY pk DESC LIMIT %s",
                 (scope.owner_key(), limit),
             ).fetchall()
         return [StoredMessage(r[0], r[1], r[2], r[3]) for r in reversed(rows)]
@@ -594,7 +608,8 @@ def redacted_url(url: str) -> str:
 
 def _vector_schema(conn: psycopg.Connection[Any]) -> str | None:
     row = conn.execute(
-        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'vector'"
     ).fetchone()
     return str(row[0]) if row else None
 
@@ -617,7 +632,6 @@ def _record(row: Sequence[Any]) -> MemoryRecord:
 
 
 # -- SQL for scopes, keyword queries and filters ---------------------------------------------
-
 
 def ts_query(text: str) -> str | None:
     """A tsquery matching any content word of ``text`` (the words SQLite's ``fts_query`` uses)."""
@@ -736,6 +750,7 @@ def _metadata_sql(c: Condition) -> tuple[str, list[Any]]:
             [key, key, repr(c.value)],
         )
     return (
-        f"coalesce(CASE WHEN {kind} = 'string' THEN (metadata ->> %s) COLLATE \"C\" {sql_op} %s ELSE false END, false)",
+        f"coalesce(CASE WHEN {kind} = 'string' THEN (metadata ->> %s) COLLATE \"C\" {sql_op} %s "
+        "ELSE false END, false)",
         [key, key, c.value],
     )

@@ -104,7 +104,7 @@ def _create_tables(db: sqlite3.Connection) -> None:
         );
         CREATE INDEX messages_owner ON messages (owner, pk);
         CREATE TABLE engram_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        """,
+        """
     )
 
 
@@ -206,7 +206,8 @@ class SQLiteStore:
     def insert_memory(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
         with self.transaction():
             cursor = self._db.execute(
-                f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*_record_values(record), _blob(vector)),
             )
             self._db.execute(
@@ -258,7 +259,9 @@ class SQLiteStore:
             rows = self._db.execute(f"SELECT pk, {MEMORY_COLUMNS} FROM memories WHERE {where}", params).fetchall()
             deleted = [_record(row[1:]) for row in rows]
             self._pending.extend(CachedRow(row[0], None) for row in rows)
-            self._db.execute(f"DELETE FROM memory_fts WHERE rowid IN (SELECT pk FROM memories WHERE {where})", params)
+            self._db.execute(
+                f"DELETE FROM memory_fts WHERE rowid IN (SELECT pk FROM memories WHERE {where})", params
+            )
             self._db.execute(f"DELETE FROM memories WHERE {where}", params)
         return deleted
 
@@ -286,14 +289,17 @@ class SQLiteStore:
 
     def get_memory(self, memory_id: str) -> MemoryRecord | None:
         with self._lock:
-            row = self._db.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
+            row = self._db.execute(
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", (memory_id,)
+            ).fetchone()
         return _record(row) if row else None
 
     def list_memories(self, query: Query, limit: int) -> list[MemoryRecord]:
         where, params = _query_sql(query)
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY created_at DESC, pk DESC LIMIT ?",
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} "
+                "ORDER BY created_at DESC, pk DESC LIMIT ?",
                 (*params, limit),
             ).fetchall()
         return [_record(row) for row in rows]
@@ -344,7 +350,9 @@ class SQLiteStore:
                 scores = matrix[rowids] @ query_vector
             top = [(int(rowids[i]), float(scores[i])) for i in _top_indices(scores, limit)]
             marks = ", ".join("?" * len(top))
-            ids = dict(self._db.execute(f"SELECT pk, id FROM memories WHERE pk IN ({marks})", [pk for pk, _ in top]))
+            ids = dict(
+                self._db.execute(f"SELECT pk, id FROM memories WHERE pk IN ({marks})", [pk for pk, _ in top])
+            )
         return [(ids[pk], score) for pk, score in top]
 
     def keyword_search(self, query: Query, text: str, limit: int) -> list[tuple[str, float]]:
@@ -375,7 +383,8 @@ class SQLiteStore:
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT role, content, name, created_at FROM messages WHERE owner = ? ORDER BY pk DESC LIMIT ?",
+                "SELECT role, content, name, created_at FROM messages WHERE owner = ? "
+                "ORDER BY pk DESC LIMIT ?",
                 (scope.owner_key(), limit),
             ).fetchall()
         return [StoredMessage(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in reversed(rows)]
@@ -408,7 +417,6 @@ def _top_indices(scores: np.ndarray, limit: int) -> list[int]:
 
 
 # -- SQL for scopes and filters ------------------------------------------------------------
-
 
 def fts_query(text: str) -> str | None:
     """An FTS5 query matching any content word of ``text``, with FTS syntax neutralised."""
