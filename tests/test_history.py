@@ -29,7 +29,11 @@ def test_add_update_delete_leaves_three_rows_in_order(memory: Memory) -> None:
         "is_deleted",
         "actor_id",
         "role",
+        "user_id",
+        "agent_id",
+        "run_id",
     }
+    assert (rows[0]["user_id"], rows[0]["agent_id"], rows[0]["run_id"]) == ("u", None, None)
 
 
 def test_history_records_actor_and_role(memory: Memory) -> None:

@@ -18,7 +18,7 @@ from engram import AsyncMemory, Memory, NotFoundError, ValidationError
 from engram.embedders.hashing import HashingEmbedder
 from engram.errors import StorageError
 from engram.llms.scripted import ScriptedLLM
-from engram.models import MemoryRecord, Scope, memory_hash
+from engram.models import Episode, MemoryRecord, Scope, memory_hash
 from engram.storage.base import Query, StoredMessage
 from engram.storage.filters import parse_filters
 
@@ -498,14 +498,16 @@ def test_uncommitted_writes_are_invisible_to_another_store(store_factory: StoreF
     assert reader.get_memory("pending") is not None
 
 
-def test_recent_messages_keep_the_last_window_per_scope(store_factory: StoreFactory) -> None:
+def test_recent_messages_are_the_last_episodes_of_exactly_the_scope(store_factory: StoreFactory) -> None:
     store = store_factory()
     scope, other = Scope(user_id="u"), Scope(user_id="v")
     for i in range(8):
-        store.append_messages(scope, [StoredMessage("user", f"msg {i}", None, DAY)], keep_last=5)
-    store.append_messages(other, [StoredMessage("user", "other", "n", DAY)], keep_last=5)
+        store.add_episodes([Episode(f"e{i}", "user", f"msg {i}", DAY, user_id="u")])
+    store.add_episodes([Episode("sys", "system", "be nice", DAY, user_id="u")])
+    store.add_episodes([Episode("o", "user", "other", DAY, name="n", user_id="v")])
+    store.add_episodes([Episode("narrow", "user", "in a run", DAY, user_id="u", run_id="r")])
     assert [m.content for m in store.recent_messages(scope, 3)] == ["msg 5", "msg 6", "msg 7"]
-    assert [m.content for m in store.recent_messages(scope, 10)] == [f"msg {i}" for i in range(3, 8)]
+    assert [m.content for m in store.recent_messages(scope, 10)] == [f"msg {i}" for i in range(8)]
     assert store.recent_messages(other, 10) == [StoredMessage("user", "other", "n", DAY)]
 
 

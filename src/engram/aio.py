@@ -52,6 +52,7 @@ class AsyncMemory:
     delete_all = _in_thread(Memory.delete_all)
     history = _in_thread(Memory.history)
     reset = _in_thread(Memory.reset)
+    episodes = _in_thread(Memory.episodes)
     close = _in_thread(Memory.close)
 
     async def __aenter__(self) -> AsyncMemory:

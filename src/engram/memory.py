@@ -28,6 +28,7 @@ from engram.messages import Message, normalise_messages
 from engram.models import (
     IDENTITY_KEYS,
     SCOPE_KEYS,
+    Episode,
     Event,
     HistoryRecord,
     MemoryRecord,
@@ -53,7 +54,7 @@ from engram.pipeline.prompts import (
 from engram.pipeline.reconcile import Action, plan_actions, reconcile_messages
 from engram.search import embed_text, hybrid_search, keyword_text, neighbours, with_previous_turn
 from engram.storage import build_store
-from engram.storage.base import Query, Store, StoredMessage, Vector
+from engram.storage.base import Query, Store, Vector
 from engram.storage.filters import Filter, check_metadata_key, normalise_time, parse_filters, scope_equalities
 
 PROCEDURAL_MEMORY = "procedural_memory"
@@ -64,7 +65,6 @@ NEIGHBOUR_FLOOR = 0.3  # sentence-to-memory cosine below which a memory is not s
 MAX_SHOWN = 12  # memories shown to the LLM in one call
 FORGET_CANDIDATES = 10  # memories compared with each forget request
 MAX_LIMIT = 10_000
-KEEP_MESSAGES = 50  # recent messages kept per scope
 
 
 @dataclass
@@ -168,7 +168,7 @@ class Memory:
         else:
             plan = self._plan_verbatim(turns, draft)
 
-        self._apply(plan, scope, turns, when)
+        self._apply(plan, draft, turns)
         self._count(usage)
         result: dict[str, Any] = {"results": _results_of(plan)}
         if usage.calls:
@@ -190,8 +190,12 @@ class Memory:
         threshold: float | None = None,
         rerank: bool | None = None,
         top_k: int | None = None,
+        as_of: datetime | date | str | None = None,
     ) -> dict[str, Any]:
-        """The memories that best match ``query`` in the scope, best first, each with a ``score``."""
+        """The memories that best match ``query`` in the scope, best first, each with a ``score``.
+
+        ``as_of`` (a datetime, a date, meaning the end of that day, or an ISO string) searches the
+        versions valid at that moment, each with the text it had then; by default, current facts only."""
         if not isinstance(query, str) or not query.strip():
             raise ValidationError("query must be a non-empty string")
         if rerank:
@@ -200,10 +204,9 @@ class Memory:
         if threshold is not None and not isinstance(threshold, int | float):
             raise ValidationError(f"threshold must be a number, got {threshold!r}")
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
+        read = _read_query(scope, tree, as_of)
         vector = self.embedder.embed_batch([query], purpose="query")[0]
-        hits = hybrid_search(
-            self.store, Query(scope, tree, utcnow()), query, vector, limit=limit, threshold=threshold
-        )
+        hits = hybrid_search(self.store, read, query, vector, limit=limit, threshold=threshold)
         return {"results": [hit.record.to_item(hit.score) for hit in hits]}
 
     def get(self, memory_id: str) -> dict[str, Any] | None:
@@ -221,10 +224,11 @@ class Memory:
         filters: Mapping[str, Any] | None = None,
         limit: int = 100,
         top_k: int | None = None,
+        as_of: datetime | date | str | None = None,
     ) -> dict[str, Any]:
-        """The scope's memories, newest first."""
+        """The scope's memories, newest first: current facts, or with ``as_of`` the versions valid then."""
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
-        records = self.store.list_memories(Query(scope, tree, utcnow()), _limit(top_k or limit))
+        records = self.store.list_memories(_read_query(scope, tree, as_of), _limit(top_k or limit))
         return {"results": [record.to_item() for record in records]}
 
     def update(
@@ -234,13 +238,19 @@ class Memory:
         metadata: Mapping[str, Any] | None = None,
         *,
         text: str | None = None,
+        timestamp: datetime | date | str | float | None = None,
     ) -> dict[str, str]:
-        """Replace a memory's text (``data`` or ``text``) and/or its metadata."""
+        """Replace a memory's text (``data`` or ``text``) and/or its metadata.
+
+        With ``timestamp``, a change that became true then: the memory holds the new text from that
+        moment, and the old one stays answerable as of earlier times. Without it, a correction in
+        place: the memory's text was wrong all along (history keeps the old text)."""
         new_text = data if data is not None else text
         if new_text is None and metadata is None:
             raise ValidationError("update needs new text (data=...) or metadata=...")
         if new_text is not None and (not isinstance(new_text, str) or not new_text.strip()):
             raise ValidationError("the new text of a memory must be a non-empty string")
+        when = _parse_timestamp(timestamp) if timestamp is not None else utcnow()
         old = self._existing(memory_id)
         text_now = new_text.strip() if new_text is not None else old.memory
         new = replace(
@@ -248,22 +258,26 @@ class Memory:
             memory=text_now,
             hash=memory_hash(text_now),
             metadata=_user_metadata(metadata) if metadata is not None else old.metadata,
-            updated_at=utcnow(),
+            updated_at=when,
         )
         changed = new.memory != old.memory
         vector = self._embed([embed_text(new)])[0] if changed else None
         with self.store.transaction():
             current = self._existing(memory_id)  # the memory as it is now, not as it was read
-            # Unchanged text keeps its keyword entry, and with it the context it was stored with.
-            self.store.update_memory(new, vector, keyword_text(new) if changed else None)
-            self.store.add_history([_history(Event.UPDATE, current, new)])
+            if timestamp is not None:
+                self._supersede(current, new, vector, when)
+            else:
+                # Unchanged text keeps its keyword entry, and with it the context it was stored with.
+                self.store.update_memory(new, vector, keyword_text(new) if changed else None)
+            self.store.add_history([_history(Event.UPDATE, current, new, when)])
         return {"message": "Memory updated successfully!"}
 
     def delete(self, memory_id: str) -> dict[str, str]:
+        """Erase a memory and every earlier version of it (history records the deletion)."""
         with self.store.transaction():
             old = self._existing(memory_id)
             self.store.delete_memory(old.id)
-            self.store.add_history([_history(Event.DELETE, old, None)])
+            self.store.add_history([_history(Event.DELETE, old, None, utcnow(), deleted=True)])
         return {"message": "Memory deleted successfully!"}
 
     def delete_all(
@@ -274,11 +288,13 @@ class Memory:
         run_id: str | None = None,
         actor_id: str | None = None,
     ) -> dict[str, str]:
-        """Delete every memory of a scope (a scope is required); history keeps them."""
+        """Erase every memory of a scope (a scope is required), with their versions and the scope's
+        episodes; history records the deletions."""
         scope = _scope_from(user_id, agent_id, run_id, actor_id, None)[0]
+        now = utcnow()
         with self.store.transaction():
             deleted = self.store.delete_memories(scope)
-            self.store.add_history([_history(Event.DELETE, record, None) for record in deleted])
+            self.store.add_history([_history(Event.DELETE, record, None, now, deleted=True) for record in deleted])
         return {"message": "Memories deleted successfully!"}
 
     def history(self, memory_id: str) -> list[dict[str, Any]]:
@@ -286,9 +302,14 @@ class Memory:
         return [row.to_dict() for row in self.store.history(_memory_id(memory_id))]
 
     def reset(self) -> None:
-        """Delete everything in the store: memories, history and messages."""
+        """Delete everything in the store: memories, versions, history and episodes."""
         self.store.reset()
         self.store.bind_embedder(self.embedder.model_name, self.embedder.dimension)
+
+    def episodes(self, memory_id: str) -> list[dict[str, Any]]:
+        """The messages a memory came from, as they were said, oldest first."""
+        self._existing(memory_id)
+        return [episode.to_dict() for episode in self.store.memory_episodes(memory_id)]
 
     # -- the steps of add ------------------------------------------------------------------
 
@@ -426,7 +447,7 @@ class Memory:
         adds: list[MemoryRecord] = []
         updates: list[tuple[MemoryRecord, MemoryRecord]] = []  # old, new: embedded in one batch below
         for action in actions:
-            sources = [turns[i] for i in action.fact.sources] if action.fact else []
+            sources = _sources_of(action.fact, turns)
             if action.event == Event.ADD and action.text:
                 adds.append(draft.record(action.text, role=None, sources=sources))
             elif action.event == Event.UPDATE and action.target and action.text:
@@ -434,9 +455,10 @@ class Memory:
                     action.target,
                     memory=action.text,
                     hash=memory_hash(action.text),
-                    updated_at=utcnow(),
+                    updated_at=draft.created_at,
                     metadata={**action.target.metadata, **draft.metadata},
                 )
+                draft.link(new.id, sources)
                 updates.append((action.target, new))
             elif action.event == Event.DELETE and action.target:
                 plan.deletes.append(action.target)
@@ -478,29 +500,61 @@ class Memory:
         ]
         return plan
 
-    def _apply(self, plan: _WritePlan, scope: Scope, turns: list[Message], when: datetime) -> None:
-        """Write the whole plan, its history and the message window in one transaction."""
+    def _apply(self, plan: _WritePlan, draft: _Draft, turns: list[Message]) -> None:
+        """Write the whole plan, its history and the add's episodes in one transaction.
+
+        An UPDATE supersedes (the old text is kept as a version valid until this add's time) and a
+        DELETE retracts (``invalid_at``): nothing an LLM decides erases what was once true."""
+        when = draft.created_at
+        episodes = [
+            Episode(str(uuid.uuid4()), t.role, t.content, when, t.position, t.name, **draft.scope.as_dict())
+            for t in turns
+            if t.content
+        ]
         history: list[HistoryRecord] = []
         with self.store.transaction():
-            self._drop_stale(plan, scope)
+            self._drop_stale(plan, draft.scope)
             for record, vector in plan.inserts:
                 text = plan.keyword_texts.get(record.id) or keyword_text(record)
                 self.store.insert_memory(record, vector, text)
-                history.append(_history(Event.ADD, None, record))
+                history.append(_history(Event.ADD, None, record, record.created_at))
             for old, new, vector in plan.updates:
-                self.store.update_memory(new, vector, keyword_text(new))
-                history.append(_history(Event.UPDATE, old, new))
+                self._supersede(old, new, vector, when)
+                history.append(_history(Event.UPDATE, old, new, when))
             for record in plan.deletes:
-                self.store.delete_memory(record.id)
-                history.append(_history(Event.DELETE, record, None))
+                self.store.retract_memory(record.id, max(when, record.valid_from or when))
+                history.append(_history(Event.DELETE, record, None, when))
             self.store.add_history(history)
-            window = [
-                StoredMessage(t.role, t.content, t.name, when)
-                for t in turns
-                if t.role != "system" and t.content
-            ]
-            if window and self.config.recent_messages:
-                self.store.append_messages(scope, window, KEEP_MESSAGES)
+            self.store.add_episodes(episodes)
+            written = {record.id for record, _ in plan.inserts} | {new.id for _, new, _ in plan.updates}
+            episode_at = {episode.position: episode.id for episode in episodes}
+            self.store.link_episodes(
+                [
+                    (memory_id, episode_at[position])
+                    for memory_id, positions in draft.links.items()
+                    if memory_id in written
+                    for position in positions
+                    if position in episode_at
+                ]
+            )
+
+    def _supersede(self, old: MemoryRecord, new: MemoryRecord, vector: Vector | None, at: datetime) -> None:
+        """``new`` holds from ``at`` on; ``old`` stays as the version valid until then.
+
+        A statement dated before the current text became true cannot replace it: its text is kept
+        as the earlier version, valid from ``at`` until the current text's ``valid_from``."""
+        valid_from = old.valid_from or old.created_at
+        changed = new.memory != old.memory
+        if at < valid_from:
+            if vector is None:  # the same text, valid earlier than thought
+                self.store.update_memory(replace(new, valid_from=at, updated_at=at), None, None)
+            else:
+                self.store.insert_version(replace(new, valid_from=at, invalid_at=valid_from), vector, keyword_text(new))
+            return
+        until = min(at, old.invalid_at) if old.invalid_at else at
+        self.store.archive_memory(old.id, until)
+        current = replace(new, valid_from=at, invalid_at=None, updated_at=at)
+        self.store.update_memory(current, vector, keyword_text(current) if changed else None)
 
     def _drop_stale(self, plan: _WritePlan, scope: Scope) -> None:
         """Re-check the plan inside the write transaction.
@@ -513,7 +567,8 @@ class Memory:
         plan.unchanged += [known[record.hash] for record, _ in plan.inserts if record.hash in known]
         plan.inserts = [(record, vector) for record, vector in plan.inserts if record.hash not in known]
         targets = [old.id for old, _, _ in plan.updates] + [record.id for record in plan.deletes]
-        live = self.store.get_memories(targets) if targets else {}
+        # Only current memories can be superseded or retracted: another writer may have retracted one.
+        live = {k: r for k, r in (self.store.get_memories(targets) if targets else {}).items() if r.invalid_at is None}
         plan.updates = [(live[old.id], new, vector) for old, new, vector in plan.updates if old.id in live]
         plan.deletes = [live[record.id] for record in plan.deletes if record.id in live]
 
@@ -597,16 +652,29 @@ class _Draft:
     metadata: dict[str, Any]
     created_at: datetime
     expires: datetime | None
+    links: dict[str, list[int]] = field(default_factory=dict)  # memory id -> positions of its source messages
+
+    def link(self, memory_id: str, sources: Sequence[Message]) -> None:
+        """Remember which messages of this add a memory came from (they become its episodes)."""
+        positions = self.links.setdefault(memory_id, [])
+        positions += [m.position for m in sources if m.position not in positions]
 
     def record(
-        self, text: str, *, role: str | None, sources: Sequence[Message], speaker: str | None = None
+        self,
+        text: str,
+        *,
+        role: str | None,
+        sources: Sequence[Message],
+        speaker: str | None = None,
+        valid_from: datetime | None = None,
     ) -> MemoryRecord:
-        """``speaker`` (a message's ``name``) becomes the actor when the call names none, as in mem0."""
+        """``speaker`` (a message's ``name``) becomes the actor when the call names none, as in mem0.
+        ``valid_from`` is when the fact became true, if the conversation dates it (default: the add's time)."""
         metadata = dict(self.metadata)
         source_ids = [m.id for m in sources if m.id is not None]
         if source_ids:
             metadata["source_ids"] = source_ids
-        return MemoryRecord(
+        record = MemoryRecord(
             id=str(uuid.uuid4()),
             memory=text,
             hash=memory_hash(text),
@@ -615,8 +683,24 @@ class _Draft:
             metadata=metadata,
             role=role,
             expiration_date=self.expires,
-            **{"actor_id": speaker, **self.scope.as_dict()},
+            valid_from=valid_from or self.created_at,
+            user_id=self.scope.user_id,
+            agent_id=self.scope.agent_id,
+            run_id=self.scope.run_id,
+            actor_id=self.scope.actor_id if self.scope.actor_id is not None else speaker,
         )
+        self.link(record.id, sources)
+        return record
+
+
+def _sources_of(fact: Fact | None, turns: Sequence[Message]) -> list[Message]:
+    """The messages a fact came from: those it names, or the one message said when it names none."""
+    if fact is None:
+        return []
+    if fact.sources:
+        return [turns[i] for i in fact.sources]
+    said = [turn for turn in turns if turn.role != "system"]
+    return said if len(said) == 1 else []
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -648,21 +732,26 @@ def _results_of(plan: _WritePlan) -> list[dict[str, Any]]:
     return results
 
 
-def _history(event: Event, old: MemoryRecord | None, new: MemoryRecord | None) -> HistoryRecord:
+def _history(
+    event: Event, old: MemoryRecord | None, new: MemoryRecord | None, at: datetime, *, deleted: bool = False
+) -> HistoryRecord:
+    """A history row at ``at``: the add's or update's time when one was given, else the moment of the call."""
     subject = new or old
     assert subject is not None
-    now = utcnow()
     return HistoryRecord(
         id=str(uuid.uuid4()),
         memory_id=subject.id,
         old_memory=old.memory if old else None,
         new_memory=new.memory if new else None,
         event=event,
-        created_at=subject.created_at if event == Event.ADD else now,
-        updated_at=now if event != Event.ADD else None,
-        is_deleted=event == Event.DELETE,
+        created_at=at,
+        updated_at=at if event != Event.ADD else None,
+        is_deleted=deleted,
         actor_id=subject.actor_id,
         role=subject.role,
+        user_id=subject.user_id,
+        agent_id=subject.agent_id,
+        run_id=subject.run_id,
     )
 
 
@@ -741,6 +830,26 @@ def _parse_timestamp(value: datetime | date | str | float) -> datetime:
         except (OverflowError, OSError, ValueError) as exc:
             raise ValidationError(f"timestamp {value!r} is not a valid Unix time") from exc
     return datetime.fromisoformat(normalise_time(value, what="timestamp"))
+
+
+def _parse_as_of(value: datetime | date | str) -> datetime:
+    """A datetime is that moment (UTC when naive); a date is the end of that day (UTC)."""
+    if isinstance(value, str) and len(value.strip()) == 10:
+        with contextlib.suppress(ValueError):  # not a bare date: parsed as a datetime below
+            value = date.fromisoformat(value.strip())
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=1, microseconds=-1)
+    if not isinstance(value, datetime | str):
+        raise ValidationError(f"as_of must be a datetime, a date or an ISO 8601 string, got {value!r}")
+    return datetime.fromisoformat(normalise_time(value, what="as_of"))
+
+
+def _read_query(scope: Scope, tree: Filter | None, as_of: datetime | date | str | None) -> Query:
+    """What a read sees: current facts (unexpired now), or the versions valid (and unexpired) at ``as_of``."""
+    if as_of is None:
+        return Query(scope, tree, utcnow())
+    moment = _parse_as_of(as_of)
+    return Query(scope, tree, moment, as_of=moment)
 
 
 def _parse_expiration(value: datetime | date | str) -> datetime:

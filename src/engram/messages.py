@@ -18,6 +18,7 @@ class Message:
     name: str | None = None
     id: str | None = None  # the caller's own id for the message, kept as a memory's source
     images: tuple[str, ...] = field(default=())  # image URLs or data URLs from OpenAI-style parts
+    position: int = 0  # its place among the messages of one add: links a memory to the episode it came from
 
     def as_line(self) -> str:
         who = f"{self.role} ({self.name})" if self.name else self.role
@@ -55,6 +56,7 @@ def _message(item: Any, index: int) -> Message:
         name=str(name) if name is not None else None,
         id=str(message_id) if message_id is not None else None,
         images=images,
+        position=index,
     )
 
 

@@ -64,6 +64,12 @@ class MemoryRecord:
     actor_id: str | None = None
     role: str | None = None
     expiration_date: datetime | None = None
+    valid_from: datetime | None = None  # when the fact became true; None only before it is stored
+    invalid_at: datetime | None = None  # when a later conversation superseded or retracted it
+
+    def __post_init__(self) -> None:
+        if self.valid_from is None:  # a fact is true from when it was said unless told otherwise
+            self.valid_from = self.created_at
 
     @property
     def scope(self) -> Scope:
@@ -78,6 +84,8 @@ class MemoryRecord:
             "metadata": dict(self.metadata),
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at) if self.updated_at else None,
+            "valid_from": iso(self.valid_from or self.created_at),
+            "invalid_at": iso(self.invalid_at) if self.invalid_at else None,
         }
         for key in (*IDENTITY_KEYS, "role"):
             if (value := getattr(self, key)) is not None:
@@ -103,6 +111,9 @@ class HistoryRecord:
     is_deleted: bool = False
     actor_id: str | None = None
     role: str | None = None
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,7 +127,44 @@ class HistoryRecord:
             "is_deleted": self.is_deleted,
             "actor_id": self.actor_id,
             "role": self.role,
+            "user_id": self.user_id,
+            "agent_id": self.agent_id,
+            "run_id": self.run_id,
         }
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One message given to ``add``, kept as it was said: what memories are extracted from."""
+
+    id: str
+    role: str
+    content: str
+    created_at: datetime  # the add's timestamp
+    position: int = 0  # its place among the messages of that add
+    name: str | None = None
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+    actor_id: str | None = None
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.user_id, self.agent_id, self.run_id, self.actor_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "id": self.id,
+            "role": self.role,
+            "name": self.name,
+            "content": self.content,
+            "created_at": iso(self.created_at),
+            "position": self.position,
+        }
+        for key in IDENTITY_KEYS:
+            if (value := getattr(self, key)) is not None:
+                item[key] = value
+        return item
 
 
 def memory_hash(text: str) -> str:

@@ -95,7 +95,7 @@ def hybrid_search(
     )
     # Only the leading candidates are read from the store: enough to apply the speaker boost.
     head = ranked[: max(limit, SPEAKER_POOL)]
-    records = store.get_memories([r.memory_id for r in head])
+    records = store.get_memories([r.memory_id for r in head], as_of=scope_query.as_of)
     named = {word.lower() for word in _WORD.findall(text)}
     hits = [
         Hit(records[r.memory_id], r.score + speaker_boost(records[r.memory_id], named))

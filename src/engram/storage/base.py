@@ -24,16 +24,27 @@ import numpy as np
 import numpy.typing as npt
 
 from engram.errors import StorageError
-from engram.models import Event, HistoryRecord, MemoryRecord, Scope
+from engram.models import Episode, Event, HistoryRecord, MemoryRecord, Scope
 from engram.storage.filters import Filter
 
 Vector = npt.NDArray[np.float32]
 
 MEMORY_COLUMNS = (
     "id, memory, hash, metadata, user_id, agent_id, run_id, actor_id, role, "
-    "created_at, updated_at, expiration_date"
+    "created_at, updated_at, expiration_date, valid_from, invalid_at"
 )
 """The columns every backend reads a memory from, in the order of ``record_from_row``."""
+
+VERSION_COLUMNS = "memory_id, " + MEMORY_COLUMNS.removeprefix("id, ")
+"""The same columns in ``memory_versions``, where ``memory_id`` names the memory a version belongs to."""
+
+EPISODE_COLUMNS = "id, role, content, created_at, position, name, user_id, agent_id, run_id, actor_id"
+"""The columns of an episode, in the order of ``episode_values`` and ``episode_from_row``."""
+
+
+def placeholders(columns: str, mark: str) -> str:
+    """``mark`` once per column of ``columns``, for an INSERT's VALUES."""
+    return ", ".join([mark] * len(columns.split(",")))
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,7 @@ class Query:
     scope: Scope
     filters: Filter | None = None
     now: datetime | None = None  # memories that expired before ``now`` are hidden
+    as_of: datetime | None = None  # None: current facts only; else the versions valid at that moment
 
 
 @dataclass(frozen=True)
@@ -69,28 +81,47 @@ class Store(Protocol):
     def close(self) -> None: ...
 
     def reset(self) -> None:
-        """Delete everything: memories, history, messages."""
+        """Delete everything: memories and their versions, history, episodes."""
         ...
 
     # -- writes (inside a transaction) ---------------------------------------
     def insert_memory(self, record: MemoryRecord, vector: Vector, index_text: str) -> None: ...
 
     def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str | None) -> None:
-        """Replace a memory's text, hash, metadata and updated_at (and vector and keyword entry, if given:
-        ``None`` keeps them as they are)."""
+        """Replace a memory's text, hash, metadata, updated_at, valid_from and invalid_at (and vector and
+        keyword entry, if given: ``None`` keeps them as they are)."""
         ...
 
-    def delete_memory(self, memory_id: str) -> None: ...
+    def archive_memory(self, memory_id: str, until: datetime) -> None:
+        """Keep the memory as it is now (text, vector, keyword entry) as a version valid until ``until``,
+        before an update supersedes it."""
+        ...
+
+    def insert_version(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
+        """Add a past version of memory ``record.id``, valid from ``record.valid_from`` until
+        ``record.invalid_at`` (a superseding statement dated before the current text)."""
+        ...
+
+    def retract_memory(self, memory_id: str, at: datetime) -> None:
+        """Set the memory's ``invalid_at`` (and ``updated_at``): it leaves current reads, not as-of ones."""
+        ...
+
+    def delete_memory(self, memory_id: str) -> None:
+        """Delete the memory, every version of it and its episode links."""
+        ...
 
     def delete_memories(self, scope: Scope) -> list[MemoryRecord]:
-        """Delete every memory in the scope and return what was deleted."""
+        """Delete every memory in the scope (with their versions) and the scope's episodes; return the
+        memories deleted."""
         ...
 
     def add_history(self, rows: Sequence[HistoryRecord]) -> None: ...
 
-    def append_messages(
-        self, scope: Scope, messages: Sequence[StoredMessage], keep_last: int
-    ) -> None: ...
+    def add_episodes(self, episodes: Sequence[Episode]) -> None: ...
+
+    def link_episodes(self, links: Sequence[tuple[str, str]]) -> None:
+        """Record (memory id, episode id) pairs: the memory came from the episode. Repeats are ignored."""
+        ...
 
     # -- reads -----------------------------------------------------------------
     def get_memory(self, memory_id: str) -> MemoryRecord | None: ...
@@ -101,8 +132,9 @@ class Store(Protocol):
 
     def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]: ...
 
-    def get_memories(self, memory_ids: Sequence[str]) -> dict[str, MemoryRecord]:
-        """The memories with these ids, by id; unknown ids are left out."""
+    def get_memories(self, memory_ids: Sequence[str], as_of: datetime | None = None) -> dict[str, MemoryRecord]:
+        """The memories with these ids, by id; unknown ids are left out. With ``as_of``, each as the
+        version valid then (ids with none are left out)."""
         ...
 
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
@@ -122,7 +154,20 @@ class Store(Protocol):
         ...
 
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
-        """Oldest first, the last ``limit`` messages of exactly this scope."""
+        """Oldest first, the last ``limit`` non-system episodes of exactly this scope."""
+        ...
+
+    def list_episodes(self, scope: Scope, *, before: datetime | None = None, limit: int = 100) -> list[Episode]:
+        """The scope's episodes (those of every narrower scope too, as reads of memories do), oldest first:
+        the last ``limit`` of them, or of those said before ``before``."""
+        ...
+
+    def memory_episodes(self, memory_id: str) -> list[Episode]:
+        """The episodes a memory came from, oldest first."""
+        ...
+
+    def episode_memories(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
+        """For each episode id, the ids of the memories it produced (episodes without any are left out)."""
         ...
 
     def count_memories(self, query: Query) -> int: ...
@@ -152,6 +197,8 @@ def record_values(record: MemoryRecord, time: Callable[[datetime], Any]) -> tupl
         when(record.created_at),
         when(record.updated_at),
         when(record.expiration_date),
+        when(record.valid_from or record.created_at),
+        when(record.invalid_at),
     )
 
 
@@ -171,10 +218,15 @@ def record_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> Memo
         created_at=time(row[9]),
         updated_at=time(row[10]) if row[10] is not None else None,
         expiration_date=time(row[11]) if row[11] is not None else None,
+        valid_from=time(row[12]),
+        invalid_at=time(row[13]) if row[13] is not None else None,
     )
 
 
-HISTORY_COLUMNS = "id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role"
+HISTORY_COLUMNS = (
+    "id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role, "
+    "user_id, agent_id, run_id"
+)
 """The columns of a history row, in the order of ``history_values`` and ``history_from_row``."""
 
 
@@ -191,6 +243,9 @@ def history_values(row: HistoryRecord, time: Callable[[datetime], Any]) -> tuple
         row.is_deleted,
         row.actor_id,
         row.role,
+        row.user_id,
+        row.agent_id,
+        row.run_id,
     )
 
 
@@ -207,7 +262,47 @@ def history_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> His
         is_deleted=bool(row[7]),
         actor_id=row[8],
         role=row[9],
+        user_id=row[10],
+        agent_id=row[11],
+        run_id=row[12],
     )
+
+
+def episode_values(episode: Episode, time: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    """An episode as the values of ``EPISODE_COLUMNS``."""
+    return (
+        episode.id,
+        episode.role,
+        episode.content,
+        time(episode.created_at),
+        episode.position,
+        episode.name,
+        episode.user_id,
+        episode.agent_id,
+        episode.run_id,
+        episode.actor_id,
+    )
+
+
+def episode_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> Episode:
+    return Episode(
+        id=row[0],
+        role=row[1],
+        content=row[2],
+        created_at=time(row[3]),
+        position=int(row[4]),
+        name=row[5],
+        user_id=row[6],
+        agent_id=row[7],
+        run_id=row[8],
+        actor_id=row[9],
+    )
+
+
+def parse_owner_key(owner: str) -> Scope:
+    """The scope of an ``owner_key`` (used once, to move the old message window into episodes)."""
+    parts = dict(part.split("=", 1) for part in owner.split("|") if "=" in part)
+    return Scope(parts.get("user_id") or None, parts.get("agent_id") or None, parts.get("run_id") or None)
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -5,7 +5,9 @@ The schema mirrors the SQLite store, with PostgreSQL's own tools:
 - ``memories``: text, metadata (``jsonb``), scope ids, times (``timestamptz``), the vector
   (``vector(dim)`` with an HNSW index, cosine) and the indexed text with its ``tsvector``
   (a generated column with a GIN index) for the keyword side;
-- ``history``, ``messages`` and ``engram_meta`` as in SQLite;
+- ``memory_versions``: superseded texts with their own vector and ``tsvector`` (no HNSW index: only
+  as-of reads, which scan one scope exactly, consult it);
+- ``history``, ``episodes``, ``memory_episodes`` and ``engram_meta`` as in SQLite;
 - ``engram_schema_version``: the migrations applied, one row each.
 
 Vector search is exact when the scope is small (the usual case: one user's
@@ -27,24 +29,32 @@ import json
 import re
 import struct
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from engram.errors import ConfigError, StorageError
-from engram.models import HistoryRecord, MemoryRecord, Scope
+from engram.models import Episode, HistoryRecord, MemoryRecord, Scope
 from engram.storage.base import (
+    EPISODE_COLUMNS,
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
+    VERSION_COLUMNS,
     Query,
     StoredMessage,
     Vector,
     check_same_embedder,
+    episode_from_row,
+    episode_values,
     history_from_row,
     history_values,
+    parse_owner_key,
+    placeholders,
     query_words,
     record_from_row,
     record_values,
@@ -135,7 +145,78 @@ def _create_tables(conn: psycopg.Connection[Any]) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [_create_tables]
+def _add_versions_and_episodes(conn: psycopg.Connection[Any]) -> None:
+    """Validity on memories, earlier versions, scope ids on history, and durable episodes (which take
+    over the recent-message window: its messages become the scope's newest episodes)."""
+    conn.execute(
+        f"""
+        ALTER TABLE memories ADD COLUMN valid_from timestamptz, ADD COLUMN invalid_at timestamptz;
+        UPDATE memories SET valid_from = created_at;
+        ALTER TABLE memories ALTER COLUMN valid_from SET NOT NULL;
+        CREATE TABLE memory_versions (
+            pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            memory_id text NOT NULL,
+            memory text NOT NULL,
+            hash text NOT NULL,
+            metadata jsonb NOT NULL DEFAULT '{{}}',
+            user_id text, agent_id text, run_id text, actor_id text, role text,
+            created_at timestamptz NOT NULL,
+            updated_at timestamptz,
+            expiration_date timestamptz,
+            valid_from timestamptz NOT NULL,
+            invalid_at timestamptz NOT NULL,
+            embedding vector NOT NULL,
+            search_text text NOT NULL,
+            fts tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_SEARCH_CONFIG}', search_text)) STORED
+        );
+        CREATE INDEX memory_versions_memory ON memory_versions (memory_id, valid_from);
+        CREATE INDEX memory_versions_user ON memory_versions (user_id);
+        CREATE INDEX memory_versions_agent ON memory_versions (agent_id);
+        CREATE INDEX memory_versions_run ON memory_versions (run_id);
+        CREATE INDEX memory_versions_fts ON memory_versions USING gin (fts);
+        ALTER TABLE history ADD COLUMN user_id text, ADD COLUMN agent_id text, ADD COLUMN run_id text;
+        UPDATE history h SET user_id = m.user_id, agent_id = m.agent_id, run_id = m.run_id
+            FROM memories m WHERE m.id = h.memory_id;
+        CREATE TABLE episodes (
+            pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id text NOT NULL UNIQUE,
+            owner text NOT NULL,
+            role text NOT NULL,
+            content text NOT NULL,
+            created_at timestamptz NOT NULL,
+            position integer NOT NULL DEFAULT 0,
+            name text,
+            user_id text, agent_id text, run_id text, actor_id text
+        );
+        CREATE INDEX episodes_owner ON episodes (owner, pk);
+        CREATE INDEX episodes_user ON episodes (user_id, created_at);
+        CREATE INDEX episodes_agent ON episodes (agent_id, created_at);
+        CREATE INDEX episodes_run ON episodes (run_id, created_at);
+        CREATE TABLE memory_episodes (
+            memory_id text NOT NULL,
+            episode_id text NOT NULL,
+            PRIMARY KEY (memory_id, episode_id)
+        );
+        CREATE INDEX memory_episodes_episode ON memory_episodes (episode_id);
+        """
+    )
+    window = conn.execute("SELECT owner, role, content, name, created_at FROM messages ORDER BY pk").fetchall()
+    rows = []
+    for position, (owner, role, content, name, created_at) in enumerate(window):
+        scope = parse_owner_key(owner)
+        rows.append(
+            (owner, str(uuid.uuid4()), role, content, created_at, position, name,
+             scope.user_id, scope.agent_id, scope.run_id, None)
+        )
+    if rows:
+        conn.cursor().executemany(
+            f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) VALUES (%s, {placeholders(EPISODE_COLUMNS, '%s')})",
+            rows,
+        )
+    conn.execute("DROP TABLE messages")
+
+
+MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [_create_tables, _add_versions_and_episodes]
 """Append new migrations (the graph tables will be the next); never edit or reorder shipped ones."""
 
 
@@ -357,37 +438,35 @@ class PostgresStore:
 
     def reset(self) -> None:
         with self._transactional() as conn:
-            conn.execute("TRUNCATE memories, history, messages, engram_meta")
+            conn.execute("TRUNCATE memories, memory_versions, history, episodes, memory_episodes, engram_meta")
 
     # -- writes ------------------------------------------------------------------------------
 
     def insert_memory(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
-        with self._transactional() as conn:
-            conn.execute(
-                f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding, search_text) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %b, %s)",
-                (*_record_values(record), _VectorArg(vector), index_text),
-            )
+        self.insert_memories([(record, vector, index_text)])
 
     def insert_memories(self, rows: Sequence[tuple[MemoryRecord, Vector, str]]) -> None:
         """Insert many memories in one round trip per batch (bulk loads, imports)."""
         with self._transactional() as conn:
             conn.cursor().executemany(
                 f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding, search_text) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %b, %s)",
+                f"VALUES ({placeholders(MEMORY_COLUMNS, '%s')}, %b, %s)",
                 [(*_record_values(record), _VectorArg(vector), text) for record, vector, text in rows],
             )
 
     def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str | None) -> None:
         with self._transactional() as conn:
             cursor = conn.execute(
-                "UPDATE memories SET memory = %s, hash = %s, metadata = %s, updated_at = %s, "
-                "embedding = coalesce(%b, embedding), search_text = coalesce(%s, search_text) WHERE id = %s",
+                "UPDATE memories SET memory = %s, hash = %s, metadata = %s, updated_at = %s, valid_from = %s, "
+                "invalid_at = %s, embedding = coalesce(%b, embedding), search_text = coalesce(%s, search_text) "
+                "WHERE id = %s",
                 (
                     record.memory,
                     record.hash,
                     json.dumps(record.metadata, ensure_ascii=False),
                     record.updated_at,
+                    record.valid_from or record.created_at,
+                    record.invalid_at,
                     _VectorArg(vector) if vector is not None else None,
                     index_text,
                     record.id,
@@ -396,16 +475,52 @@ class PostgresStore:
             if cursor.rowcount == 0:
                 raise StorageError(f"memory {record.id} vanished during the update")
 
+    def archive_memory(self, memory_id: str, until: datetime) -> None:
+        columns = MEMORY_COLUMNS.removeprefix("id, ").replace("invalid_at", "%s")
+        with self._transactional() as conn:
+            cursor = conn.execute(
+                f"INSERT INTO memory_versions ({VERSION_COLUMNS}, embedding, search_text) "
+                f"SELECT id, {columns}, embedding, search_text FROM memories WHERE id = %s",
+                (until, memory_id),
+            )
+            if cursor.rowcount == 0:
+                raise StorageError(f"memory {memory_id} vanished during the update")
+
+    def insert_version(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
+        if record.invalid_at is None:
+            raise StorageError(f"a version of memory {record.id} needs the time it stopped being valid")
+        with self._transactional() as conn:
+            conn.execute(
+                f"INSERT INTO memory_versions ({VERSION_COLUMNS}, embedding, search_text) "
+                f"VALUES ({placeholders(VERSION_COLUMNS, '%s')}, %b, %s)",
+                (*_record_values(record), _VectorArg(vector), index_text),
+            )
+
+    def retract_memory(self, memory_id: str, at: datetime) -> None:
+        with self._transactional() as conn:
+            cursor = conn.execute(
+                "UPDATE memories SET invalid_at = %s, updated_at = %s WHERE id = %s", (at, at, memory_id)
+            )
+            if cursor.rowcount == 0:
+                raise StorageError(f"memory {memory_id} vanished during the update")
+
     def delete_memory(self, memory_id: str) -> None:
         with self._transactional() as conn:
+            conn.execute("DELETE FROM memory_versions WHERE memory_id = %s", (memory_id,))
+            conn.execute("DELETE FROM memory_episodes WHERE memory_id = %s", (memory_id,))
             conn.execute("DELETE FROM memories WHERE id = %s", (memory_id,))
 
     def delete_memories(self, scope: Scope) -> list[MemoryRecord]:
         where, params = _scope_sql(scope)
         with self._transactional() as conn:
-            rows = conn.execute(
-                f"DELETE FROM memories WHERE {where} RETURNING {MEMORY_COLUMNS}", params
-            ).fetchall()
+            rows = conn.execute(f"DELETE FROM memories WHERE {where} RETURNING {MEMORY_COLUMNS}", params).fetchall()
+            conn.execute(f"DELETE FROM memory_versions WHERE {where}", params)
+            deleted_ids = [row[0] for row in rows]
+            conn.execute("DELETE FROM memory_episodes WHERE memory_id = ANY(%s)", (deleted_ids,))
+            episode_ids = [
+                row[0] for row in conn.execute(f"DELETE FROM episodes WHERE {where} RETURNING id", params).fetchall()
+            ]
+            conn.execute("DELETE FROM memory_episodes WHERE episode_id = ANY(%s)", (episode_ids,))
         return [_record(row) for row in rows]
 
     def add_history(self, rows: Sequence[HistoryRecord]) -> None:
@@ -413,22 +528,27 @@ class PostgresStore:
             return
         with self._transactional() as conn:
             conn.cursor().executemany(
-                f"INSERT INTO history ({HISTORY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                f"INSERT INTO history ({HISTORY_COLUMNS}) VALUES ({placeholders(HISTORY_COLUMNS, '%s')})",
                 [history_values(r, lambda moment: moment) for r in rows],
             )
 
-    def append_messages(self, scope: Scope, messages: Sequence[StoredMessage], keep_last: int) -> None:
-        owner = scope.owner_key()
+    def add_episodes(self, episodes: Sequence[Episode]) -> None:
+        if not episodes:
+            return
         with self._transactional() as conn:
-            _lock_owner(conn, scope)  # concurrent trims of the same window could deadlock
             conn.cursor().executemany(
-                "INSERT INTO messages (owner, role, content, name, created_at) VALUES (%s, %s, %s, %s, %s)",
-                [(owner, m.role, m.content, m.name, m.created_at) for m in messages],
+                f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) "
+                f"VALUES (%s, {placeholders(EPISODE_COLUMNS, '%s')})",
+                [(e.scope.owner_key(), *episode_values(e, lambda moment: moment)) for e in episodes],
             )
-            conn.execute(
-                "DELETE FROM messages WHERE owner = %s AND pk NOT IN "
-                "(SELECT pk FROM messages WHERE owner = %s ORDER BY pk DESC LIMIT %s)",
-                (owner, owner, keep_last),
+
+    def link_episodes(self, links: Sequence[tuple[str, str]]) -> None:
+        if not links:
+            return
+        with self._transactional() as conn:
+            conn.cursor().executemany(
+                "INSERT INTO memory_episodes (memory_id, episode_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                list(links),
             )
 
     # -- reads -------------------------------------------------------------------------------
@@ -442,22 +562,35 @@ class PostgresStore:
 
     def list_memories(self, query: Query, limit: int) -> list[MemoryRecord]:
         where, params = _query_sql(query)
+        if query.as_of is None:
+            statement = (
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY created_at DESC, pk DESC LIMIT %s"
+            )
+        else:
+            statement = (
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} UNION ALL "
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE {where} "
+                "ORDER BY created_at DESC, valid_from DESC LIMIT %s"
+            )
+            params = params + params
         with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} "
-                "ORDER BY created_at DESC, pk DESC LIMIT %s",
-                (*params, limit),
-            ).fetchall()
+            rows = conn.execute(statement, (*params, limit)).fetchall()
         return [_record(row) for row in rows]
 
     def count_memories(self, query: Query) -> int:
         where, params = _query_sql(query)
+        tables = ["memories"] if query.as_of is None else ["memories", "memory_versions"]
+        total = 0
         with self._connection() as conn:
-            row = conn.execute(f"SELECT count(*) FROM memories WHERE {where}", params).fetchone()
-        return int(row[0]) if row else 0
+            for table in tables:
+                row = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()
+                total += int(row[0]) if row else 0
+        return total
 
     def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]:
-        """Inside a transaction this also locks the scope's owner until commit: a check for
+        """Current memories only: a fact restated after it was retracted or superseded is new again.
+
+        Inside a transaction this also locks the scope's owner until commit: a check for
         duplicates followed by inserts is then never interleaved with another writer's (as SQLite's
         single writer guarantees), so concurrent adds of one text store it once."""
         if not hashes:
@@ -467,25 +600,45 @@ class PostgresStore:
             if getattr(self._local, "conn", None) is not None:
                 _lock_owner(conn, scope)
             rows = conn.execute(
-                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} AND hash = ANY(%s)",
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} AND invalid_at IS NULL AND hash = ANY(%s)",
                 (*params, list(hashes)),
             ).fetchall()
         return {record.hash: record for record in map(_record, rows)}
 
-    def get_memories(self, memory_ids: Sequence[str]) -> dict[str, MemoryRecord]:
+    def get_memories(self, memory_ids: Sequence[str], as_of: datetime | None = None) -> dict[str, MemoryRecord]:
         if not memory_ids:
             return {}
+        params: list[Any]
+        if as_of is None:
+            statement, params = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ANY(%s)", [list(memory_ids)]
+        else:
+            valid = "valid_from <= %s AND (invalid_at IS NULL OR invalid_at > %s)"
+            statement = (
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ANY(%s) AND {valid} UNION ALL "
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE memory_id = ANY(%s) AND {valid}"
+            )
+            params = [list(memory_ids), as_of, as_of] * 2
         with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ANY(%s)", (list(memory_ids),)
-            ).fetchall()
-        return {record.id: record for record in map(_record, rows)}
+            rows = conn.execute(statement, params).fetchall()
+        found: dict[str, MemoryRecord] = {}
+        for record in map(_record, rows):
+            found.setdefault(record.id, record)
+        return found
 
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
         if limit <= 0:
             return []
         where, params = _query_sql(query)
         probe = _VectorArg(vector)
+        if query.as_of is not None:  # exact, over the scope's versions valid then
+            with self._connection() as conn:
+                rows = conn.execute(
+                    f"SELECT id, 1 - (embedding <=> %b) AS score FROM memories WHERE {where} UNION ALL "
+                    f"SELECT memory_id, 1 - (embedding <=> %b) FROM memory_versions WHERE {where} "
+                    "ORDER BY score DESC LIMIT %s",
+                    (probe, *params, probe, *params, limit),
+                ).fetchall()
+            return [(memory_id, float(score)) for memory_id, score in rows]
         with self._connection() as conn:
             if self._scope_is_small(conn, query.scope):
                 # Ordering by similarity (not by the distance operator) keeps the planner off the
@@ -526,15 +679,23 @@ class PostgresStore:
         if terms is None or limit <= 0:
             return []
         where, params = _query_sql(query)
+        # ts_rank with length normalisation (1), like BM25's; ts_rank_cd was 3-5x slower on
+        # scopes of 100k memories (bench_postgres.py) for no better ranking of short texts.
+        statement = (
+            "SELECT id, ts_rank(fts, q, 1) AS score "
+            f"FROM memories, to_tsquery('{TEXT_SEARCH_CONFIG}', %s) AS q "
+            f"WHERE fts @@ q AND {where} ORDER BY score DESC, pk LIMIT %s"
+        )
+        arguments: list[Any] = [terms, *params, limit]
+        if query.as_of is not None:  # the versions valid then compete too
+            statement = (
+                f"SELECT * FROM (({statement}) UNION ALL (SELECT memory_id, ts_rank(fts, q, 1) AS score "
+                f"FROM memory_versions, to_tsquery('{TEXT_SEARCH_CONFIG}', %s) AS q "
+                f"WHERE fts @@ q AND {where} ORDER BY score DESC, pk LIMIT %s)) AS hits ORDER BY score DESC LIMIT %s"
+            )
+            arguments += [terms, *params, limit, limit]
         with self._connection() as conn:
-            rows = conn.execute(
-                # ts_rank with length normalisation (1), like BM25's; ts_rank_cd was 3-5x slower on
-                # scopes of 100k memories (bench_postgres.py) for no better ranking of short texts.
-                "SELECT id, ts_rank(fts, q, 1) AS score "
-                f"FROM memories, to_tsquery('{TEXT_SEARCH_CONFIG}', %s) AS q "
-                f"WHERE fts @@ q AND {where} ORDER BY score DESC, pk LIMIT %s",
-                (terms, *params, limit),
-            ).fetchall()
+            rows = conn.execute(statement, arguments).fetchall()
         return [(memory_id, float(score)) for memory_id, score in rows]
 
     def history(self, memory_id: str) -> list[HistoryRecord]:
@@ -548,11 +709,48 @@ class PostgresStore:
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
         with self._connection() as conn:
             rows = conn.execute(
-                "SELECT role, content, name, created_at FROM messages WHERE owner = %s "
+                "SELECT role, content, name, created_at FROM episodes WHERE owner = %s AND role <> 'system' "
                 "ORDER BY pk DESC LIMIT %s",
                 (scope.owner_key(), limit),
             ).fetchall()
         return [StoredMessage(r[0], r[1], r[2], r[3]) for r in reversed(rows)]
+
+    def list_episodes(self, scope: Scope, *, before: datetime | None = None, limit: int = 100) -> list[Episode]:
+        where, params = _scope_sql(scope)
+        if before is not None:
+            where += " AND created_at < %s"
+            params.append(before)
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {EPISODE_COLUMNS} FROM episodes WHERE {where} "
+                "ORDER BY created_at DESC, position DESC, pk DESC LIMIT %s",
+                (*params, limit),
+            ).fetchall()
+        return [episode_from_row(r, lambda moment: moment) for r in reversed(rows)]
+
+    def memory_episodes(self, memory_id: str) -> list[Episode]:
+        columns = ", ".join(f"e.{column.strip()}" for column in EPISODE_COLUMNS.split(","))
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {columns} FROM memory_episodes l JOIN episodes e ON e.id = l.episode_id "
+                "WHERE l.memory_id = %s ORDER BY e.created_at, e.position, e.pk",
+                (memory_id,),
+            ).fetchall()
+        return [episode_from_row(r, lambda moment: moment) for r in rows]
+
+    def episode_memories(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
+        if not episode_ids:
+            return {}
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT episode_id, memory_id FROM memory_episodes WHERE episode_id = ANY(%s) "
+                "ORDER BY episode_id, memory_id",
+                (list(episode_ids),),
+            ).fetchall()
+        found: dict[str, list[str]] = {}
+        for episode_id, memory_id in rows:
+            found.setdefault(episode_id, []).append(memory_id)
+        return found
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -651,6 +849,11 @@ def _scope_sql(scope: Scope) -> tuple[str, list[Any]]:
 
 def _query_sql(query: Query) -> tuple[str, list[Any]]:
     where, params = _scope_sql(query.scope)
+    if query.as_of is None:  # current facts: not retracted (versions are never current)
+        where += " AND invalid_at IS NULL"
+    else:  # the versions valid at that moment
+        where += " AND valid_from <= %s AND (invalid_at IS NULL OR invalid_at > %s)"
+        params += [query.as_of, query.as_of]
     if query.now is not None:
         where += " AND (expiration_date IS NULL OR expiration_date > %s)"
         params.append(query.now)

@@ -2,9 +2,15 @@
 
 - ``memories``: text, metadata (JSON), scope ids, times and the vector (float32 BLOB);
 - ``memory_fts``: an FTS5 index of each memory's text and date, keyed by the memory's rowid;
+- ``memory_versions`` (with ``memory_version_fts``): the earlier texts of memories that a later
+  conversation superseded, each with its own vector, keyword entry and validity; read only by
+  as-of queries, so the current path never looks at them;
 - ``history``: every change, kept after the memory is deleted;
-- ``messages``: the recent-message window of each scope;
+- ``episodes``: every message given to ``add``, and ``memory_episodes``: which memory came from which;
 - ``engram_meta``: which embedder filled the vectors.
+
+A retracted memory stays in ``memories`` with ``invalid_at`` set: current reads skip it (the
+vector cache holds only current rows), as-of reads and ``get`` still see it.
 
 Vector search is exact: the scope's vectors are read and scored with numpy,
 which is both faster and more correct than an ANN index at the size of one
@@ -17,6 +23,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -26,17 +33,23 @@ from typing import Any
 import numpy as np
 
 from engram.errors import StorageError
-from engram.models import HistoryRecord, MemoryRecord, Scope, iso
+from engram.models import Episode, HistoryRecord, MemoryRecord, Scope, iso
 from engram.storage.base import (
+    EPISODE_COLUMNS,
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
+    VERSION_COLUMNS,
     Query,
     StoredMessage,
     Vector,
     check_same_embedder,
+    episode_from_row,
+    episode_values,
     history_from_row,
     history_values,
     iter_chunks,
+    parse_owner_key,
+    placeholders,
     query_words,
     record_from_row,
     record_values,
@@ -108,7 +121,78 @@ def _create_tables(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables]
+def _add_versions_and_episodes(db: sqlite3.Connection) -> None:
+    """Validity on memories, earlier versions, scope ids on history, and durable episodes (which take
+    over the recent-message window: its messages become the scope's newest episodes)."""
+    _run_statements(
+        db,
+        """
+        ALTER TABLE memories ADD COLUMN valid_from TEXT;
+        ALTER TABLE memories ADD COLUMN invalid_at TEXT;
+        UPDATE memories SET valid_from = created_at;
+        CREATE TABLE memory_versions (
+            pk INTEGER PRIMARY KEY,
+            memory_id TEXT NOT NULL,
+            memory TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            user_id TEXT, agent_id TEXT, run_id TEXT, actor_id TEXT, role TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT,
+            expiration_date TEXT,
+            valid_from TEXT NOT NULL,
+            invalid_at TEXT NOT NULL,
+            embedding BLOB NOT NULL
+        );
+        CREATE INDEX memory_versions_memory ON memory_versions (memory_id, valid_from);
+        CREATE INDEX memory_versions_user ON memory_versions (user_id);
+        CREATE INDEX memory_versions_agent ON memory_versions (agent_id);
+        CREATE INDEX memory_versions_run ON memory_versions (run_id);
+        CREATE VIRTUAL TABLE memory_version_fts USING fts5 (
+            text, owners, tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        ALTER TABLE history ADD COLUMN user_id TEXT;
+        ALTER TABLE history ADD COLUMN agent_id TEXT;
+        ALTER TABLE history ADD COLUMN run_id TEXT;
+        UPDATE history SET
+            user_id = (SELECT m.user_id FROM memories m WHERE m.id = history.memory_id),
+            agent_id = (SELECT m.agent_id FROM memories m WHERE m.id = history.memory_id),
+            run_id = (SELECT m.run_id FROM memories m WHERE m.id = history.memory_id);
+        CREATE TABLE episodes (
+            pk INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            owner TEXT NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            position INTEGER NOT NULL DEFAULT 0,
+            name TEXT,
+            user_id TEXT, agent_id TEXT, run_id TEXT, actor_id TEXT
+        );
+        CREATE INDEX episodes_owner ON episodes (owner, pk);
+        CREATE INDEX episodes_user ON episodes (user_id, created_at);
+        CREATE INDEX episodes_agent ON episodes (agent_id, created_at);
+        CREATE INDEX episodes_run ON episodes (run_id, created_at);
+        CREATE TABLE memory_episodes (
+            memory_id TEXT NOT NULL,
+            episode_id TEXT NOT NULL,
+            PRIMARY KEY (memory_id, episode_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX memory_episodes_episode ON memory_episodes (episode_id)
+        """,
+    )
+    window = db.execute("SELECT owner, role, content, name, created_at FROM messages ORDER BY pk").fetchall()
+    for position, (owner, role, content, name, created_at) in enumerate(window):
+        scope = parse_owner_key(owner)
+        db.execute(
+            f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) VALUES (?, {placeholders(EPISODE_COLUMNS, '?')})",
+            (owner, str(uuid.uuid4()), role, content, created_at, position, name,
+             scope.user_id, scope.agent_id, scope.run_id, None),
+        )
+    db.execute("DROP TABLE messages")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables, _add_versions_and_episodes]
 """Append new migrations; never edit or reorder shipped ones."""
 
 
@@ -197,7 +281,16 @@ class SQLiteStore:
 
     def reset(self) -> None:
         with self.transaction():
-            for table in ("memories", "memory_fts", "history", "messages", "engram_meta"):
+            for table in (
+                "memories",
+                "memory_fts",
+                "memory_versions",
+                "memory_version_fts",
+                "history",
+                "episodes",
+                "memory_episodes",
+                "engram_meta",
+            ):
                 self._db.execute(f"DELETE FROM {table}")
         self._vectors.invalidate()
 
@@ -207,51 +300,106 @@ class SQLiteStore:
         with self.transaction():
             cursor = self._db.execute(
                 f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES ({placeholders(MEMORY_COLUMNS, '?')}, ?)",
                 (*_record_values(record), _blob(vector)),
             )
             self._db.execute(
                 "INSERT INTO memory_fts (rowid, text, owners) VALUES (?, ?, ?)",
                 (cursor.lastrowid, index_text, owner_tokens(record.scope)),
             )
-            self._pending.append(
-                CachedRow(int(cursor.lastrowid or 0), _as_vector(vector), record.scope, record.expiration_date)
-            )
+            if record.invalid_at is None:
+                self._pending.append(
+                    CachedRow(int(cursor.lastrowid or 0), _as_vector(vector), record.scope, record.expiration_date)
+                )
 
     def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str | None) -> None:
         with self.transaction():
-            row = self._db.execute("SELECT pk FROM memories WHERE id = ?", (record.id,)).fetchone()
+            row = self._db.execute("SELECT pk, embedding FROM memories WHERE id = ?", (record.id,)).fetchone()
             if row is None:
                 raise StorageError(f"memory {record.id} vanished during the update")
+            pk = int(row[0])
             self._db.execute(
-                "UPDATE memories SET memory = ?, hash = ?, metadata = ?, updated_at = ?, "
-                "embedding = coalesce(?, embedding) WHERE pk = ?",
+                "UPDATE memories SET memory = ?, hash = ?, metadata = ?, updated_at = ?, valid_from = ?, "
+                "invalid_at = ?, embedding = coalesce(?, embedding) WHERE pk = ?",
                 (
                     record.memory,
                     record.hash,
                     json.dumps(record.metadata, ensure_ascii=False),
                     iso(record.updated_at) if record.updated_at else None,
+                    iso(record.valid_from or record.created_at),
+                    iso(record.invalid_at) if record.invalid_at else None,
                     _blob(vector) if vector is not None else None,
-                    row[0],
+                    pk,
                 ),
             )
             if index_text is not None:  # None: the text is unchanged and so is its keyword entry
-                self._db.execute("DELETE FROM memory_fts WHERE rowid = ?", (row[0],))
+                self._db.execute("DELETE FROM memory_fts WHERE rowid = ?", (pk,))
                 self._db.execute(
                     "INSERT INTO memory_fts (rowid, text, owners) VALUES (?, ?, ?)",
-                    (row[0], index_text, owner_tokens(record.scope)),
+                    (pk, index_text, owner_tokens(record.scope)),
                 )
-            vector_now = _as_vector(vector) if vector is not None else None
-            self._pending.append(CachedRow(row[0], vector_now, record.scope, record.expiration_date))
+            if record.invalid_at is not None:
+                self._pending.append(CachedRow(pk, None))
+            else:  # the cache may not hold the row (it was retracted): give it the vector either way
+                vector_now = _as_vector(vector) if vector is not None else np.frombuffer(row[1], dtype=np.float32)
+                self._pending.append(CachedRow(pk, vector_now, record.scope, record.expiration_date))
+
+    def archive_memory(self, memory_id: str, until: datetime) -> None:
+        with self.transaction():
+            row = self._db.execute(
+                f"SELECT m.pk, {_columns('m', MEMORY_COLUMNS)}, m.embedding, f.text FROM memories m "
+                "LEFT JOIN memory_fts f ON f.rowid = m.pk WHERE m.id = ?",
+                (memory_id,),
+            ).fetchone()
+            if row is None:
+                raise StorageError(f"memory {memory_id} vanished during the update")
+            record = _record(row[1:-2])
+            record.invalid_at = until
+            self._insert_version(record, row[-2], row[-1] or record.memory)
+
+    def insert_version(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
+        with self.transaction():
+            self._insert_version(record, _blob(vector), index_text)
+
+    def _insert_version(self, record: MemoryRecord, embedding: bytes, index_text: str) -> None:
+        if record.invalid_at is None:
+            raise StorageError(f"a version of memory {record.id} needs the time it stopped being valid")
+        cursor = self._db.execute(
+            f"INSERT INTO memory_versions ({VERSION_COLUMNS}, embedding) "
+            f"VALUES ({placeholders(VERSION_COLUMNS, '?')}, ?)",
+            (*_record_values(record), embedding),
+        )
+        self._db.execute(
+            "INSERT INTO memory_version_fts (rowid, text, owners) VALUES (?, ?, ?)",
+            (cursor.lastrowid, index_text, owner_tokens(record.scope)),
+        )
+
+    def retract_memory(self, memory_id: str, at: datetime) -> None:
+        with self.transaction():
+            row = self._db.execute("SELECT pk FROM memories WHERE id = ?", (memory_id,)).fetchone()
+            if row is None:
+                raise StorageError(f"memory {memory_id} vanished during the update")
+            self._db.execute(
+                "UPDATE memories SET invalid_at = ?, updated_at = ? WHERE pk = ?", (iso(at), iso(at), row[0])
+            )
+            self._pending.append(CachedRow(int(row[0]), None))
 
     def delete_memory(self, memory_id: str) -> None:
         with self.transaction():
+            self._delete_versions("memory_id = ?", [memory_id])
+            self._db.execute("DELETE FROM memory_episodes WHERE memory_id = ?", (memory_id,))
             row = self._db.execute("SELECT pk FROM memories WHERE id = ?", (memory_id,)).fetchone()
             if row is None:
                 return
             self._db.execute("DELETE FROM memory_fts WHERE rowid = ?", row)
             self._db.execute("DELETE FROM memories WHERE pk = ?", row)
             self._pending.append(CachedRow(row[0], None))
+
+    def _delete_versions(self, where: str, params: list[Any]) -> None:
+        self._db.execute(
+            f"DELETE FROM memory_version_fts WHERE rowid IN (SELECT pk FROM memory_versions WHERE {where})", params
+        )
+        self._db.execute(f"DELETE FROM memory_versions WHERE {where}", params)
 
     def delete_memories(self, scope: Scope) -> list[MemoryRecord]:
         where, params = _scope_sql(scope)
@@ -262,27 +410,38 @@ class SQLiteStore:
             self._db.execute(
                 f"DELETE FROM memory_fts WHERE rowid IN (SELECT pk FROM memories WHERE {where})", params
             )
+            self._db.execute(
+                f"DELETE FROM memory_episodes WHERE memory_id IN (SELECT id FROM memories WHERE {where})", params
+            )
             self._db.execute(f"DELETE FROM memories WHERE {where}", params)
+            self._delete_versions(_scope_sql(scope, "memory_versions")[0], params)
+            episodes_where = _scope_sql(scope, "episodes")[0]
+            self._db.execute(
+                f"DELETE FROM memory_episodes WHERE episode_id IN (SELECT id FROM episodes WHERE {episodes_where})",
+                params,
+            )
+            self._db.execute(f"DELETE FROM episodes WHERE {episodes_where}", params)
         return deleted
 
     def add_history(self, rows: Sequence[HistoryRecord]) -> None:
         with self.transaction():
             self._db.executemany(
-                f"INSERT INTO history ({HISTORY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO history ({HISTORY_COLUMNS}) VALUES ({placeholders(HISTORY_COLUMNS, '?')})",
                 [history_values(r, iso) for r in rows],
             )
 
-    def append_messages(self, scope: Scope, messages: Sequence[StoredMessage], keep_last: int) -> None:
-        owner = scope.owner_key()
+    def add_episodes(self, episodes: Sequence[Episode]) -> None:
         with self.transaction():
             self._db.executemany(
-                "INSERT INTO messages (owner, role, content, name, created_at) VALUES (?, ?, ?, ?, ?)",
-                [(owner, m.role, m.content, m.name, iso(m.created_at)) for m in messages],
+                f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) "
+                f"VALUES (?, {placeholders(EPISODE_COLUMNS, '?')})",
+                [(e.scope.owner_key(), *episode_values(e, iso)) for e in episodes],
             )
-            self._db.execute(
-                "DELETE FROM messages WHERE owner = ? AND pk NOT IN "
-                "(SELECT pk FROM messages WHERE owner = ? ORDER BY pk DESC LIMIT ?)",
-                (owner, owner, keep_last),
+
+    def link_episodes(self, links: Sequence[tuple[str, str]]) -> None:
+        with self.transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO memory_episodes (memory_id, episode_id) VALUES (?, ?)", links
             )
 
     # -- reads ---------------------------------------------------------------------
@@ -296,43 +455,66 @@ class SQLiteStore:
 
     def list_memories(self, query: Query, limit: int) -> list[MemoryRecord]:
         where, params = _query_sql(query)
+        if query.as_of is None:
+            sql = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY created_at DESC, pk DESC LIMIT ?"
+        else:
+            version_where, version_params = _query_sql(query, "memory_versions")
+            sql = (
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} UNION ALL "
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE {version_where} "
+                "ORDER BY created_at DESC, valid_from DESC LIMIT ?"
+            )
+            params += version_params
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} "
-                "ORDER BY created_at DESC, pk DESC LIMIT ?",
-                (*params, limit),
-            ).fetchall()
+            rows = self._db.execute(sql, (*params, limit)).fetchall()
         return [_record(row) for row in rows]
 
     def count_memories(self, query: Query) -> int:
-        where, params = _query_sql(query)
+        tables = ["memories"] if query.as_of is None else ["memories", "memory_versions"]
+        total = 0
         with self._lock:
-            return int(self._db.execute(f"SELECT count(*) FROM memories WHERE {where}", params).fetchone()[0])
+            for table in tables:
+                where, params = _query_sql(query, table)
+                total += int(self._db.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0])
+        return total
 
     def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]:
+        """Current memories only: a fact restated after it was retracted or superseded is new again."""
         if not hashes:
             return {}
         where, params = _scope_sql(scope)
         marks = ", ".join("?" * len(hashes))
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} AND hash IN ({marks})",
+                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} AND invalid_at IS NULL AND hash IN ({marks})",
                 (*params, *hashes),
             ).fetchall()
         return {record.hash: record for record in map(_record, rows)}
 
-    def get_memories(self, memory_ids: Sequence[str]) -> dict[str, MemoryRecord]:
+    def get_memories(self, memory_ids: Sequence[str], as_of: datetime | None = None) -> dict[str, MemoryRecord]:
         found: dict[str, MemoryRecord] = {}
+        sources = [("id", MEMORY_COLUMNS, "memories")]
+        validity, validity_params = "", []
+        if as_of is not None:
+            sources.append(("memory_id", VERSION_COLUMNS, "memory_versions"))
+            validity, validity_params = " AND valid_from <= ? AND (invalid_at IS NULL OR invalid_at > ?)", [
+                iso(as_of),
+                iso(as_of),
+            ]
         with self._lock:
-            for chunk in iter_chunks(list(memory_ids), 500):
-                marks = ", ".join("?" * len(chunk))
-                for row in self._db.execute(
-                    f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id IN ({marks})", tuple(chunk)
-                ):
-                    found[row[0]] = _record(row)
+            for key, columns, table in sources:
+                for chunk in iter_chunks(list(memory_ids), 500):
+                    marks = ", ".join("?" * len(chunk))
+                    for row in self._db.execute(
+                        f"SELECT {columns} FROM {table} WHERE {key} IN ({marks}){validity}",
+                        (*chunk, *validity_params),
+                    ):
+                        found.setdefault(row[0], _record(row))
         return found
 
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
+        if query.as_of is not None:
+            return self._vector_search_as_of(query, vector, limit)
         with self._lock:
             matrix = self._vectors.matrix(self._db)
             if query.filters is None:
@@ -355,6 +537,25 @@ class SQLiteStore:
             )
         return [(ids[pk], score) for pk, score in top]
 
+    def _vector_search_as_of(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
+        """Exact search over the scope's versions valid at ``query.as_of`` (read from SQL, not the cache,
+        which holds only current rows)."""
+        if limit <= 0:
+            return []
+        where, params = _query_sql(query, "memories")
+        version_where, version_params = _query_sql(query, "memory_versions")
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id, embedding FROM memories WHERE {where} UNION ALL "
+                f"SELECT memory_id, embedding FROM memory_versions WHERE {version_where}",
+                (*params, *version_params),
+            ).fetchall()
+        if not rows:
+            return []
+        matrix = np.vstack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
+        scores = matrix @ np.asarray(vector, dtype=np.float32)
+        return [(rows[i][0], float(scores[i])) for i in _top_indices(scores, limit)]
+
     def keyword_search(self, query: Query, text: str, limit: int) -> list[tuple[str, float]]:
         words = fts_query(text)
         if words is None or limit <= 0:
@@ -362,15 +563,21 @@ class SQLiteStore:
         # Matching the scope inside FTS keeps the search within the scope's few rows
         # instead of every row of every user that shares a word with the query.
         match = f"owners : ({owner_tokens(query.scope, ' AND ')}) AND text : ({words})"
-        where, params = _query_sql(query, table="m")
+        sources = [("memory_fts", "memories", "id")]
+        if query.as_of is not None:
+            sources.append(("memory_version_fts", "memory_versions", "memory_id"))
+        hits: list[tuple[str, float]] = []
         with self._lock:
-            rows = self._db.execute(
-                "SELECT m.id, -bm25(memory_fts, 1.0, 0.0) AS score FROM memory_fts "
-                f"JOIN memories m ON m.pk = memory_fts.rowid WHERE memory_fts MATCH ? AND {where} "
-                "ORDER BY score DESC LIMIT ?",
-                (match, *params, limit),
-            ).fetchall()
-        return [(memory_id, float(score)) for memory_id, score in rows]
+            for fts, table, key in sources:
+                where, params = _query_sql(query, table="m")
+                hits += self._db.execute(
+                    f"SELECT m.{key}, -bm25({fts}, 1.0, 0.0) AS score FROM {fts} "
+                    f"JOIN {table} m ON m.pk = {fts}.rowid WHERE {fts} MATCH ? AND {where} "
+                    "ORDER BY score DESC LIMIT ?",
+                    (match, *params, limit),
+                ).fetchall()
+        hits.sort(key=lambda hit: -hit[1])
+        return [(memory_id, float(score)) for memory_id, score in hits[:limit]]
 
     def history(self, memory_id: str) -> list[HistoryRecord]:
         with self._lock:
@@ -383,11 +590,47 @@ class SQLiteStore:
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT role, content, name, created_at FROM messages WHERE owner = ? "
+                "SELECT role, content, name, created_at FROM episodes WHERE owner = ? AND role != 'system' "
                 "ORDER BY pk DESC LIMIT ?",
                 (scope.owner_key(), limit),
             ).fetchall()
         return [StoredMessage(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in reversed(rows)]
+
+    def list_episodes(self, scope: Scope, *, before: datetime | None = None, limit: int = 100) -> list[Episode]:
+        where, params = _scope_sql(scope, "episodes")
+        if before is not None:
+            where += " AND created_at < ?"
+            params.append(iso(before))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {EPISODE_COLUMNS} FROM episodes WHERE {where} "
+                "ORDER BY created_at DESC, position DESC, pk DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [episode_from_row(r, datetime.fromisoformat) for r in reversed(rows)]
+
+    def memory_episodes(self, memory_id: str) -> list[Episode]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_columns('e', EPISODE_COLUMNS)} FROM memory_episodes l "
+                "JOIN episodes e ON e.id = l.episode_id WHERE l.memory_id = ? "
+                "ORDER BY e.created_at, e.position, e.pk",
+                (memory_id,),
+            ).fetchall()
+        return [episode_from_row(r, datetime.fromisoformat) for r in rows]
+
+    def episode_memories(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        with self._lock:
+            for chunk in iter_chunks(list(episode_ids), 500):
+                marks = ", ".join("?" * len(chunk))
+                for episode_id, memory_id in self._db.execute(
+                    f"SELECT episode_id, memory_id FROM memory_episodes WHERE episode_id IN ({marks}) "
+                    "ORDER BY episode_id, memory_id",
+                    tuple(chunk),
+                ):
+                    found.setdefault(episode_id, []).append(memory_id)
+        return found
 
 
 # -- rows ------------------------------------------------------------------------------
@@ -407,6 +650,11 @@ def _record_values(record: MemoryRecord) -> tuple[Any, ...]:
 
 def _record(row: Sequence[Any]) -> MemoryRecord:
     return record_from_row(row, datetime.fromisoformat)
+
+
+def _columns(table: str, columns: str) -> str:
+    """``columns`` qualified with ``table``, for a join."""
+    return ", ".join(f"{table}.{column.strip()}" for column in columns.split(","))
 
 
 def _top_indices(scores: np.ndarray, limit: int) -> list[int]:
@@ -444,6 +692,11 @@ def _scope_sql(scope: Scope, table: str = "memories") -> tuple[str, list[Any]]:
 
 def _query_sql(query: Query, table: str = "memories") -> tuple[str, list[Any]]:
     where, params = _scope_sql(query.scope, table)
+    if query.as_of is None:  # current facts: not retracted (versions are never current)
+        where += f" AND {table}.invalid_at IS NULL"
+    else:  # the versions valid at that moment
+        where += f" AND {table}.valid_from <= ? AND ({table}.invalid_at IS NULL OR {table}.invalid_at > ?)"
+        params += [iso(query.as_of), iso(query.as_of)]
     if query.now is not None:
         where += f" AND ({table}.expiration_date IS NULL OR {table}.expiration_date > ?)"
         params.append(iso(query.now))

@@ -2,9 +2,10 @@
 
 Reading vectors out of SQLite costs far more than scoring them: for a scope of
 100 memories the BLOB reads dominate, and for 100k memories the row fetches
-alone take hundreds of milliseconds in Python. The cache keeps, per rowid, the
-vector, the scope ids (as small integer codes) and the expiry, plus the rowids
-of each user, agent and run, so a scope's candidates cost O(scope size).
+alone take hundreds of milliseconds in Python. The cache keeps, per rowid of a
+current (not retracted) memory, the vector, the scope ids (as small integer codes)
+and the expiry, plus the rowids of each user, agent and run, so a scope's
+candidates cost O(scope size).
 
 It stays correct by:
 - applying this connection's own writes when their transaction commits (and
@@ -106,7 +107,10 @@ class VectorCache:
         rows = (last or 0) + 1
         # Headroom, so that the adds after a load do not copy the whole matrix to grow it.
         self._reset_arrays(rows + rows // 4 + 1024, dimension)
-        cursor = db.execute("SELECT pk, embedding, user_id, agent_id, run_id, actor_id, expiration_date FROM memories")
+        cursor = db.execute(  # retracted memories are never current: only as-of reads (in SQL) see them
+            "SELECT pk, embedding, user_id, agent_id, run_id, actor_id, expiration_date FROM memories "
+            "WHERE invalid_at IS NULL"
+        )
         for rowid, blob, user_id, agent_id, run_id, actor_id, expires in cursor:
             scope = Scope(user_id, agent_id, run_id, actor_id)
             vector = np.frombuffer(blob, dtype=np.float32)
