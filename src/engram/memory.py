@@ -441,15 +441,14 @@ class Memory:
         position = {record.id: i for i, record in enumerate(shown)}
         return shown, [{position[m] for m in ids if m in position} for ids in per_fact]
 
-    def _fill_plan(
-        self, plan: _WritePlan, actions: list[Action], turns: list[Message], draft: _Draft
-    ) -> None:
+    def _fill_plan(self, plan: _WritePlan, actions: list[Action], turns: list[Message], draft: _Draft) -> None:
         adds: list[MemoryRecord] = []
         updates: list[tuple[MemoryRecord, MemoryRecord]] = []  # old, new: embedded in one batch below
         for action in actions:
             sources = _sources_of(action.fact, turns)
+            dated = action.fact.valid_from if action.fact else None
             if action.event == Event.ADD and action.text:
-                adds.append(draft.record(action.text, role=None, sources=sources))
+                adds.append(draft.record(action.text, role=None, sources=sources, valid_from=dated))
             elif action.event == Event.UPDATE and action.target and action.text:
                 new = replace(
                     action.target,
@@ -457,14 +456,12 @@ class Memory:
                     hash=memory_hash(action.text),
                     updated_at=draft.created_at,
                     metadata={**action.target.metadata, **draft.metadata},
+                    valid_from=dated or draft.created_at,
                 )
                 draft.link(new.id, sources)
                 updates.append((action.target, new))
             elif action.event == Event.DELETE and action.target:
                 plan.deletes.append(action.target)
-                # The fact that retracts a memory is knowledge too ("no longer eats meat").
-                if action.fact and memory_hash(action.fact.text) != action.target.hash:
-                    adds.append(draft.record(action.fact.text, role=None, sources=sources))
             elif action.event == Event.NONE and action.target:
                 plan.unchanged.append(action.target)
         if updates:
@@ -519,7 +516,9 @@ class Memory:
                 self.store.insert_memory(record, vector, text)
                 history.append(_history(Event.ADD, None, record, record.created_at))
             for old, new, vector in plan.updates:
-                self._supersede(old, new, vector, when)
+                # A change the conversation dates earlier ("I moved last month") holds from that day.
+                dated = new.valid_from if new.valid_from is not None and new.valid_from < when else when
+                self._supersede(old, new, vector, dated)
                 history.append(_history(Event.UPDATE, old, new, when))
             for record in plan.deletes:
                 self.store.retract_memory(record.id, max(when, record.valid_from or when))
@@ -783,8 +782,7 @@ def _scope_from(
         ids[key] = value
     if not any(ids[key] for key in SCOPE_KEYS):
         raise ValidationError(
-            "a scope is required: pass at least one of user_id, agent_id or run_id "
-            "(as a keyword, or inside filters)"
+            "a scope is required: pass at least one of user_id, agent_id or run_id (as a keyword, or inside filters)"
         )
     return Scope(**ids), tree
 
