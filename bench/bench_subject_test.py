@@ -20,6 +20,7 @@ from pathlib import Path
 
 from engram.embedders import build_embedder
 from engram.embedders.base import Embedder
+from engram.memory import NEIGHBOUR_FLOOR
 from engram.pipeline.guards import FORGET_THRESHOLD, SUBJECT_THRESHOLD, forget_matrix, subject_similarity
 
 DATA = Path(__file__).parent / "data"
@@ -73,9 +74,24 @@ def evaluate(name: str, pairs: list[list[object]], scores: list[float], shipped:
             print(f"  {score:.3f} {'pos' if same else 'neg'}  {old!r} -> {new!r}")
 
 
+def neighbour_floor(embedder: Embedder, pairs: list[list[object]]) -> None:
+    """What a floor on plain cosine (what retrieval sees) keeps: every same-subject memory must be
+    shown to the LLM, or the change cannot become an UPDATE."""
+    olds = embedder.embed_batch([str(p[0]) for p in pairs], purpose="document")
+    news = embedder.embed_batch([str(p[1]) for p in pairs], purpose="query")
+    scores = (olds * news).sum(axis=1)
+    print("\n## neighbour floor (plain cosine, memory vs new text)")
+    for floor in (0.2, 0.3, 0.4, 0.5):
+        kept_same = sum(s >= floor for s, p in zip(scores, pairs, strict=True) if p[2])
+        kept_other = sum(s >= floor for s, p in zip(scores, pairs, strict=True) if not p[2])
+        print(f"  floor {floor}: same-subject shown {kept_same}/40, others shown {kept_other}/40")
+    print(f"  shipped NEIGHBOUR_FLOOR {NEIGHBOUR_FLOOR} (per sentence of the incoming messages)")
+
+
 def main() -> None:
     embedder = build_embedder()
     pairs = json.loads((DATA / "subject_pairs.json").read_text(encoding="utf-8"))["pairs"]
+    neighbour_floor(embedder, pairs)
     scores = subject_similarity(embedder, [p[0] for p in pairs], [p[1] for p in pairs])
     evaluate("UPDATE subject test", pairs, scores, SUBJECT_THRESHOLD)
     pairs = json.loads((DATA / "forget_pairs.json").read_text(encoding="utf-8"))["pairs"]
