@@ -11,7 +11,7 @@ import pytest
 from engram import AsyncMemory, Memory, ValidationError
 from engram.embedders.local_minilm import LocalMiniLM
 
-VERBS = ["add", "search", "get", "get_all", "update", "delete", "delete_all", "history", "reset"]
+VERBS = ["add", "search", "get", "get_all", "update", "delete", "delete_all", "history", "reset", "episodes"]
 
 
 @pytest.mark.parametrize("verb", VERBS)

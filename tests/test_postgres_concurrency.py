@@ -10,7 +10,6 @@ from psycopg import sql
 
 from engram import Memory
 from engram.embedders.hashing import HashingEmbedder
-from engram.memory import KEEP_MESSAGES
 from engram.storage.postgres import PostgresSettings, PostgresStore
 
 PROCESSES = 4
@@ -45,7 +44,7 @@ def test_processes_writing_at_once_lose_nothing_and_store_shared_texts_once(
         conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(postgres_schema)))
         stored: list[tuple[str, str]] = conn.execute("SELECT memory, user_id FROM memories").fetchall()
         history = conn.execute("SELECT count(*) FROM history WHERE event = 'ADD'").fetchone()
-        windows = conn.execute("SELECT owner, count(*) FROM messages GROUP BY owner").fetchall()
+        episodes = conn.execute("SELECT owner, count(*) FROM episodes GROUP BY owner").fetchall()
 
     expected = {(text_of(w, i), f"user{i % USERS}") for w in range(PROCESSES) for i in range(ADDS_PER_PROCESS)}
     assert Counter(stored) == Counter(expected)  # every text once: none lost, no shared one twice
@@ -53,4 +52,6 @@ def test_processes_writing_at_once_lose_nothing_and_store_shared_texts_once(
     shared = ADDS_PER_PROCESS // SHARED_EVERY
     assert events == {"ADD": len(expected), "NONE": (PROCESSES - 1) * shared}
     assert history == (len(expected),)
-    assert len(windows) == USERS and all(count == KEEP_MESSAGES for _, count in windows)
+    # Every message is kept as an episode, duplicates included: none lost to a concurrent writer.
+    per_user = PROCESSES * ADDS_PER_PROCESS // USERS
+    assert len(episodes) == USERS and all(count == per_user for _, count in episodes)

@@ -17,7 +17,7 @@ from conftest_pg import MemoryFactory, StoreFactory
 from engram import AsyncMemory, Memory, NotFoundError, ValidationError
 from engram.embedders.hashing import HashingEmbedder
 from engram.llms.scripted import ScriptedLLM
-from engram.models import Scope
+from engram.models import MemoryRecord, Scope, memory_hash
 
 T1 = datetime(2024, 1, 10, 9, tzinfo=UTC)
 T2 = datetime(2024, 3, 5, 18, tzinfo=UTC)
@@ -77,6 +77,16 @@ def test_an_llm_update_supersedes_and_keeps_the_id(m: Memory, moved: str) -> Non
     assert (item["valid_from"], item["invalid_at"]) == (iso(T2), None)
     assert (item["created_at"], item["updated_at"]) == (iso(T1), iso(T2))
     assert texts(m.get_all(user_id="maya")) == ["Maya lives in Porto"]
+
+
+def test_the_store_lists_the_earlier_versions(m: Memory, moved: str) -> None:
+    [version] = m.store.list_versions(moved)
+    assert (version.id, version.memory, version.valid_from, version.invalid_at) == (
+        moved,
+        "Maya lives in Lisbon",
+        T1,
+        T2,
+    )
 
 
 def test_the_superseded_text_is_answerable_as_of_earlier_times(m: Memory, moved: str) -> None:
@@ -314,3 +324,26 @@ def test_async_memory_has_episodes_and_as_of(store_factory: StoreFactory) -> Non
     episodes, old = asyncio.run(scenario())
     assert [e["content"] for e in episodes] == ["Owns a bike"]
     assert old == ["Owns a bike"]
+
+
+def test_a_record_carrying_its_own_valid_from_keeps_it(m: Memory) -> None:
+    """Extraction may date a fact before the conversation ("I moved here last week"): the store honours it."""
+    record = MemoryRecord(
+        id="dated",
+        memory="Moved to Porto",
+        hash=memory_hash("Moved to Porto"),
+        created_at=T2,
+        valid_from=T1,
+        user_id="u",
+    )
+    with m.store.transaction():
+        m.store.insert_memory(record, m.embedder.embed_batch([record.memory])[0], record.memory)
+    [item] = m.get_all(user_id="u", as_of=T1)["results"]
+    assert (item["id"], item["valid_from"], item["created_at"]) == ("dated", iso(T1), iso(T2))
+
+
+def test_reset_erases_versions_and_episodes(m: Memory, moved: str) -> None:
+    m.reset()
+    assert m.store.list_versions(moved) == []
+    assert m.store.list_episodes(Scope(user_id="maya")) == []
+    assert m.get_all(user_id="maya", as_of=T1)["results"] == []

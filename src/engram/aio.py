@@ -54,6 +54,8 @@ class AsyncMemory:
     reset = _in_thread(Memory.reset)
     episodes = _in_thread(Memory.episodes)
     close = _in_thread(Memory.close)
+    scopes = _in_thread(Memory.scopes)
+    browse = _in_thread(Memory.browse)
 
     async def __aenter__(self) -> AsyncMemory:
         return self

@@ -221,12 +221,35 @@ def _add_server_commands(commands: Any) -> None:
     mcp_cmd.set_defaults(run=mcp)
 
 
+def ui(args: argparse.Namespace) -> None:
+    from engram.server.local_ui import run_local_dashboard
+
+    run_local_dashboard(
+        _load_config(args.config),
+        db_path=Path(args.db) if args.db else None,
+        port=args.port,
+        open_browser=not args.no_browser,
+    )
+
+
+def _add_ui_command(commands: Any) -> None:
+    ui_cmd = commands.add_parser(
+        "ui", help="open the dashboard on the embedded store (loopback only, needs engram[server])"
+    )
+    ui_cmd.add_argument("--config", help="a JSON Memory config (default: $ENGRAM_CONFIG)")
+    ui_cmd.add_argument("--db", help="the SQLite file (default: $ENGRAM_DB_PATH, else ~/.engram/engram.db)")
+    ui_cmd.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    ui_cmd.add_argument("--no-browser", action="store_true", help="print the address without opening a browser")
+    ui_cmd.set_defaults(run=ui)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="engram", description="Long-term memory for AI agents.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="store a sample conversation and search it").set_defaults(run=demo)
     _add_eval_commands(commands)
     _add_server_commands(commands)
+    _add_ui_command(commands)
     args = parser.parse_args(argv)
     try:
         args.run(args)

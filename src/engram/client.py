@@ -256,6 +256,7 @@ class _BaseClient:
         threshold: float | None = None,
         rerank: bool | None = None,
         top_k: int | None = None,
+        as_of: datetime | date | str | None = None,
     ) -> _Call:
         body = _without_none(
             query=query,
@@ -267,6 +268,7 @@ class _BaseClient:
             threshold=threshold,
             rerank=rerank,
             top_k=top_k,
+            as_of=as_of,
         )
         return _Call("POST", "/v1/memories/search", body={**body, "limit": limit})
 
@@ -283,9 +285,16 @@ class _BaseClient:
         filters: Mapping[str, Any] | None = None,
         limit: int = 100,
         top_k: int | None = None,
+        as_of: datetime | date | str | None = None,
     ) -> _Call:
         body = _without_none(
-            user_id=user_id, agent_id=agent_id, run_id=run_id, actor_id=actor_id, filters=filters, top_k=top_k
+            user_id=user_id,
+            agent_id=agent_id,
+            run_id=run_id,
+            actor_id=actor_id,
+            filters=filters,
+            top_k=top_k,
+            as_of=as_of,
         )
         return _Call("POST", "/v1/memories/list", body={**body, "limit": limit})
 
@@ -296,8 +305,10 @@ class _BaseClient:
         metadata: Mapping[str, Any] | None = None,
         *,
         text: str | None = None,
+        timestamp: datetime | date | str | float | None = None,
     ) -> _Call:
-        return _Call("PUT", _memory_path(memory_id), body=_without_none(data=data, metadata=metadata, text=text))
+        body = _without_none(data=data, metadata=metadata, text=text, timestamp=timestamp)
+        return _Call("PUT", _memory_path(memory_id), body=body)
 
     def _build_delete(self, memory_id: str) -> _Call:
         return _Call("DELETE", _memory_path(memory_id))
@@ -319,8 +330,35 @@ class _BaseClient:
     def _build_reset(self) -> _Call:
         return _Call("POST", "/v1/reset", parse=_nothing)
 
+    def _build_episodes(self, memory_id: str) -> _Call:
+        return _Call("GET", _memory_path(memory_id, "/episodes"))
+
     def _build_get_job(self, job_id: str) -> _Call:
         return _Call("GET", f"/v1/jobs/{quote(job_id, safe='')}")
+
+    def _build_scopes(self) -> _Call:
+        return _Call("GET", "/v1/scopes")
+
+    def _build_browse(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        actor_id: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        sort: str = "created_at",
+        order: str = "desc",
+        as_of: datetime | date | str | None = None,
+    ) -> _Call:
+        body = _without_none(
+            user_id=user_id, agent_id=agent_id, run_id=run_id, actor_id=actor_id, filters=filters, as_of=as_of
+        )
+        return _Call(
+            "POST", "/v1/memories/browse", body={**body, "limit": limit, "offset": offset, "sort": sort, "order": order}
+        )
 
 
 # -- the two ways of moving bytes -------------------------------------------------------------
@@ -394,6 +432,9 @@ class MemoryClient(_BaseClient):
     reset = _sync_verb(_BaseClient._build_reset, "reset")
     add_job = _sync_verb(_BaseClient._build_add_job, "add_job")  # add(..., async_mode) -> the job
     get_job = _sync_verb(_BaseClient._build_get_job, "get_job")
+    episodes = _sync_verb(_BaseClient._build_episodes, "episodes")
+    scopes = _sync_verb(_BaseClient._build_scopes, "scopes")
+    browse = _sync_verb(_BaseClient._build_browse, "browse")
 
     def close(self) -> None:
         self._http.close()
@@ -450,6 +491,9 @@ class AsyncMemoryClient(_BaseClient):
     reset = _async_verb(_BaseClient._build_reset, "reset")
     add_job = _async_verb(_BaseClient._build_add_job, "add_job")
     get_job = _async_verb(_BaseClient._build_get_job, "get_job")
+    episodes = _async_verb(_BaseClient._build_episodes, "episodes")
+    scopes = _async_verb(_BaseClient._build_scopes, "scopes")
+    browse = _async_verb(_BaseClient._build_browse, "browse")
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -47,7 +47,7 @@ def memory_for_mcp(
 
 
 class MemoryTools:
-    """The seven tools, over one Memory (or client), optionally bound to a user and/or agent."""
+    """The tools, over one Memory (or client), optionally bound to a user and/or agent."""
 
     def __init__(self, memory: MemoryLike, *, user_id: str | None = None, agent_id: str | None = None):
         self.memory = memory
@@ -91,10 +91,12 @@ class MemoryTools:
         run_id: str | None = None,
         limit: int = 10,
         filters: dict[str, Any] | None = None,
+        as_of: str | None = None,
     ) -> dict[str, Any]:
-        """The memories most relevant to a question, best first, each with a score."""
+        """The memories most relevant to a question, best first, each with a score. With as_of (an ISO date
+        or datetime), what was true then instead of now."""
         result: dict[str, Any] = self.memory.search(
-            query, **self._scope(user_id, agent_id, run_id), limit=limit, filters=filters
+            query, **self._scope(user_id, agent_id, run_id), limit=limit, filters=filters, as_of=as_of
         )
         return result
 
@@ -104,14 +106,24 @@ class MemoryTools:
         agent_id: str | None = None,
         run_id: str | None = None,
         limit: int = 100,
+        as_of: str | None = None,
     ) -> dict[str, Any]:
-        """Every memory of a user, agent or run, newest first."""
-        result: dict[str, Any] = self.memory.get_all(**self._scope(user_id, agent_id, run_id), limit=limit)
+        """Every memory of a user, agent or run, newest first. With as_of (an ISO date or datetime), the
+        memories as they were then."""
+        result: dict[str, Any] = self.memory.get_all(
+            **self._scope(user_id, agent_id, run_id), limit=limit, as_of=as_of
+        )
         return result
 
     def get_memory(self, memory_id: str) -> dict[str, Any]:
         """One memory by its id."""
         return self._owned(memory_id)
+
+    def get_memory_episodes(self, memory_id: str) -> list[dict[str, Any]]:
+        """The messages a memory came from, as they were said, oldest first."""
+        self._owned(memory_id)
+        result: list[dict[str, Any]] = self.memory.episodes(memory_id)
+        return result
 
     def update_memory(self, memory_id: str, text: str) -> dict[str, Any]:
         """Replace the text of a memory."""
@@ -138,6 +150,7 @@ TOOL_NAMES = (
     "search_memories",
     "list_memories",
     "get_memory",
+    "get_memory_episodes",
     "update_memory",
     "delete_memory",
     "delete_all_memories",

@@ -54,7 +54,7 @@ from engram.pipeline.prompts import (
 from engram.pipeline.reconcile import Action, plan_actions, reconcile_messages
 from engram.search import embed_text, hybrid_search, keyword_text, neighbours, with_previous_turn
 from engram.storage import build_store
-from engram.storage.base import Query, Store, Vector
+from engram.storage.base import SORT_COLUMNS, Page, Query, Store, Vector
 from engram.storage.filters import Filter, check_metadata_key, normalise_time, parse_filters, scope_equalities
 
 PROCEDURAL_MEMORY = "procedural_memory"
@@ -65,6 +65,7 @@ NEIGHBOUR_FLOOR = 0.3  # sentence-to-memory cosine below which a memory is not s
 MAX_SHOWN = 12  # memories shown to the LLM in one call
 FORGET_CANDIDATES = 10  # memories compared with each forget request
 MAX_LIMIT = 10_000
+MAX_PAGE = 1_000  # memories on one page of `browse`
 
 
 @dataclass
@@ -267,6 +268,7 @@ class Memory:
             if timestamp is not None:
                 self._supersede(current, new, vector, when)
             else:
+                new = replace(new, valid_from=current.valid_from, invalid_at=current.invalid_at)
                 # Unchanged text keeps its keyword entry, and with it the context it was stored with.
                 self.store.update_memory(new, vector, keyword_text(new) if changed else None)
             self.store.add_history([_history(Event.UPDATE, current, new, when)])
@@ -459,7 +461,7 @@ class Memory:
                     hash=memory_hash(action.text),
                     updated_at=draft.created_at,
                     metadata={**action.target.metadata, **draft.metadata},
-                    valid_from=dated or draft.created_at,
+                    valid_from=dated or draft.created_at,  # when the new text became true
                 )
                 draft.link(new.id, sources)
                 updates.append((action.target, new))
@@ -519,9 +521,7 @@ class Memory:
                 self.store.insert_memory(record, vector, text)
                 history.append(_history(Event.ADD, None, record, record.created_at))
             for old, new, vector in plan.updates:
-                # A change the conversation dates earlier ("I moved last month") holds from that day.
-                dated = new.valid_from if new.valid_from is not None and new.valid_from < when else when
-                self._supersede(old, new, vector, dated)
+                self._supersede(old, new, vector, new.valid_from or when)
                 history.append(_history(Event.UPDATE, old, new, when))
             for record in plan.deletes:
                 self.store.retract_memory(record.id, max(when, record.valid_from or when))
@@ -588,6 +588,48 @@ class Memory:
     def _count(self, usage: Usage) -> None:
         with self._usage_lock:
             self.usage = self.usage + usage
+
+    # -- browsing (the dashboard) ------------------------------------------------------------
+
+    def scopes(self) -> dict[str, Any]:
+        """Every user, agent and run id that holds memories, with how many (expired ones left out)."""
+        return {"results": [scope.to_dict() for scope in self.store.list_scopes(utcnow())]}
+
+    def browse(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        actor_id: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        sort: str = "created_at",
+        order: str = "desc",
+        as_of: datetime | date | str | None = None,
+    ) -> dict[str, Any]:
+        """One page of what ``get_all`` returns, in a chosen order, with the total across pages.
+
+        ``sort`` is ``created_at``, ``updated_at`` or ``memory``; ``order`` is ``asc`` or ``desc``;
+        ``as_of`` pages through the versions valid then, as ``get_all(as_of=...)`` lists them.
+        """
+        if sort not in SORT_COLUMNS:
+            raise ValidationError(f"sort must be one of {', '.join(SORT_COLUMNS)}, got {sort!r}")
+        if order not in ("asc", "desc"):
+            raise ValidationError(f"order must be 'asc' or 'desc', got {order!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValidationError(f"offset must be an integer >= 0, got {offset!r}")
+        page = Page(min(_limit(limit), MAX_PAGE), offset, sort, descending=order == "desc")
+        scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
+        query = _read_query(scope, tree, as_of)
+        records = self.store.page_memories(query, page)
+        return {
+            "results": [record.to_item() for record in records],
+            "total": self.store.count_memories(query),
+            "offset": page.offset,
+            "limit": page.limit,
+        }
 
     # -- the guards of infer=True --------------------------------------------------------------
 

@@ -157,6 +157,24 @@ def test_mem0_rest_paths_work_as_in_mem0(api: httpx.Client) -> None:
     assert api.get("/memories", params={"user_id": "alice"}).json()["results"] == []
 
 
+def test_as_of_dated_updates_and_episodes_over_rest(api: httpx.Client) -> None:
+    body = {"messages": "I live in Lisbon", "user_id": "maya", "infer": False, "timestamp": "2024-01-10T09:00:00Z"}
+    memory_id = api.post("/v1/memories", json=body).json()["results"][0]["id"]
+    update = {"data": "I live in Porto", "timestamp": "2024-03-05T18:00:00Z"}
+    assert api.put(f"/v1/memories/{memory_id}", json=update).status_code == 200
+    then = api.get("/v1/memories", params={"user_id": "maya", "as_of": "2024-02-01"}).json()["results"]
+    assert [(m["memory"], m["invalid_at"]) for m in then] == [("I live in Lisbon", "2024-03-05T18:00:00.000000+00:00")]
+    found = api.post("/v1/memories/search", json={"query": "Lisbon", "user_id": "maya", "as_of": "2024-02-01"})
+    assert [m["memory"] for m in found.json()["results"]] == ["I live in Lisbon"]
+    listed = api.post("/v1/memories/list", json={"user_id": "maya", "as_of": "2024-03-05"}).json()["results"]
+    assert [m["memory"] for m in listed] == ["I live in Porto"]
+    episodes = api.get(f"/v1/memories/{memory_id}/episodes").json()
+    assert [(e["role"], e["content"], e["user_id"]) for e in episodes] == [("user", "I live in Lisbon", "maya")]
+    assert api.get("/v1/memories/no-such-id/episodes").status_code == 404
+    bad = api.get("/v1/memories", params={"user_id": "maya", "as_of": "yesterday"})
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "validation_error")
+
+
 def test_infer_through_the_server_returns_what_memory_returns(tmp_path: Path) -> None:
     """The LLM path: facts extracted on the server, the same result shape (with usage) on the client."""
     server = start_server(tmp_path, llm=ScriptedLLM(['{"facts": [{"text": "Is vegetarian", "sources": [0]}]}']))

@@ -214,3 +214,27 @@ def test_limit_and_top_k_cap_the_results(mem: Any) -> None:
 def test_a_high_threshold_drops_weak_matches(mem: Any) -> None:
     mem.add("I like tea", user_id="alice", infer=False)
     assert mem.search("tea", user_id="alice", threshold=1e9)["results"] == []
+
+
+def test_dated_updates_as_of_reads_and_episodes(mem: Any) -> None:
+    memory_id = mem.add("Lives in Lisbon", user_id="alice", infer=False, timestamp="2024-01-10T09:00:00Z")["results"][
+        0
+    ]["id"]
+    mem.update(memory_id, "Lives in Porto", timestamp="2024-03-05T18:00:00Z")
+    item = mem.get(memory_id)
+    assert (item["memory"], item["valid_from"], item["invalid_at"]) == (
+        "Lives in Porto",
+        "2024-03-05T18:00:00.000000+00:00",
+        None,
+    )
+    assert [i["memory"] for i in mem.get_all(user_id="alice", as_of="2024-02-01")["results"]] == ["Lives in Lisbon"]
+    assert [i["memory"] for i in mem.search("Lisbon", user_id="alice", as_of="2024-02-01")["results"]] == [
+        "Lives in Lisbon"
+    ]
+    assert [i["memory"] for i in mem.get_all(user_id="alice")["results"]] == ["Lives in Porto"]
+    assert [e["content"] for e in mem.episodes(memory_id)] == ["Lives in Lisbon"]
+    assert mem.history(memory_id)[-1]["created_at"] == "2024-03-05T18:00:00.000000+00:00"
+    with pytest.raises(ValidationError):
+        mem.get_all(user_id="alice", as_of="last week")
+    with pytest.raises(NotFoundError):
+        mem.episodes("no-such-id")

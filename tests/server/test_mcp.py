@@ -30,7 +30,7 @@ def call(client: Client, tool: str, **arguments: Any) -> Awaitable[Any]:
 
 
 async def exercise_every_tool(client: Client) -> None:
-    """add, search, list, get, update, delete, delete_all: the whole tool set, in the bound scope."""
+    """add, search, list, get, episodes, update, delete, delete_all: the whole tool set, in the bound scope."""
     assert sorted(t.name for t in (await client.list_tools()).tools) == sorted(TOOL_NAMES)
     added = (await call(client, "add_memory", text="I like green tea", infer=False)).structured_content
     memory_id = added["results"][0]["id"]
@@ -39,6 +39,11 @@ async def exercise_every_tool(client: Client) -> None:
     assert [r["id"] for r in found["results"]] == [memory_id]
     assert len((await call(client, "list_memories")).structured_content["results"]) == 2
     assert (await call(client, "get_memory", memory_id=memory_id)).structured_content["user_id"] == "alice"
+    episodes = await call(client, "get_memory_episodes", memory_id=memory_id)
+    assert not episodes.is_error and "I like green tea" in json.dumps(episodes.structured_content)
+    long_ago = {"as_of": "2000-01-01"}
+    assert (await call(client, "search_memories", query="green tea", **long_ago)).structured_content["results"] == []
+    assert (await call(client, "list_memories", **long_ago)).structured_content["results"] == []
     await call(client, "update_memory", memory_id=memory_id, text="I like black tea")
     assert (await call(client, "get_memory", memory_id=memory_id)).structured_content["memory"] == "I like black tea"
     await call(client, "delete_memory", memory_id=memory_id)

@@ -19,6 +19,7 @@ import engram
 from engram.embedders import Embedder
 from engram.errors import EngramError
 from engram.llms import LLM
+from engram.server.dashboard import dashboard
 from engram.server.errors import PayloadTooLarge, error_body, handle_error
 from engram.server.jobs import JobRunner
 from engram.server.projects import ProjectMemories
@@ -52,6 +53,7 @@ def create_app(
             embedder=embedder,
             llm=llm,
             max_open=settings.max_open_projects,
+            project_stores=settings.project_stores,
         )
     except BaseException:
         store.close()  # its connection pool, on Postgres
@@ -81,6 +83,7 @@ def create_app(
         app.add_exception_handler(error_class, handle_error)
     app.include_router(v1)
     app.include_router(mem0_routes)
+    app.include_router(dashboard)
     metrics = Metrics()
     app.add_api_route("/", lambda: RedirectResponse("/docs"), methods=["GET"], include_in_schema=False)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["service"])

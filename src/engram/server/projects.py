@@ -58,8 +58,12 @@ class ProjectMemories:
         embedder: Embedder | None = None,
         llm: LLM | None = None,
         max_open: int = DEFAULT_MAX_OPEN,
+        project_stores: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.config = on_database_from_environment(MemoryConfig.parse(config))
+        self.project_stores = {
+            project: ProviderConfig.model_validate(dict(store)) for project, store in (project_stores or {}).items()
+        }
         self.data_dir = data_dir
         self.embedder = embedder or _build_embedder(self.config)
         if llm is None and self.config.llm is not None:
@@ -77,9 +81,8 @@ class ProjectMemories:
         with self._lock:
             entry = self._open.get(project)
             if entry is None:
-                config = self.config.model_copy(
-                    update={"vector_store": store_config_for(self.config, self.data_dir, project)}
-                )
+                store = self.project_stores.get(project) or store_config_for(self.config, self.data_dir, project)
+                config = self.config.model_copy(update={"vector_store": store})
                 entry = self._open[project] = _Open(Memory(config, embedder=self.embedder, llm=self.llm))
             self._open.move_to_end(project)
             entry.users += 1

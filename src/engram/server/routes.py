@@ -17,6 +17,8 @@ from engram.server.errors import ERROR_SCHEMA, Forbidden
 from engram.server.schemas import (
     AddRequest,
     AddResult,
+    BrowseRequest,
+    EpisodeItem,
     HistoryEntry,
     JobView,
     KeyCreated,
@@ -25,8 +27,10 @@ from engram.server.schemas import (
     ListRequest,
     MemoryItem,
     MemoryList,
+    MemoryPage,
     Message,
     ResetRequest,
+    ScopeList,
     SearchRequest,
     UpdateRequest,
 )
@@ -83,9 +87,10 @@ def list_memories(
     run_id: str | None = None,
     actor_id: str | None = None,
     limit: Annotated[int, Query()] = 100,
+    as_of: str | None = None,
 ) -> Any:
     """The scope's memories, newest first (POST /v1/memories/list takes filters)."""
-    return ctx.memory.get_all(**_scope(user_id, agent_id, run_id, actor_id), limit=limit)
+    return ctx.memory.get_all(**_scope(user_id, agent_id, run_id, actor_id), limit=limit, as_of=as_of)
 
 
 def get_memory(memory_id: MemoryId, ctx: Project) -> Any:
@@ -125,12 +130,27 @@ def memory_history(memory_id: MemoryId, ctx: Project) -> Any:
     return rows
 
 
+def memory_episodes(memory_id: MemoryId, ctx: Project) -> Any:
+    """The messages a memory came from, as they were said, oldest first."""
+    return ctx.memory.episodes(memory_id)
+
+
 def get_job(job_id: str, ctx: Project) -> Any:
     """An add job's status, and its result or error once it has finished."""
     job = ctx.state.store.get_job(ctx.project, job_id)
     if job is None:
         raise NotFoundError(f"no job has id {job_id!r}")
     return job.to_dict()
+
+
+def list_scopes(ctx: Project) -> Any:
+    """Every user, agent and run id of the project that holds memories, with how many."""
+    return ctx.memory.scopes()
+
+
+def browse_memories(body: BrowseRequest, ctx: Project) -> Any:
+    """One page of a scope's memories, sorted, with the total: what the dashboard's table shows."""
+    return ctx.memory.browse(**body.verb_args())
 
 
 # -- admin -----------------------------------------------------------------------------------
@@ -188,6 +208,7 @@ def _add_memory_routes(router: APIRouter, tag: str, *, search_path: str, list_pa
         ("DELETE", "/memories/{memory_id}", delete_memory, Message),
         ("DELETE", "/memories", delete_memories, Message),
         ("GET", "/memories/{memory_id}/history", memory_history, list[HistoryEntry]),
+        ("GET", "/memories/{memory_id}/episodes", memory_episodes, list[EpisodeItem]),
         ("POST", "/reset", reset, Message),
     ]
     if list_path:
@@ -200,6 +221,8 @@ def _add_memory_routes(router: APIRouter, tag: str, *, search_path: str, list_pa
 v1 = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
 _add_memory_routes(v1, "memories", search_path="/memories/search", list_path="/memories/list")
 _route(v1, "GET", "/jobs/{job_id}", get_job, JobView, "jobs")
+_route(v1, "GET", "/scopes", list_scopes, ScopeList, "browse")
+_route(v1, "POST", "/memories/browse", browse_memories, MemoryPage, "browse")
 _route(v1, "POST", "/keys", create_key, KeyCreated, "admin", status_code=201)
 _route(v1, "GET", "/keys", list_keys, list[KeyView], "admin")
 _route(v1, "DELETE", "/keys/{key_id}", revoke_key, KeyView, "admin")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ScopeId = str | None
 Messages = str | dict[str, Any] | list[dict[str, Any]]
+AS_OF = "Answer with the versions valid at this moment (ISO datetime; a date means the end of that day)."
 
 
 class _Request(BaseModel):
@@ -51,6 +52,7 @@ class SearchRequest(_Request):
     filters: dict[str, Any] | None = None
     threshold: float | None = None
     rerank: bool | None = None
+    as_of: str | None = Field(None, description=AS_OF)
 
 
 class ListRequest(_Request):
@@ -61,12 +63,18 @@ class ListRequest(_Request):
     filters: dict[str, Any] | None = None
     limit: int = 100
     top_k: int | None = None
+    as_of: str | None = Field(None, description=AS_OF)
 
 
 class UpdateRequest(_Request):
     data: str | None = Field(None, description="The new text of the memory.")
     text: str | None = Field(None, description="Same as data (mem0's platform spelling).")
     metadata: dict[str, Any] | None = None
+    timestamp: str | float | None = Field(
+        None,
+        description="When the change became true (ISO 8601 or Unix): the old text stays valid until then. "
+        "Without it the update corrects the memory in place.",
+    )
 
 
 class ResetRequest(_Request):
@@ -109,6 +117,8 @@ class MemoryItem(_Response):
     actor_id: str | None = None
     role: str | None = None
     expiration_date: str | None = None
+    valid_from: str | None = None
+    invalid_at: str | None = None
     score: float | None = None
 
 
@@ -127,6 +137,22 @@ class HistoryEntry(_Response):
     is_deleted: bool
     actor_id: str | None
     role: str | None
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+
+
+class EpisodeItem(_Response):
+    id: str
+    role: str
+    name: str | None
+    content: str
+    created_at: str
+    position: int
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+    actor_id: str | None = None
 
 
 class Message(_Response):
@@ -158,3 +184,35 @@ class KeyCreated(KeyView):
 class Health(_Response):
     status: Literal["ok"]
     version: str
+
+
+# -- browsing (the dashboard) ------------------------------------------------------------------
+
+
+class BrowseRequest(_Request):
+    user_id: ScopeId = None
+    agent_id: ScopeId = None
+    run_id: ScopeId = None
+    actor_id: ScopeId = None
+    filters: dict[str, Any] | None = None
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+    sort: Literal["created_at", "updated_at", "memory"] = "created_at"
+    order: Literal["asc", "desc"] = "desc"
+    as_of: str | None = Field(None, description=AS_OF)
+
+
+class MemoryPage(MemoryList):
+    total: int = Field(description="How many memories match, across every page.")
+    offset: int
+    limit: int
+
+
+class ScopeView(_Response):
+    kind: Literal["user_id", "agent_id", "run_id"]
+    id: str
+    count: int
+
+
+class ScopeList(_Response):
+    results: list[ScopeView]

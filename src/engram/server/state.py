@@ -54,6 +54,9 @@ class ServerSettings:
     job_poll_s: float = 1.0  # how often idle workers look for jobs another process queued
     job_stale_after_s: float = 60.0  # a running job whose worker stopped beating this long has failed
     job_retention_s: float = 7 * 24 * 3600.0  # finished jobs are deleted this long after they finish
+    # Projects whose store is given rather than derived (`engram ui` serves the embedded store this way):
+    # project -> a vector_store config, {"provider": ..., "config": {...}}.
+    project_stores: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServerSettings:

@@ -1,7 +1,7 @@
 """The Store protocol: everything engram keeps, behind one interface.
 
-A store holds memories with their vectors and keyword index, the history of
-every change, and the recent-message window. Writes happen only inside
+A store holds memories with their vectors and keyword index, their earlier
+versions, the history of every change, and the episodes (messages) they came from. Writes happen only inside
 ``with store.transaction():``; nested transactions join the outer one, so a
 verb's whole write (memory + vector + keyword index + history) commits or rolls
 back as one. LLM and embedding calls happen before a transaction opens.
@@ -130,11 +130,17 @@ class Store(Protocol):
         """Newest first."""
         ...
 
-    def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]: ...
+    def find_by_hash(self, scope: Scope, hashes: Sequence[str]) -> dict[str, MemoryRecord]:
+        """The scope's current (not retracted) memories with these hashes, by hash."""
+        ...
 
     def get_memories(self, memory_ids: Sequence[str], as_of: datetime | None = None) -> dict[str, MemoryRecord]:
         """The memories with these ids, by id; unknown ids are left out. With ``as_of``, each as the
         version valid then (ids with none are left out)."""
+        ...
+
+    def list_versions(self, memory_id: str) -> list[MemoryRecord]:
+        """The earlier versions of a memory (not the current row), oldest first."""
         ...
 
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
@@ -171,6 +177,16 @@ class Store(Protocol):
         ...
 
     def count_memories(self, query: Query) -> int: ...
+
+    # -- browsing (the dashboard) ----------------------------------------------------
+    def list_scopes(self, now: datetime | None) -> list[ScopeCount]:
+        """Every user, agent and run id with how many current memories it holds (not retracted, not
+        expired at ``now``), ordered by kind then id."""
+        ...
+
+    def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
+        """One page of the query's memories in the page's order (ties broken by insertion order)."""
+        ...
 
 
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -334,3 +350,51 @@ def check_same_embedder(stored: dict[str, str], model_name: str, dimension: int,
             f"but this Memory uses {model_name!r} ({dimension} dimensions). "
             f"Configure the same embedder, or {remedy}."
         )
+
+
+# -- browsing -------------------------------------------------------------------------------
+
+SCOPE_KINDS = ("user_id", "agent_id", "run_id")
+"""The ids a scope is listed by (the actor is a speaker inside a scope, not an owner)."""
+
+SORT_COLUMNS = {
+    "created_at": "created_at",
+    "updated_at": "COALESCE(updated_at, created_at)",  # never-updated memories sort by when they were made
+    "memory": "memory",
+}
+"""What a page may be sorted by, and the SQL each backend orders by (text in code-point order on both)."""
+
+
+@dataclass(frozen=True)
+class ScopeCount:
+    kind: str  # one of SCOPE_KINDS
+    id: str
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "count": self.count}
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which slice of a query's memories to read, in which order."""
+
+    limit: int
+    offset: int = 0
+    sort: str = "created_at"  # a key of SORT_COLUMNS
+    descending: bool = True
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORT_COLUMNS:
+            raise StorageError(f"cannot sort by {self.sort!r}: use one of {', '.join(SORT_COLUMNS)}")
+
+    def order_sql(self, text_collation: str = "", ties: tuple[str, ...] = ("pk",)) -> str:
+        """The ORDER BY clause; ``text_collation`` makes a backend compare text by code point, and
+        ``ties`` are the columns that order equal keys (insertion order in ``memories``)."""
+        direction = "DESC" if self.descending else "ASC"
+        column = SORT_COLUMNS[self.sort] + (text_collation if self.sort == "memory" else "")
+        return ", ".join(f"{key} {direction}" for key in (column, *ties))
+
+
+AS_OF_TIES = ("valid_from", "id")
+"""What orders equal keys when a page mixes memories and earlier versions (which have no ``pk``)."""

@@ -41,11 +41,15 @@ import numpy as np
 from engram.errors import ConfigError, StorageError
 from engram.models import Episode, HistoryRecord, MemoryRecord, Scope
 from engram.storage.base import (
+    AS_OF_TIES,
     EPISODE_COLUMNS,
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
+    SCOPE_KINDS,
     VERSION_COLUMNS,
+    Page,
     Query,
+    ScopeCount,
     StoredMessage,
     Vector,
     check_same_embedder,
@@ -216,7 +220,17 @@ def _add_versions_and_episodes(conn: psycopg.Connection[Any]) -> None:
     conn.execute("DROP TABLE messages")
 
 
-MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [_create_tables, _add_versions_and_episodes]
+def _add_scope_time_indexes(conn: psycopg.Connection[Any]) -> None:
+    """A scope's memories newest first (get_all, the dashboard's table) read from an index, not a sort."""
+    for column in ("user_id", "agent_id", "run_id"):
+        conn.execute(f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, created_at)")
+
+
+MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
+    _create_tables,
+    _add_versions_and_episodes,
+    _add_scope_time_indexes,
+]
 """Append new migrations (the graph tables will be the next); never edit or reorder shipped ones."""
 
 
@@ -443,7 +457,12 @@ class PostgresStore:
     # -- writes ------------------------------------------------------------------------------
 
     def insert_memory(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
-        self.insert_memories([(record, vector, index_text)])
+        with self._transactional() as conn:
+            conn.execute(
+                f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding, search_text) "
+                f"VALUES ({placeholders(MEMORY_COLUMNS, '%s')}, %b, %s)",
+                (*_record_values(record), _VectorArg(vector), index_text),
+            )
 
     def insert_memories(self, rows: Sequence[tuple[MemoryRecord, Vector, str]]) -> None:
         """Insert many memories in one round trip per batch (bulk loads, imports)."""
@@ -625,6 +644,14 @@ class PostgresStore:
             found.setdefault(record.id, record)
         return found
 
+    def list_versions(self, memory_id: str) -> list[MemoryRecord]:
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE memory_id = %s ORDER BY valid_from, pk",
+                (memory_id,),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
         if limit <= 0:
             return []
@@ -751,6 +778,42 @@ class PostgresStore:
         for episode_id, memory_id in rows:
             found.setdefault(episode_id, []).append(memory_id)
         return found
+
+    # -- browsing (the dashboard) --------------------------------------------------------
+
+    def list_scopes(self, now: datetime | None) -> list[ScopeCount]:
+        live = "expiration_date IS NULL OR expiration_date > %s" if now is not None else "true"
+        parts = [
+            f"SELECT '{kind}', {kind}, count(*) FROM memories "
+            f"WHERE {kind} IS NOT NULL AND invalid_at IS NULL AND ({live}) GROUP BY {kind}"
+            for kind in SCOPE_KINDS
+        ]
+        params = [now] * len(SCOPE_KINDS) if now is not None else []
+        with self._connection() as conn:
+            # text ordered by code point ("C"), as SQLite orders it
+            rows = conn.execute(
+                f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS scopes (kind, id, n) "
+                'ORDER BY kind, id COLLATE "C"',
+                params,
+            ).fetchall()
+        return [ScopeCount(kind, scope_id, int(count)) for kind, scope_id, count in rows]
+
+    def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
+        where, params = _query_sql(query)
+        if query.as_of is None:
+            order = page.order_sql(text_collation=' COLLATE "C"')
+            statement = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s"
+        else:  # the memories and earlier versions valid then, as list_memories reads them
+            order = page.order_sql(text_collation=' COLLATE "C"', ties=AS_OF_TIES)
+            statement = (
+                f"SELECT * FROM (SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} UNION ALL "
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE {where}) AS page "
+                f"ORDER BY {order} LIMIT %s OFFSET %s"
+            )
+            params = params + params
+        with self._connection() as conn:
+            rows = conn.execute(statement, (*params, page.limit, page.offset)).fetchall()
+        return [_record(row) for row in rows]
 
 
 # -- errors ----------------------------------------------------------------------------------

