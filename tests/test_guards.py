@@ -14,6 +14,7 @@ from engram.pipeline.guards import (
     MAX_SOURCES,
     SUBJECT_THRESHOLD,
     about_another_person,
+    forget_requests_in,
     subject_similarity,
     verified_sources,
 )
@@ -153,3 +154,21 @@ def test_a_summary_fact_does_not_claim_every_turn(smart_memory: Memory, scripted
     scripted.answers = [answer([{"text": "User adopted a cat called Miso", "sources": list(range(9))}])]
     smart_memory.add(messages, user_id="u")
     assert smart_memory.get_all(user_id="u")["results"][0]["metadata"]["source_ids"] == ["D1:8"]
+
+
+def test_a_forget_request_the_model_missed_is_found_in_the_users_words(
+    smart_memory: Memory, scripted: ScriptedLLM
+) -> None:
+    scripted.answers = [answer([{"text": "User's passport number is X9931", "sources": [0]}])]
+    smart_memory.add("My passport number is X9931.", user_id="u")
+    scripted.answers = [answer([])]  # no "forget" in the answer
+    smart_memory.add("Please forget my passport number, the trip is off.", user_id="u")
+    assert stored(smart_memory) == []
+
+
+def test_reminders_are_not_forget_requests() -> None:
+    assert forget_requests_in(["Don't forget to water the plants.", "Forget it.", "I forgot my keys"]) == []
+    assert forget_requests_in(["Please delete my old address and the card details, thanks."]) == [
+        "my old address",
+        "the card details",
+    ]

@@ -41,6 +41,7 @@ from engram.pipeline.guards import (
     FORGET_THRESHOLD,
     SUBJECT_THRESHOLD,
     forget_matrix,
+    forget_requests_in,
     subject_matrix,
     subject_text,
     verified_sources,
@@ -367,7 +368,10 @@ class Memory:
         facts = [replace(f, sources=verified_sources(f.text, f.sources, said)) for f in extraction.facts]
         decisions = extraction.decisions or [None] * len(facts)
 
-        forgotten, keep = self._forget_targets(extraction.forget, facts, draft)
+        # The user's own words name a forget request too, in case the model missed it.
+        said_by_user = [turn.content for turn in spoken if turn.role == "user"]
+        requests = list(dict.fromkeys([*extraction.forget, *forget_requests_in(said_by_user)]))
+        forgotten, keep = self._forget_targets(requests, facts, draft)
         # A fact whose exact text is already stored needs no decision: it is a NONE.
         hashes = [memory_hash(fact.text) for fact in facts]
         known = self.store.find_by_hash(draft.scope.owner_only(), hashes)

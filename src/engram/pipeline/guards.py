@@ -102,6 +102,26 @@ def forget_matrix(embedder: Embedder, requests: Sequence[str], texts: Sequence[s
     return scores
 
 
+# "please forget my passport number", "delete what I said about Tom": what follows the verb is
+# what to forget. "Don't forget to ..." and "forget it" are reminders or dismissals, not requests.
+_FORGET_REQUEST = re.compile(
+    r"(?<!n't )(?<!not )\b(?:forget|delete|erase|remove|wipe)\s+(?!to\b|it\b|that\b\s*[.!?]|about it\b)"
+    r"(?:(?:about|everything about|what i (?:said|told you) about|all)\s+)?(?P<what>[^.!?\n]{3,80})",
+    re.IGNORECASE,
+)
+
+
+def forget_requests_in(texts: Sequence[str]) -> list[str]:
+    """What the user's own words ask to forget, found without the LLM: a small model often
+    misses the request, and a missed request leaves the fact current."""
+    found = []
+    for text in texts:
+        for match in _FORGET_REQUEST.finditer(text):
+            what = re.split(r"[,;:]|\b(?:but|because|since|so|please|thanks)\b", match["what"], maxsplit=1)[0]
+            found += [part.strip() for part in re.split(r"\band\b", what) if content_words(part)]
+    return found
+
+
 def content_words(text: str) -> set[str]:
     """Lower-cased words that carry content, cut to 5 letters so "moved"/"moving" meet."""
     return {w.lower()[:5] for w in _WORD.findall(text) if w.lower() not in _STOPWORDS and len(w) > 2}
@@ -124,6 +144,7 @@ __all__ = [
     "about_another_person",
     "content_words",
     "forget_matrix",
+    "forget_requests_in",
     "subject_matrix",
     "subject_similarity",
     "subject_text",
