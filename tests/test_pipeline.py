@@ -1,12 +1,15 @@
 """add(infer=True): extraction, reconciliation and the safety checks around the LLM's answers.
 
-The LLM is a ScriptedLLM that replays canned answers in order: first the fact
-extraction, then (when existing memories are similar) the reconciliation.
+The LLM is a ScriptedLLM that replays canned answers in order. By default one call per
+add extracts the facts and, when stored memories are near the messages, decides for each
+fact what it does to them. With a custom extraction or update prompt the extraction and
+the decisions are two calls (``two_call_memory``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,13 @@ def facts(*texts: str) -> str:
 
 def decisions(*items: dict[str, Any]) -> str:
     return json.dumps({"decisions": list(items)})
+
+
+def decided(*items: tuple[str, str, int | None]) -> str:
+    """A one-call answer: facts, each with its event and the small id of the memory it concerns."""
+    return json.dumps(
+        {"facts": [{"text": t, "sources": [0], "event": e, "memory": m} for t, e, m in items], "forget": []}
+    )
 
 
 def stored(memory: Memory, user: str = "u") -> list[str]:
@@ -42,13 +52,10 @@ def test_new_facts_are_added_without_a_second_llm_call(smart_memory: Memory, scr
     assert smart_memory.usage.calls == 1
 
 
-def test_a_changed_fact_updates_the_memory_and_keeps_its_history(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+def test_a_changed_fact_updates_the_memory_in_the_same_single_call(smart_memory: Memory, scripted: ScriptedLLM) -> None:
     scripted.answers = [facts("Lives in Paris")]
     memory_id = smart_memory.add("I live in Paris", user_id="u", timestamp="2023-01-01")["results"][0]["id"]
-    scripted.answers = [
-        facts("Lives in Berlin"),
-        decisions({"fact": 0, "event": "UPDATE", "memory_id": "0", "text": "Lives in Berlin"}),
-    ]
+    scripted.answers = [decided(("Lives in Berlin", "UPDATE", 0))]
     result = smart_memory.add("I moved to Berlin", user_id="u")
     assert result["results"] == [
         {"id": memory_id, "memory": "Lives in Berlin", "event": "UPDATE", "previous_memory": "Lives in Paris"}
@@ -56,37 +63,29 @@ def test_a_changed_fact_updates_the_memory_and_keeps_its_history(smart_memory: M
     item = smart_memory.get(memory_id)
     assert item is not None and item["created_at"].startswith("2023-01-01")
     assert [h["event"] for h in smart_memory.history(memory_id)] == ["ADD", "UPDATE"]
-    assert result["usage"]["calls"] == 2
+    assert result["usage"]["calls"] == 1
+    assert "[0] Lives in Paris" in scripted.calls[-1].messages[1]["content"]
 
 
 def test_the_llm_sees_small_ids_never_real_ones(smart_memory: Memory, scripted: ScriptedLLM) -> None:
     scripted.answers = [facts("Likes jazz")]
     real_id = smart_memory.add("I like jazz", user_id="u")["results"][0]["id"]
-    scripted.answers = [facts("Likes jazz a lot"), decisions({"fact": 0, "event": "NONE"})]
+    scripted.answers = [decided(("Likes jazz a lot", "NONE", 0))]
     smart_memory.add("I really like jazz", user_id="u")
     prompt = json.dumps(scripted.calls[-1].messages)
     assert real_id not in prompt
-    assert 'id \\"0\\": Likes jazz' in prompt
+    assert "[0] Likes jazz" in prompt
 
 
-def test_a_contradiction_deletes_the_targeted_memory(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+def test_a_contradiction_retracts_the_targeted_memory(smart_memory: Memory, scripted: ScriptedLLM) -> None:
     scripted.answers = [facts("Likes steak", "Plays chess")]
     smart_memory.add("I like steak and chess", user_id="u")
     scripted.answers = [
-        facts("No longer eats steak"),
-        lambda messages: _delete_matching("Likes steak", messages),
+        lambda messages: decided(("No longer eats steak", "DELETE", _small_id("Likes steak", messages)))
     ]
     result = smart_memory.add("I don't eat steak anymore", user_id="u")
     assert [(r["memory"], r["event"]) for r in result["results"]] == [("Likes steak", "DELETE")]
     assert stored(smart_memory) == ["Plays chess"]
-
-
-def _delete_matching(text: str, messages: list[dict[str, Any]]) -> str:
-    """Answer DELETE for the small id the prompt gives ``text``."""
-    for line in messages[-1]["content"].splitlines():
-        if line.endswith(f": {text}"):
-            return decisions({"fact": 0, "event": "DELETE", "memory_id": line.split('"')[1]})
-    raise AssertionError(f"{text!r} was not shown to the LLM")
 
 
 def test_an_exact_duplicate_fact_skips_the_reconcile_call(smart_memory: Memory, scripted: ScriptedLLM) -> None:
@@ -95,7 +94,7 @@ def test_an_exact_duplicate_fact_skips_the_reconcile_call(smart_memory: Memory, 
     scripted.answers = [facts("Has a dog named Rex")]
     result = smart_memory.add("Rex is my dog", user_id="u")
     assert [r["event"] for r in result["results"]] == ["NONE"]
-    assert len(scripted.calls) == 2  # two extractions, no reconciliation
+    assert len(scripted.calls) == 2  # one call per add
     assert stored(smart_memory) == ["Has a dog named Rex"]
 
 
@@ -139,6 +138,65 @@ def two_memories(smart_memory: Memory, scripted: ScriptedLLM) -> Memory:
     return smart_memory
 
 
+ONE_CALL_ANSWERS = {
+    "unknown small id": decided(("Plays tennis every week", "DELETE", 7)),
+    "no id": decided(("Plays tennis every week", "DELETE", None)),
+    "unknown event": json.dumps({"facts": [{"text": "Plays tennis", "event": "DESTROY", "memory": 0}]}),
+    "string id": json.dumps({"facts": [{"text": "Plays tennis", "event": "DELETE", "memory": "tennis"}]}),
+    "truncated": '{"facts": [{"text": "Plays tennis every week", "event": "DELETE", "memo',
+    "prose only": "Both memories look outdated, I would delete them.",
+    "fenced think": '<think>delete all?</think>```json\n{"facts": []}\n```',
+    "mem0 format": json.dumps({"memory": [{"id": "0", "text": "Likes tennis", "event": "DELETE"}]}),
+    "off-subject delete": decided(("Owns a red bike", "DELETE", 1)),
+}
+
+
+@pytest.mark.parametrize("answer", ONE_CALL_ANSWERS.values(), ids=ONE_CALL_ANSWERS.keys())
+def test_no_answer_retracts_a_memory_it_did_not_clearly_target(
+    two_memories: Memory, scripted: ScriptedLLM, answer: str
+) -> None:
+    scripted.answers = [answer]
+    two_memories.add("I play tennis every week and I have a red bike", user_id="u")
+    assert {"Likes tennis", "Works as a nurse"} <= set(stored(two_memories))
+
+
+def test_an_update_of_an_unknown_id_becomes_an_add(two_memories: Memory, scripted: ScriptedLLM) -> None:
+    scripted.answers = [decided(("Plays tennis every week", "UPDATE", 42))]
+    result = two_memories.add("I play tennis weekly", user_id="u")
+    assert [(r["memory"], r["event"]) for r in result["results"]] == [("Plays tennis every week", "ADD")]
+    assert "warnings" in result
+    assert stored(two_memories) == ["Likes tennis", "Plays tennis every week", "Works as a nurse"]
+
+
+def test_a_fact_without_a_decision_is_added(two_memories: Memory, scripted: ScriptedLLM) -> None:
+    scripted.answers = [facts("Plays tennis every week")]  # no event: the model skipped the decision
+    two_memories.add("I play tennis weekly", user_id="u")
+    assert stored(two_memories) == ["Likes tennis", "Plays tennis every week", "Works as a nurse"]
+
+
+def test_an_unreadable_answer_changes_nothing_and_says_so(two_memories: Memory, scripted: ScriptedLLM) -> None:
+    scripted.answers = ["I'm sorry, I can't do that."]
+    result = two_memories.add("I play tennis every week", user_id="u")
+    assert result["results"] == []
+    assert any("no list of facts" in w for w in result["warnings"])
+    assert stored(two_memories) == ["Likes tennis", "Works as a nurse"]
+
+
+# -- the two-call path of custom prompts: extraction, then decisions ----------------------------
+
+
+@pytest.fixture
+def two_call_memory(tmp_path: Path, embedder: LocalMiniLM, scripted: ScriptedLLM) -> Iterator[Memory]:
+    config = {
+        "vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "two.db")}},
+        "custom_update_memory_prompt": "Decide for each new fact: ADD, UPDATE, DELETE or NONE.",
+    }
+    with Memory(config, embedder=embedder, llm=scripted) as memory:
+        scripted.answers = [facts("Likes tennis", "Works as a nurse")]
+        memory.add("I like tennis and I'm a nurse", user_id="u")
+        yield memory
+
+
 RECONCILE_ANSWERS = {
     "unknown small id": decisions({"fact": 0, "event": "DELETE", "memory_id": "7"}),
     "real-looking id": decisions({"fact": 0, "event": "DELETE", "memory_id": "2f1c0b5e-0000-4000-8000-000000000000"}),
@@ -154,55 +212,54 @@ RECONCILE_ANSWERS = {
 
 
 @pytest.mark.parametrize("answer", RECONCILE_ANSWERS.values(), ids=RECONCILE_ANSWERS.keys())
-def test_no_answer_deletes_a_memory_it_did_not_clearly_target(
-    two_memories: Memory, scripted: ScriptedLLM, answer: str
+def test_no_decision_retracts_a_memory_it_did_not_clearly_target(
+    two_call_memory: Memory, scripted: ScriptedLLM, answer: str
 ) -> None:
     scripted.answers = [facts("Plays tennis every week"), answer]
-    two_memories.add("I play tennis every week", user_id="u")
-    assert {"Likes tennis", "Works as a nurse"} <= set(stored(two_memories))
+    two_call_memory.add("I play tennis every week", user_id="u")
+    assert {"Likes tennis", "Works as a nurse"} <= set(stored(two_call_memory))
 
 
-def test_an_update_of_an_unknown_id_becomes_an_add(two_memories: Memory, scripted: ScriptedLLM) -> None:
-    scripted.answers = [
-        facts("Plays tennis every week"),
-        decisions({"fact": 0, "event": "UPDATE", "memory_id": "42", "text": "Plays tennis every week"}),
-    ]
-    result = two_memories.add("I play tennis weekly", user_id="u")
-    assert [(r["memory"], r["event"]) for r in result["results"]] == [("Plays tennis every week", "ADD")]
-    assert "warnings" in result
-    assert stored(two_memories) == ["Likes tennis", "Plays tennis every week", "Works as a nurse"]
-
-
-def test_an_update_that_changes_nothing_is_none(two_memories: Memory, scripted: ScriptedLLM) -> None:
+def test_two_calls_an_update_that_changes_nothing_is_none(two_call_memory: Memory, scripted: ScriptedLLM) -> None:
     scripted.answers = [
         facts("Enjoys tennis"),
         lambda messages: decisions(
             {
                 "fact": 0,
                 "event": "UPDATE",
-                "memory_id": _small_id("Likes tennis", messages),
+                "memory_id": _small_id_quoted("Likes tennis", messages),
                 "text": "Likes tennis",
             }
         ),
     ]
-    result = two_memories.add("tennis is fun", user_id="u")
+    result = two_call_memory.add("tennis is fun", user_id="u")
     assert [(r["memory"], r["event"]) for r in result["results"]] == [("Likes tennis", "NONE")]
+    assert result["usage"]["calls"] == 2
 
 
-def _small_id(text: str, messages: list[dict[str, Any]]) -> str:
+def test_two_calls_an_unreadable_decision_changes_nothing_and_says_so(
+    two_call_memory: Memory, scripted: ScriptedLLM
+) -> None:
+    scripted.answers = [facts("Plays tennis every week"), "I'm sorry, I can't do that."]
+    result = two_call_memory.add("I play tennis every week", user_id="u")
+    assert result["results"] == []
+    assert any("unreadable" in w for w in result["warnings"])
+
+
+def _small_id(text: str, messages: list[dict[str, Any]]) -> int:
+    """The small id the one-call prompt gives the memory ``text``."""
+    for line in messages[-1]["content"].splitlines():
+        if line.endswith(f"] {text}") and line.startswith("["):
+            return int(line[1 : line.index("]")])
+    raise AssertionError(f"{text!r} was not shown")
+
+
+def _small_id_quoted(text: str, messages: list[dict[str, Any]]) -> str:
+    """The small id the two-call decision prompt gives the memory ``text``."""
     for line in messages[-1]["content"].splitlines():
         if line.endswith(f": {text}"):
             return line.split('"')[1]
     raise AssertionError(f"{text!r} was not shown")
-
-
-def test_an_unreadable_reconcile_answer_changes_nothing_and_says_so(
-    two_memories: Memory, scripted: ScriptedLLM
-) -> None:
-    scripted.answers = [facts("Plays tennis every week"), "I'm sorry, I can't do that."]
-    result = two_memories.add("I play tennis every week", user_id="u")
-    assert result["results"] == []
-    assert any("unreadable" in w for w in result["warnings"])
 
 
 # -- prompts, dates, sources ---------------------------------------------------------------------

@@ -136,19 +136,13 @@ def test_inferred_add_update_delete(memory_factory: MemoryFactory) -> None:
     [added] = m.add("I like green tea", user_id="u", timestamp=DAY)["results"]
     assert added["event"] == "ADD"
 
-    llm.answers = [
-        '{"facts": [{"text": "Likes green tea with honey"}]}',
-        '{"decisions": [{"fact": 0, "event": "UPDATE", "memory_id": "0", '
-        '"text": "Likes green tea with honey"}]}',
-    ]
-    [updated] = m.add("green tea, with honey please", user_id="u", timestamp=DAY)["results"]
+    # One call extracts the fact and decides against the memories near the message.
+    llm.answers = ['{"facts": [{"text": "Likes green tea with honey", "event": "UPDATE", "memory": 0}]}']
+    [updated] = m.add("I like green tea, with honey please", user_id="u", timestamp=DAY)["results"]
     assert (updated["event"], updated["id"]) == ("UPDATE", added["id"])
 
-    llm.answers = [
-        '{"facts": [{"text": "No longer likes green tea"}]}',
-        '{"decisions": [{"fact": 0, "event": "DELETE", "memory_id": "0"}]}',
-    ]
-    [deleted] = m.add("I stopped drinking green tea", user_id="u", timestamp=DAY)["results"]
+    llm.answers = ['{"facts": [{"text": "No longer likes green tea", "event": "DELETE", "memory": 0}]}']
+    [deleted] = m.add("I no longer like green tea", user_id="u", timestamp=DAY)["results"]
     assert (deleted["event"], deleted["id"]) == ("DELETE", added["id"])
     assert m.get_all(user_id="u")["results"] == []
     assert [h["event"] for h in m.history(added["id"])] == ["ADD", "UPDATE", "DELETE"]

@@ -47,7 +47,8 @@ def llm() -> ScriptedLLM:
 
 @pytest.fixture
 def m(memory_factory: MemoryFactory, llm: ScriptedLLM) -> Memory:
-    return memory_factory(llm=llm)
+    # A custom update prompt keeps extraction and decisions in two calls, the shape these scripts answer.
+    return memory_factory(llm=llm, custom_update_memory_prompt="Decide ADD, UPDATE, DELETE or NONE per fact.")
 
 
 def texts(result: dict[str, Any]) -> list[str]:

@@ -56,6 +56,22 @@ def eval_locomo(args: argparse.Namespace) -> None:
     print(f"Results, plots and the checkpoint are in {run.out_dir}")
 
 
+def eval_updates(args: argparse.Namespace) -> None:
+    from engram.eval.updates import RESULTS_MD, run_updates
+
+    scenarios = [s.strip() for s in (args.scenarios or "").split(",") if s.strip()]
+    run = run_updates(
+        args.path,
+        args.out,
+        infer=args.infer,
+        scenarios=scenarios or None,
+        progress=not args.quiet,
+        config=_load_config(args.config),
+    )
+    print((run.out_dir / RESULTS_MD).read_text(encoding="utf-8"))
+    print(f"Results, the plot and the checkpoint are in {run.out_dir}")
+
+
 def _add_eval_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate = commands.add_parser("eval", help="measure retrieval and answers on a benchmark")
     benchmarks = evaluate.add_subparsers(dest="benchmark", required=True)
@@ -71,6 +87,24 @@ def _add_eval_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     locomo.add_argument("--config", help="a Memory config file (JSON): the LLM, the embedder...")
     locomo.add_argument("--quiet", action="store_true", help="no progress bar")
     locomo.set_defaults(run=eval_locomo)
+
+    updates = benchmarks.add_parser(
+        "updates", help="memory-updates scenarios (JSON): does memory stay correct as facts change?"
+    )
+    updates.add_argument("path", help="the memory-updates JSON file")
+    updates.add_argument(
+        "--out", default="updates-eval", help="output folder; run again to resume (default: %(default)s)"
+    )
+    updates.add_argument("--scenarios", help="comma-separated scenario ids (default: all)")
+    updates.add_argument(
+        "--infer",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="extract and reconcile facts with the LLM (default), or keep messages verbatim (--no-infer)",
+    )
+    updates.add_argument("--config", help="a Memory config file (JSON): the LLM, the embedder...")
+    updates.add_argument("--quiet", action="store_true", help="no progress bar")
+    updates.set_defaults(run=eval_updates)
 
 
 def _load_config(path: str | None) -> dict[str, Any] | None:
@@ -140,9 +174,7 @@ def keys(args: argparse.Namespace) -> None:
 def mcp(args: argparse.Namespace) -> None:
     from engram.mcp import build_mcp_server, memory_for_mcp
 
-    memory = memory_for_mcp(
-        config=_load_config(args.config), server_url=args.server_url, api_key=args.api_key
-    )
+    memory = memory_for_mcp(config=_load_config(args.config), server_url=args.server_url, api_key=args.api_key)
     server = build_mcp_server(memory, user_id=args.user_id, agent_id=args.agent_id)
     if args.transport == "stdio":
         server.run("stdio")
@@ -249,4 +281,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

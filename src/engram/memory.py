@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 import threading
 import uuid
@@ -49,8 +50,17 @@ from engram.models import (
     memory_hash,
     utcnow,
 )
-from engram.pipeline.extract import Fact, extract_facts
+from engram.pipeline.extract import Fact, extract_and_decide, extract_facts
 from engram.pipeline.graph import GraphExtraction, Mention, entity_recogniser
+from engram.pipeline.guards import (
+    FORGET_THRESHOLD,
+    SUBJECT_THRESHOLD,
+    forget_matrix,
+    forget_requests_in,
+    subject_matrix,
+    subject_text,
+    verified_sources,
+)
 from engram.pipeline.parsing import parse_json_answer
 from engram.pipeline.prompts import (
     PROCEDURAL_SUMMARY_PROMPT,
@@ -75,8 +85,12 @@ from engram.storage.filters import Filter, check_metadata_key, normalise_time, p
 from engram.validation import check_input
 
 PROCEDURAL_MEMORY = "procedural_memory"
-SIMILAR_PER_FACT = 5  # existing memories shown to the LLM for each new fact
+SIMILAR_PER_FACT = 5  # existing memories shown to the LLM for each new fact (two-call path)
 SIMILARITY_FLOOR = 0.2  # below this cosine an existing memory is unrelated to a fact
+NEIGHBOURS_PER_SENTENCE = 3  # one-call path: memories near each sentence of the messages
+NEIGHBOUR_FLOOR = 0.3  # sentence-to-memory cosine below which a memory is not shown
+MAX_SHOWN = 12  # memories shown to the LLM in one call
+FORGET_CANDIDATES = 10  # memories compared with each forget request
 MAX_LIMIT = 10_000
 MAX_PAGE = 1_000  # memories on one page of `browse`
 DELETE_BATCH = 1_000  # memories deleted per transaction by delete_all
@@ -426,7 +440,15 @@ class Memory:
     def _plan_inferred(
         self, turns: list[Message], draft: _Draft, custom_prompt: str | None
     ) -> tuple[_WritePlan, Usage, list[str]]:
-        """infer=True: describe images, extract facts, compare them with similar memories, decide."""
+        """infer=True: describe images, then extract facts and decide what they change.
+
+        The memories near the incoming messages are found first, so that one LLM call extracts
+        the facts and decides, for each, ADD / UPDATE / DELETE / NONE against them. A custom
+        extraction or update prompt is written for a call of its own: then the facts are
+        extracted first and decided in a second call, against the memories near each fact.
+        Code checks every decision (``pipeline.reconcile``, ``pipeline.guards``) before it
+        becomes part of the plan.
+        """
         llm = self.llm
         turns, usage, warnings = describe_images(llm, turns)
         spoken = [turn for turn in turns if turn.content]  # fact sources index into this list
@@ -434,37 +456,76 @@ class Memory:
             Message(m.role, m.content, m.name)
             for m in self.store.recent_messages(draft.scope, self.config.recent_messages)
         ]
-        extraction = extract_facts(
-            llm,
-            spoken,
-            context=context,
-            reference_time=draft.created_at,
-            custom_prompt=custom_prompt or self.config.custom_fact_extraction_prompt,
-            graph=self.graph_settings is not None,
-            self_name=_self_name(spoken, draft.scope),
-        )
-        usage, warnings = usage + extraction.usage.tagged("extract"), warnings + list(extraction.warnings)
-        # A fact whose exact text is already stored needs no LLM decision: it is a NONE.
-        hashes = [memory_hash(fact.text) for fact in extraction.facts]
+        extraction_prompt = custom_prompt or self.config.custom_fact_extraction_prompt
+        two_calls = bool(extraction_prompt or self.config.custom_update_memory_prompt)
+        shown: list[MemoryRecord] = []
+        graph_on = self.graph_settings is not None
+        if two_calls:
+            extraction = extract_facts(
+                llm,
+                spoken,
+                context=context,
+                reference_time=draft.created_at,
+                custom_prompt=extraction_prompt,
+                graph=graph_on,
+                self_name=_self_name(spoken, draft.scope),
+            )
+            usage = usage + extraction.usage.tagged("extract")
+        else:
+            shown = self._neighbours_of(spoken, draft)
+            extraction = extract_and_decide(
+                llm,
+                spoken,
+                context=context,
+                reference_time=draft.created_at,
+                existing=[r.memory for r in shown],
+                graph=graph_on,
+                self_name=_self_name(spoken, draft.scope),
+            )
+            usage = usage + extraction.usage.tagged("extract+decide" if shown else "extract")
+        warnings += extraction.warnings
+        said = [turn.content for turn in spoken]
+        facts = [replace(f, sources=verified_sources(f.text, f.sources, said)) for f in extraction.facts]
+        decisions = extraction.decisions or [None] * len(facts)
+
+        # The user's own words name a forget request too, in case the model missed it.
+        said_by_user = [turn.content for turn in spoken if turn.role == "user"]
+        requests = list(dict.fromkeys([*extraction.forget, *forget_requests_in(said_by_user)]))
+        forgotten, keep = self._forget_targets(requests, facts, draft)
+        # A fact whose exact text is already stored needs no decision: it is a NONE.
+        hashes = [memory_hash(fact.text) for fact in facts]
         known = self.store.find_by_hash(draft.scope.owner_only(), hashes)
         plan = _WritePlan(unchanged=[known[h] for h in dict.fromkeys(hashes) if h in known])
         plan.extracted_graph = extraction.graph
-        facts = [fact for fact, h in zip(extraction.facts, hashes, strict=True) if h not in known]
-        if not facts:
-            return plan, usage, warnings
+        new = [i for i, h in enumerate(hashes) if h not in known and keep[i]]
+        facts, decisions = [facts[i] for i in new], [decisions[i] for i in new]
 
-        shown, neighbours = self._similar_memories(facts, draft)
-        if not shown:  # nothing to compare with: every fact is an ADD, no LLM call needed
-            actions = [Action(Event.ADD, fact, fact.text) for fact in facts]
-        else:
-            completion = llm.complete(
-                reconcile_messages(facts, shown, self.config.custom_update_memory_prompt),
-                json_schema=RECONCILE_SCHEMA,
-            )
-            usage = usage + completion.usage.tagged("reconcile")
-            actions, more = plan_actions(facts, shown, parse_json_answer(completion.text), neighbours)
+        answer: Any = None
+        near: list[set[int]] | None = None  # two calls: a fact may change only its own neighbours
+        if facts and two_calls:
+            shown, near = self._similar_memories(facts, draft)
+            if shown:
+                completion = llm.complete(
+                    reconcile_messages(facts, shown, self.config.custom_update_memory_prompt),
+                    json_schema=RECONCILE_SCHEMA,
+                )
+                usage = usage + completion.usage.tagged("reconcile")
+                answer = parse_json_answer(completion.text)
+        elif facts and shown:
+            # In one call, a fact the model gave no decision is new information: an ADD.
+            answer = {
+                "decisions": [{**(decision or {"event": "ADD"}), "fact": i} for i, decision in enumerate(decisions)]
+            }
+        if answer is not None or (facts and shown and two_calls):
+            allowed = self._same_subject(facts, shown)
+            if near is not None:
+                allowed = [a & n for a, n in zip(allowed, near, strict=True)]
+            actions, more = plan_actions(facts, shown, answer, allowed)
             warnings += more
+        else:  # nothing to compare with: every fact is an ADD
+            actions = [Action(Event.ADD, fact, fact.text) for fact in facts]
         self._fill_plan(plan, actions, spoken, draft)
+        self._retract(plan, forgotten)
         return plan, usage, warnings
 
     def _plan_procedural(
@@ -515,16 +576,17 @@ class Memory:
         updates: list[tuple[MemoryRecord, MemoryRecord]] = []  # old, new: embedded in one batch below
         for action in actions:
             sources = _sources_of(action.fact, turns)
+            dated = action.fact.valid_from if action.fact else None
             if action.event == Event.ADD and action.text:
-                adds.append(draft.record(action.text, role=None, sources=sources))
+                adds.append(draft.record(action.text, role=None, sources=sources, valid_from=dated))
             elif action.event == Event.UPDATE and action.target and action.text:
                 new = replace(
                     action.target,
                     memory=action.text,
                     hash=memory_hash(action.text),
                     updated_at=draft.created_at,
-                    valid_from=draft.created_at,  # when the new text became true: this add
                     metadata={**action.target.metadata, **draft.metadata},
+                    valid_from=dated or draft.created_at,  # when the new text became true
                 )
                 draft.link(new.id, sources)
                 updates.append((action.target, new))
@@ -900,6 +962,59 @@ class Memory:
 
         return import_jsonl(self, Path(path), progress=progress).as_dict()
 
+    # -- the guards of infer=True --------------------------------------------------------------
+
+    def _neighbours_of(self, turns: list[Message], draft: _Draft) -> list[MemoryRecord]:
+        """The stored memories nearest to what the incoming messages say, best first.
+
+        Each sentence is a query of its own: a message often holds several facts, and a whole
+        message is close to none of their memories.
+        """
+        sentences = list(dict.fromkeys(s for turn in turns for s in _sentences(turn.content)))
+        if not sentences:
+            return []
+        query = Query(draft.scope.owner_only(), None, utcnow())
+        best: dict[str, float] = {}
+        for vector in self.embedder.embed_batch(sentences, purpose="query"):
+            for memory_id, score in self.store.vector_search(query, vector, NEIGHBOURS_PER_SENTENCE):
+                if score >= NEIGHBOUR_FLOOR and score > best.get(memory_id, -1.0):
+                    best[memory_id] = score
+        ranked = sorted(best, key=lambda memory_id: -best[memory_id])[:MAX_SHOWN]
+        records = self.store.get_memories(ranked)
+        return [records[memory_id] for memory_id in ranked if memory_id in records]
+
+    def _same_subject(self, facts: list[Fact], shown: list[MemoryRecord]) -> list[set[int]]:
+        """For each fact, the shown memories it may replace or retract: those on its subject."""
+        scores = subject_matrix(self.embedder, [r.memory for r in shown], [f.text for f in facts])
+        return [{j for j in range(len(shown)) if scores[i, j] >= SUBJECT_THRESHOLD} for i in range(len(facts))]
+
+    def _forget_targets(
+        self, requests: list[str], facts: list[Fact], draft: _Draft
+    ) -> tuple[list[MemoryRecord], list[bool]]:
+        """What the user asked to forget: the current memories that match a request, and for
+        each new fact whether it may be kept (a fact matching a request is not stored)."""
+        if not requests:
+            return [], [True] * len(facts)
+        query = Query(draft.scope.owner_only(), None, utcnow())
+        vectors = self.embedder.embed_batch([subject_text(r) for r in requests], purpose="query")
+        ids = list(dict.fromkeys(m for v in vectors for m, _ in self.store.vector_search(query, v, FORGET_CANDIDATES)))
+        records = self.store.get_memories(ids)
+        candidates = [records[m] for m in ids if m in records]
+        scores = forget_matrix(self.embedder, requests, [r.memory for r in candidates])
+        targets = [r for j, r in enumerate(candidates) if scores[:, j].max() >= FORGET_THRESHOLD]
+        fact_scores = forget_matrix(self.embedder, requests, [f.text for f in facts])
+        keep = [not facts or bool(fact_scores[:, i].max() < FORGET_THRESHOLD) for i in range(len(facts))]
+        return targets, keep
+
+    @staticmethod
+    def _retract(plan: _WritePlan, targets: list[MemoryRecord]) -> None:
+        """Retract what the user asked to forget, whatever else the plan did to it."""
+        ids = {r.id for r in targets}
+        plan.updates = [(old, new, vector) for old, new, vector in plan.updates if old.id not in ids]
+        plan.unchanged = [r for r in plan.unchanged if r.id not in ids]
+        already = {r.id for r in plan.deletes}
+        plan.deletes += [r for r in targets if r.id not in already]
+
 
 # -- building blocks ---------------------------------------------------------------------------
 
@@ -967,6 +1082,13 @@ def _self_name(turns: Sequence[Message], scope: Scope) -> str | None:
     """Who "I" is in a conversation: the one named user speaker, else the scope's user."""
     names = {turn.name for turn in turns if turn.role == "user" and turn.name}
     return names.pop() if len(names) == 1 else scope.user_id
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _sentences(text: str) -> list[str]:
+    return [part.strip() for part in _SENTENCE_END.split(text) if len(part.strip()) > 2]
 
 
 def _embedder_from(config: MemoryConfig) -> Embedder:

@@ -1,7 +1,7 @@
 """Memory.add(infer=True) through a wire-level fake of the OpenAI API.
 
-The fake answers like a model would, by reading the request: the fact-extraction
-prompt gets facts, the reconcile prompt gets decisions, an image gets a
+The fake answers like a model would, by reading the request: the memory prompt gets
+facts (with a decision each when existing memories are shown), an image gets a
 description. Everything between Memory and the socket is the real code.
 """
 
@@ -30,36 +30,24 @@ def fake_openai(request: Request) -> Response:
     user = messages[-1]["content"]
     if isinstance(user, list):  # an image to describe
         answer = "A ginger cat named Milo asleep on a red sofa."
-    elif "memory manager" in system:  # fact extraction
-        facts = []
-        if "Lisbon" in user:
+    elif "memory manager" in system:  # one call: extract, and decide against the memories shown
+        said = user.split("Conversation:")[-1]
+        facts: list[dict[str, Any]] = []
+        if "Lisbon" in said:
             facts.append({"text": "Lives in Lisbon", "sources": [0]})
-        if "Porto" in user:
-            facts.append({"text": "Moved from Lisbon to Porto", "sources": [0]})
-        if "ginger cat" in user:
+        if "Porto" in said:  # the only memory shown is "0"
+            facts.append({"text": "Lives in Porto (moved from Lisbon)", "sources": [0], "event": "UPDATE", "memory": 0})
+        if "ginger cat" in said:
             facts.append({"text": "Has a ginger cat named Milo", "sources": [0]})
-        answer = json.dumps({"facts": facts})
-    else:  # reconcile: the only similar memory is shown as id "0"
-        answer = json.dumps(
-            {
-                "decisions": [
-                    {
-                        "fact": 0,
-                        "event": "UPDATE",
-                        "memory_id": "0",
-                        "text": "Lives in Porto (moved from Lisbon)",
-                    }
-                ]
-            }
-        )
+        answer = json.dumps({"facts": facts, "forget": []})
+    else:
+        raise AssertionError(f"unexpected request: {system[:80]!r}")
     reply = {
         "id": "c",
         "object": "chat.completion",
         "created": 0,
         "model": body["model"],
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
-        ],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
     }
     return Response(json.dumps(reply), content_type="application/json")
@@ -94,25 +82,25 @@ def test_add_then_update_then_search_with_usage_per_stage(memory: Memory, server
     assert [(r["event"], r["memory"], r.get("previous_memory")) for r in second["results"]] == [
         ("UPDATE", "Lives in Porto (moved from Lisbon)", "Lives in Lisbon")
     ]
-    assert second["usage"]["stages"]["reconcile"] == {
+    assert second["usage"]["calls"] == 1  # extraction and decision in one call
+    assert second["usage"]["stages"]["extract+decide"] == {
         "calls": 1,
         "prompt_tokens": 100,
         "completion_tokens": 10,
         "total_tokens": 110,
     }
-    assert memory.usage.calls == 3 and memory.usage.prompt_tokens == 300
+    assert memory.usage.calls == 2 and memory.usage.prompt_tokens == 200
 
     hits = memory.search("Where does Ana live?", user_id="ana")["results"]
     assert hits[0]["memory"] == "Lives in Porto (moved from Lisbon)"
 
-    reconcile_request = sent_json(server, -1)
-    assert reconcile_request["response_format"]["json_schema"]["schema"]["required"] == ["decisions"]
-    assert 'id "0": Lives in Lisbon' in reconcile_request["messages"][1]["content"]
+    request = sent_json(server, -1)
+    schema = request["response_format"]["json_schema"]["schema"]
+    assert "event" in schema["properties"]["facts"]["items"]["properties"]
+    assert "[0] Lives in Lisbon" in request["messages"][1]["content"]
 
 
-def test_an_image_is_described_by_the_vision_model_and_its_facts_remembered(
-    memory: Memory, server: HTTPServer
-) -> None:
+def test_an_image_is_described_by_the_vision_model_and_its_facts_remembered(memory: Memory, server: HTTPServer) -> None:
     message = {
         "role": "user",
         "content": [

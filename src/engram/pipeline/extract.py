@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from engram.llms.base import LLM, Usage
 from engram.messages import Message
 from engram.pipeline.graph import GRAPH_PROMPT, GraphExtraction, read_graph, with_graph
 from engram.pipeline.parsing import parse_json_answer
-from engram.pipeline.prompts import FACT_EXTRACTION_PROMPT, FACT_EXTRACTION_SCHEMA
+from engram.pipeline.prompts import FACT_EXTRACTION_PROMPT, FACT_EXTRACTION_SCHEMA, memory_request
 
 
 @dataclass(frozen=True)
 class Fact:
     text: str
     sources: tuple[int, ...] = ()  # indexes into the messages passed to add
+    valid_from: datetime | None = None  # when it became true, if the conversation says so
 
 
 @dataclass
@@ -25,6 +28,11 @@ class Extraction:
     usage: Usage
     warnings: list[str] = field(default_factory=list)
     graph: GraphExtraction | None = None  # entities and relations, when the graph is on
+    # With existing memories shown: one decision per fact, in ``plan_actions``'s format
+    # ({"fact", "event", "memory_id"}), or None where the fact carried none.
+    decisions: list[dict[str, Any] | None] = field(default_factory=list)
+    forget: list[str] = field(default_factory=list)  # what the user asked to forget
+    answer: Any = None  # the whole parsed answer, for steps that add their own properties
 
 
 def extract_facts(
@@ -56,12 +64,77 @@ def extract_facts(
     return Extraction(facts, completion.usage, warnings, read_graph(answer, self_name=self_name) if graph else None)
 
 
+def extract_and_decide(
+    llm: LLM,
+    messages: list[Message],
+    *,
+    context: list[Message],
+    reference_time: datetime,
+    existing: Sequence[str],
+    graph: bool = False,
+    self_name: str | None = None,
+) -> Extraction:
+    """One call: the facts of the conversation and, when ``existing`` memories are shown,
+    what each fact does to them (memories are numbered 0, 1, ... in the prompt); with ``graph``,
+    entities and relations too, in the same answer (``self_name`` stands for "I" in relations)."""
+    system, schema = memory_request(
+        with_memories=bool(existing),
+        extra_instructions=GRAPH_PROMPT.strip().replace("{{", "{").replace("}}", "}") if graph else "",
+    )
+    if graph:
+        schema = with_graph(schema)
+    system = system.replace("{today}", reference_time.date().isoformat())
+    parts = []
+    if context:
+        parts.append("Earlier messages, for context only:\n" + "\n".join(m.as_line() for m in context))
+    if existing:
+        parts.append("EXISTING MEMORIES:\n" + "\n".join(f"[{i}] {text}" for i, text in enumerate(existing)))
+    parts.append(f"Conversation date: {reference_time.date().isoformat()}")
+    parts.append("Conversation:\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
+    completion = llm.complete(
+        [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}],
+        json_schema=schema,
+    )
+    answer = parse_json_answer(completion.text)
+    items = _fact_items(answer, len(messages), reference_time)
+    if items is None:
+        warning = "memory extraction: the LLM's answer held no list of facts; nothing was stored"
+        return Extraction([], completion.usage, [warning], answer=answer)
+    facts = [fact for fact, _ in items]
+    decisions = [_decision(i, raw) if existing else None for i, (_, raw) in enumerate(items)]
+    relations = read_graph(answer, self_name=self_name) if graph else None
+    return Extraction(facts, completion.usage, [], relations, decisions, _forget_items(answer), answer)
+
+
+def _decision(index: int, raw: Any) -> dict[str, Any] | None:
+    if not isinstance(raw, dict) or not raw.get("event"):
+        return None
+    return {"fact": index, "event": raw["event"], "memory_id": raw.get("memory")}
+
+
+def _forget_items(answer: Any) -> list[str]:
+    raw = answer.get("forget") if isinstance(answer, dict) else None
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        return []
+    return [" ".join(item.split()) for item in raw if isinstance(item, str) and not _is_placeholder(item.strip())]
+
+
 def _read_facts(answer: object, message_count: int) -> tuple[list[Fact], list[str]]:
+    items = _fact_items(answer, message_count, None)
+    if items is None:
+        return [], ["fact extraction: the LLM's answer held no list of facts; nothing was stored"]
+    return [fact for fact, _ in items], []
+
+
+def _fact_items(answer: object, message_count: int, reference_time: datetime | None) -> list[tuple[Fact, Any]] | None:
+    """Each readable fact with the raw item it came from; None when there is no list of facts."""
     if isinstance(answer, dict):
         answer = answer.get("facts")
     if not isinstance(answer, list):
-        return [], ["fact extraction: the LLM's answer held no list of facts; nothing was stored"]
-    facts: list[Fact] = []
+        return None
+    facts: list[tuple[Fact, Any]] = []
     seen: set[str] = set()
     for item in answer:
         sources: list[Any] = []
@@ -78,8 +151,30 @@ def _read_facts(answer: object, message_count: int) -> tuple[list[Fact], list[st
         if text.lower() not in seen:
             seen.add(text.lower())
             valid = tuple(s for s in sources if isinstance(s, int) and 0 <= s < message_count)
-            facts.append(Fact(text, valid))
-    return facts, []
+            when = _fact_date(item.get("date"), reference_time) if isinstance(item, dict) else None
+            facts.append((Fact(text, valid, when), item))
+    return facts
+
+
+_ISO_DAY = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})")
+
+
+def _fact_date(raw: Any, reference_time: datetime | None) -> datetime | None:
+    """A fact's own date (YYYY-MM-DD), kept only when it is a real day before the add's time.
+
+    A fact cannot have become true after it was said, so a later date (a plan, or the model
+    misreading "next month") is ignored, and so is the conversation's own day.
+    """
+    if reference_time is None or not isinstance(raw, str) or not (match := _ISO_DAY.match(raw)):
+        return None
+    try:
+        day = date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+    if day >= reference_time.date():
+        return None
+    tz = reference_time.tzinfo or UTC
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
 # Small models sometimes copy the prompt's example instead of writing a fact.

@@ -84,3 +84,74 @@ PROCEDURAL_SUMMARY_SCHEMA: dict[str, Any] = {
     "properties": {"summary": {"type": "string"}},
     "required": ["summary"],
 }
+
+
+# -- one call per add: extract the facts and decide what each does to the stored memories ----------
+#
+# ``memory_request`` builds the system prompt and the JSON schema of the answer together, so
+# that another step (the graph's entities and relations) can add a block of instructions and
+# properties to the same call instead of making its own.
+
+MEMORY_PROMPT = """\
+You are the memory manager of a personal assistant. Read the conversation and write down \
+the facts worth remembering in later conversations: preferences, personal details, \
+relationships, plans and intentions, health, work, opinions, and important events.
+
+Rules:
+- One fact per item, short and self-contained: name who it is about ("User", or the person's name). \
+A fact about someone else names that person ("User's sister Ana lives in Porto").
+- Resolve relative dates ("yesterday", "next month") against the conversation date: {today}.
+- When the conversation says a fact became true on another day than {today} ("I moved here last \
+month"), give that day as "date" (YYYY-MM-DD); otherwise leave "date" null.
+- Write each fact in the language the conversation is in.
+- Skip greetings, small talk, and what the assistant says unless the user confirms it.
+- For each fact, list the numbers of the messages it comes from in "sources".
+- When the user asks to forget something, put what to forget in "forget" (a few words, like \
+"User's bank details") and write no fact about it.
+- If nothing is worth remembering, return an empty list."""
+
+MEMORY_DECISIONS = """\
+EXISTING MEMORIES (numbered) are already stored. For each fact, give "event":
+- "ADD": new information, about something no existing memory is about.
+- "UPDATE" with "memory": the fact replaces that existing memory because the same thing about the \
+same person has changed or was corrected. Write the fact with its new value in full.
+- "DELETE" with "memory": the fact says that existing memory is no longer true.
+- "NONE" with "memory": that existing memory already says the same.
+Never use UPDATE for a fact about another person or another topic than the memory's: use ADD."""
+
+MEMORY_EXAMPLE = (
+    '{{"facts": [{{"text": "...", "sources": [0], "date": null, "event": "ADD", "memory": null}}], "forget": []}}'
+)
+
+
+def memory_request(
+    *, with_memories: bool, extra_instructions: str = "", extra_properties: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The system prompt (``{today}`` left to fill) and the answer's JSON schema for one add.
+
+    ``with_memories`` adds the decision rules and the per-fact ``event``/``memory`` fields;
+    ``extra_properties`` are further top-level answer properties, explained by ``extra_instructions``.
+    """
+    fact: dict[str, Any] = {
+        "text": {"type": "string"},
+        "sources": {"type": "array", "items": {"type": "integer"}},
+        "date": {"type": ["string", "null"]},
+    }
+    if with_memories:
+        fact["event"] = {"type": "string", "enum": ["ADD", "UPDATE", "DELETE", "NONE"]}
+        fact["memory"] = {"type": ["integer", "null"]}
+    required = ["text", "sources", "event"] if with_memories else ["text", "sources"]
+    properties: dict[str, Any] = {
+        "facts": {"type": "array", "items": {"type": "object", "properties": fact, "required": required}},
+        "forget": {"type": "array", "items": {"type": "string"}},
+        **(extra_properties or {}),
+    }
+    parts = [MEMORY_PROMPT]
+    if with_memories:
+        parts.append(MEMORY_DECISIONS)
+    if extra_instructions:
+        parts.append(extra_instructions)
+    example = MEMORY_EXAMPLE if with_memories else MEMORY_EXAMPLE.replace(', "event": "ADD", "memory": null', "")
+    parts.append("Answer with JSON only: " + example.replace("{{", "{").replace("}}", "}"))
+    schema = {"type": "object", "properties": properties, "required": ["facts"]}
+    return "\n\n".join(parts), schema

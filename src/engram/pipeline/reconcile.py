@@ -5,8 +5,8 @@ ones, so a hallucinated id cannot reach a real memory. Its answer is checked
 in code before anything is applied:
 
 - an id that was not shown: UPDATE becomes ADD, DELETE becomes NONE;
-- an id shown for other facts but not found similar to this one: the same (small models
-  otherwise overwrite unrelated memories);
+- an id of a memory off the fact's subject (``pipeline.guards``; with two calls, also one not
+  found near the fact): the same (small models otherwise overwrite unrelated memories);
 - an UPDATE that leaves the text unchanged is NONE;
 - a second decision on a memory already changed in this batch becomes ADD (or NONE for DELETE);
 - a fact with no readable decision is left alone (NONE), with a warning.
@@ -122,9 +122,10 @@ def _checked_action(
         return Action(Event.NONE, fact, target=target), None
     if event == "UPDATE":
         if target is None:
-            return Action(
-                Event.ADD, fact, text
-            ), f"reconcile: UPDATE of an unknown or unrelated id; {fact.text!r} added"
+            what = (
+                f"of {shown[position].memory!r}, off the fact's subject" if position is not None else "of an unknown id"
+            )
+            return Action(Event.ADD, fact, text), f"reconcile: UPDATE {what}; {fact.text!r} added"
         if target.id in touched:
             return Action(Event.ADD, fact, text), f"reconcile: memory changed twice; {fact.text!r} was added"
         if memory_hash(text) == target.hash:
@@ -132,7 +133,8 @@ def _checked_action(
         return Action(Event.UPDATE, fact, text, target), None
     if event == "DELETE":
         if target is None or target.id in touched:
-            warning = f"reconcile: DELETE of an unknown, unrelated or changed id for {fact.text!r} was ignored"
+            what = repr(shown[position].memory) if position is not None else "an unknown id"
+            warning = f"reconcile: DELETE of {what} (unknown, off-subject or changed) for {fact.text!r} was ignored"
             return Action(Event.NONE, fact), warning
         return Action(Event.DELETE, fact, target=target), None
     return Action(Event.NONE, fact), f"reconcile: unknown event {event!r} for {fact.text!r}; left unchanged"

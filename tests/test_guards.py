@@ -1,0 +1,174 @@
+"""The guards of add(infer=True): a small model's misjudgement costs a missed fact, never a destroyed one."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from engram import Memory
+from engram.embedders.local_minilm import LocalMiniLM
+from engram.llms.scripted import ScriptedLLM
+from engram.messages import Message
+from engram.pipeline.extract import extract_and_decide
+from engram.pipeline.guards import (
+    MAX_SOURCES,
+    SUBJECT_THRESHOLD,
+    about_another_person,
+    forget_requests_in,
+    subject_similarity,
+    verified_sources,
+)
+
+
+def answer(facts: list[dict[str, object]], forget: list[str] | None = None) -> str:
+    return json.dumps({"facts": facts, "forget": forget or []})
+
+
+def stored(memory: Memory, user: str = "u") -> list[str]:
+    return sorted(m["memory"] for m in memory.get_all(user_id=user)["results"])
+
+
+# -- the subject test ---------------------------------------------------------------------------
+
+
+def test_a_fact_about_another_person_is_off_subject() -> None:
+    assert about_another_person("User lives in Lisbon", "User's sister lives in Porto")
+    assert about_another_person("User's manager is Karen", "User's brother works at Globex")
+    assert not about_another_person("User's manager is Karen", "User's new manager is Tom")
+    assert not about_another_person("User's partner is Sam", "User and Sam broke up")  # the same named person
+
+
+def test_the_subject_test_tells_a_change_from_another_fact(embedder: LocalMiniLM) -> None:
+    same, other = subject_similarity(
+        embedder,
+        ["User lives in Lisbon", "User lives in Lisbon"],
+        ["User now lives in Porto", "User's sister Ana visits in August"],
+    )
+    assert same >= SUBJECT_THRESHOLD > other
+
+
+def test_an_off_subject_update_becomes_an_add(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+    scripted.answers = [answer([{"text": "User lives in Lisbon", "sources": [0]}])]
+    smart_memory.add("I live in Lisbon", user_id="u")
+    scripted.answers = [
+        answer([{"text": "User's sister Ana visits in August", "sources": [0], "event": "UPDATE", "memory": 0}])
+    ]
+    result = smart_memory.add("I live in Lisbon and my sister Ana visits in August", user_id="u")
+    assert [(r["memory"], r["event"]) for r in result["results"]] == [("User's sister Ana visits in August", "ADD")]
+    assert stored(smart_memory) == ["User lives in Lisbon", "User's sister Ana visits in August"]
+
+
+def test_no_chain_of_updates_merges_facts_into_one_memory(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+    scripted.answers = [answer([{"text": "User lives in Lisbon", "sources": [0]}])]
+    smart_memory.add("I live in Lisbon", user_id="u")
+    scripted.answers = [
+        answer(
+            [
+                {"text": "User lives in Porto", "sources": [0], "event": "UPDATE", "memory": 0},
+                {"text": "User lives in Porto near the river", "sources": [0], "event": "UPDATE", "memory": 0},
+            ]
+        )
+    ]
+    result = smart_memory.add("I moved to Porto, I live near the river in Lisbon's old rival", user_id="u")
+    assert sorted(r["event"] for r in result["results"]) == ["ADD", "UPDATE"]  # the second becomes an ADD
+    assert stored(smart_memory) == ["User lives in Porto", "User lives in Porto near the river"]
+
+
+# -- forgetting on request ----------------------------------------------------------------------
+
+
+def test_a_forget_request_retracts_the_matching_memories_only(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+    scripted.answers = [
+        answer(
+            [
+                {"text": "User's IBAN is DE89 3704 0044 0532 0130 00", "sources": [0]},
+                {"text": "User lives in Porto", "sources": [0]},
+            ]
+        )
+    ]
+    smart_memory.add("My IBAN is DE89 3704 0044 0532 0130 00. I live in Porto.", user_id="u")
+    scripted.answers = [answer([], forget=["User's bank details"])]
+    result = smart_memory.add("Please forget my bank details.", user_id="u")
+    assert [(r["memory"], r["event"]) for r in result["results"]] == [
+        ("User's IBAN is DE89 3704 0044 0532 0130 00", "DELETE")
+    ]
+    assert stored(smart_memory) == ["User lives in Porto"]
+
+
+def test_a_fact_the_user_asks_to_forget_is_not_stored(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+    scripted.answers = [
+        answer(
+            [{"text": "User's salary is 52,000 a year", "sources": [0]}, {"text": "User is a pilot", "sources": [0]}],
+            forget=["User's salary"],
+        )
+    ]
+    smart_memory.add("I'm a pilot and earn 52,000 a year, but forget my salary.", user_id="u")
+    assert stored(smart_memory) == ["User is a pilot"]
+
+
+# -- one call, dates and sources ----------------------------------------------------------------
+
+
+def test_one_call_per_add_when_memories_are_near(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+    scripted.answers = [answer([{"text": "User likes tennis", "sources": [0]}])]
+    smart_memory.add("I like tennis", user_id="u")
+    scripted.answers = [answer([{"text": "User plays tennis weekly", "sources": [0], "event": "ADD"}])]
+    result = smart_memory.add("I play tennis every week", user_id="u")
+    assert result["usage"]["calls"] == 1
+    assert "User likes tennis" in scripted.calls[-1].messages[1]["content"]  # shown in that call
+    assert scripted.calls[-1].json_schema is not None
+    assert "event" in json.dumps(scripted.calls[-1].json_schema)
+
+
+def test_a_fact_may_carry_its_own_date_resolved_before_the_add() -> None:
+    llm = ScriptedLLM(
+        [
+            answer(
+                [
+                    {"text": "User moved to Porto", "date": "2025-03-02"},
+                    {"text": "User flies to Rome", "date": "2025-06-01"},  # after the add: a plan, not a start
+                    {"text": "User likes figs", "date": "soon"},
+                ]
+            )
+        ]
+    )
+    when = datetime(2025, 4, 2, 10, tzinfo=UTC)
+    extraction = extract_and_decide(
+        llm, [Message("user", "I moved to Porto last month")], context=[], reference_time=when, existing=[]
+    )
+    assert [f.valid_from for f in extraction.facts] == [datetime(2025, 3, 2, tzinfo=UTC), None, None]
+    assert "2025-04-02" in llm.calls[0].messages[0]["content"]
+
+
+def test_sources_are_bounded_and_share_words_with_the_fact() -> None:
+    turns = [f"Turn {i} about the weather" for i in range(10)] + ["I adopted a cat called Miso"]
+    cited = list(range(11))  # a small model cites the whole session
+    assert verified_sources("User adopted a cat named Miso", cited, turns) == (10,)
+    assert len(verified_sources("weather", cited, turns)) == MAX_SOURCES
+    assert verified_sources("User owns a boat", [0, 1], turns) == ()
+
+
+def test_a_summary_fact_does_not_claim_every_turn(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+    messages = [{"role": "user", "content": f"Message {i} on football", "id": f"D1:{i}"} for i in range(8)]
+    messages.append({"role": "user", "content": "I adopted a cat called Miso", "id": "D1:8"})
+    scripted.answers = [answer([{"text": "User adopted a cat called Miso", "sources": list(range(9))}])]
+    smart_memory.add(messages, user_id="u")
+    assert smart_memory.get_all(user_id="u")["results"][0]["metadata"]["source_ids"] == ["D1:8"]
+
+
+def test_a_forget_request_the_model_missed_is_found_in_the_users_words(
+    smart_memory: Memory, scripted: ScriptedLLM
+) -> None:
+    scripted.answers = [answer([{"text": "User's passport number is X9931", "sources": [0]}])]
+    smart_memory.add("My passport number is X9931.", user_id="u")
+    scripted.answers = [answer([])]  # no "forget" in the answer
+    smart_memory.add("Please forget my passport number, the trip is off.", user_id="u")
+    assert stored(smart_memory) == []
+
+
+def test_reminders_are_not_forget_requests() -> None:
+    assert forget_requests_in(["Don't forget to water the plants.", "Forget it.", "I forgot my keys"]) == []
+    assert forget_requests_in(["Please delete my old address and the card details, thanks."]) == [
+        "my old address",
+        "the card details",
+    ]
