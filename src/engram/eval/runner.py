@@ -202,7 +202,7 @@ def _ingest(
         for i, s in enumerate(conversation.sessions)
         if not checkpoint.done(conversation.sample_id, s.number)
     ]
-    for i in _bar(todo, progress, f"add {conversation.sample_id}"):
+    for i in progress_bar(todo, progress, f"add {conversation.sample_id}"):
         session = conversation.sessions[i]
         started = time.perf_counter()
         result = memory.add(
@@ -227,7 +227,7 @@ def _ask_all(
     path: Path,
     progress: bool,
 ) -> list[dict[str, Any]]:
-    rows = _read_rows(path)
+    rows = read_rows(path)
     # Rewrite what survived, so a line cut short by an interruption cannot swallow the next row.
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     done = {(row["sample_id"], row["index"]) for row in rows}
@@ -240,7 +240,7 @@ def _ask_all(
         and (conversation.sample_id, question.index) not in done
     ]
     with path.open("a", encoding="utf-8") as sink:
-        for conversation, question in _bar(todo, progress, "questions"):
+        for conversation, question in progress_bar(todo, progress, "questions"):
             row = ask(memory, llm, conversation, question, options)
             sink.write(json.dumps(row) + "\n")
             sink.flush()
@@ -287,7 +287,7 @@ def ask(
     return row
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
+def read_rows(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     rows = []
@@ -299,7 +299,7 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _bar(items: Sequence[T], enabled: bool, description: str) -> Iterable[T]:
+def progress_bar(items: Sequence[T], enabled: bool, description: str) -> Iterable[T]:
     """A tqdm progress bar when tqdm is installed and wanted; the plain items otherwise."""
     if not enabled or not items:
         return items

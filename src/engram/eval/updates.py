@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engram.errors import ValidationError
+from engram.eval.runner import progress_bar, read_rows
 
 if TYPE_CHECKING:
     from engram.memory import Memory
@@ -175,7 +176,7 @@ def run_updates(
         checkpoint = _Checkpoint.open(out / CHECKPOINT, options)
         # A scenario whose rows did not all survive an interruption is scored again.
         probes_of = {s.id: len(s.probes) for s in selected}
-        read = _read_rows(out / PROBES)
+        read = read_rows(out / PROBES)
         scored = {s for s, n in probes_of.items() if sum(r["scenario"] == s for r in read) == n}
         rows = [r for r in read if r["scenario"] in scored]
         (out / PROBES).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -189,7 +190,7 @@ def run_updates(
                 rows.extend(new_rows)
                 scored.add(scenario.id)
 
-            for scenario, index in _bar(todo, progress, "add"):
+            for scenario, index in progress_bar(todo, progress, "add"):
                 _add_session(memory, scenario, index, infer, checkpoint)
                 if index == len(scenario.sessions) - 1:  # its final state: probe it now
                     score(scenario)
@@ -307,29 +308,6 @@ class _Checkpoint:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"options": self.options, "adds": self.adds}, indent=1), encoding="utf-8")
         tmp.replace(self.path)  # atomic: a crash never leaves half a checkpoint
-
-
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # cut short by an interruption
-    return rows
-
-
-def _bar(items: Sequence[T], enabled: bool, description: str) -> Iterable[T]:
-    if not enabled or not items:
-        return items
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return items
-    bar: Iterable[T] = tqdm(items, desc=description, leave=False)
-    return bar
 
 
 # -- reports -------------------------------------------------------------------------------------

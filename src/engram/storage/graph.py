@@ -26,6 +26,10 @@ RELATION_COLUMNS = (
     "id, source_id, relationship, destination_id, user_id, agent_id, run_id, "
     "valid_from, invalid_at, created_at, memory_ids, episode_ids"
 )
+RELATION_COLUMNS_R = ", ".join(f"r.{column.strip()}" for column in RELATION_COLUMNS.split(","))
+"""The relation columns qualified by the alias ``r``, for joins."""
+GRAPH_TABLES = ("memory_entities", "relations", "entities")
+"""The graph's tables, in the order they are dropped or emptied."""
 
 
 class GraphStore(Protocol):

@@ -15,6 +15,7 @@ from engram.storage.base import Query, Vector
 from engram.storage.graph import (
     ENTITY_COLUMNS,
     RELATION_COLUMNS,
+    RELATION_COLUMNS_R,
     entity_from_row,
     entity_values,
     graph_scope,
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
     from engram.storage.postgres import PostgresStore
 
-GRAPH_TABLES = ("memory_entities", "relations", "entities")
-_RELATION_COLUMNS_R = ", ".join(f"r.{column.strip()}" for column in RELATION_COLUMNS.split(","))
 
 
 def add_graph_tables(conn: psycopg.Connection[Any]) -> None:
@@ -212,7 +211,7 @@ class PostgresGraph:
         ):
             entities.setdefault(row[0], []).append(entity_from_row(row[1:], _same))
         for row in self._read(
-            f"SELECT j.value, {_RELATION_COLUMNS_R}, s.name, d.name "
+            f"SELECT j.value, {RELATION_COLUMNS_R}, s.name, d.name "
             "FROM relations r CROSS JOIN LATERAL jsonb_array_elements_text(r.memory_ids) AS j(value) "
             "JOIN entities s ON s.id = r.source_id JOIN entities d ON d.id = r.destination_id "
             "WHERE j.value = ANY(%s) ORDER BY r.pk",
@@ -236,7 +235,7 @@ class PostgresGraph:
         where, params = _scope_sql(scope, "r")
         valid, valid_params = _validity_sql(as_of, "r")
         rows = self._read(
-            f"SELECT {_RELATION_COLUMNS_R}, s.name, d.name FROM relations r "
+            f"SELECT {RELATION_COLUMNS_R}, s.name, d.name FROM relations r "
             "JOIN entities s ON s.id = r.source_id JOIN entities d ON d.id = r.destination_id "
             f"WHERE {where} AND {valid}{extra} ORDER BY r.valid_from DESC, r.pk DESC LIMIT %s",
             (*params, *valid_params, *extra_params, limit),

@@ -16,6 +16,7 @@ from engram.storage.base import Query, Vector, iter_chunks
 from engram.storage.graph import (
     ENTITY_COLUMNS,
     RELATION_COLUMNS,
+    RELATION_COLUMNS_R,
     entity_from_row,
     entity_values,
     graph_scope,
@@ -26,8 +27,6 @@ from engram.storage.graph import (
 if TYPE_CHECKING:
     from engram.storage.sqlite import SQLiteStore
 
-GRAPH_TABLES = ("memory_entities", "relations", "entities")
-_RELATION_COLUMNS_R = ", ".join(f"r.{column.strip()}" for column in RELATION_COLUMNS.split(","))
 
 
 def add_graph_tables(db: sqlite3.Connection) -> None:
@@ -203,7 +202,7 @@ class SQLiteGraph:
             ):
                 entities.setdefault(row[0], []).append(entity_from_row(row[1:], datetime.fromisoformat))
             for row in self._run(
-                f"SELECT j.value, {_RELATION_COLUMNS_R}, s.name, d.name FROM relations r, json_each(r.memory_ids) j "
+                f"SELECT j.value, {RELATION_COLUMNS_R}, s.name, d.name FROM relations r, json_each(r.memory_ids) j "
                 "JOIN entities s ON s.id = r.source_id JOIN entities d ON d.id = r.destination_id "
                 f"WHERE j.value IN ({marks}) ORDER BY r.pk",
                 chunk,
@@ -227,7 +226,7 @@ class SQLiteGraph:
         where, params = _scope_sql(scope, "r")
         valid, valid_params = _validity_sql(as_of, "r")
         rows = self._run(
-            f"SELECT {_RELATION_COLUMNS_R}, s.name, d.name FROM relations r "
+            f"SELECT {RELATION_COLUMNS_R}, s.name, d.name FROM relations r "
             "JOIN entities s ON s.id = r.source_id JOIN entities d ON d.id = r.destination_id "
             f"WHERE {where} AND {valid}{extra} ORDER BY r.valid_from DESC, r.pk DESC LIMIT ?",
             (*params, *valid_params, *extra_params, limit),

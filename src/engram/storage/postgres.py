@@ -66,7 +66,8 @@ from engram.storage.base import (
     record_values,
 )
 from engram.storage.filters import Condition, Filter, compile_tree
-from engram.storage.graph_postgres import GRAPH_TABLES, PostgresGraph, add_graph_tables
+from engram.storage.graph import GRAPH_TABLES
+from engram.storage.graph_postgres import PostgresGraph, add_graph_tables
 from engram.storage.postgres_db import IDENTIFIER, migrate, open_pool, postgres_errors, redacted_url
 
 # isort: split
