@@ -109,7 +109,10 @@ def sign_in(page: Any, key: str) -> None:
 
 def open_scope(page: Any, kind: str, scope_id: str) -> None:
     page.locator(f'#scope-groups button[data-kind="{kind}"][data-id="{scope_id}"]').click()
-    page.get_by_role("heading", name=f"{kind.removesuffix('_id')} {scope_id}").wait_for()
+    name = f"{kind.removesuffix('_id')} {scope_id}"
+    page.get_by_role("heading", name=name).wait_for()
+    # The table fills after the heading: its caption is written once its rows are in.
+    page.locator("#memories-caption", has_text=re.compile(f"^Memories of {re.escape(name)}")).wait_for()
 
 
 def wait_for_page(page: Any, info: str) -> None:
