@@ -85,12 +85,19 @@ def test_browse_stays_inside_the_scope(backend_memory: Memory) -> None:
     assert [m["memory"] for m in page["results"]] == ["mine"] and page["total"] == 1
 
 
+def test_an_offset_past_the_end_is_an_empty_page(backend_memory: Memory) -> None:
+    backend_memory.add("one fact", user_id="u", infer=False)
+    page = backend_memory.browse(user_id="u", offset=2**53)
+    assert (page["results"], page["total"]) == ([], 1)
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
         ({"sort": "score"}, "sort must be one of"),
         ({"order": "up"}, "order must be"),
         ({"offset": -1}, "offset must be"),
+        ({"offset": 2**64}, "offset must be"),  # beyond a 64-bit integer: found by schemathesis
         ({"limit": 0}, "limit"),
     ],
 )

@@ -93,6 +93,8 @@ MAX_SHOWN = 12  # memories shown to the LLM in one call
 FORGET_CANDIDATES = 10  # memories compared with each forget request
 MAX_LIMIT = 10_000
 MAX_PAGE = 1_000  # memories on one page of `browse`
+MAX_DAYS = 3_650_000  # a retention of ten thousand years: any more overflows a date
+MAX_OFFSET = 2**53  # beyond any store, and within what SQLite and PostgreSQL take as a 64-bit integer
 DELETE_BATCH = 1_000  # memories deleted per transaction by delete_all
 IMAGES_NOT_STORED = (
     "images were not stored: infer=False keeps the text of messages only; "
@@ -793,8 +795,8 @@ class Memory:
             raise ValidationError(f"sort must be one of {', '.join(SORT_COLUMNS)}, got {sort!r}")
         if order not in ("asc", "desc"):
             raise ValidationError(f"order must be 'asc' or 'desc', got {order!r}")
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ValidationError(f"offset must be an integer >= 0, got {offset!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+            raise ValidationError(f"offset must be an integer from 0 to {MAX_OFFSET}, got {offset!r}")
         page = Page(min(_limit(limit), MAX_PAGE), offset, sort, descending=order == "desc")
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
         query = _read_query(scope, tree, as_of)
@@ -824,8 +826,8 @@ class Memory:
         being true before then (earlier versions, retracted memories) and history written before then.
         Without a retention, the past is kept. Returns how much of each was removed."""
         days = retention_days if retention_days is not None else self.config.retention_days
-        if days is not None and (isinstance(days, bool) or not isinstance(days, int | float) or days < 0):
-            raise ValidationError(f"retention_days must be a number of days >= 0, got {days!r}")
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int | float) or not 0 <= days <= MAX_DAYS):
+            raise ValidationError(f"retention_days must be a number of days from 0 to {MAX_DAYS:,}, got {days!r}")
         now = utcnow()
         with self.store.transaction():
             expired = self.store.delete_expired(now)
