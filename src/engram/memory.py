@@ -826,7 +826,8 @@ class Memory:
         being true before then (earlier versions, retracted memories) and history written before then.
         Without a retention, the past is kept. Returns how much of each was removed."""
         days = retention_days if retention_days is not None else self.config.retention_days
-        if days is not None and (isinstance(days, bool) or not isinstance(days, int | float) or not 0 <= days <= MAX_DAYS):
+        a_number = isinstance(days, int | float) and not isinstance(days, bool)
+        if days is not None and not (a_number and 0 <= days <= MAX_DAYS):
             raise ValidationError(f"retention_days must be a number of days from 0 to {MAX_DAYS:,}, got {days!r}")
         now = utcnow()
         with self.store.transaction():
