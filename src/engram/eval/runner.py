@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -96,7 +96,7 @@ def run_locomo(
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    selected = _select(load_locomo(dataset), options.conversations)
+    selected = select_by_id(load_locomo(dataset), options.conversations, lambda c: c.sample_id, "conversation")
     owns_memory = memory is None
     if memory is None:
         from engram.memory import Memory
@@ -123,14 +123,15 @@ def run_locomo(
     return run
 
 
-def _select(all_conversations: list[Conversation], wanted: tuple[str, ...] | None) -> list[Conversation]:
+def select_by_id(items: list[T], wanted: Sequence[str] | None, id_of: Callable[[T], str], what: str) -> list[T]:
+    """The items named in ``wanted`` (all of them when None), in that order; an unknown id is an error."""
     if wanted is None:
-        return all_conversations
-    known = {c.sample_id: c for c in all_conversations}
-    missing = [sample_id for sample_id in wanted if sample_id not in known]
+        return items
+    known = {id_of(item): item for item in items}
+    missing = [item_id for item_id in wanted if item_id not in known]
     if missing:
-        raise ValidationError(f"no conversation {', '.join(missing)} in the file; it has {', '.join(known)}")
-    return [known[sample_id] for sample_id in wanted]
+        raise ValidationError(f"no {what} {', '.join(missing)} in the file; it has {', '.join(known)}")
+    return [known[item_id] for item_id in wanted]
 
 
 # -- ingestion -----------------------------------------------------------------------------------

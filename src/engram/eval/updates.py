@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engram.errors import ValidationError
-from engram.eval.runner import progress_bar, read_rows
+from engram.eval.runner import progress_bar, read_rows, select_by_id
 
 if TYPE_CHECKING:
     from engram.memory import Memory
@@ -159,7 +159,7 @@ def run_updates(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    selected = _select(load_scenarios(dataset), tuple(scenarios) if scenarios else None)
+    selected = select_by_id(load_scenarios(dataset), scenarios or None, lambda s: s.id, "scenario")
     owns_memory = memory is None
     if memory is None:
         from engram.memory import Memory
@@ -210,16 +210,6 @@ def run_updates(
 def _llm_name(memory: Memory) -> str:
     llm = memory.llm  # fails early with the ConfigError's advice when no LLM is configured
     return f"{getattr(llm, 'provider', type(llm).__name__)}:{getattr(llm, 'model_name', '?')}"
-
-
-def _select(scenarios: list[Scenario], wanted: tuple[str, ...] | None) -> list[Scenario]:
-    if wanted is None:
-        return scenarios
-    known = {s.id: s for s in scenarios}
-    missing = [w for w in wanted if w not in known]
-    if missing:
-        raise ValidationError(f"no scenario {', '.join(missing)} in the file; it has {', '.join(known)}")
-    return [known[w] for w in wanted]
 
 
 def _add_session(memory: Memory, scenario: Scenario, index: int, infer: bool, checkpoint: _Checkpoint) -> None:
