@@ -314,6 +314,85 @@ def test_episodes_of_an_unknown_memory_is_not_found(m: Memory) -> None:
         m.episodes("no-such-id")
 
 
+# -- what was said, beside the facts (search(..., episodes=n)) ------------------------------------------
+
+
+def said(result: dict[str, Any]) -> list[str]:
+    return [episode["content"] for episode in result["episodes"]]
+
+
+def test_search_returns_what_was_said_beyond_the_facts(m: Memory, llm: ScriptedLLM) -> None:
+    """A small model kept one fact of three turns: the other two stay reachable as episodes."""
+    llm.answers = [facts("Maya adopted a parrot", sources=[0])]
+    turns = [
+        {"role": "user", "content": "I adopted a parrot named Kiwi", "name": "Maya"},
+        {"role": "user", "content": "Kiwi screams at the kettle every morning", "name": "Maya"},
+        {"role": "user", "content": "My neighbour plays the cello", "name": "Maya"},
+    ]
+    m.add(turns, user_id="maya", timestamp=T1)
+    result = m.search("What does Kiwi do in the morning?", user_id="maya", limit=1, episodes=2)
+    assert texts(result) == ["Maya adopted a parrot"]
+    # The fact's own message is left out (the result carries it); the kettle turn is the best match.
+    assert said(result) == ["Kiwi screams at the kettle every morning"]
+    [episode] = result["episodes"]
+    assert (episode["name"], episode["created_at"], episode["score"], episode["memory_ids"]) == (
+        "Maya",
+        iso(T1),
+        1.0,
+        [],
+    )
+    assert "episodes" not in m.search("Kiwi", user_id="maya")  # only when asked for
+
+
+def test_episode_search_keeps_to_the_scope_and_the_time(m: Memory) -> None:
+    m.add("Ana plays the cello", user_id="ana", infer=False, timestamp=T1)
+    m.add("Bo plays the cello too", user_id="bo", infer=False, timestamp=T2)
+    m.add("Ana sold the cello", user_id="ana", infer=False, timestamp=T3)
+    search = m.search("cello", user_id="ana", limit=1, episodes=5)
+    assert sorted(said(search) + texts(search)) == ["Ana plays the cello", "Ana sold the cello"]
+    before = m.search("cello", user_id="ana", limit=1, episodes=5, as_of=T2)
+    assert texts(before) == ["Ana plays the cello"] and said(before) == []  # "sold" was said later
+
+
+def test_a_retracted_fact_does_not_come_back_as_an_episode(m: Memory, llm: ScriptedLLM, moved: str) -> None:
+    llm.answers = [facts("Maya no longer lives in Porto"), decide("DELETE")]
+    assert m.add("Forget that, I left", user_id="maya", timestamp=T3)["results"][0]["event"] == "DELETE"
+    assert texts(m.search("Where does Maya live?", user_id="maya")) == []
+    # What the retracted memory came from ("I live in Lisbon", "I moved to Porto") stays out.
+    assert said(m.search("Lisbon Porto", user_id="maya", episodes=5)) == []
+    # Before the retraction, it is the result and its messages are its own.
+    before = m.search("Lisbon Porto", user_id="maya", episodes=5, as_of=T3 - TICK)
+    assert texts(before) == ["Maya lives in Porto"] and said(before) == []
+    unmatched = m.search("Lisbon Porto", user_id="maya", episodes=5, as_of=T3 - TICK, threshold=2.0)
+    assert sorted(said(unmatched)) == ["I live in Lisbon", "I moved to Porto"]
+
+
+def test_delete_erases_the_episodes_that_produced_nothing_else(m: Memory) -> None:
+    [kept, erased] = m.add(
+        [{"role": "user", "content": "I like tea"}, {"role": "user", "content": "My PIN is 4321"}],
+        user_id="u",
+        infer=False,
+        timestamp=T1,
+    )["results"]
+    m.delete(erased["id"])
+    assert [e.content for e in m.store.list_episodes(Scope(user_id="u"))] == ["I like tea"]
+    assert said(m.search("PIN", user_id="u", episodes=5)) == []
+    assert [e["content"] for e in m.episodes(kept["id"])] == ["I like tea"]
+
+
+def test_delete_keeps_an_episode_that_produced_other_memories(m: Memory, llm: ScriptedLLM) -> None:
+    llm.answers = [facts("Likes tea", "Likes biscuits", sources=[0])]
+    tea, biscuits = m.add("I like tea with biscuits", user_id="u", timestamp=T1)["results"]
+    m.delete(tea["id"])
+    assert [e["content"] for e in m.episodes(biscuits["id"])] == ["I like tea with biscuits"]
+
+
+@pytest.mark.parametrize("episodes", [-1, 1.5, True, "3", 10_001])
+def test_a_bad_episodes_count_says_what_is_accepted(m: Memory, episodes: Any) -> None:
+    with pytest.raises(ValidationError, match="episodes must be a whole number"):
+        m.search("x", user_id="u", episodes=episodes)
+
+
 def test_async_memory_has_episodes_and_as_of(store_factory: StoreFactory) -> None:
     async def scenario() -> tuple[list[dict[str, Any]], list[str]]:
         async with AsyncMemory(store=store_factory(), embedder=HashingEmbedder()) as am:

@@ -290,6 +290,7 @@ class _BaseClient:
         top_k: int | None = None,
         as_of: datetime | date | str | None = None,
         explain: bool = False,
+        episodes: int = 0,
     ) -> _Call:
         body = _without_none(
             query=query,
@@ -305,6 +306,8 @@ class _BaseClient:
         )
         if explain:
             body["explain"] = True
+        if episodes:
+            body["episodes"] = episodes
         return _Call("POST", "/v1/memories/search", body={**body, "limit": limit})
 
     def _build_get(self, memory_id: str) -> _Call:

@@ -94,9 +94,11 @@ class MemoryTools:
         filters: dict[str, Any] | None = None,
         as_of: str | None = None,
         explain: bool = False,
+        episodes: int = 0,
     ) -> dict[str, Any]:
         """The memories most relevant to a question, best first, each with a score. With as_of (an ISO date
-        or datetime), what was true then instead of now; with explain=true, the signals behind each score."""
+        or datetime), what was true then instead of now; with explain=true, the signals behind each score;
+        with episodes=n, also the n messages that best match beyond those the results came from."""
         result: dict[str, Any] = self.memory.search(
             query,
             **self._scope(user_id, agent_id, run_id),
@@ -104,6 +106,7 @@ class MemoryTools:
             filters=filters,
             as_of=as_of,
             explain=explain,
+            episodes=episodes,
         )
         return result
 

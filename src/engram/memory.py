@@ -76,6 +76,7 @@ from engram.search import (
     explained,
     hybrid_search,
     keyword_text,
+    said_beyond,
     same_conversation,
     with_previous_turn,
 )
@@ -239,18 +240,23 @@ class Memory:
         top_k: int | None = None,
         as_of: datetime | date | str | None = None,
         explain: bool = False,
+        episodes: int = 0,
     ) -> dict[str, Any]:
         """The memories that best match ``query`` in the scope, best first, each with a ``score``.
 
         ``as_of`` (a datetime, a date, meaning the end of that day, or an ISO string) searches the
         versions valid at that moment, each with the text it had then; by default, current facts only.
         ``explain=True`` adds to each result the signals behind its score (``search.Hit.explain``).
+        ``episodes=n`` also returns, as ``"episodes"``, the ``n`` messages of the scope that best match
+        the query among those no result came from: what was said, for when extraction kept too little.
         """
         if not isinstance(query, str) or not query.strip():
             raise ValidationError("query must be a non-empty string")
         if rerank:
             raise ConfigError("rerank=True needs a reranker, and none is configured")
         limit = _limit(top_k if top_k is not None else limit)
+        if isinstance(episodes, bool) or not isinstance(episodes, int) or not 0 <= episodes <= MAX_LIMIT:
+            raise ValidationError(f"episodes must be a whole number from 0 to {MAX_LIMIT}, got {episodes!r}")
         if threshold is not None and not isinstance(threshold, int | float):
             raise ValidationError(f"threshold must be a number, got {threshold!r}")
         scope, tree = _scope_from(user_id, agent_id, run_id, actor_id, filters)
@@ -277,6 +283,8 @@ class Memory:
                 item["explain"] = explained(hit)
         if match is not None:
             result["relations"] = query_relations(match, limit=limit)
+        if episodes:
+            result["episodes"] = said_beyond(self.store, read, query, {hit.record.id for hit in hits}, episodes)
         return result
 
     @check_input

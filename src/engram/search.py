@@ -41,6 +41,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -228,6 +229,26 @@ def hybrid_search(
     if threshold is not None:
         hits = [hit for hit in hits if hit.score >= threshold]
     return hits[:limit]
+
+
+def said_beyond(
+    store: Store, scope_query: Query, text: str, found: Collection[str], limit: int
+) -> list[dict[str, Any]]:
+    """The ``limit`` episodes of the scope whose words best match ``text``, leaving out those that
+    produced a memory in ``found`` (the results already carry what they said), as items with a
+    ``score`` (the best match counts 1) and the ``memory_ids`` they produced.
+
+    Facts are what extraction kept; a small model keeps little of a long conversation. The messages
+    themselves stay reachable this way, beside the facts rather than mixed into their ranking."""
+    # The results' own episodes are skipped, so ask for enough to fill ``limit`` after them.
+    matches = store.episode_search(scope_query, text, limit + 2 * len(found))
+    produced = store.episode_memories([episode.id for episode, _ in matches])
+    beyond = [(e, score) for e, score in matches if not any(m in found for m in produced.get(e.id, ()))][:limit]
+    best = max((score for _, score in beyond), default=0.0) or 1.0
+    return [
+        {**episode.to_dict(), "score": round(score / best, 6), "memory_ids": produced.get(episode.id, [])}
+        for episode, score in beyond
+    ]
 
 
 def gather(store: Store, scope_query: Query, text: str, vector: Vector, pool: int) -> dict[str, RankedList]:

@@ -240,6 +240,23 @@ def test_dated_updates_as_of_reads_and_episodes(mem: Any) -> None:
         mem.episodes("no-such-id")
 
 
+def test_search_returns_what_was_said_beside_the_results_when_asked(mem: Any) -> None:
+    mem.add(
+        [{"role": "user", "content": "I adopted a parrot"}, {"role": "user", "content": "The parrot hates the kettle"}],
+        user_id="alice",
+        infer=False,
+    )
+    found = mem.search("parrot kettle", user_id="alice", limit=1, episodes=3)
+    [result] = found["results"]
+    [episode] = found["episodes"]  # the result's own message is left out
+    assert {result["memory"], episode["content"]} == {"I adopted a parrot", "The parrot hates the kettle"}
+    assert episode["score"] == 1.0 and episode["role"] == "user" and episode["user_id"] == "alice"
+    assert episode["memory_ids"] and result["id"] not in episode["memory_ids"]
+    assert "episodes" not in mem.search("parrot", user_id="alice")
+    with pytest.raises(ValidationError):
+        mem.search("parrot", user_id="alice", episodes=-1)
+
+
 def test_search_explains_each_score_only_when_asked(mem: Any) -> None:
     mem.add("Ana paints seascapes on Sundays", user_id="alice", infer=False)
     mem.add("I play the cello", user_id="alice", infer=False)

@@ -37,6 +37,8 @@ async def exercise_every_tool(client: Client) -> None:
     await call(client, "add_memory", text="I play the cello", infer=False)
     found = (await call(client, "search_memories", query="green tea", limit=1)).structured_content
     assert [r["id"] for r in found["results"]] == [memory_id]
+    beside = (await call(client, "search_memories", query="green tea cello", limit=1, episodes=2)).structured_content
+    assert [e["content"] for e in beside["episodes"]] == ["I play the cello"]
     assert len((await call(client, "list_memories")).structured_content["results"]) == 2
     assert (await call(client, "get_memory", memory_id=memory_id)).structured_content["user_id"] == "alice"
     episodes = await call(client, "get_memory_episodes", memory_id=memory_id)

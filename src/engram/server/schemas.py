@@ -54,6 +54,9 @@ class SearchRequest(_Request):
     rerank: bool | None = None
     as_of: str | None = Field(None, description=AS_OF)
     explain: bool = Field(False, description="Add to each result the signals behind its score.")
+    episodes: int = Field(
+        0, description="Also return this many of the scope's messages that best match, beyond the results' own."
+    )
 
 
 class ListRequest(_Request):
@@ -143,6 +146,7 @@ class MemoryItem(_Response):
 class MemoryList(_Response):
     results: list[MemoryItem]
     relations: list[Relation] | None = None  # only when graph memory is on
+    episodes: list[FoundEpisode] | None = None  # only when a search asks for them
 
 
 class HistoryEntry(_Response):
@@ -172,6 +176,11 @@ class EpisodeItem(_Response):
     agent_id: str | None = None
     run_id: str | None = None
     actor_id: str | None = None
+
+
+class FoundEpisode(EpisodeItem):
+    score: float
+    memory_ids: list[str]
 
 
 class Message(_Response):

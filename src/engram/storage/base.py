@@ -197,6 +197,13 @@ class Store(Protocol):
         """For each episode id, the ids of the memories it produced (episodes without any are left out)."""
         ...
 
+    def episode_search(self, query: Query, text: str, limit: int) -> list[tuple[Episode, float]]:
+        """The ``limit`` episodes of the query's scope whose words best match ``text`` (higher score is
+        better), best first: said by ``query.as_of`` (or ``query.now``), not by the system, and not
+        linked to a memory retracted by then (what the user asked to forget stays out).
+        ``query.filters`` are not applied: episodes carry no metadata."""
+        ...
+
     def count_memories(self, query: Query) -> int: ...
 
     # -- browsing (the dashboard) ----------------------------------------------------
@@ -384,6 +391,11 @@ STOPWORDS = frozenset(
     "their theirs them then there these they this those through to too under until up very was we "
     "were what when where which while who whom why will with would you your yours".split()
 )
+
+
+def episode_text(name: str | None, content: str) -> str:
+    """What is keyword-indexed for an episode: who said it, and what was said."""
+    return f"{name}: {content}" if name else content
 
 
 def query_words(text: str) -> list[str]:

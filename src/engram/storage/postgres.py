@@ -228,11 +228,23 @@ def _add_scope_time_indexes(conn: psycopg.Connection[Any]) -> None:
         )
 
 
+def _add_episode_index(conn: psycopg.Connection[Any]) -> None:
+    """A keyword index of the episodes (``episode_text``: who said it and what), as on SQLite."""
+    conn.execute(
+        f"""
+        ALTER TABLE episodes ADD COLUMN fts tsvector GENERATED ALWAYS AS
+            (to_tsvector('{TEXT_SEARCH_CONFIG}', coalesce(name || ': ', '') || content)) STORED;
+        CREATE INDEX episodes_fts ON episodes USING gin (fts)
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
     _create_tables,
     _add_versions_and_episodes,
     _add_scope_time_indexes,
     add_graph_tables,
+    _add_episode_index,
 ]
 """Append new migrations (the graph tables will be the next); never edit or reorder shipped ones."""
 
@@ -503,6 +515,12 @@ class PostgresStore:
     def delete_memory(self, memory_id: str) -> None:
         with self._transactional() as conn:
             conn.execute("DELETE FROM memory_versions WHERE memory_id = %s", (memory_id,))
+            # Its episodes that produced no other memory go too: delete is how a user erases.
+            conn.execute(
+                "DELETE FROM episodes e USING memory_episodes l WHERE l.episode_id = e.id AND l.memory_id = %s "
+                "AND NOT EXISTS (SELECT 1 FROM memory_episodes o WHERE o.episode_id = e.id AND o.memory_id <> %s)",
+                (memory_id, memory_id),
+            )
             conn.execute("DELETE FROM memory_episodes WHERE memory_id = %s", (memory_id,))
             conn.execute("DELETE FROM memories WHERE id = %s", (memory_id,))
 
@@ -765,6 +783,29 @@ class PostgresStore:
         for episode_id, memory_id in rows:
             found.setdefault(episode_id, []).append(memory_id)
         return found
+
+    def episode_search(self, query: Query, text: str, limit: int) -> list[tuple[Episode, float]]:
+        terms = ts_query(text)
+        if terms is None or limit <= 0:
+            return []
+        where, params = _scope_sql(query.scope)
+        if query.as_of is None:
+            said, retracted = "true", "m.invalid_at IS NOT NULL"
+        else:
+            said, retracted = "e.created_at <= %s", "m.invalid_at <= %s"
+            params += [query.as_of, query.as_of]
+        columns = ", ".join(f"e.{column.strip()}" for column in EPISODE_COLUMNS.split(","))
+        scoped = " AND ".join(f"e.{condition}" for condition in where.split(" AND "))
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {columns}, ts_rank(e.fts, q, 1) AS score "
+                f"FROM episodes e, to_tsquery('{TEXT_SEARCH_CONFIG}', %s) AS q "
+                f"WHERE e.fts @@ q AND {scoped} AND e.role <> 'system' AND {said} AND NOT EXISTS "
+                "(SELECT 1 FROM memory_episodes l JOIN memories m ON m.id = l.memory_id "
+                f"WHERE l.episode_id = e.id AND {retracted}) ORDER BY score DESC, e.pk LIMIT %s",
+                (terms, *params, limit),
+            ).fetchall()
+        return [(episode_from_row(row[:-1], lambda moment: moment), float(row[-1])) for row in rows]
 
     # -- browsing (the dashboard) --------------------------------------------------------
 

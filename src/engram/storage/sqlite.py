@@ -6,7 +6,8 @@
   conversation superseded, each with its own vector, keyword entry and validity; read only by
   as-of queries, so the current path never looks at them;
 - ``history``: every change, kept after the memory is deleted;
-- ``episodes``: every message given to ``add``, and ``memory_episodes``: which memory came from which;
+- ``episodes``: every message given to ``add`` (``episode_fts``: their keyword index), and
+  ``memory_episodes``: which memory came from which;
 - ``engram_meta``: which embedder filled the vectors;
 - ``entities``, ``relations``, ``memory_entities``: the graph (storage/graph_sqlite.py).
 
@@ -50,6 +51,7 @@ from engram.storage.base import (
     Vector,
     check_same_embedder,
     episode_from_row,
+    episode_text,
     episode_values,
     history_from_row,
     history_values,
@@ -207,11 +209,25 @@ def _add_scope_time_indexes(db: sqlite3.Connection) -> None:
         db.execute(f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, {SCOPE_TIME_INDEX})")
 
 
+def _add_episode_index(db: sqlite3.Connection) -> None:
+    """A keyword index of the episodes, so that search can reach what was said when extraction kept
+    too little of it (``episode_search``); existing episodes are indexed."""
+    db.execute(
+        "CREATE VIRTUAL TABLE episode_fts USING fts5 (text, owners, tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+    rows = db.execute("SELECT pk, name, content, user_id, agent_id, run_id FROM episodes").fetchall()
+    db.executemany(
+        "INSERT INTO episode_fts (rowid, text, owners) VALUES (?, ?, ?)",
+        [(pk, episode_text(name, content), owner_tokens(Scope(u, a, r))) for pk, name, content, u, a, r in rows],
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _create_tables,
     _add_versions_and_episodes,
     _add_scope_time_indexes,
     add_graph_tables,
+    _add_episode_index,
 ]
 """Append new migrations; never edit or reorder shipped ones."""
 
@@ -278,6 +294,7 @@ class SQLiteStore:
                 "memory_version_fts",
                 "history",
                 "episodes",
+                "episode_fts",
                 "memory_episodes",
                 "engram_meta",
                 *GRAPH_TABLES,
@@ -378,6 +395,13 @@ class SQLiteStore:
     def delete_memory(self, memory_id: str) -> None:
         with self.transaction():
             self._delete_versions("memory_id = ?", [memory_id])
+            # Its episodes that produced no other memory go too: delete is how a user erases.
+            orphans = (
+                "SELECT e.pk FROM episodes e JOIN memory_episodes l ON l.episode_id = e.id WHERE l.memory_id = ? "
+                "AND NOT EXISTS (SELECT 1 FROM memory_episodes o WHERE o.episode_id = e.id AND o.memory_id != ?)"
+            )
+            pks = [row[0] for row in self._db.execute(orphans, (memory_id, memory_id)).fetchall()]
+            self._delete_episodes(pks)
             self._db.execute("DELETE FROM memory_episodes WHERE memory_id = ?", (memory_id,))
             row = self._db.execute("SELECT pk FROM memories WHERE id = ?", (memory_id,)).fetchone()
             if row is None:
@@ -424,12 +448,20 @@ class SQLiteStore:
             self._db.execute(f"DELETE FROM memories WHERE {where}", params)
             self._delete_versions(_scope_sql(scope, "memory_versions")[0], params)
             episodes_where = _scope_sql(scope, "episodes")[0]
-            self._db.execute(
-                f"DELETE FROM memory_episodes WHERE episode_id IN (SELECT id FROM episodes WHERE {episodes_where})",
-                params,
-            )
-            self._db.execute(f"DELETE FROM episodes WHERE {episodes_where}", params)
+            pks = [row[0] for row in self._db.execute(f"SELECT pk FROM episodes WHERE {episodes_where}", params)]
+            self._delete_episodes(pks)
         return deleted
+
+    def _delete_episodes(self, pks: list[int]) -> None:
+        """Delete these episodes (by pk) with their keyword entries and links."""
+        for chunk in iter_chunks(pks, 500):
+            marks = ", ".join("?" * len(chunk))
+            self._db.execute(
+                f"DELETE FROM memory_episodes WHERE episode_id IN (SELECT id FROM episodes WHERE pk IN ({marks}))",
+                chunk,
+            )
+            self._db.execute(f"DELETE FROM episode_fts WHERE rowid IN ({marks})", chunk)
+            self._db.execute(f"DELETE FROM episodes WHERE pk IN ({marks})", chunk)
 
     def add_history(self, rows: Sequence[HistoryRecord]) -> None:
         with self.transaction():
@@ -440,10 +472,19 @@ class SQLiteStore:
 
     def add_episodes(self, episodes: Sequence[Episode]) -> None:
         with self.transaction():
-            self._db.executemany(
-                f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) "
-                f"VALUES (?, {placeholders(EPISODE_COLUMNS, '?')})",
-                [(e.scope.owner_key(), *episode_values(e, iso)) for e in episodes],
+            for episode in episodes:
+                self._insert_episode(episode)
+
+    def _insert_episode(self, episode: Episode, *, or_ignore: bool = False) -> None:
+        cursor = self._db.execute(
+            f"INSERT {'OR IGNORE ' if or_ignore else ''}INTO episodes (owner, {EPISODE_COLUMNS}) "
+            f"VALUES (?, {placeholders(EPISODE_COLUMNS, '?')})",
+            (episode.scope.owner_key(), *episode_values(episode, iso)),
+        )
+        if cursor.rowcount:
+            self._db.execute(
+                "INSERT INTO episode_fts (rowid, text, owners) VALUES (?, ?, ?)",
+                (cursor.lastrowid, episode_text(episode.name, episode.content), owner_tokens(episode.scope)),
             )
 
     def link_episodes(self, links: Sequence[tuple[str, str]]) -> None:
@@ -648,6 +689,28 @@ class SQLiteStore:
                     found.setdefault(episode_id, []).append(memory_id)
         return found
 
+    def episode_search(self, query: Query, text: str, limit: int) -> list[tuple[Episode, float]]:
+        words = fts_query(text)
+        if words is None or limit <= 0:
+            return []
+        match = f"owners : ({owner_tokens(query.scope, ' AND ')}) AND text : ({words})"
+        where, params = _scope_sql(query.scope, "e")
+        if query.as_of is None:
+            said, retracted = "1", "m.invalid_at IS NOT NULL"
+        else:
+            said, retracted = "e.created_at <= ?", "m.invalid_at <= ?"
+            params += [iso(query.as_of), iso(query.as_of)]
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_columns('e', EPISODE_COLUMNS)}, -bm25(episode_fts, 1.0, 0.0) AS score FROM episode_fts "
+                f"JOIN episodes e ON e.pk = episode_fts.rowid WHERE episode_fts MATCH ? AND {where} "
+                f"AND e.role != 'system' AND {said} AND NOT EXISTS (SELECT 1 FROM memory_episodes l "
+                f"JOIN memories m ON m.id = l.memory_id WHERE l.episode_id = e.id AND {retracted}) "
+                "ORDER BY score DESC, e.pk LIMIT ?",
+                (match, *params, limit),
+            ).fetchall()
+        return [(episode_from_row(row[:-1], datetime.fromisoformat), float(row[-1])) for row in rows]
+
     # -- browsing (the dashboard) --------------------------------------------------------
 
     def list_scopes(self, now: datetime | None) -> list[ScopeCount]:
@@ -844,12 +907,8 @@ class SQLiteStore:
                 f"INSERT OR IGNORE INTO history ({HISTORY_COLUMNS}) VALUES ({placeholders(HISTORY_COLUMNS, '?')})",
                 [history_values(row, iso) for memory in memories for row in memory.history],
             )
-            episodes = {e.id: e for memory in memories for e in memory.episodes}
-            self._db.executemany(
-                f"INSERT OR IGNORE INTO episodes (owner, {EPISODE_COLUMNS}) "
-                f"VALUES (?, {placeholders(EPISODE_COLUMNS, '?')})",
-                [(e.scope.owner_key(), *episode_values(e, iso)) for e in episodes.values()],
-            )
+            for episode in {e.id: e for memory in memories for e in memory.episodes}.values():
+                self._insert_episode(episode, or_ignore=True)
             self.link_episodes([(m.record.id, e.id) for m in memories for e in m.episodes])
         return len(fresh)
 
