@@ -52,6 +52,15 @@ def test_add_then_list_get_and_search(engram: Run) -> None:
     assert engram("search", "parrot", "-u", "alice").splitlines()[0].split() == ["score", "id", "created_at", "memory"]
 
 
+def test_search_shows_what_was_said_beside_the_results(engram: Run) -> None:
+    engram("add", "I adopted a parrot", "-u", "alice", "--no-infer")
+    engram("add", "The parrot hates the kettle", "-u", "alice", "--no-infer")
+    found = engram("search", "parrot kettle", "-u", "alice", "-n", "1", "--episodes", "2", "--json")
+    assert len(found["results"]) == 1 and len(found["episodes"]) == 1
+    shown = engram("search", "parrot kettle", "-u", "alice", "-n", "1", "--episodes", "2")
+    assert "what was said, beyond these:" in shown and found["episodes"][0]["content"] in shown
+
+
 def test_add_reads_messages_metadata_and_timestamp(engram: Run, tmp_path: Path) -> None:
     messages = tmp_path / "chat.json"
     messages.write_text(

@@ -151,8 +151,16 @@ def search(args: argparse.Namespace) -> None:
             filters=json_argument(args.filters, "--filters"),
             threshold=args.threshold,
             as_of=args.as_of,
+            **({"episodes": args.episodes} if args.episodes else {}),
         )
-    emit(args, result, lambda r: table(r["results"], ["score", "id", "created_at", "memory"]))
+    emit(args, result, show_found)
+
+
+def show_found(result: dict[str, Any]) -> None:
+    table(result["results"], ["score", "id", "created_at", "memory"])
+    if "episodes" in result:
+        print("\nwhat was said, beyond these:")
+        table(result["episodes"], ["score", "created_at", "name", "content"])
 
 
 def list_memories(args: argparse.Namespace) -> None:
@@ -310,6 +318,7 @@ def add_memory_commands(commands: Any) -> None:
     cmd.add_argument("--filters", help='JSON filters, e.g. \'{"category": "food"}\'')
     cmd.add_argument("--threshold", type=float, help="the lowest score returned")
     cmd.add_argument("--as-of", help="search what was true then (ISO date or time)")
+    cmd.add_argument("--episodes", type=int, default=0, help="also show this many matching messages")
 
     cmd = command("list", list_memories, "a scope's memories, newest first", scoped=True)
     cmd.add_argument("--limit", "-n", type=int, default=100)
