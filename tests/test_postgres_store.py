@@ -29,9 +29,7 @@ def test_the_schema_is_versioned_and_migrated_once(postgres_url: str, postgres_s
     PostgresStore(postgres_url, PostgresSettings(schema=postgres_schema)).close()
     with psycopg.connect(postgres_url) as conn:
         rows = conn.execute(
-            sql.SQL("SELECT version, name FROM {}.engram_schema_version").format(
-                sql.Identifier(postgres_schema)
-            )
+            sql.SQL("SELECT version, name FROM {}.engram_schema_version").format(sql.Identifier(postgres_schema))
         ).fetchall()
     assert rows == [(n + 1, m.__name__.lstrip("_")) for n, m in enumerate(MIGRATIONS)]
 
@@ -110,9 +108,7 @@ def test_the_hnsw_path_serves_large_scopes(postgres_url: str, postgres_schema: s
                 store.insert_memory(record, vector, text)
         with psycopg.connect(postgres_url) as conn:  # the planner needs statistics to prefer the index
             conn.execute(sql.SQL("ANALYZE {}.memories").format(sql.Identifier(postgres_schema)))
-        hits = store.vector_search(
-            Query(Scope(user_id="even"), parse_filters({"i": {"lt": 100}})), vectors[10], 5
-        )
+        hits = store.vector_search(Query(Scope(user_id="even"), parse_filters({"i": {"lt": 100}})), vectors[10], 5)
         assert hits[0][0] == "m10"
         found = store.get_memories([memory_id for memory_id, _ in hits])
         assert all(r.user_id == "even" and r.metadata["i"] < 100 for r in found.values())

@@ -249,9 +249,7 @@ def test_a_scope_is_required(backend_memory: Memory) -> None:
 def test_delete_all_at_scale_removes_only_that_user(backend_memory: Memory) -> None:
     facts_a = [{"role": "user", "content": f"fact {i} of user a"} for i in range(5000)]
     backend_memory.add(facts_a, user_id="a", infer=False)
-    backend_memory.add(
-        [{"role": "user", "content": f"fact {i} of b"} for i in range(50)], user_id="b", infer=False
-    )
+    backend_memory.add([{"role": "user", "content": f"fact {i} of b"} for i in range(50)], user_id="b", infer=False)
     some_a = backend_memory.get_all(user_id="a", limit=1)["results"][0]["id"]
 
     backend_memory.delete_all(user_id="a")
@@ -511,9 +509,7 @@ def test_recent_messages_are_the_last_episodes_of_exactly_the_scope(store_factor
 def test_async_memory_writes_from_many_tasks(store_factory: StoreFactory) -> None:
     async def scenario() -> list[dict[str, Any]]:
         async with AsyncMemory(store=store_factory(), embedder=HashingEmbedder()) as m:
-            await asyncio.gather(
-                *(m.add(f"fact {i}", user_id=f"user{i % 4}", infer=False) for i in range(40))
-            )
+            await asyncio.gather(*(m.add(f"fact {i}", user_id=f"user{i % 4}", infer=False) for i in range(40)))
             return [await m.get_all(user_id=f"user{u}") for u in range(4)]
 
     per_user = asyncio.run(scenario())

@@ -1,5 +1,7 @@
 """engram: long-term memory for AI agents.
 
+Quick start::
+
     from engram import Memory
     m = Memory()
     m.add("I'm vegetarian and allergic to nuts", user_id="alice", infer=False)

@@ -75,8 +75,7 @@ class MemoryConfig(BaseModel):
             return cls.model_validate(dict(raw))
         except pydantic.ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}"
-                for error in exc.errors()
+                f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}" for error in exc.errors()
             )
             raise ConfigError(f"invalid engram config: {problems}") from exc
 

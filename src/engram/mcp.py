@@ -120,9 +120,7 @@ class MemoryTools:
     ) -> dict[str, Any]:
         """Every memory of a user, agent or run, newest first. With as_of (an ISO date or datetime), the
         memories as they were then."""
-        result: dict[str, Any] = self.memory.get_all(
-            **self._scope(user_id, agent_id, run_id), limit=limit, as_of=as_of
-        )
+        result: dict[str, Any] = self.memory.get_all(**self._scope(user_id, agent_id, run_id), limit=limit, as_of=as_of)
         return result
 
     def get_memory(self, memory_id: str) -> dict[str, Any]:

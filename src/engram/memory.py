@@ -561,16 +561,17 @@ class Memory:
         usage = completion.usage.tagged("procedural")
         return _WritePlan(inserts=[(record, self._embed([embed_text(record)])[0])]), usage
 
-    def _similar_memories(
-        self, facts: list[Fact], draft: _Draft
-    ) -> tuple[list[MemoryRecord], list[set[int]]]:
+    def _similar_memories(self, facts: list[Fact], draft: _Draft) -> tuple[list[MemoryRecord], list[set[int]]]:
         """The existing memories closest to any fact, each once, in order of first appearance,
         and for each fact the positions of its own neighbours among them."""
         query = Query(draft.scope.owner_only(), None, utcnow())
         vectors = self.embedder.embed_batch([fact.text for fact in facts], purpose="query")
         per_fact = [
-            [memory_id for memory_id, score in self.store.vector_search(query, vector, SIMILAR_PER_FACT)
-             if score >= SIMILARITY_FLOOR]
+            [
+                memory_id
+                for memory_id, score in self.store.vector_search(query, vector, SIMILAR_PER_FACT)
+                if score >= SIMILARITY_FLOOR
+            ]
             for vector in vectors
         ]
         similar = list(dict.fromkeys(memory_id for ids in per_fact for memory_id in ids))
@@ -579,9 +580,7 @@ class Memory:
         position = {record.id: i for i, record in enumerate(shown)}
         return shown, [{position[m] for m in ids if m in position} for ids in per_fact]
 
-    def _fill_plan(
-        self, plan: _WritePlan, actions: list[Action], turns: list[Message], draft: _Draft
-    ) -> None:
+    def _fill_plan(self, plan: _WritePlan, actions: list[Action], turns: list[Message], draft: _Draft) -> None:
         adds: list[MemoryRecord] = []
         updates: list[tuple[MemoryRecord, MemoryRecord]] = []  # old, new: embedded in one batch below
         for action in actions:
@@ -1175,8 +1174,7 @@ def _scope_from(
         ids[key] = value
     if not any(ids[key] for key in SCOPE_KEYS):
         raise ValidationError(
-            "a scope is required: pass at least one of user_id, agent_id or run_id "
-            "(as a keyword, or inside filters)"
+            "a scope is required: pass at least one of user_id, agent_id or run_id (as a keyword, or inside filters)"
         )
     return Scope(**ids), tree
 

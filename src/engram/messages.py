@@ -35,8 +35,7 @@ def normalise_messages(messages: str | Mapping[str, Any] | Sequence[Mapping[str,
         messages = [messages]
     if not isinstance(messages, Sequence) or not messages:
         raise ValidationError(
-            "messages must be a string, a message dict, or a non-empty list of "
-            '{"role": ..., "content": ...} dicts'
+            'messages must be a string, a message dict, or a non-empty list of {"role": ..., "content": ...} dicts'
         )
     return [_message(item, index) for index, item in enumerate(messages)]
 

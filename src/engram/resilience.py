@@ -46,9 +46,7 @@ class AttemptError(ProviderError):
         retryable: bool = False,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(
-            message, provider=provider, model=model, status_code=status_code, retryable=retryable
-        )
+        super().__init__(message, provider=provider, model=model, status_code=status_code, retryable=retryable)
         self.retry_after = retry_after
 
 

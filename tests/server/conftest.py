@@ -95,6 +95,7 @@ def start_server(
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
+
     def started() -> bool:
         assert thread.is_alive(), "the test server stopped while starting"
         return bool(server.started)

@@ -146,6 +146,7 @@ def test_every_tool_over_streamable_http(tmp_path: Path) -> None:
     command = mcp_command(tmp_path, "--transport", "http", "--host", "127.0.0.1", "--port", str(port))
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
+
         def up() -> bool:
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
             return listening(port)

@@ -43,9 +43,7 @@ class GeminiEmbedder(ProviderEmbedder):
             task_type=TASK_TYPES[purpose], output_dimensionality=self.settings.dimensions
         )
         with map_gemini_errors(self.provider, self.settings.model):
-            response = self._client.models.embed_content(
-                model=self.settings.model, contents=texts, config=config
-            )
+            response = self._client.models.embed_content(model=self.settings.model, contents=texts, config=config)
         return [list(embedding.values or []) for embedding in response.embeddings or []]
 
 

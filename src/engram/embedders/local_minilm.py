@@ -66,9 +66,7 @@ class LocalMiniLM:
                 options = onnxruntime.SessionOptions()
                 if self._threads:
                     options.intra_op_num_threads = self._threads
-                self._session = onnxruntime.InferenceSession(
-                    str(path), options, providers=["CPUExecutionProvider"]
-                )
+                self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
                 data = resources.files("engram.embedders") / "data" / "minilm-tokenizer.json"
                 tokenizer = tokenizers.Tokenizer.from_str(data.read_text(encoding="utf-8"))
                 tokenizer.enable_truncation(MAX_TOKENS)

@@ -17,9 +17,7 @@ DEFAULT_MODEL = "nomic-embed-text"
 
 class OllamaEmbedderSettings(EmbedderSettings):
     model: str = DEFAULT_MODEL
-    host: str | None = Field(
-        default=None, validation_alias=AliasChoices("host", "ollama_base_url", "base_url")
-    )
+    host: str | None = Field(default=None, validation_alias=AliasChoices("host", "ollama_base_url", "base_url"))
     keep_alive: str | None = None
 
 

@@ -27,9 +27,7 @@ DEFAULT_MODEL = "text-embedding-3-small"
 class OpenAIEmbedderSettings(EmbedderSettings):
     model: str = DEFAULT_MODEL
     api_key: SecretStr | None = None
-    base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("base_url", "openai_base_url", "api_base")
-    )
+    base_url: str | None = Field(default=None, validation_alias=AliasChoices("base_url", "openai_base_url", "api_base"))
     send_dimensions: bool | None = Field(
         default=None, description="send 'dimensions' in requests; by default only to text-embedding-3 models"
     )
@@ -41,19 +39,13 @@ class OpenAIEmbedder(ProviderEmbedder):
 
     def __init__(self, preset: str = "openai", **config: Any) -> None:
         if preset not in PRESETS:
-            raise ConfigError(
-                f"unknown OpenAI-compatible preset {preset!r}; known: {', '.join(sorted(PRESETS))}"
-            )
+            raise ConfigError(f"unknown OpenAI-compatible preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
         self.provider = preset
         spec = PRESETS[preset]
         if not spec.has_embeddings:
             raise ConfigError(f"{preset} serves no embeddings API: use another embedder provider")
         settings = parse_settings(OpenAIEmbedderSettings, f"embedder {preset!r}", config)
-        base_url = (
-            settings.base_url
-            or (env_value(spec.base_url_env) if spec.base_url_env else None)
-            or spec.base_url
-        )
+        base_url = settings.base_url or (env_value(spec.base_url_env) if spec.base_url_env else None) or spec.base_url
         super().__init__(settings, endpoint=base_url)
         sdk = import_sdk("openai", extra="openai")
         self._client = sdk.OpenAI(

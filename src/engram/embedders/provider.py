@@ -85,8 +85,7 @@ class ProviderEmbedder(ABC):
         widths = {len(vector) for vector in vectors}
         if len(vectors) != len(batch) or len(widths) != 1 or 0 in widths:
             raise AttemptError(
-                f"the response was malformed: {len(vectors)} vectors of sizes {sorted(widths)} "
-                f"for {len(batch)} texts",
+                f"the response was malformed: {len(vectors)} vectors of sizes {sorted(widths)} for {len(batch)} texts",
                 provider=self.provider,
                 model=self.settings.model,
             )

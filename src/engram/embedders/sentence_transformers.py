@@ -31,21 +31,15 @@ class SentenceTransformerSettings(BaseModel):
 
 class SentenceTransformerEmbedder:
     def __init__(self, **config: Any) -> None:
-        self.settings = parse_settings(
-            SentenceTransformerSettings, "embedder 'sentence_transformers'", config
-        )
+        self.settings = parse_settings(SentenceTransformerSettings, "embedder 'sentence_transformers'", config)
         self.path = Path(self.settings.model).expanduser()
         if not self.path.is_dir():
             raise ConfigError(
                 f"sentence-transformers model folder {self.path} does not exist: engram loads local "
                 "models only; pass the folder that holds the model's config and weights"
             )
-        sdk = import_sdk(
-            "sentence_transformers", extra="sentence-transformers", package="sentence-transformers"
-        )
-        self._model = sdk.SentenceTransformer(
-            str(self.path), device=self.settings.device, local_files_only=True
-        )
+        sdk = import_sdk("sentence_transformers", extra="sentence-transformers", package="sentence-transformers")
+        self._model = sdk.SentenceTransformer(str(self.path), device=self.settings.device, local_files_only=True)
         self.model_name = f"sentence-transformers/{self.path.name}"
         self.dimension = int(self._model.get_sentence_embedding_dimension())
         self._lock = threading.Lock()  # the model is not safe to call from several threads

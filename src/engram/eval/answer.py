@@ -57,9 +57,7 @@ def format_memories(items: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(f"- [{str(item.get('created_at', ''))[:10]}] {item['memory']}" for item in items)
 
 
-def answer_question(
-    llm: LLM, question: str, memories: Sequence[Mapping[str, Any]], speakers: str
-) -> Answered:
+def answer_question(llm: LLM, question: str, memories: Sequence[Mapping[str, Any]], speakers: str) -> Answered:
     prompt = ANSWER_PROMPT.format(speakers=speakers, memories=format_memories(memories), question=question)
     started = time.perf_counter()
     completion = llm.complete([{"role": "user", "content": prompt}])

@@ -121,9 +121,7 @@ def _conversation(item: dict[str, Any]) -> Conversation:
         if not match or not isinstance(turns, list) or not turns:
             continue
         number = int(match.group(1))
-        sessions.append(
-            Session(number, parse_session_date(raw[f"{key}_date_time"]), tuple(_turn(t) for t in turns))
-        )
+        sessions.append(Session(number, parse_session_date(raw[f"{key}_date_time"]), tuple(_turn(t) for t in turns)))
     sessions.sort(key=lambda s: s.number)
     questions = tuple(
         Question(

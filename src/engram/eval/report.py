@@ -41,9 +41,7 @@ def markdown_table(summary: dict[str, Any]) -> str:
     overall = summary["overall"]
     columns = [f"recall@{k}" for k in RECALL_KS] + ["mrr"]
     columns += [c for c in ("judge", "f1", "bleu1", "tokens") if c in overall]
-    columns += [
-        c for c in ("search_ms_p50", "search_ms_p95", "answer_ms_p50", "answer_ms_p95") if c in overall
-    ]
+    columns += [c for c in ("search_ms_p50", "search_ms_p95", "answer_ms_p50", "answer_ms_p95") if c in overall]
     lines = [
         "| category | questions | " + " | ".join(columns) + " |",
         "|---|---:|" + "---:|" * len(columns),

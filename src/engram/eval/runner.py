@@ -185,8 +185,7 @@ def session_messages(conversation: Conversation, session_index: int) -> list[dic
     """One session as chat messages: each turn keeps its speaker as ``name`` and its dialog id as ``id``."""
     session = conversation.sessions[session_index]
     return [
-        {"role": "user", "name": turn.speaker, "content": turn.content(), "id": turn.dia_id}
-        for turn in session.turns
+        {"role": "user", "name": turn.speaker, "content": turn.content(), "id": turn.dia_id} for turn in session.turns
     ]
 
 
@@ -198,11 +197,7 @@ def _ingest(
     run: EvalRun,
     progress: bool,
 ) -> None:
-    todo = [
-        i
-        for i, s in enumerate(conversation.sessions)
-        if not checkpoint.done(conversation.sample_id, s.number)
-    ]
+    todo = [i for i, s in enumerate(conversation.sessions) if not checkpoint.done(conversation.sample_id, s.number)]
     for i in progress_bar(todo, progress, f"add {conversation.sample_id}"):
         session = conversation.sessions[i]
         started = time.perf_counter()

@@ -144,9 +144,7 @@ def _condition(key: str, op: str, value: Any) -> Condition:
     if op in ("in", "nin") and any(not isinstance(v, SCALARS) for v in values):
         raise ValidationError(f"{op!r} on {key!r} takes a list of strings, numbers, booleans or null, got {value!r}")
     if op not in OPERATORS:
-        raise ValidationError(
-            f"unknown filter operator {op!r} on {key!r}; use one of: {', '.join(OPERATORS)}"
-        )
+        raise ValidationError(f"unknown filter operator {op!r} on {key!r}; use one of: {', '.join(OPERATORS)}")
     if op in ("in", "nin"):
         if not isinstance(value, list | tuple | set):
             raise ValidationError(f"{op!r} on {key!r} takes a list, got {value!r}")
@@ -202,11 +200,7 @@ def scope_equalities(tree: Filter | None) -> dict[str, Any]:
         conditions = (tree,)
     elif isinstance(tree, And):
         conditions = tree.parts
-    return {
-        c.key: c.value
-        for c in conditions
-        if isinstance(c, Condition) and c.op == "eq" and c.key in IDENTITY_KEYS
-    }
+    return {c.key: c.value for c in conditions if isinstance(c, Condition) and c.op == "eq" and c.key in IDENTITY_KEYS}
 
 
 # -- one compiler: the tree walk here, the leaves in each backend --------------------------------

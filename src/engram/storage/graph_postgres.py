@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from engram.storage.postgres import PostgresStore
 
 
-
 def add_graph_tables(conn: psycopg.Connection[Any]) -> None:
     """The migration that creates the graph tables (self-contained: it needs no other migration)."""
     conn.execute(

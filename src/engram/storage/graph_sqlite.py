@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from engram.storage.sqlite import SQLiteStore
 
 
-
 def add_graph_tables(db: sqlite3.Connection) -> None:
     """The migration that creates the graph tables (self-contained: it needs no other migration)."""
     for statement in (

@@ -209,8 +209,19 @@ def _add_versions_and_episodes(conn: psycopg.Connection[Any]) -> None:
     for position, (owner, role, content, name, created_at) in enumerate(window):
         scope = parse_owner_key(owner)
         rows.append(
-            (owner, str(uuid.uuid4()), role, content, created_at, position, name,
-             scope.user_id, scope.agent_id, scope.run_id, None)
+            (
+                owner,
+                str(uuid.uuid4()),
+                role,
+                content,
+                created_at,
+                position,
+                name,
+                scope.user_id,
+                scope.agent_id,
+                scope.run_id,
+                None,
+            )
         )
     if rows:
         conn.cursor().executemany(
@@ -223,9 +234,7 @@ def _add_versions_and_episodes(conn: psycopg.Connection[Any]) -> None:
 def _add_scope_time_indexes(conn: psycopg.Connection[Any]) -> None:
     """Per scope column, an index by time that also holds what current reads filter on, as on SQLite."""
     for column in ("user_id", "agent_id", "run_id"):
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, {SCOPE_TIME_INDEX})"
-        )
+        conn.execute(f"CREATE INDEX IF NOT EXISTS memories_{column}_created ON memories ({column}, {SCOPE_TIME_INDEX})")
 
 
 def _add_episode_index(conn: psycopg.Connection[Any]) -> None:
@@ -382,9 +391,7 @@ class PostgresStore:
             return
         conn.execute("DROP INDEX IF EXISTS memories_embedding")
         conn.execute(
-            sql.SQL("ALTER TABLE memories ALTER COLUMN embedding TYPE vector({})").format(
-                sql.Literal(dimension)
-            )
+            sql.SQL("ALTER TABLE memories ALTER COLUMN embedding TYPE vector({})").format(sql.Literal(dimension))
         )
         conn.execute(
             sql.SQL(
@@ -561,8 +568,7 @@ class PostgresStore:
             return
         with self._transactional() as conn:
             conn.cursor().executemany(
-                f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) "
-                f"VALUES (%s, {placeholders(EPISODE_COLUMNS, '%s')})",
+                f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) VALUES (%s, {placeholders(EPISODE_COLUMNS, '%s')})",
                 [(e.scope.owner_key(), *episode_values(e, lambda moment: moment)) for e in episodes],
             )
 
@@ -579,9 +585,7 @@ class PostgresStore:
 
     def get_memory(self, memory_id: str) -> MemoryRecord | None:
         with self._connection() as conn:
-            row = conn.execute(
-                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = %s", (memory_id,)
-            ).fetchone()
+            row = conn.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = %s", (memory_id,)).fetchone()
         return _record(row) if row else None
 
     def list_memories(self, query: Query, limit: int) -> list[MemoryRecord]:
@@ -820,8 +824,7 @@ class PostgresStore:
         with self._connection() as conn:
             # text ordered by code point ("C"), as SQLite orders it
             rows = conn.execute(
-                f"SELECT * FROM ({' UNION ALL '.join(parts)}) AS scopes (kind, id, n) "
-                'ORDER BY kind, id COLLATE "C"',
+                f'SELECT * FROM ({" UNION ALL ".join(parts)}) AS scopes (kind, id, n) ORDER BY kind, id COLLATE "C"',
                 params,
             ).fetchall()
         return [ScopeCount(kind, scope_id, int(count)) for kind, scope_id, count in rows]
@@ -994,8 +997,7 @@ def _lock_owner(conn: psycopg.Connection[Any], scope: Scope) -> None:
 
 def _vector_schema(conn: psycopg.Connection[Any]) -> str | None:
     row = conn.execute(
-        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-        "WHERE e.extname = 'vector'"
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
     ).fetchone()
     return str(row[0]) if row else None
 
@@ -1018,6 +1020,7 @@ def _record(row: Sequence[Any]) -> MemoryRecord:
 
 
 # -- SQL for scopes, keyword queries and filters ---------------------------------------------
+
 
 def ts_query(text: str) -> str | None:
     """A tsquery matching any content word of ``text`` (the words SQLite's ``fts_query`` uses)."""
@@ -1124,7 +1127,6 @@ def _metadata_sql(c: Condition) -> tuple[str, list[Any]]:
             [key, key, repr(c.value)],
         )
     return (
-        f"coalesce(CASE WHEN {kind} = 'string' THEN (metadata ->> %s) COLLATE \"C\" {sql_op} %s "
-        "ELSE false END, false)",
+        f"coalesce(CASE WHEN {kind} = 'string' THEN (metadata ->> %s) COLLATE \"C\" {sql_op} %s ELSE false END, false)",
         [key, key, c.value],
     )

@@ -125,7 +125,7 @@ def _create_tables(db: sqlite3.Connection) -> None:
         );
         CREATE INDEX messages_owner ON messages (owner, pk);
         CREATE TABLE engram_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        """
+        """,
     )
 
 
@@ -194,8 +194,19 @@ def _add_versions_and_episodes(db: sqlite3.Connection) -> None:
         scope = parse_owner_key(owner)
         db.execute(
             f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) VALUES (?, {placeholders(EPISODE_COLUMNS, '?')})",
-            (owner, str(uuid.uuid4()), role, content, created_at, position, name,
-             scope.user_id, scope.agent_id, scope.run_id, None),
+            (
+                owner,
+                str(uuid.uuid4()),
+                role,
+                content,
+                created_at,
+                position,
+                name,
+                scope.user_id,
+                scope.agent_id,
+                scope.run_id,
+                None,
+            ),
         )
     db.execute("DROP TABLE messages")
 
@@ -307,8 +318,7 @@ class SQLiteStore:
     def insert_memory(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
         with self.transaction():
             cursor = self._db.execute(
-                f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding) "
-                f"VALUES ({placeholders(MEMORY_COLUMNS, '?')}, ?)",
+                f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding) VALUES ({placeholders(MEMORY_COLUMNS, '?')}, ?)",
                 (*_record_values(record), _blob(vector)),
             )
             self._db.execute(
@@ -439,9 +449,7 @@ class SQLiteStore:
             rows = self._db.execute(f"SELECT pk, {MEMORY_COLUMNS} FROM memories WHERE {where}", params).fetchall()
             deleted = [_record(row[1:]) for row in rows]
             self._pending.extend(CachedRow(row[0], None) for row in rows)
-            self._db.execute(
-                f"DELETE FROM memory_fts WHERE rowid IN (SELECT pk FROM memories WHERE {where})", params
-            )
+            self._db.execute(f"DELETE FROM memory_fts WHERE rowid IN (SELECT pk FROM memories WHERE {where})", params)
             self._db.execute(
                 f"DELETE FROM memory_episodes WHERE memory_id IN (SELECT id FROM memories WHERE {where})", params
             )
@@ -489,17 +497,13 @@ class SQLiteStore:
 
     def link_episodes(self, links: Sequence[tuple[str, str]]) -> None:
         with self.transaction():
-            self._db.executemany(
-                "INSERT OR IGNORE INTO memory_episodes (memory_id, episode_id) VALUES (?, ?)", links
-            )
+            self._db.executemany("INSERT OR IGNORE INTO memory_episodes (memory_id, episode_id) VALUES (?, ?)", links)
 
     # -- reads ---------------------------------------------------------------------
 
     def get_memory(self, memory_id: str) -> MemoryRecord | None:
         with self._lock:
-            row = self._db.execute(
-                f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", (memory_id,)
-            ).fetchone()
+            row = self._db.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
         return _record(row) if row else None
 
     def list_memories(self, query: Query, limit: int) -> list[MemoryRecord]:
@@ -546,10 +550,13 @@ class SQLiteStore:
         validity, validity_params = "", []
         if as_of is not None:
             sources.append(("memory_id", VERSION_COLUMNS, "memory_versions"))
-            validity, validity_params = " AND valid_from <= ? AND (invalid_at IS NULL OR invalid_at > ?)", [
-                iso(as_of),
-                iso(as_of),
-            ]
+            validity, validity_params = (
+                " AND valid_from <= ? AND (invalid_at IS NULL OR invalid_at > ?)",
+                [
+                    iso(as_of),
+                    iso(as_of),
+                ],
+            )
         with self._lock:
             for key, columns, table in sources:
                 for chunk in iter_chunks(list(memory_ids), 500):
@@ -589,9 +596,7 @@ class SQLiteStore:
                 scores = matrix[rowids] @ query_vector
             top = [(int(rowids[i]), float(scores[i])) for i in _top_indices(scores, limit)]
             marks = ", ".join("?" * len(top))
-            ids = dict(
-                self._db.execute(f"SELECT pk, id FROM memories WHERE pk IN ({marks})", [pk for pk, _ in top])
-            )
+            ids = dict(self._db.execute(f"SELECT pk, id FROM memories WHERE pk IN ({marks})", [pk for pk, _ in top]))
         return [(ids[pk], score) for pk, score in top]
 
     def _vector_search_as_of(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
@@ -745,7 +750,6 @@ class SQLiteStore:
         with self._lock:
             rows = self._db.execute(sql, (*params, page.limit, page.offset)).fetchall()
         return [_record(row) for row in rows]
-
 
     # -- lifecycle and portability: prune, stats, export and import -------------------------
 
@@ -945,6 +949,7 @@ def _top_indices(scores: np.ndarray, limit: int) -> list[int]:
 
 
 # -- SQL for scopes and filters ------------------------------------------------------------
+
 
 def fts_query(text: str) -> str | None:
     """An FTS5 query matching any content word of ``text``, with FTS syntax neutralised."""
