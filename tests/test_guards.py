@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from engram import Memory
 from engram.embedders.local_minilm import LocalMiniLM
 from engram.llms.scripted import ScriptedLLM
@@ -14,6 +16,7 @@ from engram.pipeline.guards import (
     MAX_SOURCES,
     SUBJECT_THRESHOLD,
     about_another_person,
+    asks_to_forget,
     forget_requests_in,
     subject_similarity,
     verified_sources,
@@ -164,6 +167,46 @@ def test_a_forget_request_the_model_missed_is_found_in_the_users_words(
     scripted.answers = [answer([])]  # no "forget" in the answer
     smart_memory.add("Please forget my passport number, the trip is off.", user_id="u")
     assert stored(smart_memory) == []
+
+
+def test_a_forget_request_nobody_asked_for_retracts_nothing(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+    """A small model listed "forget" requests in an ordinary chat and retracted 77 of 79 memories."""
+    scripted.answers = [answer([{"text": "User runs a dance studio", "sources": [0]}])]
+    smart_memory.add("I run a dance studio downtown.", user_id="u")
+    scripted.answers = [answer([{"text": "User hits the gym", "sources": [0]}], forget=["User's dance studio"])]
+    result = smart_memory.add("I'll never forget opening night. Started hitting the gym too.", user_id="u")
+    assert sorted(stored(smart_memory)) == ["User hits the gym", "User runs a dance studio"]
+    assert any("ignored forget requests" in warning for warning in result["warnings"])
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Please forget my passport number.",
+        "Can you forget the salary number I mentioned?",
+        "Delete everything about Marco.",
+        "Don't keep my address anywhere.",
+        "I'd rather not have that stored.",
+        "Please stop remembering my health stuff.",
+    ],
+)
+def test_these_ask_to_forget(said: str) -> None:
+    assert asks_to_forget(["Hi!", said])
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Don't forget to water the plants.",
+        "I'll never forget that trip.",
+        "I'm not gonna forget a second of it!",
+        "I forgot my keys again.",
+        "We removed the old tiles and deleted the drafts.",
+        "Keep it up, you've got this!",
+    ],
+)
+def test_these_do_not_ask_to_forget(said: str) -> None:
+    assert not asks_to_forget([said])
 
 
 def test_reminders_are_not_forget_requests() -> None:

@@ -55,6 +55,7 @@ from engram.pipeline.graph import GraphExtraction, Mention, entity_recogniser
 from engram.pipeline.guards import (
     FORGET_THRESHOLD,
     SUBJECT_THRESHOLD,
+    asks_to_forget,
     forget_matrix,
     forget_requests_in,
     subject_matrix,
@@ -498,9 +499,13 @@ class Memory:
         facts = [replace(f, sources=verified_sources(f.text, f.sources, said)) for f in extraction.facts]
         decisions = extraction.decisions or [None] * len(facts)
 
-        # The user's own words name a forget request too, in case the model missed it.
+        # The user's own words name a forget request too, in case the model missed it; the model's
+        # own requests count only when the user asked to forget something.
         said_by_user = [turn.content for turn in spoken if turn.role == "user"]
-        requests = list(dict.fromkeys([*extraction.forget, *forget_requests_in(said_by_user)]))
+        asked = asks_to_forget(said_by_user)
+        if extraction.forget and not asked:
+            warnings.append(f"ignored forget requests no message asked for: {extraction.forget}")
+        requests = list(dict.fromkeys([*(extraction.forget if asked else []), *forget_requests_in(said_by_user)]))
         forgotten, keep = self._forget_targets(requests, facts, draft)
         # A fact whose exact text is already stored needs no decision: it is a NONE.
         hashes = [memory_hash(fact.text) for fact in facts]

@@ -111,6 +111,29 @@ _FORGET_REQUEST = re.compile(
 )
 
 
+# Words by which a user asks to be forgotten; a negation just before the verb ("I'll never forget",
+# "don't forget to ...") is no such request. Broader than _FORGET_REQUEST: this only gates the model.
+_FORGET_VERB = re.compile(r"\b(?:forget|delete|erase|remove|wipe|purge|scrap|discard|unlearn)\b", re.IGNORECASE)
+_DO_NOT_KEEP = re.compile(
+    r"\b(?:don't|do not|dont|no need to|stop|quit)\s+(?:remember|keep|stor|sav|track)(?:e|ing)?\b"
+    r"|\brather not\b[^.!?]{0,30}\b(?:stored|saved|kept|remembered)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(r"\b(?:not|never|no|don't|dont|won't|wont|can't|cannot|didn't|doesn't)\b[^.!?,]{0,15}$", re.I)
+
+
+def asks_to_forget(texts: Sequence[str]) -> bool:
+    """Whether the user's own words ask for something to be forgotten. A model's forget requests
+    count only then: a small model that lists a forget request unasked would otherwise retract
+    whatever matches it (on a LoCoMo chat, the 0.5B model retracted 77 of 79 memories so)."""
+    for text in texts:
+        if _DO_NOT_KEEP.search(text):
+            return True
+        if any(not _NEGATION.search(text[: m.start()]) for m in _FORGET_VERB.finditer(text)):
+            return True
+    return False
+
+
 def forget_requests_in(texts: Sequence[str]) -> list[str]:
     """What the user's own words ask to forget, found without the LLM: a small model often
     misses the request, and a missed request leaves the fact current."""
@@ -142,6 +165,7 @@ __all__ = [
     "MAX_SOURCES",
     "SUBJECT_THRESHOLD",
     "about_another_person",
+    "asks_to_forget",
     "content_words",
     "forget_matrix",
     "forget_requests_in",
