@@ -103,6 +103,9 @@ def test_an_old_store_is_upgraded_in_place(
     [message] = m.store.recent_messages(Scope(user_id="u"), 10)
     assert (message.content, message.name, message.created_at) == ("I live in Lisbon", "Maya", CREATED)
     assert [e.content for e in m.store.list_episodes(Scope(user_id="u"))] == ["I live in Lisbon"]
+    # ... and the episode index holds them: search reaches what was said.
+    said = m.search("Lisbon", user_id="u", limit=1, episodes=1, threshold=2.0)["episodes"]
+    assert [(e["content"], e["name"]) for e in said] == [("I live in Lisbon", "Maya")]
 
     # The new behaviour works on the old data: a dated correction makes a version.
     m.update("m1", "Lives in Porto", timestamp=LATER)

@@ -792,14 +792,13 @@ class PostgresStore:
         terms = ts_query(text)
         if terms is None or limit <= 0:
             return []
-        where, params = _scope_sql(query.scope)
+        scoped, params = _scope_sql(query.scope, "e")
         if query.as_of is None:
             said, retracted = "true", "m.invalid_at IS NOT NULL"
         else:
             said, retracted = "e.created_at <= %s", "m.invalid_at <= %s"
             params += [query.as_of, query.as_of]
         columns = ", ".join(f"e.{column.strip()}" for column in EPISODE_COLUMNS.split(","))
-        scoped = " AND ".join(f"e.{condition}" for condition in where.split(" AND "))
         with self._connection() as conn:
             rows = conn.execute(
                 f"SELECT {columns}, ts_rank(e.fts, q, 1) AS score "
@@ -1031,11 +1030,12 @@ def ts_query(text: str) -> str | None:
     return " | ".join(f"'{word}'" for word in words)
 
 
-def _scope_sql(scope: Scope) -> tuple[str, list[Any]]:
+def _scope_sql(scope: Scope, table: str | None = None) -> tuple[str, list[Any]]:
     ids = scope.as_dict()
     if not ids:
         raise StorageError("refusing to touch memories without a scope")
-    return " AND ".join(f"{key} = %s" for key in ids), list(ids.values())
+    prefix = f"{table}." if table else ""
+    return " AND ".join(f"{prefix}{key} = %s" for key in ids), list(ids.values())
 
 
 def _query_sql(query: Query) -> tuple[str, list[Any]]:
