@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -370,6 +371,27 @@ def episode_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> Epi
         agent_id=row[7],
         run_id=row[8],
         actor_id=row[9],
+    )
+
+
+def window_episode_values(
+    position: int, owner: str, role: str, content: str, name: str | None, created_at: Any
+) -> tuple[Any, ...]:
+    """``owner`` and an episode's values (``EPISODE_COLUMNS``) for a message of the old recent-message
+    window, which a migration turns into an episode."""
+    scope = parse_owner_key(owner)
+    return (
+        owner,
+        str(uuid.uuid4()),
+        role,
+        content,
+        created_at,
+        position,
+        name,
+        scope.user_id,
+        scope.agent_id,
+        scope.run_id,
+        None,
     )
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import struct
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -59,11 +58,11 @@ from engram.storage.base import (
     episode_values,
     history_from_row,
     history_values,
-    parse_owner_key,
     placeholders,
     query_words,
     record_from_row,
     record_values,
+    window_episode_values,
 )
 from engram.storage.filters import Condition, Filter, compile_tree
 from engram.storage.graph import GRAPH_TABLES
@@ -205,24 +204,7 @@ def _add_versions_and_episodes(conn: psycopg.Connection[Any]) -> None:
         """
     )
     window = conn.execute("SELECT owner, role, content, name, created_at FROM messages ORDER BY pk").fetchall()
-    rows = []
-    for position, (owner, role, content, name, created_at) in enumerate(window):
-        scope = parse_owner_key(owner)
-        rows.append(
-            (
-                owner,
-                str(uuid.uuid4()),
-                role,
-                content,
-                created_at,
-                position,
-                name,
-                scope.user_id,
-                scope.agent_id,
-                scope.run_id,
-                None,
-            )
-        )
+    rows = [window_episode_values(position, *message) for position, message in enumerate(window)]
     if rows:
         conn.cursor().executemany(
             f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) VALUES (%s, {placeholders(EPISODE_COLUMNS, '%s')})",

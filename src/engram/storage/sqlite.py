@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -56,11 +55,11 @@ from engram.storage.base import (
     history_from_row,
     history_values,
     iter_chunks,
-    parse_owner_key,
     placeholders,
     query_words,
     record_from_row,
     record_values,
+    window_episode_values,
 )
 from engram.storage.filters import Condition, Filter, compile_tree
 from engram.storage.graph import GRAPH_TABLES
@@ -190,24 +189,10 @@ def _add_versions_and_episodes(db: sqlite3.Connection) -> None:
         """,
     )
     window = db.execute("SELECT owner, role, content, name, created_at FROM messages ORDER BY pk").fetchall()
-    for position, (owner, role, content, name, created_at) in enumerate(window):
-        scope = parse_owner_key(owner)
-        db.execute(
-            f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) VALUES (?, {placeholders(EPISODE_COLUMNS, '?')})",
-            (
-                owner,
-                str(uuid.uuid4()),
-                role,
-                content,
-                created_at,
-                position,
-                name,
-                scope.user_id,
-                scope.agent_id,
-                scope.run_id,
-                None,
-            ),
-        )
+    db.executemany(
+        f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) VALUES (?, {placeholders(EPISODE_COLUMNS, '?')})",
+        [window_episode_values(position, *message) for position, message in enumerate(window)],
+    )
     db.execute("DROP TABLE messages")
 
 
