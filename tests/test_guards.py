@@ -151,6 +151,30 @@ def test_sources_are_bounded_and_share_words_with_the_fact() -> None:
     assert verified_sources("User owns a boat", [0, 1], turns) == ()
 
 
+def test_a_wrongly_cited_source_is_found_among_the_other_messages() -> None:
+    turns = ["Hi!", "I adopted a cat called Miso", "How are you?"]
+    assert verified_sources("User adopted a cat named Miso", [2], turns) == (1,)
+
+
+def test_a_fact_no_message_says_is_not_stored(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+    """A small model re-asserted a fact the user had asked to forget, from the memories shown to it."""
+    scripted.answers = [answer([{"text": "User's boyfriend Marco is from Sardinia", "sources": [0]}])]
+    smart_memory.add("My boyfriend Marco is from Sardinia.", user_id="u")
+    scripted.answers = [answer([], forget=["Marco"])]
+    smart_memory.add("We broke up. Please forget everything about Marco.", user_id="u")
+    scripted.answers = [
+        answer(
+            [
+                {"text": "Marco is from Sardinia and loves anything Sardinian", "sources": [0]},
+                {"text": "User climbs V3 boulders", "sources": [0]},
+            ]
+        )
+    ]
+    result = smart_memory.add("Bouldering update: I'm climbing V3s now!", user_id="u")
+    assert stored(smart_memory) == ["User climbs V3 boulders"]
+    assert any("no message of this add says" in warning for warning in result["warnings"])
+
+
 def test_a_summary_fact_does_not_claim_every_turn(smart_memory: Memory, scripted: ScriptedLLM) -> None:
     messages = [{"role": "user", "content": f"Message {i} on football", "id": f"D1:{i}"} for i in range(8)]
     messages.append({"role": "user", "content": "I adopted a cat called Miso", "id": "D1:8"})

@@ -539,6 +539,11 @@ class Memory:
             warnings += more
         else:  # nothing to compare with: every fact is an ADD
             actions = [Action(Event.ADD, fact, fact.text) for fact in facts]
+        # A new fact must come from this conversation. One that shares no word with any of its
+        # messages was taken from the memories shown or made up: a retracted fact would come back.
+        unsaid = [a for a in actions if a.event == Event.ADD and a.fact is not None and not a.fact.sources]
+        warnings += [f"dropped a fact no message of this add says: {a.fact.text!r}" for a in unsaid if a.fact]
+        actions = [a for a in actions if a not in unsaid]
         self._fill_plan(plan, actions, spoken, draft)
         self._retract(plan, forgotten)
         return plan, usage, warnings

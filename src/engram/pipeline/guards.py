@@ -151,12 +151,15 @@ def content_words(text: str) -> set[str]:
 
 
 def verified_sources(fact: str, cited: Sequence[int], messages: Sequence[str]) -> tuple[int, ...]:
-    """The messages a fact really came from: of those the LLM cited (all, when it cited none),
-    the at most ``MAX_SOURCES`` sharing the most content words with the fact, and at least one."""
+    """The messages a fact really came from: of those the LLM cited (all, when it cited none or
+    none of those it cited shares a word with the fact), the at most ``MAX_SOURCES`` sharing the
+    most content words with the fact. Empty when no message does: the fact was not said."""
     words = content_words(fact)
     candidates = list(dict.fromkeys(cited)) or list(range(len(messages)))
     overlap = {i: len(words & content_words(messages[i])) for i in candidates if 0 <= i < len(messages)}
     ranked = sorted((i for i, shared in overlap.items() if shared), key=lambda i: (-overlap[i], i))
+    if not ranked and cited:  # the model cited the wrong messages: look at all of them
+        return verified_sources(fact, (), messages)
     return tuple(sorted(ranked[:MAX_SOURCES]))
 
 
