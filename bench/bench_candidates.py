@@ -27,7 +27,6 @@ import json
 import math
 import re
 import sqlite3
-import statistics
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -37,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from bench_recall import DEFAULT_DATASET, Asked, _bar, measure
+from bench_recall import DEFAULT_DATASET, Asked, _bar, by_category, measure
 from engram import Memory
 from engram.embedders import build_embedder
 from engram.eval.locomo import CATEGORIES, SCORED_CATEGORIES
@@ -216,15 +215,6 @@ def cross_validate(asked: Sequence[Asked], settings: dict[str, Idea]) -> tuple[l
                 out_of_fold[i] = scores[pick][i]
     in_sample = max(scores, key=lambda name: sum(scores[name]))
     return out_of_fold, in_sample, picks
-
-
-def by_category(asked: Sequence[Asked], scores: Sequence[float]) -> dict[str, float]:
-    out = {
-        CATEGORIES[c]: statistics.fmean([s for a, s in zip(asked, scores, strict=True) if a.category == c])
-        for c in SCORED_CATEGORIES
-        if any(a.category == c for a in asked)
-    }
-    return {**out, "all": statistics.fmean(scores)}
 
 
 def main() -> None:
