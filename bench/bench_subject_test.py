@@ -21,7 +21,8 @@ from pathlib import Path
 from engram.embedders import build_embedder
 from engram.embedders.base import Embedder
 from engram.memory import NEIGHBOUR_FLOOR
-from engram.pipeline.guards import FORGET_THRESHOLD, SUBJECT_THRESHOLD, forget_matrix, subject_similarity
+from engram.pipeline.forget import FORGET_THRESHOLD, forget_matrix
+from engram.pipeline.guards import SUBJECT_THRESHOLD, subject_similarity
 
 DATA = Path(__file__).parent / "data"
 FOLDS = 5

@@ -19,10 +19,10 @@ from conftest_pg import MemoryFactory
 from engram import Memory
 from engram.embedders.local_minilm import LocalMiniLM
 from engram.errors import ConfigError
-from engram.graph import scope_relations
+from engram.graph_search import scope_relations
 from engram.llms.scripted import ScriptedLLM
 from engram.models import Entity, Relation, Scope
-from engram.pipeline.graph import (
+from engram.pipeline.entities import (
     DEFAULT_ENTITY_THRESHOLD,
     Mention,
     invalidate_contradicted,

@@ -12,15 +12,9 @@ from engram.embedders.local_minilm import LocalMiniLM
 from engram.llms.scripted import ScriptedLLM
 from engram.messages import Message
 from engram.pipeline.extract import extract_and_decide
-from engram.pipeline.guards import (
-    MAX_SOURCES,
-    SUBJECT_THRESHOLD,
-    about_another_person,
-    asks_to_forget,
-    forget_requests_in,
-    subject_similarity,
-    verified_sources,
-)
+from engram.pipeline.forget import asks_to_forget, forget_requests_in
+from engram.pipeline.guards import SUBJECT_THRESHOLD, about_another_person, subject_similarity
+from engram.pipeline.sources import MAX_SOURCES, verified_sources
 
 
 def answer(facts: list[dict[str, object]], forget: list[str] | None = None) -> str:

@@ -343,8 +343,8 @@ def test_placeholder_facts_are_dropped(smart_memory: Memory, scripted: ScriptedL
 
 def test_only_a_facts_own_neighbours_can_be_updated_or_deleted() -> None:
     from engram.models import MemoryRecord, utcnow
+    from engram.pipeline.decide import plan_actions
     from engram.pipeline.extract import Fact
-    from engram.pipeline.reconcile import plan_actions
 
     shown = [
         MemoryRecord(id="tennis", memory="Likes tennis", hash="h1", created_at=utcnow()),

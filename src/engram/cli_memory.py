@@ -214,7 +214,7 @@ def stats(args: argparse.Namespace) -> None:
         if isinstance(memory, Memory):
             result = memory.stats(**scope)
         elif scope:  # a server answers for one scope, through the verbs
-            from engram.memory import MAX_LIMIT
+            from engram.inputs import MAX_LIMIT
 
             result = {"memories": len(memory.get_all(**scope, limit=MAX_LIMIT)["results"])}
         else:

@@ -25,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
 from engram.client import MemoryClient
 from engram.errors import ConfigError, EngramError, NotFoundError, ValidationError
 from engram.memory import Memory
-from engram.pipeline.graph import normalise_name
+from engram.pipeline.entities import normalise_name
 
 INSTRUCTIONS = (
     "Long-term memory. Search it before answering questions about the user; add facts worth "

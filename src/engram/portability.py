@@ -39,9 +39,9 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from engram.errors import ValidationError
-from engram.graph import import_graph, with_graph
+from engram.graph_export import attach_graph, import_graph
 from engram.models import Entity, Episode, Event, HistoryRecord, MemoryRecord, Relation, Scope, iso, memory_hash
-from engram.pipeline.graph import normalise_name
+from engram.pipeline.entities import normalise_name
 from engram.search import embed_text, keyword_text
 from engram.storage.base import ExportedMemory
 
@@ -81,7 +81,7 @@ def export_jsonl(
     written = 0
     with _progress(progress, "export") as advance:
         for batch in memory.store.export_memories(scope):
-            batch = with_graph(memory.store, batch)
+            batch = attach_graph(memory.store, batch)
             out.write("".join(_line(memory_line(item, vectors)) for item in batch))
             written += len(batch)
             advance(len(batch))

@@ -187,7 +187,7 @@ def rank_candidates(candidates: Sequence[Candidate], weights: Weights = DEFAULT_
     return hits
 
 
-def rerank(
+def apply_boosts(
     head: Sequence[Fused], records: Mapping[str, MemoryRecord], text: str, weights: Weights = DEFAULT_WEIGHTS
 ) -> list[Hit]:
     """Apply the boosts to the head of a fused ranking (the memories read in full), best first."""
@@ -225,7 +225,7 @@ def hybrid_search(
         lists[GRAPH] = graph[:pool]
         weights = replace(weights, lists={**weights.lists, GRAPH: graph_weight})
     head = fuse(lists, weights, max(limit, HEAD))
-    hits = rerank(head, store.get_memories([f.memory_id for f in head], as_of=scope_query.as_of), text, weights)
+    hits = apply_boosts(head, store.get_memories([f.memory_id for f in head], as_of=scope_query.as_of), text, weights)
     if threshold is not None:
         hits = [hit for hit in hits if hit.score >= threshold]
     return hits[:limit]

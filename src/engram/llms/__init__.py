@@ -11,6 +11,7 @@ group: the entry point's name is the provider name, its value ``module:Class``.
 from __future__ import annotations
 
 import importlib
+import threading
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -96,6 +97,30 @@ def default_llm() -> LLM | None:
     return None
 
 
+class LLMSource:
+    """The LLM of a ``Memory``: the one given, else the config's, else (looked up on first use)
+    the one the environment configures. Verbs that need none never look it up."""
+
+    def __init__(self, llm: LLM | None, provider: str | None = None, config: dict[str, Any] | None = None) -> None:
+        self._llm = llm if llm is not None or provider is None else build_llm(provider, config)
+        self._resolved = self._llm is not None or provider is not None
+        self._lock = threading.Lock()
+
+    def get(self) -> LLM:
+        """The LLM; ConfigError explains how to configure one when there is none."""
+        if (llm := self.optional()) is None:
+            raise ConfigError(NO_LLM_MESSAGE)
+        return llm
+
+    def optional(self) -> LLM | None:
+        """The LLM, or None when none is configured: for verbs that also work without one."""
+        with self._lock:
+            if not self._resolved:
+                self._llm = default_llm()
+                self._resolved = True
+            return self._llm
+
+
 def _entry_point(name: str) -> str | None:
     for entry in entry_points(group=ENTRY_POINT_GROUP, name=name):
         return str(entry.value)
@@ -108,6 +133,7 @@ __all__ = [
     "NO_LLM_MESSAGE",
     "ChatMessage",
     "Completion",
+    "LLMSource",
     "Usage",
     "build_llm",
     "default_llm",

@@ -1,25 +1,26 @@
-"""Step 2 of add: the LLM reads the conversation and lists the facts worth keeping."""
+"""Extract, a step of add: the LLM reads the conversation and lists the facts worth keeping.
+
+By default one call extracts the facts and, against the stored memories shown to it
+(``neighbours.neighbours_of``), decides what each does to them; with the graph on, the same call
+names the entities and relations. A custom extraction or update prompt is written for a call of
+its own: the facts are then extracted first and decided in a second call (``decide.py``).
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from engram.llms.base import LLM, Usage
 from engram.messages import Message
-from engram.pipeline.graph import GRAPH_PROMPT, GraphExtraction, read_graph, with_graph
+from engram.models import MemoryRecord
+from engram.pipeline.entities import GRAPH_PROMPT, GraphExtraction, read_graph, schema_with_graph
 from engram.pipeline.parsing import parse_json_answer
+from engram.pipeline.plan import Context, Draft, Fact, self_name
 from engram.pipeline.prompts import FACT_EXTRACTION_PROMPT, FACT_EXTRACTION_SCHEMA, memory_request
-
-
-@dataclass(frozen=True)
-class Fact:
-    text: str
-    sources: tuple[int, ...] = ()  # indexes into the messages passed to add
-    valid_from: datetime | None = None  # when it became true, if the conversation says so
 
 
 @dataclass
@@ -33,6 +34,53 @@ class Extraction:
     decisions: list[dict[str, Any] | None] = field(default_factory=list)
     forget: list[str] = field(default_factory=list)  # what the user asked to forget
     answer: Any = None  # the whole parsed answer, for steps that add their own properties
+
+
+def custom_extraction_prompt(ctx: Context, custom_prompt: str | None) -> str | None:
+    """The add's own prompt, else the config's custom fact extraction prompt."""
+    return custom_prompt or ctx.config.custom_fact_extraction_prompt
+
+
+def uses_two_calls(ctx: Context, custom_prompt: str | None) -> bool:
+    """A custom prompt is written for a call of its own: extraction and decisions are then two calls."""
+    return bool(custom_extraction_prompt(ctx, custom_prompt) or ctx.config.custom_update_memory_prompt)
+
+
+def extract(
+    ctx: Context,
+    llm: LLM,
+    spoken: list[Message],
+    draft: Draft,
+    shown: Sequence[MemoryRecord],
+    custom_prompt: str | None,
+) -> Extraction:
+    """The facts of an add, its forget requests and (graph on) its entities and relations; with
+    ``shown`` memories and one call, each fact's decision too. The usage is tagged by call."""
+    stored = ctx.store.recent_messages(draft.scope, ctx.config.recent_messages)
+    context = [Message(m.role, m.content, m.name) for m in stored]
+    graph_on, speaker = ctx.graph is not None, self_name(spoken, draft.scope)
+    if uses_two_calls(ctx, custom_prompt):
+        prompt = custom_extraction_prompt(ctx, custom_prompt)
+        extraction = extract_facts(
+            llm,
+            spoken,
+            context=context,
+            reference_time=draft.created_at,
+            custom_prompt=prompt,
+            graph=graph_on,
+            self_name=speaker,
+        )
+        return replace(extraction, usage=extraction.usage.tagged("extract"))
+    extraction = extract_and_decide(
+        llm,
+        spoken,
+        context=context,
+        reference_time=draft.created_at,
+        existing=[r.memory for r in shown],
+        graph=graph_on,
+        self_name=speaker,
+    )
+    return replace(extraction, usage=extraction.usage.tagged("extract+decide" if shown else "extract"))
 
 
 def extract_facts(
@@ -57,7 +105,7 @@ def extract_facts(
     parts.append("Conversation:\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
     completion = llm.complete(
         [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}],
-        json_schema=with_graph(FACT_EXTRACTION_SCHEMA) if graph else FACT_EXTRACTION_SCHEMA,
+        json_schema=schema_with_graph(FACT_EXTRACTION_SCHEMA) if graph else FACT_EXTRACTION_SCHEMA,
     )
     answer = parse_json_answer(completion.text)
     facts, warnings = _read_facts(answer, len(messages))
@@ -82,7 +130,7 @@ def extract_and_decide(
         extra_instructions=GRAPH_PROMPT.strip().replace("{{", "{").replace("}}", "}") if graph else "",
     )
     if graph:
-        schema = with_graph(schema)
+        schema = schema_with_graph(schema)
     system = system.replace("{today}", reference_time.date().isoformat())
     parts = []
     if context:

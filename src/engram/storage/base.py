@@ -29,7 +29,7 @@ from engram.models import Entity, Episode, Event, HistoryRecord, MemoryRecord, R
 from engram.storage.filters import Filter
 
 if TYPE_CHECKING:
-    from engram.storage.graph import GraphStore
+    from engram.storage.graph_rows import GraphStore
 
 Vector = npt.NDArray[np.float32]
 

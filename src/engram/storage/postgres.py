@@ -65,8 +65,8 @@ from engram.storage.base import (
     window_episode_values,
 )
 from engram.storage.filters import Condition, Filter, compile_tree
-from engram.storage.graph import GRAPH_TABLES
 from engram.storage.graph_postgres import PostgresGraph, add_graph_tables
+from engram.storage.graph_rows import GRAPH_TABLES
 from engram.storage.postgres_db import IDENTIFIER, migrate, open_pool, postgres_errors, redacted_url
 
 # isort: split

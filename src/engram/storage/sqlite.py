@@ -62,7 +62,7 @@ from engram.storage.base import (
     window_episode_values,
 )
 from engram.storage.filters import Condition, Filter, compile_tree
-from engram.storage.graph import GRAPH_TABLES
+from engram.storage.graph_rows import GRAPH_TABLES
 from engram.storage.graph_sqlite import SQLiteGraph, add_graph_tables
 from engram.storage.sqlite_db import BUSY_TIMEOUT_MS, SQLiteDatabase
 from engram.storage.vector_cache import CachedRow, VectorCache

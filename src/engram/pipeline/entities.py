@@ -1,7 +1,7 @@
 """Step 6 of add: the graph part of extraction, and the pure decisions about entities and relations.
 
 The graph costs no LLM call of its own: when the graph is on, ``GRAPH_PROMPT`` is appended to
-the fact-extraction prompt and ``with_graph`` adds ``entities`` and ``relations`` to its JSON
+the fact-extraction prompt and ``schema_with_graph`` adds ``entities`` and ``relations`` to its JSON
 schema, so the one extraction call answers both. ``read_graph`` parses that part of the answer.
 
 Without an LLM (``infer=False``) the entities come from the speaker's name and a local entity
@@ -104,7 +104,7 @@ _RELATION_ITEM = {
 }
 
 
-def with_graph(schema: Mapping[str, Any]) -> dict[str, Any]:
+def schema_with_graph(schema: Mapping[str, Any]) -> dict[str, Any]:
     """The extraction schema with the graph's ``entities`` and ``relations`` added."""
     extended = copy.deepcopy(dict(schema))
     extended.setdefault("properties", {})
