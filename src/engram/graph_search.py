@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engram.graph_settings import GraphSettings
 from engram.models import Entity, Relation, Scope
 from engram.pipeline.entities import SELF_REFERENCES, normalise_name
 from engram.storage.base import STOPWORDS, Query, Store
@@ -17,6 +18,7 @@ from engram.storage.base import STOPWORDS, Query, Store
 HOP_WEIGHTS = (1.0, 0.5, 0.25)  # an entity the query names, its neighbours, their neighbours
 MAX_LINKED = 2_000  # memory links read per search: the newest, when a query names a very common entity
 MAX_QUERY_NGRAM = 4  # longest name (in words) looked up in a query
+MAX_RANKED = 10_000  # memories the graph ranks for one search
 
 
 def query_entities(store: Store, scope: Scope, text: str) -> list[Entity]:
@@ -109,4 +111,25 @@ def scope_relations(store: Store, scope: Scope, *, limit: int, as_of: datetime |
     return [r.to_dict() for r in store.graph.list_relations(scope, as_of=as_of, limit=limit)]
 
 
-__all__ = ["GraphMatch", "graph_candidates", "match_query", "query_relations", "scope_relations"]
+__all__ = [
+    "GraphMatch",
+    "graph_candidates",
+    "graph_for_search",
+    "match_query",
+    "query_relations",
+    "scope_relations",
+]
+
+
+def graph_for_search(
+    store: Store, settings: GraphSettings | None, query: Query, text: str
+) -> tuple[GraphMatch | None, list[tuple[str, float]]]:
+    """What the graph adds to a search: the match (its relations are returned beside the results;
+    None when the graph is off) and its ranking of the scope's memories. At weight 0 (the default)
+    the graph only finds the relations to return, and ranks nothing."""
+    if settings is None:
+        return None, []
+    match = match_query(store, query.scope, text, settings.hops, query.as_of)
+    if settings.weight <= 0:
+        return match, []
+    return match, graph_candidates(store, query, match, limit=MAX_RANKED)

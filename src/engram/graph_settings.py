@@ -9,9 +9,9 @@ from typing import Any
 
 from engram.errors import ConfigError
 from engram.pipeline.entities import DEFAULT_ENTITY_THRESHOLD
+from engram.providers import GRAPH_STORES
 from engram.search import GRAPH_WEIGHT
 
-BUILT_IN_PROVIDERS = {"sqlite": ("sqlite", "sqlite3", "local"), "postgres": ("postgres", "postgresql", "pgvector")}
 DEFAULT_HOPS = 2
 
 
@@ -30,12 +30,12 @@ def graph_settings(raw: Mapping[str, Any] | None, backend: str) -> GraphSettings
         return None
     settings = dict(raw)
     provider = str(settings.pop("provider", backend)).lower()
-    if not any(provider in names for names in BUILT_IN_PROVIDERS.values()):
+    if GRAPH_STORES.find(provider) is None:
         raise ConfigError(
             f"graph_store provider {provider!r} is not supported: engram keeps the graph in its own store "
             f'(the built-in graph), so no graph database is needed. Use {{"provider": "{backend}"}}.'
         )
-    if provider not in BUILT_IN_PROVIDERS[backend]:
+    if GRAPH_STORES.canonical(provider) != backend:
         raise ConfigError(
             f"graph_store provider {provider!r} names another backend than the memory store's: the graph "
             f'lives in the same database as the memories. Use {{"provider": "{backend}"}}.'

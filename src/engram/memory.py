@@ -28,7 +28,7 @@ from typing import Any
 from engram.config import MemoryConfig, default_db_path
 from engram.embedders import Embedder, build_embedder
 from engram.errors import ConfigError, NotFoundError, ValidationError
-from engram.graph_search import graph_candidates, match_query, query_relations, scope_relations
+from engram.graph_search import graph_for_search, query_relations, scope_relations
 from engram.graph_settings import graph_settings
 from engram.inputs import (
     MAX_LIMIT,
@@ -185,12 +185,8 @@ class Memory:
         scope, tree = scope_from(user_id, agent_id, run_id, actor_id, filters)
         read = read_query(scope, tree, as_of)
         vector = self.embedder.embed_batch([query], purpose="query")[0]
-        graph = self.graph_settings
-        match = match_query(self.store, scope, query, graph.hops, read.as_of) if graph else None
-        # At weight 0 (the default) the graph only finds the relations to return, and ranks nothing.
-        ranks = graph is not None and graph.weight > 0 and match is not None
-        by_graph = graph_candidates(self.store, read, match, limit=MAX_LIMIT) if ranks and match else []
-        weight = graph.weight if graph else 0.0
+        match, by_graph = graph_for_search(self.store, self.graph_settings, read, query)
+        weight = self.graph_settings.weight if self.graph_settings else 0.0
         hits = hybrid_search(
             self.store, read, query, vector, limit=limit, threshold=threshold, graph=by_graph, graph_weight=weight
         )

@@ -4,41 +4,20 @@
     build_llm("groq", {"model": "llama-3.3-70b-versatile"})   # an OpenAI-compatible preset
     default_llm()                                             # whatever the environment configures
 
-Outside packages can add providers through the ``engram.llms`` entry-point
-group: the entry point's name is the provider name, its value ``module:Class``.
+The names are those of ``engram.providers.LLMS``; outside packages add providers through
+the ``engram.llms`` entry-point group.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
-from importlib.metadata import entry_points
 from typing import Any
 
-from engram._providers import env_value
 from engram.errors import ConfigError
 from engram.llms.base import LLM, ChatMessage, Completion, Usage
-from engram.llms.presets import PRESETS
+from engram.providers import LLMS, with_preset
+from engram.providers.settings import env_value
 
-# provider name -> "module:class"; every preset in PRESETS is served by the OpenAI module too
-LLMS: dict[str, str] = {
-    "openai": "engram.llms.openai_compat:OpenAILLM",
-    "azure_openai": "engram.llms.openai_compat:AzureOpenAILLM",
-    "anthropic": "engram.llms.anthropic:AnthropicLLM",
-    "gemini": "engram.llms.gemini:GeminiLLM",
-    "ollama": "engram.llms.ollama:OllamaLLM",
-    "litellm": "engram.llms.litellm:LiteLLM",
-    "local": "engram.llms.local:LocalLLM",
-    "scripted": "engram.llms.scripted:ScriptedLLM",
-    **{name: "engram.llms.openai_compat:OpenAILLM" for name in PRESETS if name != "openai"},
-}
-ALIASES = {
-    "google": "gemini",
-    "google_genai": "gemini",
-    "azure": "azure_openai",
-    "lmstudio_openai": "lmstudio",
-}
-ENTRY_POINT_GROUP = "engram.llms"
 PROVIDER_ENV = "ENGRAM_LLM_PROVIDER"
 MODEL_ENV = "ENGRAM_LLM_MODEL"
 
@@ -53,16 +32,8 @@ NO_LLM_MESSAGE = (
 
 def build_llm(provider: str, config: dict[str, Any] | None = None) -> LLM:
     """The LLM for a provider name and its settings; ConfigError says what is wrong."""
-    name = ALIASES.get(provider, provider)
-    target = LLMS.get(name) or _entry_point(name)
-    if target is None:
-        known = sorted(set(LLMS) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
-        raise ConfigError(f"unknown LLM provider {provider!r}; use one of: {', '.join(known)}")
-    module_name, class_name = target.split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    settings = dict(config or {})
-    if name in PRESETS and name != "openai":
-        settings["preset"] = name
+    cls = LLMS.load(provider)
+    settings = with_preset(LLMS.canonical(provider), config or {})
     try:
         return cls(**settings)  # type: ignore[no-any-return]
     except TypeError as exc:
@@ -119,12 +90,6 @@ class LLMSource:
                 self._llm = default_llm()
                 self._resolved = True
             return self._llm
-
-
-def _entry_point(name: str) -> str | None:
-    for entry in entry_points(group=ENTRY_POINT_GROUP, name=name):
-        return str(entry.value)
-    return None
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from typing import Any
 from engram.embedders import Embedder
 from engram.graph_settings import GraphSettings
 from engram.messages import Message
-from engram.models import Relation, Scope, utcnow
+from engram.models import Entity, Relation, Scope, utcnow
 from engram.pipeline.entities import (
     Mention,
     Triple,
@@ -104,9 +104,8 @@ def write_graph(
 ) -> dict[str, Any]:
     """Inside the add's transaction: resolve and save entities, link the memories (``written``: the
     ids that exist once the add commits), add the relations and retire the ones they contradict.
-    ``episodes_of`` maps a memory id to the
-    episodes it came from (a relation records those of its memories). Returns mem0's
-    ``relations`` block of an add."""
+    ``episodes_of`` maps a memory id to the episodes it came from (a relation records those of its
+    memories). Returns mem0's ``relations`` block of an add."""
     graph = store.graph
     resolution = resolve_entities(
         draft.mentions,
@@ -127,32 +126,7 @@ def write_graph(
             if key in entity_of
         ]
     )
-    texts = {memory_id: text for memory_id, text in draft.texts.items() if memory_id in written}
-    created = utcnow()
-    new: list[Relation] = []
-    for triple in draft.triples:
-        source, destination = (
-            entity_of.get(normalise_name(triple.source)),
-            entity_of.get(normalise_name(triple.destination)),
-        )
-        if source is None or destination is None or source.id == destination.id:
-            continue
-        sources = memories_mentioning([triple.destination], texts) or list(texts)
-        new.append(
-            Relation(
-                id=str(uuid.uuid4()),
-                source_id=source.id,
-                relationship=triple.relationship,
-                destination_id=destination.id,
-                owner=draft.owner,
-                valid_from=draft.when,
-                created_at=created,
-                memory_ids=tuple(sources),
-                episode_ids=tuple(dict.fromkeys(e for m in sources for e in (episodes_of or {}).get(m, ()))),
-                source=source.name,
-                destination=destination.name,
-            )
-        )
+    new = _new_relations(draft, entity_of, written, episodes_of or {})
     if not new:
         return {"added_entities": [], "deleted_entities": []}
     current = graph.current_relations(draft.owner, list({r.source_id for r in new}))
@@ -167,6 +141,38 @@ def write_graph(
             for r in retired
         ],
     }
+
+
+def _new_relations(
+    draft: GraphDraft, entity_of: Mapping[str, Entity], written: set[str], episodes_of: Mapping[str, Sequence[str]]
+) -> list[Relation]:
+    """The draft's triples between two known, distinct entities, each attributed to the written
+    memories that name its destination (or, when none does, to all of them)."""
+    texts = {memory_id: text for memory_id, text in draft.texts.items() if memory_id in written}
+    created = utcnow()
+    new: list[Relation] = []
+    for triple in draft.triples:
+        source = entity_of.get(normalise_name(triple.source))
+        destination = entity_of.get(normalise_name(triple.destination))
+        if source is None or destination is None or source.id == destination.id:
+            continue
+        sources = memories_mentioning([triple.destination], texts) or list(texts)
+        new.append(
+            Relation(
+                id=str(uuid.uuid4()),
+                source_id=source.id,
+                relationship=triple.relationship,
+                destination_id=destination.id,
+                owner=draft.owner,
+                valid_from=draft.when,
+                created_at=created,
+                memory_ids=tuple(sources),
+                episode_ids=tuple(dict.fromkeys(e for m in sources for e in episodes_of.get(m, ()))),
+                source=source.name,
+                destination=destination.name,
+            )
+        )
+    return new
 
 
 def links_by_name(
