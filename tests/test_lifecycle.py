@@ -176,3 +176,15 @@ def test_async_memory_has_the_lifecycle_verbs(tmp_path: Path) -> None:
             assert (await memory.import_jsonl(tmp_path / "out.jsonl"))["imported"] == 0
 
     asyncio.run(scenario())
+
+
+def test_consolidate_with_an_llm_on_a_scope_with_no_current_memories_merges_nothing(
+    memory_factory: MemoryFactory,
+) -> None:
+    llm = ScriptedLLM()
+    memory = memory_factory(llm=llm)
+    assert memory.consolidate(user_id="nobody") == {"merged": 0, "results": []}
+    memory.add("Likes tea", user_id="u", infer=False)
+    memory.delete_all(user_id="u")
+    assert memory.consolidate(user_id="u") == {"merged": 0, "results": []}
+    assert llm.calls == []

@@ -8,11 +8,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from engram.graph_settings import GraphSettings
 from engram.models import Entity, Relation, Scope
 from engram.pipeline.entities import SELF_REFERENCES, normalise_name
+from engram.results import RelationItem
 from engram.storage.base import STOPWORDS, Query, Store
 
 HOP_WEIGHTS = (1.0, 0.5, 0.25)  # an entity the query names, its neighbours, their neighbours
@@ -98,7 +98,7 @@ def graph_candidates(store: Store, query: Query, match: GraphMatch, *, limit: in
     return ranked[:limit]
 
 
-def query_relations(match: GraphMatch, *, limit: int) -> list[dict[str, Any]]:
+def query_relations(match: GraphMatch, *, limit: int) -> list[RelationItem]:
     """The relations walked for a query, scored by the hop weight of their nearer end, best first
     (newest first among equals). With 2 hops these are the relations within 1 hop of a named entity."""
     scored = [(max(match.weight(r.source_id), match.weight(r.destination_id)), r) for r in match.relations]
@@ -106,7 +106,7 @@ def query_relations(match: GraphMatch, *, limit: int) -> list[dict[str, Any]]:
     return [relation.to_dict(score) for score, relation in scored[:limit]]
 
 
-def scope_relations(store: Store, scope: Scope, *, limit: int, as_of: datetime | None = None) -> list[dict[str, Any]]:
+def scope_relations(store: Store, scope: Scope, *, limit: int, as_of: datetime | None = None) -> list[RelationItem]:
     """The scope's relations (current ones, or those valid at ``as_of``), newest first."""
     return [r.to_dict() for r in store.graph.list_relations(scope, as_of=as_of, limit=limit)]
 

@@ -53,6 +53,17 @@ from engram.pipeline.add import add_result, plan_add
 from engram.pipeline.plan import Context, Draft, WritePlan, history_row
 from engram.pipeline.prune import prune
 from engram.pipeline.write import write_add, write_changes
+from engram.results import (
+    AddResult,
+    EpisodeItem,
+    HistoryItem,
+    MemoryItem,
+    MemoryList,
+    MemoryPage,
+    MessageResult,
+    ScopeList,
+    SearchResult,
+)
 from engram.search import RecentVectors, explained, hybrid_search, said_beyond
 from engram.storage import build_store
 from engram.storage.base import SORT_COLUMNS, Page, Store
@@ -127,7 +138,7 @@ class Memory:
         prompt: str | None = None,
         timestamp: datetime | date | str | float | None = None,
         expiration_date: datetime | date | str | None = None,
-    ) -> dict[str, Any]:
+    ) -> AddResult:
         """Remember a conversation. Returns what changed, one result per memory touched."""
         scope = scope_from(user_id, agent_id, run_id, actor_id, None)[0]
         turns = normalise_messages(messages)
@@ -166,7 +177,7 @@ class Memory:
         as_of: datetime | date | str | None = None,
         explain: bool = False,
         episodes: int = 0,
-    ) -> dict[str, Any]:
+    ) -> SearchResult:
         """The memories that best match ``query`` in the scope, best first, each with a ``score``.
 
         ``as_of`` (a datetime, a date, meaning the end of that day, or an ISO string) searches the
@@ -190,7 +201,7 @@ class Memory:
         hits = hybrid_search(
             self.store, read, query, vector, limit=limit, threshold=threshold, graph=by_graph, graph_weight=weight
         )
-        result: dict[str, Any] = {"results": [hit.record.to_item(hit.score) for hit in hits]}
+        result: SearchResult = {"results": [hit.record.to_item(hit.score) for hit in hits]}
         if explain:
             for item, hit in zip(result["results"], hits, strict=True):
                 item["explain"] = explained(hit)
@@ -201,7 +212,7 @@ class Memory:
         return result
 
     @check_input
-    def get(self, memory_id: str) -> dict[str, Any] | None:
+    def get(self, memory_id: str) -> MemoryItem | None:
         """One memory by id, or None."""
         record = self.store.get_memory(memory_id_of(memory_id))
         return record.to_item() if record else None
@@ -218,13 +229,13 @@ class Memory:
         limit: int = 100,
         top_k: int | None = None,
         as_of: datetime | date | str | None = None,
-    ) -> dict[str, Any]:
+    ) -> MemoryList:
         """The scope's memories, newest first: current facts, or with ``as_of`` the versions valid then."""
         scope, tree = scope_from(user_id, agent_id, run_id, actor_id, filters)
         limit = check_limit(top_k if top_k is not None else limit)
         read = read_query(scope, tree, as_of)
         records = self.store.list_memories(read, limit)
-        result: dict[str, Any] = {"results": [record.to_item() for record in records]}
+        result: MemoryList = {"results": [record.to_item() for record in records]}
         if self.graph_settings is not None:
             result["relations"] = scope_relations(self.store, scope, limit=limit, as_of=read.as_of)
         return result
@@ -238,7 +249,7 @@ class Memory:
         *,
         text: str | None = None,
         timestamp: datetime | date | str | float | None = None,
-    ) -> dict[str, str]:
+    ) -> MessageResult:
         """Replace a memory's text (``data`` or ``text``) and/or its metadata.
 
         With ``timestamp``, a change that became true then: the memory holds the new text from that
@@ -275,7 +286,7 @@ class Memory:
         return {"message": "Memory updated successfully!"}
 
     @check_input
-    def delete(self, memory_id: str) -> dict[str, str]:
+    def delete(self, memory_id: str) -> MessageResult:
         """Erase a memory and every earlier version of it (history records the deletion)."""
         with self.store.transaction():
             old = self._existing(memory_id)
@@ -292,7 +303,7 @@ class Memory:
         agent_id: str | None = None,
         run_id: str | None = None,
         actor_id: str | None = None,
-    ) -> dict[str, str]:
+    ) -> MessageResult:
         """Erase every memory of a scope (a scope is required), with their versions and the scope's
         episodes; history records the deletions."""
         scope = scope_from(user_id, agent_id, run_id, actor_id, None)[0]
@@ -309,7 +320,7 @@ class Memory:
                 return {"message": "Memories deleted successfully!"}
 
     @check_input
-    def history(self, memory_id: str) -> list[dict[str, Any]]:
+    def history(self, memory_id: str) -> list[HistoryItem]:
         """Every change to one memory, oldest first; it outlives the memory."""
         return [row.to_dict() for row in self.store.history(memory_id_of(memory_id))]
 
@@ -319,14 +330,14 @@ class Memory:
         self.store.bind_embedder(self.embedder.model_name, self.embedder.dimension)
 
     @check_input
-    def episodes(self, memory_id: str) -> list[dict[str, Any]]:
+    def episodes(self, memory_id: str) -> list[EpisodeItem]:
         """The messages a memory came from, as they were said, oldest first."""
         self._existing(memory_id)
         return [episode.to_dict() for episode in self.store.memory_episodes(memory_id)]
 
     # -- browsing (the dashboard) ------------------------------------------------------------
 
-    def scopes(self) -> dict[str, Any]:
+    def scopes(self) -> ScopeList:
         """Every user, agent and run id that holds memories, with how many (expired ones left out)."""
         return {"results": [scope.to_dict() for scope in self.store.list_scopes(utcnow())]}
 
@@ -344,7 +355,7 @@ class Memory:
         sort: str = "created_at",
         order: str = "desc",
         as_of: datetime | date | str | None = None,
-    ) -> dict[str, Any]:
+    ) -> MemoryPage:
         """One page of what ``get_all`` returns, in a chosen order, with the total across pages.
 
         ``sort`` is ``created_at``, ``updated_at`` or ``memory``; ``order`` is ``asc`` or ``desc``;

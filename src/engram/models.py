@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from engram.results import EpisodeItem, HistoryItem, MemoryItem, RelationItem
+
 SCOPE_KEYS = ("user_id", "agent_id", "run_id")
 """The ids that own a memory; every read or write names at least one."""
 
@@ -75,9 +77,9 @@ class MemoryRecord:
     def scope(self) -> Scope:
         return Scope(self.user_id, self.agent_id, self.run_id, self.actor_id)
 
-    def to_item(self, score: float | None = None) -> dict[str, Any]:
-        """The public shape of a memory (DESIGN.md section 1)."""
-        item: dict[str, Any] = {
+    def to_item(self, score: float | None = None) -> MemoryItem:
+        """The public shape of a memory (``results.MemoryItem``)."""
+        item: MemoryItem = {
             "id": self.id,
             "memory": self.memory,
             "hash": self.hash,
@@ -89,7 +91,7 @@ class MemoryRecord:
         }
         for key in (*IDENTITY_KEYS, "role"):
             if (value := getattr(self, key)) is not None:
-                item[key] = value
+                item[key] = value  # type: ignore[literal-required]  # one of the optional owner keys
         if self.expiration_date is not None:
             item["expiration_date"] = iso(self.expiration_date)
         if score is not None:
@@ -115,7 +117,7 @@ class HistoryRecord:
     agent_id: str | None = None
     run_id: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> HistoryItem:
         return {
             "id": self.id,
             "memory_id": self.memory_id,
@@ -152,8 +154,8 @@ class Episode:
     def scope(self) -> Scope:
         return Scope(self.user_id, self.agent_id, self.run_id, self.actor_id)
 
-    def to_dict(self) -> dict[str, Any]:
-        item: dict[str, Any] = {
+    def to_dict(self) -> EpisodeItem:
+        item: EpisodeItem = {
             "id": self.id,
             "role": self.role,
             "name": self.name,
@@ -163,7 +165,7 @@ class Episode:
         }
         for key in IDENTITY_KEYS:
             if (value := getattr(self, key)) is not None:
-                item[key] = value
+                item[key] = value  # type: ignore[literal-required]  # one of the optional owner keys
         return item
 
 
@@ -217,12 +219,9 @@ class Relation:
     source: str = ""
     destination: str = ""
 
-    def is_valid_at(self, moment: datetime) -> bool:
-        return self.valid_from <= moment and (self.invalid_at is None or moment < self.invalid_at)
-
-    def to_dict(self, score: float | None = None) -> dict[str, Any]:
+    def to_dict(self, score: float | None = None) -> RelationItem:
         """mem0's shape (source, relationship, destination) with the validity of the fact."""
-        item: dict[str, Any] = {
+        item: RelationItem = {
             "source": self.source,
             "relationship": self.relationship,
             "destination": self.destination,

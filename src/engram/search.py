@@ -41,13 +41,13 @@ from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import numpy as np
 
 from engram.embedders.base import Embedder, Vectors, normalise_rows
 from engram.models import MemoryRecord
 from engram.query_dates import query_date_range, within
+from engram.results import FoundEpisode
 from engram.storage.base import Query, Store, StoredMessage, Vector
 
 # Times the graph's score (engram/graph.py: graph_candidates), when the graph is on. Chosen by
@@ -231,9 +231,7 @@ def hybrid_search(
     return hits[:limit]
 
 
-def said_beyond(
-    store: Store, scope_query: Query, text: str, found: Collection[str], limit: int
-) -> list[dict[str, Any]]:
+def said_beyond(store: Store, scope_query: Query, text: str, found: Collection[str], limit: int) -> list[FoundEpisode]:
     """The ``limit`` episodes of the scope whose words best match ``text``, leaving out those that
     produced a memory in ``found`` (the results already carry what they said), as items with a
     ``score`` (the best match counts 1) and the ``memory_ids`` they produced.

@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from engram.errors import ValidationError
 from engram.messages import Message
 from engram.pipeline.graph_write import draft_add_graph
@@ -16,6 +14,7 @@ from engram.pipeline.inferred import plan_inferred
 from engram.pipeline.plan import Context, Draft, WritePlan
 from engram.pipeline.procedural import PROCEDURAL_MEMORY, plan_procedural
 from engram.pipeline.verbatim import plan_verbatim
+from engram.results import AddResult, RelationChanges
 
 
 def plan_add(
@@ -42,9 +41,9 @@ def plan_add(
     return plan
 
 
-def add_result(plan: WritePlan, relations: dict[str, Any] | None) -> dict[str, Any]:
+def add_result(plan: WritePlan, relations: RelationChanges | None) -> AddResult:
     """mem0's result of an add, with ``relations`` (graph on), ``usage`` and ``warnings`` where there are any."""
-    result: dict[str, Any] = {"results": plan.results()}
+    result: AddResult = {"results": plan.results()}
     if relations is not None:
         result["relations"] = relations
     if plan.usage.calls:

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from engram.embedders import Embedder
 from engram.graph_settings import GraphSettings
@@ -25,6 +24,7 @@ from engram.pipeline.entities import (
     resolve_entities,
 )
 from engram.pipeline.plan import Context, Draft, WritePlan, self_name
+from engram.results import RelationChanges
 from engram.storage.base import Store, Vector
 
 
@@ -101,7 +101,7 @@ def write_graph(
     written: set[str],
     settings: GraphSettings,
     episodes_of: Mapping[str, Sequence[str]] | None = None,
-) -> dict[str, Any]:
+) -> RelationChanges:
     """Inside the add's transaction: resolve and save entities, link the memories (``written``: the
     ids that exist once the add commits), add the relations and retire the ones they contradict.
     ``episodes_of`` maps a memory id to the episodes it came from (a relation records those of its
@@ -137,7 +137,11 @@ def write_graph(
     return {
         "added_entities": [r.to_dict() for r in fresh],
         "deleted_entities": [
-            {**r.to_dict(), "source": names.get(r.source_id, r.source), "destination": names.get(r.destination_id)}
+            {
+                **r.to_dict(),
+                "source": names.get(r.source_id, r.source),
+                "destination": names.get(r.destination_id, r.destination),
+            }
             for r in retired
         ],
     }

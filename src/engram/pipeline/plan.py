@@ -16,6 +16,7 @@ from engram.llms import LLM, LLMSource, Usage
 from engram.messages import Message
 from engram.models import Event, HistoryRecord, MemoryRecord, Scope, memory_hash
 from engram.pipeline.entities import GraphExtraction
+from engram.results import AddEvent
 from engram.search import RecentVectors
 from engram.storage.base import Store, Vector
 
@@ -133,9 +134,9 @@ class WritePlan:
         """The memories this plan creates or changes the text of."""
         return {record.id for record, _ in self.inserts} | {new.id for _, new, _ in self.updates}
 
-    def results(self) -> list[dict[str, Any]]:
+    def results(self) -> list[AddEvent]:
         """The ``results`` of an add: one item per memory touched, NONE for those left as they were."""
-        results: list[dict[str, Any]] = [{"id": r.id, "memory": r.memory, "event": "ADD"} for r, _ in self.inserts]
+        results: list[AddEvent] = [{"id": r.id, "memory": r.memory, "event": "ADD"} for r, _ in self.inserts]
         results += [
             {"id": new.id, "memory": new.memory, "event": "UPDATE", "previous_memory": old.memory}
             for old, new, _ in self.updates

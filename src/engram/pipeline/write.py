@@ -14,13 +14,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from engram.messages import Message
 from engram.models import Episode, Event, HistoryRecord, MemoryRecord, Scope, memory_hash
 from engram.pipeline.dedupe import plan_adds
 from engram.pipeline.graph_write import write_graph
 from engram.pipeline.plan import Action, Context, Draft, Fact, WritePlan, history_row
+from engram.results import RelationChanges
 from engram.search import embed_text, keyword_text
 from engram.storage.base import Store, Vector
 
@@ -72,7 +72,7 @@ def sources_of(fact: Fact | None, turns: Sequence[Message]) -> list[Message]:
 # -- inside the transaction ------------------------------------------------------------------------
 
 
-def write_add(ctx: Context, plan: WritePlan, draft: Draft, turns: Sequence[Message]) -> dict[str, Any] | None:
+def write_add(ctx: Context, plan: WritePlan, draft: Draft, turns: Sequence[Message]) -> RelationChanges | None:
     """Write the whole plan, its history, the add's episodes and its graph change in one
     transaction. Returns the add's ``relations`` block when the graph is on."""
     episodes = [

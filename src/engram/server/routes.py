@@ -32,6 +32,7 @@ from engram.server.schemas import (
     ResetRequest,
     ScopeList,
     SearchRequest,
+    SearchResult,
     UpdateRequest,
 )
 from engram.server.state import state_of
@@ -201,7 +202,7 @@ def _route(router: APIRouter, method: str, path: str, handler: Any, model: Any, 
 def _add_memory_routes(router: APIRouter, tag: str, *, search_path: str, list_path: str | None) -> None:
     routes: list[tuple[str, str, Any, Any]] = [
         ("POST", "/memories", add_memories, AddResult),
-        ("POST", search_path, search_memories, MemoryList),
+        ("POST", search_path, search_memories, SearchResult),
         ("GET", "/memories", list_memories, MemoryList),
         ("GET", "/memories/{memory_id}", get_memory, MemoryItem),
         ("PUT", "/memories/{memory_id}", update_memory, Message),

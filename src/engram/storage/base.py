@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from engram.errors import StorageError
 from engram.models import Entity, Episode, Event, HistoryRecord, MemoryRecord, Relation, Scope
+from engram.results import ScopeItem
 from engram.storage.filters import Filter
 
 if TYPE_CHECKING:
@@ -456,11 +457,11 @@ SORT_COLUMNS = {
 
 @dataclass(frozen=True)
 class ScopeCount:
-    kind: str  # one of SCOPE_KINDS
+    kind: Literal["user_id", "agent_id", "run_id"]
     id: str
     count: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ScopeItem:
         return {"kind": self.kind, "id": self.id, "count": self.count}
 
 
