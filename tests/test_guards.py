@@ -134,7 +134,7 @@ def test_a_fact_may_carry_its_own_date_resolved_before_the_add() -> None:
         llm, [Message("user", "I moved to Porto last month")], context=[], reference_time=when, existing=[]
     )
     assert [f.valid_from for f in extraction.facts] == [datetime(2025, 3, 2, tzinfo=UTC), None, None]
-    assert "2025-04-02" in llm.calls[0].messages[0]["content"]
+    assert "Conversation date: 2025-04-02" in llm.calls[0].messages[1]["content"]
 
 
 def test_sources_are_bounded_and_share_words_with_the_fact() -> None:

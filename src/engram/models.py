@@ -68,6 +68,10 @@ class MemoryRecord:
     expiration_date: datetime | None = None
     valid_from: datetime | None = None  # when the fact became true; None only before it is stored
     invalid_at: datetime | None = None  # when a later conversation superseded or retracted it
+    # What the fact is about, as the LLM that extracted it named it ("Ana", "employer"): a later fact
+    # about the same subject and attribute may supersede it. None for messages kept as they were said.
+    subject: str | None = None
+    attribute: str | None = None
 
     def __post_init__(self) -> None:
         if self.valid_from is None:  # a fact is true from when it was said unless told otherwise

@@ -20,7 +20,14 @@ from engram.models import MemoryRecord
 from engram.pipeline.entities import GRAPH_PROMPT, GraphExtraction, read_graph, schema_with_graph
 from engram.pipeline.parsing import parse_json_answer
 from engram.pipeline.plan import Context, Draft, Fact, self_name
-from engram.pipeline.prompts import FACT_EXTRACTION_PROMPT, FACT_EXTRACTION_SCHEMA, memory_request
+from engram.pipeline.prompts import (
+    CONVERSATION_HEADER,
+    FACT_EXTRACTION_PROMPT,
+    FACT_EXTRACTION_SCHEMA,
+    MEMORIES_HEADER,
+    memory_request,
+)
+from engram.search import same_conversation
 
 
 @dataclass
@@ -56,7 +63,9 @@ def extract(
 ) -> Extraction:
     """The facts of an add, its forget requests and (graph on) its entities and relations; with
     ``shown`` memories and one call, each fact's decision too. The usage is tagged by call."""
-    stored = ctx.store.recent_messages(draft.scope, ctx.config.recent_messages)
+    # Earlier messages help read this one only when they are the same conversation (minutes, not
+    # weeks, before): an app that adds one message per call. Older ones cost tokens and say nothing.
+    stored = same_conversation(ctx.store.recent_messages(draft.scope, ctx.config.recent_messages), draft.created_at)
     context = [Message(m.role, m.content, m.name) for m in stored]
     graph_on, speaker = ctx.graph is not None, self_name(spoken, draft.scope)
     if uses_two_calls(ctx, custom_prompt):
@@ -102,7 +111,7 @@ def extract_facts(
     if context:
         parts.append("Earlier messages, for context only:\n" + "\n".join(m.as_line() for m in context))
     parts.append(f"Conversation date: {reference_time.date().isoformat()}")
-    parts.append("Conversation:\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
+    parts.append(CONVERSATION_HEADER + "\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
     completion = llm.complete(
         [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}],
         json_schema=schema_with_graph(FACT_EXTRACTION_SCHEMA) if graph else FACT_EXTRACTION_SCHEMA,
@@ -131,14 +140,13 @@ def extract_and_decide(
     )
     if graph:
         schema = schema_with_graph(schema)
-    system = system.replace("{today}", reference_time.date().isoformat())
     parts = []
     if context:
         parts.append("Earlier messages, for context only:\n" + "\n".join(m.as_line() for m in context))
     if existing:
-        parts.append("EXISTING MEMORIES:\n" + "\n".join(f"[{i}] {text}" for i, text in enumerate(existing)))
+        parts.append(MEMORIES_HEADER + "\n" + "\n".join(f"[{i}] {text}" for i, text in enumerate(existing)))
     parts.append(f"Conversation date: {reference_time.date().isoformat()}")
-    parts.append("Conversation:\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
+    parts.append(CONVERSATION_HEADER + "\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
     completion = llm.complete(
         [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}],
         json_schema=schema,
@@ -200,7 +208,8 @@ def _fact_items(answer: object, message_count: int, reference_time: datetime | N
             seen.add(text.lower())
             valid = tuple(s for s in sources if isinstance(s, int) and 0 <= s < message_count)
             when = _fact_date(item.get("date"), reference_time) if isinstance(item, dict) else None
-            facts.append((Fact(text, valid, when), item))
+            subject, attribute = read_about(item.get("about") if isinstance(item, dict) else None)
+            facts.append((Fact(text, valid, when, subject, attribute), item))
     return facts
 
 
@@ -223,6 +232,14 @@ def _fact_date(raw: Any, reference_time: datetime | None) -> datetime | None:
         return None
     tz = reference_time.tzinfo or UTC
     return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def read_about(raw: Any) -> tuple[str | None, str | None]:
+    """``"Ana: employer"`` as (subject, attribute); a bare ``"employer"`` has no subject."""
+    if not isinstance(raw, str) or not raw.strip() or _is_placeholder(raw.strip()):
+        return None, None
+    named, _, what = raw.rpartition(":") if ":" in raw else ("", "", raw)
+    return " ".join(named.split()) or None, " ".join(what.split()).lower() or None
 
 
 # Small models sometimes copy the prompt's example instead of writing a fact.

@@ -31,6 +31,8 @@ class Fact:
     text: str
     sources: tuple[int, ...] = ()  # indexes into the messages passed to add
     valid_from: datetime | None = None  # when it became true, if the conversation says so
+    subject: str | None = None  # whose fact it is ("User", "Ana"), as the model named it
+    attribute: str | None = None  # what of theirs it concerns ("home city", "employer")
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,11 @@ class Draft:
         sources: Sequence[Message],
         speaker: str | None = None,
         valid_from: datetime | None = None,
+        about: Fact | None = None,
     ) -> MemoryRecord:
         """``speaker`` (a message's ``name``) becomes the actor when the call names none, as in mem0.
-        ``valid_from`` is when the fact became true, if the conversation dates it (default: the add's time)."""
+        ``valid_from`` is when the fact became true, if the conversation dates it (default: the add's time);
+        ``about`` is the fact it states, whose subject and attribute it keeps."""
         metadata = dict(self.metadata)
         source_ids = [m.id for m in sources if m.id is not None]
         if source_ids:
@@ -107,6 +111,8 @@ class Draft:
             agent_id=self.scope.agent_id,
             run_id=self.scope.run_id,
             actor_id=self.scope.actor_id if self.scope.actor_id is not None else speaker,
+            subject=about.subject if about else None,
+            attribute=about.attribute if about else None,
         )
         self.link(record.id, sources)
         return record

@@ -35,7 +35,7 @@ def plan_changes(
         sources = sources_of(action.fact, turns)
         dated = action.fact.valid_from if action.fact else None
         if action.event == Event.ADD and action.text:
-            adds.append(draft.record(action.text, role=None, sources=sources, valid_from=dated))
+            adds.append(draft.record(action.text, role=None, sources=sources, valid_from=dated, about=action.fact))
         elif action.event == Event.UPDATE and action.target and action.text:
             new = replace(
                 action.target,
@@ -44,6 +44,8 @@ def plan_changes(
                 updated_at=draft.created_at,
                 metadata={**action.target.metadata, **draft.metadata},
                 valid_from=dated or draft.created_at,  # when the new text became true
+                subject=action.fact.subject if action.fact else action.target.subject,
+                attribute=action.fact.attribute if action.fact else action.target.attribute,
             )
             draft.link(new.id, sources)
             updates.append((action.target, new))

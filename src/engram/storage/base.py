@@ -36,7 +36,7 @@ Vector = npt.NDArray[np.float32]
 
 MEMORY_COLUMNS = (
     "id, memory, hash, metadata, user_id, agent_id, run_id, actor_id, role, "
-    "created_at, updated_at, expiration_date, valid_from, invalid_at"
+    "created_at, updated_at, expiration_date, valid_from, invalid_at, subject, attribute"
 )
 """The columns every backend reads a memory from, in the order of ``record_from_row``."""
 
@@ -275,6 +275,8 @@ def record_values(record: MemoryRecord, time: Callable[[datetime], Any]) -> tupl
         when(record.expiration_date),
         when(record.valid_from or record.created_at),
         when(record.invalid_at),
+        record.subject,
+        record.attribute,
     )
 
 
@@ -296,6 +298,8 @@ def record_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> Memo
         expiration_date=time(row[11]) if row[11] is not None else None,
         valid_from=time(row[12]),
         invalid_at=time(row[13]) if row[13] is not None else None,
+        subject=row[14],
+        attribute=row[15],
     )
 
 

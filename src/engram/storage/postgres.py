@@ -230,12 +230,19 @@ def _add_episode_index(conn: psycopg.Connection[Any]) -> None:
     )
 
 
+def _add_subject_and_attribute(conn: psycopg.Connection[Any]) -> None:
+    """What each extracted fact is about (``MemoryRecord.subject`` / ``attribute``), on memories and versions."""
+    for table in ("memories", "memory_versions"):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN subject text, ADD COLUMN attribute text")
+
+
 MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
     _create_tables,
     _add_versions_and_episodes,
     _add_scope_time_indexes,
     add_graph_tables,
     _add_episode_index,
+    _add_subject_and_attribute,
 ]
 """Append new migrations (the graph tables will be the next); never edit or reorder shipped ones."""
 

@@ -218,12 +218,20 @@ def _add_episode_index(db: sqlite3.Connection) -> None:
     )
 
 
+def _add_subject_and_attribute(db: sqlite3.Connection) -> None:
+    """What each extracted fact is about (``MemoryRecord.subject`` / ``attribute``), on memories and versions."""
+    for table in ("memories", "memory_versions"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN subject TEXT")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN attribute TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _create_tables,
     _add_versions_and_episodes,
     _add_scope_time_indexes,
     add_graph_tables,
     _add_episode_index,
+    _add_subject_and_attribute,
 ]
 """Append new migrations; never edit or reorder shipped ones."""
 
