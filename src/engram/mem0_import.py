@@ -55,7 +55,14 @@ def open_mem0(config_path: Path) -> Any:
         config = json.loads(config_path.expanduser().read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the mem0 config {config_path}: {exc}") from exc
-    return Mem0Memory.from_config(config)
+    try:
+        return Mem0Memory.from_config(config)
+    except Exception as exc:  # mem0 builds its vector store, LLM and embedder here; each SDK raises its own errors
+        raise ConfigError(
+            f"mem0 could not open the installation {config_path} describes ({type(exc).__name__}: {exc}). "
+            "mem0 builds its LLM and embedder when it opens, so give it the credentials its config names "
+            "(OPENAI_API_KEY for mem0's defaults), even though engram only reads memories through it"
+        ) from exc
 
 
 def mem0_memories(source: Any) -> Iterator[dict[str, Any]]:
