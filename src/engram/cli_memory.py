@@ -291,24 +291,14 @@ def prune(args: argparse.Namespace) -> None:
 
 def export(args: argparse.Namespace) -> None:
     if args.path != "-":
-        check_export_target(Path(args.path))
+        from engram.portability import check_export_target
+
+        check_export_target(Path(args.path))  # before the store is opened, so nothing is left behind
     with open_memory(args) as memory:
         memory = embedded_only(memory, "export")
         result = memory.export_jsonl(args.path, **scope_of(args), vectors=args.vectors, progress=not args.quiet)
     if args.path != "-":
         emit(args, result, lambda r: print(f"exported {r['memories']} memories to {r['path']}", file=sys.stderr))
-
-
-def check_export_target(path: Path) -> None:
-    """Refuse a target the export could not replace, before the store is opened or a file written."""
-    target = path.expanduser()
-    if target.is_dir():
-        raise ValidationError(
-            f"cannot export to {path}: it is a folder; give a file name, e.g. {path / 'export.jsonl'}"
-        )
-    folder = target.parent
-    if not folder.is_dir():
-        raise ValidationError(f"cannot export to {path}: the folder {folder} does not exist")
 
 
 def import_(args: argparse.Namespace) -> None:
@@ -319,7 +309,7 @@ def import_(args: argparse.Namespace) -> None:
         if args.from_mem0:
             from engram.mem0_import import import_from_mem0
 
-            result = import_from_mem0(memory, Path(args.from_mem0), progress=not args.quiet)
+            result = import_from_mem0(memory.store, memory.embedder, Path(args.from_mem0), progress=not args.quiet)
         elif args.path:
             result = memory.import_jsonl(args.path, progress=not args.quiet)
         else:
