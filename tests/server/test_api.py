@@ -25,6 +25,7 @@ V1_OPERATIONS = {
     ("delete", "/v1/memories/{memory_id}"),
     ("get", "/v1/memories/{memory_id}/history"),
     ("post", "/v1/reset"),
+    ("post", "/v1/reset-all-projects"),
     ("get", "/v1/jobs/{job_id}"),
     ("post", "/v1/keys"),
     ("get", "/v1/keys"),

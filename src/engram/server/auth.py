@@ -48,8 +48,8 @@ def authenticate(
     secret = _secret(request, credentials)
     admin_key = state.settings.admin_key
     if admin_key and hmac.compare_digest(secret.encode(), admin_key.encode()):
-        project = request.headers.get(PROJECT_HEADER)
-        return Caller(check_project(project) if project else None, is_admin=True)
+        project = request.headers.get(PROJECT_HEADER)  # an empty one is malformed, not "no project"
+        return Caller(check_project(project) if project is not None else None, is_admin=True)
     key = state.store.authenticate(secret)
     if key is None:
         raise Unauthorized("unknown or revoked API key")
