@@ -27,6 +27,7 @@ V1_OPERATIONS = {
     ("post", "/v1/reset"),
     ("post", "/v1/reset-all-projects"),
     ("get", "/v1/jobs/{job_id}"),
+    ("get", "/v1/me"),
     ("post", "/v1/keys"),
     ("get", "/v1/keys"),
     ("delete", "/v1/keys/{key_id}"),

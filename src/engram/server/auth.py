@@ -80,5 +80,6 @@ def project_memory(request: Request, caller: Annotated[Caller, Depends(authentic
         yield ProjectContext(caller.project, memory, state)
 
 
+Anyone = Annotated[Caller, Depends(authenticate)]
 Admin = Annotated[Caller, Depends(require_admin)]
 Project = Annotated[ProjectContext, Depends(project_memory)]

@@ -10,9 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from engram.errors import NotFoundError, ValidationError
-from engram.server.auth import Admin, Project
+from engram.server.auth import Admin, Anyone, Project
 from engram.server.errors import ERROR_SCHEMA, Forbidden
 from engram.server.schemas import (
     AddRequest,
@@ -154,6 +155,21 @@ def browse_memories(body: BrowseRequest, ctx: Project) -> Any:
     return ctx.memory.browse(**body.verb_args())
 
 
+# -- who is calling --------------------------------------------------------------------------
+
+
+class CallerView(BaseModel):
+    """What a key is: the admin key (acting on the project of X-Engram-Project, if any) or a project's."""
+
+    admin: bool = Field(description="true for the admin key")
+    project: str | None = Field(description="the key's project; for the admin key, the X-Engram-Project header's")
+
+
+def who_am_i(caller: Anyone) -> Any:
+    """What the key is, so a client (the dashboard) need not probe an admin route to find out."""
+    return {"admin": caller.is_admin, "project": caller.project}
+
+
 # -- admin -----------------------------------------------------------------------------------
 
 
@@ -249,6 +265,7 @@ def _add_memory_routes(router: APIRouter, tag: str, *, search_path: str, list_pa
 v1 = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
 _add_memory_routes(v1, "memories", search_path="/memories/search", list_path="/memories/list")
 _route(v1, "GET", "/jobs/{job_id}", get_job, JobView, "jobs")
+_route(v1, "GET", "/me", who_am_i, CallerView, "keys")
 _route(v1, "GET", "/scopes", list_scopes, ScopeList, "browse")
 _route(v1, "POST", "/memories/browse", browse_memories, MemoryPage, "browse")
 _route(v1, "POST", "/reset-all-projects", reset_all_projects, Message, "admin")
