@@ -17,7 +17,6 @@ each, so that a big scope does not hold SQLite's write lock for seconds.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -432,26 +431,18 @@ class Memory:
     ) -> dict[str, Any]:
         """Write the memories of a scope (or, with none, of the whole store) to a JSON Lines file,
         each with its history (and its vector with ``vectors=True``). ``"-"`` writes to stdout."""
-        from engram.portability import export_jsonl
+        from engram.portability import export_file
 
         scope = owner_scope(user_id, agent_id, run_id)
         chosen = scope if scope.as_dict() else None
-        if str(path) == "-":
-            count = export_jsonl(self, sys.stdout, chosen, vectors=vectors)
-        else:
-            target = Path(path).expanduser()
-            partial = target.with_name(target.name + ".partial")  # a failed export leaves no half file
-            with partial.open("w", encoding="utf-8") as out:
-                count = export_jsonl(self, out, chosen, vectors=vectors, progress=progress)
-            partial.replace(target)
-        return {"memories": count, "path": str(path)}
+        return export_file(self.store, self.embedder, path, chosen, vectors=vectors, progress=progress)
 
     def import_jsonl(self, path: str | Path, *, progress: bool = False) -> dict[str, Any]:
         """Load a file written by ``export_jsonl`` (from either store, any embedder). Importing the
         same file twice changes nothing; a malformed line is refused before anything is written."""
-        from engram.portability import import_jsonl
+        from engram.portability import import_file
 
-        return import_jsonl(self, Path(path), progress=progress).as_dict()
+        return import_file(self.store, self.embedder, Path(path), progress=progress).as_dict()
 
     # -- helpers ---------------------------------------------------------------------------
 

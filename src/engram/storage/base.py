@@ -178,6 +178,11 @@ class Store(Protocol):
         """
         ...
 
+    def deleted_history(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[HistoryRecord]]:
+        """History rows of a scope (or of the store) whose memory is gone, for export: each memory's
+        rows together and oldest first, memories in the order of their first row."""
+        ...
+
     def history(self, memory_id: str) -> list[HistoryRecord]:
         """Oldest first."""
         ...
@@ -247,6 +252,22 @@ class Store(Protocol):
     # -- the graph: entities, relations and memory links (storage/graph.py) ---------------
     @property
     def graph(self) -> GraphStore: ...
+
+
+def history_batches(rows: Sequence[HistoryRecord], size: int) -> Iterator[list[HistoryRecord]]:
+    """``rows`` (oldest first) in batches of about ``size``, each memory's rows together, memories in
+    the order of their first row."""
+    by_memory: dict[str, list[HistoryRecord]] = {}
+    for row in rows:
+        by_memory.setdefault(row.memory_id, []).append(row)
+    batch: list[HistoryRecord] = []
+    for memory_rows in by_memory.values():
+        batch += memory_rows
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -56,6 +56,7 @@ from engram.storage.base import (
     check_same_embedder,
     episode_from_row,
     episode_values,
+    history_batches,
     history_from_row,
     history_values,
     placeholders,
@@ -730,6 +731,16 @@ class PostgresStore:
                 (memory_id,),
             ).fetchall()
         return [history_from_row(r, lambda moment: moment) for r in rows]
+
+    def deleted_history(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[HistoryRecord]]:
+        where, params = _scope_sql(scope.owner_only(), "h") if scope is not None else ("true", [])
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join('h.' + c.strip() for c in HISTORY_COLUMNS.split(','))} FROM history h "
+                f"WHERE {where} AND NOT EXISTS (SELECT 1 FROM memories m WHERE m.id = h.memory_id) ORDER BY h.seq",
+                params,
+            ).fetchall()
+        yield from history_batches([history_from_row(r, lambda moment: moment) for r in rows], batch)
 
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
         with self._connection() as conn:

@@ -52,6 +52,7 @@ from engram.storage.base import (
     episode_from_row,
     episode_text,
     episode_values,
+    history_batches,
     history_from_row,
     history_values,
     iter_chunks,
@@ -641,6 +642,16 @@ class SQLiteStore:
                 (memory_id,),
             ).fetchall()
         return [history_from_row(r, datetime.fromisoformat) for r in rows]
+
+    def deleted_history(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[HistoryRecord]]:
+        where, params = _scope_sql(scope.owner_only(), "h") if scope is not None else ("1", [])
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {HISTORY_COLUMNS} FROM history h WHERE {where} "
+                "AND NOT EXISTS (SELECT 1 FROM memories m WHERE m.id = h.memory_id) ORDER BY h.seq",
+                params,
+            ).fetchall()
+        yield from history_batches([history_from_row(r, datetime.fromisoformat) for r in rows], batch)
 
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
         with self._lock:
