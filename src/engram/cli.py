@@ -64,6 +64,12 @@ def eval_updates(args: argparse.Namespace) -> None:
     from engram.eval.updates import RESULTS_MD, run_updates
 
     scenarios = [s.strip() for s in (args.scenarios or "").split(",") if s.strip()]
+    llm = None
+    if args.ideal:
+        from engram.eval.ideal import IdealModel
+        from engram.eval.updates import load_scenarios
+
+        llm = IdealModel.from_file(args.ideal, load_scenarios(args.path))
     run = run_updates(
         args.path,
         args.out,
@@ -71,6 +77,7 @@ def eval_updates(args: argparse.Namespace) -> None:
         scenarios=scenarios or None,
         progress=not args.quiet,
         config=_load_config(args.config),
+        llm=llm,
     )
     print((run.out_dir / RESULTS_MD).read_text(encoding="utf-8"))
     print(f"Results, the plot and the checkpoint are in {run.out_dir}")
@@ -109,6 +116,9 @@ def _add_eval_commands(commands: Any) -> None:
         help="extract and reconcile facts with the LLM (default), or keep messages verbatim (--no-infer)",
     )
     updates.add_argument("--config", help="a Memory config file (JSON): the LLM, the embedder...")
+    updates.add_argument(
+        "--ideal", metavar="ANSWERS", help="replay hand-written answers of a capable model (engram/eval/ideal.py)"
+    )
     updates.add_argument("--quiet", action="store_true", help="no progress bar")
     updates.set_defaults(run=eval_updates)
 
