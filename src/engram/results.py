@@ -76,8 +76,17 @@ class AddEvent(TypedDict):
 
 
 @with_config(ALLOW_EXTRA)
+class ForgottenItem(TypedDict):
+    """A memory an add retracted because the user asked to forget it."""
+
+    id: str
+    memory: str
+
+
+@with_config(ALLOW_EXTRA)
 class AddResult(TypedDict):
     results: list[AddEvent]
+    forgotten: NotRequired[list[ForgottenItem]]  # retracted on the user's request (also DELETE in results)
     relations: NotRequired[RelationChanges]  # graph memory on
     usage: NotRequired[dict[str, Any]]  # LLM calls and tokens, when the add made any
     warnings: NotRequired[list[str]]  # what the pipeline could not use, and why
@@ -179,6 +188,7 @@ __all__ = [
     "AddResult",
     "EpisodeItem",
     "EventName",
+    "ForgottenItem",
     "FoundEpisode",
     "HistoryItem",
     "MemoryItem",

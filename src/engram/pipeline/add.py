@@ -14,7 +14,7 @@ from engram.pipeline.inferred import plan_inferred
 from engram.pipeline.plan import Context, Draft, WritePlan
 from engram.pipeline.procedural import PROCEDURAL_MEMORY, plan_procedural
 from engram.pipeline.verbatim import plan_verbatim
-from engram.results import AddResult, RelationChanges
+from engram.results import AddResult, ForgottenItem, RelationChanges
 
 
 def plan_add(
@@ -46,6 +46,9 @@ def add_result(plan: WritePlan, relations: RelationChanges | None) -> AddResult:
     result: AddResult = {"results": plan.results()}
     if relations is not None:
         result["relations"] = relations
+    forgotten: list[ForgottenItem] = [{"id": r.id, "memory": r.memory} for r in plan.deletes if r.id in plan.forgotten]
+    if forgotten:  # what the user asked to forget, so that an app can show it (and undo it)
+        result["forgotten"] = forgotten
     if plan.usage.calls:
         result["usage"] = plan.usage.as_dict()
     if plan.warnings:

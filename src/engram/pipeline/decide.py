@@ -29,6 +29,8 @@ from engram.pipeline.neighbours import similar_memories
 from engram.pipeline.parsing import parse_json_answer
 from engram.pipeline.plan import Action, Context, Draft, Fact
 from engram.pipeline.prompts import RECONCILE_PROMPT, RECONCILE_SCHEMA
+from engram.pipeline.slots import attribute_index
+from engram.pipeline.supersede import same_slot, supersede
 
 
 @dataclass
@@ -56,12 +58,25 @@ def decide(
         return Decided([])
     if two_calls:
         return _decide_in_a_call(ctx, llm, facts, draft)
-    if not shown:  # nothing to compare with: every fact is an ADD
-        return Decided([Action(Event.ADD, fact, fact.text) for fact in facts])
+    if not shown:  # nothing was shown to compare with: every fact is an ADD, unless it replaces one
+        nearest, _ = similar_memories(ctx, facts, draft)
+        adds = [Action(Event.ADD, fact, fact.text) for fact in facts]
+        return Decided(supersede(attribute_index(ctx.embedder), adds, nearest, _self_names(draft)))
     # In one call, a fact the model gave no decision is new information: an ADD.
     answer = {"decisions": [{**(decision or {"event": "ADD"}), "fact": i} for i, decision in enumerate(decisions)]}
-    actions, warnings = plan_actions(facts, shown, answer, same_subject(ctx.embedder, facts, shown))
-    return Decided(actions, Usage(), warnings)
+    index, names = attribute_index(ctx.embedder), _self_names(draft)
+    # A memory on the fact's subject may be changed: close in meaning, or about its subject and attribute.
+    on_subject = same_subject(ctx.embedder, facts, shown)
+    allowed = [a | b for a, b in zip(on_subject, same_slot(index, facts, shown, names), strict=True)]
+    actions, warnings = plan_actions(facts, shown, answer, allowed)
+    nearest, _ = similar_memories(ctx, facts, draft)
+    candidates = list({r.id: r for r in [*shown, *nearest]}.values())
+    return Decided(supersede(index, actions, candidates, names), Usage(), warnings)
+
+
+def _self_names(draft: Draft) -> list[str]:
+    """Who "User" is in this add's facts: the scope's user."""
+    return [draft.scope.user_id] if draft.scope.user_id else []
 
 
 def _decide_in_a_call(ctx: Context, llm: LLM, facts: list[Fact], draft: Draft) -> Decided:
@@ -164,9 +179,10 @@ def _checked_action(
             what = (
                 f"of {shown[position].memory!r}, off the fact's subject" if position is not None else "of an unknown id"
             )
-            return Action(Event.ADD, fact, text), f"reconcile: UPDATE {what}; {fact.text!r} added"
+            return Action(Event.ADD, fact, text, asked=Event.UPDATE), f"reconcile: UPDATE {what}; {fact.text!r} added"
         if target.id in touched:
-            return Action(Event.ADD, fact, text), f"reconcile: memory changed twice; {fact.text!r} was added"
+            warning = f"reconcile: memory changed twice; {fact.text!r} was added"
+            return Action(Event.ADD, fact, text, asked=Event.UPDATE), warning
         if memory_hash(text) == target.hash:
             return Action(Event.NONE, fact, target=target), None
         return Action(Event.UPDATE, fact, text, target), None
@@ -174,7 +190,7 @@ def _checked_action(
         if target is None or target.id in touched:
             what = repr(shown[position].memory) if position is not None else "an unknown id"
             warning = f"reconcile: DELETE of {what} (unknown, off-subject or changed) for {fact.text!r} was ignored"
-            return Action(Event.NONE, fact), warning
+            return Action(Event.NONE, fact, asked=Event.DELETE), warning
         return Action(Event.DELETE, fact, target=target), None
     return Action(Event.NONE, fact), f"reconcile: unknown event {event!r} for {fact.text!r}; left unchanged"
 

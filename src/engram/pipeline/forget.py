@@ -23,9 +23,22 @@ from engram.pipeline.plan import Context, Draft, Fact, WritePlan
 from engram.pipeline.sources import content_words
 from engram.storage.base import Query
 
-# Chosen by 5-fold cross-validation on bench/data/forget_pairs.json (bench/bench_subject_test.py).
-FORGET_THRESHOLD = 0.35
+# A memory matches a forget request when, with "User" and the user's own names taken out of both,
+# - the memory holds every content word of the request and their embeddings are at least
+#   FORGET_WITH_ITS_WORDS apart ("the Sentry key" / "Jonas's Sentry DSN key is 7f3a…"), or
+# - their embeddings alone are at least FORGET_ALONE apart, or
+# - the request names what the memory is about: it is at least FORGET_ABOUT from the memory's
+#   subject and attribute ("Maya's passport number" / "Maya: passport number").
+# Chosen by 5-fold cross-validation on bench/data/forget_pairs.json (bench/bench_forget.py) for at
+# most 5% false matches held out: a wrong match hides a fact that is still true.
+FORGET_WITH_ITS_WORDS = 0.35
+FORGET_ALONE = 0.7
+FORGET_ABOUT = 0.8
 FORGET_CANDIDATES = 10  # memories compared with each forget request
+_ASKING = re.compile(
+    r"\b(?:everything|anything|all|what i (?:said|told you)|the info|the details)\s+(?:about|on)\b", re.I
+)
+_PRONOUNS = re.compile(r"\b(?:my|mine|me|i|i'm|i've)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -49,16 +62,18 @@ def find_forgotten(
     requests = list(dict.fromkeys([*(model_requests if asked else []), *forget_requests_in(said_by_user)]))
     if not requests:
         return Forgetting([], [True] * len(facts), warnings)
+    names = [n for n in (draft.scope.user_id, *(t.name for t in spoken if t.role == "user")) if n]
     query = Query(draft.scope.owner_only(), None, utcnow())
-    vectors = ctx.embedder.embed_batch([subject_text(r) for r in requests], purpose="query")
+    vectors = ctx.embedder.embed_batch([without_names(r, names) for r in requests], purpose="query")
     found = (m for v in vectors for m, _ in ctx.store.vector_search(query, v, FORGET_CANDIDATES))
     ids = list(dict.fromkeys(found))
     records = ctx.store.get_memories(ids)
     candidates = [records[m] for m in ids if m in records]
-    scores = forget_matrix(ctx.embedder, requests, [r.memory for r in candidates])
-    targets = [r for j, r in enumerate(candidates) if scores[:, j].max() >= FORGET_THRESHOLD]
-    fact_scores = forget_matrix(ctx.embedder, requests, [f.text for f in facts])
-    keep = [not facts or bool(fact_scores[:, i].max() < FORGET_THRESHOLD) for i in range(len(facts))]
+    stored = [Said(r.memory, r.subject, r.attribute) for r in candidates]
+    matched = forget_matches(ctx.embedder, requests, stored, names)
+    targets = [r for j, r in enumerate(candidates) if any(row[j] for row in matched)]
+    fact_matched = forget_matches(ctx.embedder, requests, [Said(f.text, f.subject, f.attribute) for f in facts], names)
+    keep = [not any(row[i] for row in fact_matched) for i in range(len(facts))]
     return Forgetting(targets, keep, warnings)
 
 
@@ -69,15 +84,67 @@ def retract(plan: WritePlan, targets: Sequence[MemoryRecord]) -> None:
     plan.unchanged = [r for r in plan.unchanged if r.id not in ids]
     already = {r.id for r in plan.deletes}
     plan.deletes += [r for r in targets if r.id not in already]
+    plan.forgotten |= ids
+
+
+def without_names(text: str, self_names: Sequence[str]) -> str:
+    """The text as a forget request is compared: without "User", the user's own names (with their
+    possessive) and "my" / "everything about": "Maya's dog" and "my dog" both become "dog", so that
+    every other fact about Maya is not a near match just because it names her."""
+    names = {part for name in self_names for part in re.split(r"[\s_\-]+", name.casefold()) if len(part) > 1}
+    words = []
+    for word in subject_text(_PRONOUNS.sub(" ", _ASKING.sub(" ", text))).split():
+        bare = re.sub(r"(?:'s|’s|'|’)$", "", word).strip(".,;:!?").casefold()
+        if bare not in names:
+            words.append(word)
+    return " ".join(words) or text
+
+
+@dataclass(frozen=True)
+class Said:
+    """A memory or a new fact as a forget request is matched against it."""
+
+    text: str
+    subject: str | None = None
+    attribute: str | None = None
+
+
+def forget_matches(
+    embedder: Embedder, requests: Sequence[str], said: Sequence[Said], self_names: Sequence[str] = ()
+) -> list[list[bool]]:
+    """``[i][j]``: whether ``said[j]`` is about what forget request ``i`` names."""
+    if not requests or not said:
+        return [[False] * len(said) for _ in requests]
+    asked = [without_names(r, self_names) for r in requests]
+    texts = [without_names(s.text, self_names) for s in said]
+    abouts = [without_names(f"{s.subject or ''} {s.attribute}", self_names) if s.attribute else "" for s in said]
+    by_text = forget_matrix(embedder, asked, texts)
+    by_about = forget_matrix(embedder, asked, [a or t for a, t in zip(abouts, texts, strict=True)])
+    words = [content_words(t) for t in texts]
+    return [
+        [
+            bool(
+                by_text[i, j] >= FORGET_ALONE
+                or (by_text[i, j] >= FORGET_WITH_ITS_WORDS and _holds_every_word(request, words[j]))
+                or (abouts[j] and by_about[i, j] >= FORGET_ABOUT)
+            )
+            for j in range(len(said))
+        ]
+        for i, request in enumerate(asked)
+    ]
+
+
+def _holds_every_word(request: str, words: set[str]) -> bool:
+    asked = content_words(request)
+    return bool(asked) and asked <= words
 
 
 def forget_matrix(embedder: Embedder, requests: Sequence[str], texts: Sequence[str]) -> Vectors:
-    """``[i, j]``: how closely memory text ``j`` matches forget request ``i`` (cosine, without
-    "User"). Compare with ``FORGET_THRESHOLD``."""
+    """``[i, j]``: the cosine of forget request ``i`` and memory text ``j`` (as given)."""
     if not requests or not texts:
         return np.zeros((len(requests), len(texts)), dtype=np.float32)
-    request_vectors = embedder.embed_batch([subject_text(r) for r in requests], purpose="query")
-    text_vectors = embedder.embed_batch([subject_text(t) for t in texts], purpose="document")
+    request_vectors = embedder.embed_batch(list(requests), purpose="query")
+    text_vectors = embedder.embed_batch(list(texts), purpose="document")
     scores: Vectors = (request_vectors @ text_vectors.T).astype(np.float32)
     return scores
 
@@ -126,11 +193,16 @@ def forget_requests_in(texts: Sequence[str]) -> list[str]:
 
 
 __all__ = [
-    "FORGET_THRESHOLD",
+    "FORGET_ABOUT",
+    "FORGET_ALONE",
+    "FORGET_WITH_ITS_WORDS",
     "Forgetting",
+    "Said",
     "asks_to_forget",
     "find_forgotten",
+    "forget_matches",
     "forget_matrix",
     "forget_requests_in",
     "retract",
+    "without_names",
 ]

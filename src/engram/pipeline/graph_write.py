@@ -24,6 +24,7 @@ from engram.pipeline.entities import (
     resolve_entities,
 )
 from engram.pipeline.plan import Context, Draft, WritePlan, self_name
+from engram.pipeline.slots import attribute_index
 from engram.results import RelationChanges
 from engram.storage.base import Store, Vector
 
@@ -39,6 +40,7 @@ class GraphDraft:
     links: dict[str, list[str]] = field(default_factory=dict)  # memory id -> keys of the entities it names
     triples: list[Triple] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # memory id -> text, to attribute relations
+    one_value: set[str] = field(default_factory=set)  # the triples' relationships that hold one value at a time
 
 
 def draft_add_graph(ctx: Context, plan: WritePlan, turns: list[Message], draft: Draft) -> GraphDraft:
@@ -76,7 +78,8 @@ def draft_graph(
     triples: Sequence[Triple] = (),
     texts: Mapping[str, str] | None = None,
 ) -> GraphDraft:
-    """Embed the names not yet known to the owner by their normalised name (one embedding call)."""
+    """Embed the names not yet known to the owner by their normalised name (one embedding call), and
+    tell which relationships hold one value at a time (``slots.py``: as a memory's attribute would)."""
     unique = list({m.key: m for m in mentions if m.key}.values())
     known = {entity.key for entity, _ in store.graph.owner_entities(owner.owner_only())}
     unknown = [m for m in unique if m.key not in known]
@@ -92,6 +95,7 @@ def draft_graph(
         {memory_id: list(keys) for memory_id, keys in links.items()},
         list(triples),
         dict(texts or {}),
+        {t.relationship for t in triples if attribute_index(embedder).holds_one_value(t.relationship)},
     )
 
 
@@ -130,7 +134,7 @@ def write_graph(
     if not new:
         return {"added_entities": [], "deleted_entities": []}
     current = graph.current_relations(draft.owner, list({r.source_id for r in new}))
-    retired, fresh = invalidate_contradicted(current, new, draft.when)
+    retired, fresh = invalidate_contradicted(current, new, draft.when, draft.one_value.__contains__)
     graph.insert_relations(fresh)
     graph.invalidate_relations(retired)
     names = {entity.id: entity.name for entity in entity_of.values()}

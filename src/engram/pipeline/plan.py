@@ -43,6 +43,7 @@ class Action:
     fact: Fact | None = None
     text: str | None = None
     target: MemoryRecord | None = None
+    asked: Event | None = None  # what the model asked for, when the checks made it another event
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class WritePlan:
     # corrected in place: the memory's text or metadata was wrong all along (history keeps the old)
     corrections: list[tuple[MemoryRecord, MemoryRecord, Vector | None]] = field(default_factory=list)
     deletes: list[MemoryRecord] = field(default_factory=list)  # retracted: ``invalid_at`` is set
+    forgotten: set[str] = field(default_factory=set)  # the deletes the user asked for (forget requests)
     unchanged: list[MemoryRecord] = field(default_factory=list)
     keyword_texts: dict[str, str] = field(default_factory=dict)  # memory id -> text with its context
     reindex: list[tuple[MemoryRecord, list[str]]] = field(default_factory=list)  # earlier turns, new context

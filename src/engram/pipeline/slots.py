@@ -30,7 +30,7 @@ import numpy as np
 from engram.embedders.base import Embedder, Vectors
 
 # Chosen on bench/data/supersede_pairs.json by leave-one-fold-out cross-validation (bench/bench_supersede.py).
-SAME_ATTRIBUTE = 0.75
+SAME_ATTRIBUTE = 0.625
 
 ONE_VALUE = (
     "home city",
@@ -188,6 +188,11 @@ def subject_key(subject: str | None, self_names: Iterable[str] = ()) -> str | No
     return "user" if name in _SELF or name in selves else name
 
 
+def named_one_value(attribute: str) -> bool:
+    """Whether an attribute is one of the labelled examples that hold one value (no embedder needed)."""
+    return _EXAMPLE_KIND.get(attribute_key(attribute), False)
+
+
 def same_subject(a: str | None, b: str | None, self_names: Iterable[str] = ()) -> bool:
     """Whether two subjects are the same person or thing ("User" and the scope's user are one)."""
     names = list(self_names)
@@ -263,6 +268,7 @@ __all__ = [
     "AttributeIndex",
     "attribute_index",
     "attribute_key",
+    "named_one_value",
     "same_subject",
     "subject_key",
 ]
