@@ -113,3 +113,37 @@ def test_another_persons_attribute_never_supersedes_the_users(maya: Memory, scri
     scripted.answers = [answer(fact("Maya's sister Ana lives in Porto", "Ana: home city", "ADD", None))]
     maya.add("My sister Ana lives in Porto.", user_id=USER, timestamp="2025-05-01T10:00:00Z")
     assert {"Maya lives in Lisbon", "Maya's sister Ana lives in Porto"} <= set(current(maya))
+
+
+# -- no degenerate generations -------------------------------------------------------------------
+
+LOOP = '{"facts": [{"text": "I moved here last ' + "century " * 300 + '"}]'  # cut off mid-loop, as the 0.5B did
+
+
+def test_a_looping_answer_is_asked_again_with_a_tighter_budget(maya: Memory, scripted: ScriptedLLM) -> None:
+    scripted.answers = [LOOP, answer(fact("Maya moved to Porto", "Maya: home city", "UPDATE", 0))]
+    result = maya.add("I moved here last month, to Porto.", user_id=USER, timestamp="2025-04-01T10:00:00Z")
+    assert "Maya moved to Porto" in current(maya)
+    assert result["usage"]["calls"] == 2
+    retry = scripted.calls[-1]
+    assert retry.json_schema is not None
+    assert (
+        retry.json_schema["properties"]["facts"]["maxItems"]
+        < scripted.calls[-2].json_schema["properties"]["facts"]["maxItems"]
+    )
+
+
+def test_when_the_second_answer_is_degenerate_too_the_add_keeps_its_messages_and_says_so(
+    maya: Memory, scripted: ScriptedLLM
+) -> None:
+    scripted.answers = [LOOP, '{"facts": [{"text": "Maya moved to']
+    result = maya.add("I moved here last month, to Porto.", user_id=USER, timestamp="2025-04-01T10:00:00Z")
+    assert [w for w in result["warnings"] if "repeating itself, and cut off" in w]
+    assert current(maya) == [
+        "Maya has a beagle named Rex",
+        "Maya is vegetarian",
+        "Maya lives in Lisbon",
+        "Maya works as a nurse",
+    ]
+    said = maya.search("Porto", user_id=USER, episodes=1)["episodes"]
+    assert said[0]["content"] == "I moved here last month, to Porto."

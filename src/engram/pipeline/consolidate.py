@@ -30,6 +30,7 @@ from engram.llms import LLM, Usage
 from engram.models import MemoryRecord, Scope, memory_hash, utcnow
 from engram.pipeline.parsing import parse_json_answer
 from engram.pipeline.plan import Context, WritePlan
+from engram.pipeline.sources import content_words
 from engram.pipeline.write import write_changes
 from engram.storage.base import ExportedMemory
 
@@ -140,8 +141,9 @@ def merge_messages(records: Sequence[MemoryRecord]) -> list[dict[str, str]]:
 
 
 def merges_from_answer(records: Sequence[MemoryRecord], answer: Any) -> tuple[list[Merge], list[str]]:
-    """The LLM's groups as merges; a group with an unknown, repeated or lone id, or no text, is
-    skipped with a warning (a misjudgement must cost a missed merge, never a lost fact)."""
+    """The LLM's groups as merges; a group with an unknown, repeated or lone id, no text, or a text
+    with a word none of its memories say, is skipped with a warning (a misjudgement must cost a
+    missed merge, never a lost or invented fact)."""
     merges: list[Merge] = []
     warnings: list[str] = []
     used: set[int] = set()
@@ -161,8 +163,13 @@ def merges_from_answer(records: Sequence[MemoryRecord], answer: Any) -> tuple[li
         ):
             warnings.append(f"skipped a consolidation group the LLM gave as {group!r}")
             continue
+        group = [records[i] for i in ids]
+        invented = content_words(text) - set().union(*(content_words(r.memory) for r in group))
+        if invented:  # words none of the memories say: the model wrote something else (its prompt's example)
+            warnings.append(f"skipped a consolidation group whose text says what its memories do not: {text!r}")
+            continue
         used |= ids
-        keep, *retire = sorted((records[i] for i in ids), key=lambda r: (r.created_at, r.id))
+        keep, *retire = sorted(group, key=lambda r: (r.created_at, r.id))
         merges.append(Merge(keep, tuple(retire), text.strip()))
     return merges, warnings
 

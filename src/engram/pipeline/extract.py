@@ -14,18 +14,20 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engram.llms.base import LLM, Usage
+from engram.llms.base import LLM, ChatMessage, Completion, Usage
 from engram.messages import Message
 from engram.models import MemoryRecord
 from engram.pipeline.entities import GRAPH_PROMPT, GraphExtraction, read_graph, schema_with_graph
-from engram.pipeline.parsing import parse_json_answer
+from engram.pipeline.parsing import degenerate, parse_json_answer
 from engram.pipeline.plan import Context, Draft, Fact, self_name
 from engram.pipeline.prompts import (
     CONVERSATION_HEADER,
     FACT_EXTRACTION_PROMPT,
     FACT_EXTRACTION_SCHEMA,
     MEMORIES_HEADER,
+    RETRY_FACTS,
     memory_request,
+    tighter,
 )
 from engram.search import same_conversation
 
@@ -112,10 +114,14 @@ def extract_facts(
         parts.append("Earlier messages, for context only:\n" + "\n".join(m.as_line() for m in context))
     parts.append(f"Conversation date: {reference_time.date().isoformat()}")
     parts.append(CONVERSATION_HEADER + "\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
-    completion = llm.complete(
-        [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}],
-        json_schema=schema_with_graph(FACT_EXTRACTION_SCHEMA) if graph else FACT_EXTRACTION_SCHEMA,
-    )
+    request: list[ChatMessage] = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "\n\n".join(parts)},
+    ]
+    schema = schema_with_graph(FACT_EXTRACTION_SCHEMA) if graph else FACT_EXTRACTION_SCHEMA
+    completion, problem = complete_sound(llm, request, schema)
+    if problem:
+        return Extraction([], completion.usage, [problem])
     answer = parse_json_answer(completion.text)
     facts, warnings = _read_facts(answer, len(messages))
     return Extraction(facts, completion.usage, warnings, read_graph(answer, self_name=self_name) if graph else None)
@@ -147,10 +153,13 @@ def extract_and_decide(
         parts.append(MEMORIES_HEADER + "\n" + "\n".join(f"[{i}] {text}" for i, text in enumerate(existing)))
     parts.append(f"Conversation date: {reference_time.date().isoformat()}")
     parts.append(CONVERSATION_HEADER + "\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
-    completion = llm.complete(
-        [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}],
-        json_schema=schema,
-    )
+    request: list[ChatMessage] = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "\n\n".join(parts)},
+    ]
+    completion, problem = complete_sound(llm, request, schema)
+    if problem:
+        return Extraction([], completion.usage, [problem])
     answer = parse_json_answer(completion.text)
     items = _fact_items(answer, len(messages), reference_time)
     if items is None:
@@ -160,6 +169,28 @@ def extract_and_decide(
     decisions = [_decision(i, raw) if existing else None for i, (_, raw) in enumerate(items)]
     relations = read_graph(answer, self_name=self_name) if graph else None
     return Extraction(facts, completion.usage, [], relations, decisions, _forget_items(answer), answer)
+
+
+def complete_sound(llm: LLM, request: list[ChatMessage], schema: dict[str, Any]) -> tuple[Completion, str | None]:
+    """The model's answer, asked again once with a tighter budget when the first one looped or was
+    cut off (``parsing.degenerate``); the second reason, as a warning, when that one is too. Nothing
+    is extracted from a degenerate answer: the add keeps its messages as episodes, and says so."""
+    completion = llm.complete(request, json_schema=schema)
+    problem = degenerate(completion.text)
+    if problem is None:
+        return completion, None
+    note = f"\n\nAnswer with at most {RETRY_FACTS} facts, each one short sentence."
+    retry_request: list[ChatMessage] = [*request[:-1], {**request[-1], "content": f"{request[-1]['content']}{note}"}]
+    retry = llm.complete(retry_request, json_schema=tighter(schema))
+    usage = completion.usage + retry.usage
+    again = degenerate(retry.text)
+    if again is None:
+        return Completion(retry.text, usage, retry.model), None
+    warning = (
+        f"memory extraction: the LLM's answer was {problem}, and {again} when asked for less; "
+        "no fact was extracted (the messages are kept as episodes)"
+    )
+    return Completion(retry.text, usage, retry.model), warning
 
 
 def _decision(index: int, raw: Any) -> dict[str, Any] | None:

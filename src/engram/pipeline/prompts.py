@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 FACT_EXTRACTION_PROMPT = """\
@@ -98,6 +99,8 @@ MAX_FACT_CHARS = 160  # one fact is one short sentence: a copied turn or a list 
 MAX_ABOUT_CHARS = 48
 MAX_FACTS = 16  # per add; with the bounds above, a looping model cannot write forever
 MAX_FORGET = 8
+RETRY_FACTS = 8  # facts asked for when an answer looped or was cut off, in fewer characters each
+RETRY_FACT_CHARS = 100
 
 # The system prompt is the same for every add (the date and the memories go in the user message),
 # so that a local server keeps it in its prompt cache instead of reading it again for each add.
@@ -169,3 +172,15 @@ def memory_request(
     parts = [MEMORY_PROMPT, extra_instructions, "Answer with JSON only: " + MEMORY_EXAMPLE]
     schema = {"type": "object", "properties": properties, "required": ["facts", "forget"]}
     return "\n\n".join(part for part in parts if part), schema
+
+
+def tighter(schema: dict[str, Any]) -> dict[str, Any]:
+    """The same answer schema with fewer, shorter facts: the budget of a second try."""
+    tight = copy.deepcopy(schema)
+    facts = tight.get("properties", {}).get("facts")
+    if isinstance(facts, dict):
+        facts["maxItems"] = RETRY_FACTS
+        text = facts.get("items", {}).get("properties", {}).get("text")
+        if isinstance(text, dict):
+            text["maxLength"] = RETRY_FACT_CHARS
+    return tight
