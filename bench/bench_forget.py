@@ -2,9 +2,10 @@
 
 bench/data/forget_pairs.json holds (request, stored memory with its "about", retract?, the scope's
 user) pairs; the negatives are other facts about the same person, often in the same domain. With
-"User" and the user's own names taken out of both, a memory matches when it holds every content word
-of the request at cosine >= FORGET_WITH_ITS_WORDS, or at cosine >= FORGET_ALONE, or when the request
-is at least FORGET_ABOUT from the memory's subject and attribute.
+"User" and the user's own names taken out of both, a memory matches when it names everyone a request
+that only names people names ("everything about Marco"), holds every content word of the request
+(generic words such as "details" aside) at cosine >= FORGET_WITH_ITS_WORDS, is at cosine >=
+FORGET_ALONE, or when the request is at least FORGET_ABOUT from the memory's subject and attribute.
 
 A false match hides a fact that is still true (goal: at most 5% of the negatives, held out), so the
 three thresholds are chosen by 5-fold cross-validation as those that catch the most requests with at
@@ -30,6 +31,9 @@ from engram.pipeline.forget import (
     Said,
     forget_matches,
     forget_matrix,
+    holds_every_word,
+    mentions,
+    named_only,
     without_names,
 )
 from engram.pipeline.sources import content_words
@@ -39,13 +43,13 @@ FOLDS = 5
 TRAIN_BUDGET = 0.02
 GRID = [round(0.3 + 0.05 * i, 2) for i in range(13)]
 
-Row = tuple[float, bool, float, bool]  # text cosine, holds every word, about cosine, label
+Row = tuple[float, bool, float, bool, bool]  # text cosine, holds every word, about cosine, label, names it
 Thresholds = tuple[float, float, float]  # with its words, alone, about
 
 
 def accept(row: Row, thresholds: Thresholds) -> bool:
     with_words, alone, about = thresholds
-    return row[0] >= alone or (row[1] and row[0] >= with_words) or row[2] >= about
+    return row[4] or row[0] >= alone or (row[1] and row[0] >= with_words) or row[2] >= about
 
 
 def rates(rows: list[Row], thresholds: Thresholds) -> tuple[float, float]:
@@ -68,8 +72,9 @@ def main() -> None:
         about = without_names(f"{subject or ''} {attribute}", names)
         text_cosine = float(forget_matrix(embedder, [asked], [said])[0, 0])
         about_cosine = float(forget_matrix(embedder, [asked], [about])[0, 0])
-        every_word = bool(content_words(asked)) and content_words(asked) <= content_words(said)
-        rows.append((text_cosine, every_word, about_cosine, bool(pair["retract"])))
+        every_word = holds_every_word(asked, content_words(said))
+        names_it = mentions(pair["memory"], named_only(asked))
+        rows.append((text_cosine, every_word, about_cosine, bool(pair["retract"]), names_it))
     grid = list(product(GRID, GRID, GRID))
     order = list(range(len(rows)))
     random.Random(7).shuffle(order)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from engram.embedders import build_embedder
 from engram.embedders.base import Embedder
-from engram.pipeline.neighbours import NEIGHBOUR_FLOOR
 from engram.pipeline.guards import SUBJECT_THRESHOLD, subject_similarity
+from engram.pipeline.neighbours import NEIGHBOUR_FLOOR
 
 DATA = Path(__file__).parent / "data"
 FOLDS = 5

@@ -67,7 +67,9 @@ def main() -> None:
     false = sum(f for f, _ in held) / FOLDS
     caught = sum(c for _, c in held) / FOLDS
     print(f"{len(rows)} pairs: {sum(r[3] for r in rows)} supersede, {sum(not r[3] for r in rows)} must not")
-    print(f"5-fold CV: thresholds chosen {chosen}; held-out false supersessions {false:.3f}, changes caught {caught:.3f}")
+    print(
+        f"5-fold CV: thresholds chosen {chosen}; held-out false supersessions {false:.3f}, changes caught {caught:.3f}"
+    )
     false, caught = rates(rows, SAME_ATTRIBUTE)
     print(f"shipped SAME_ATTRIBUTE = {SAME_ATTRIBUTE}: false supersessions {false:.3f}, changes caught {caught:.3f}")
     print("\nby kind, at the shipped threshold (share decided 'supersede'):")

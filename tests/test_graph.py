@@ -358,7 +358,7 @@ def test_a_relation_from_an_already_known_fact_is_attributed_to_that_memory(
     )
     memory = memory_factory(llm=llm, **_graph_on(backend))
     tea = memory.add(_said("I like tea"), user_id="alice")["results"][0]["id"]
-    again = memory.add(_said("I drink tea every day"), user_id="alice")
+    again = memory.add(_said("I like tea a lot"), user_id="alice")
     assert again["results"] == [{"id": tea, "memory": "Alice likes tea", "event": "NONE"}]
     assert [r["relationship"] for r in again["relations"]["added_entities"]] == ["drinks"]
     memory.delete(tea)

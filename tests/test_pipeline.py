@@ -110,7 +110,6 @@ EXTRACTION_ANSWERS = {
     "fenced": '```json\n{"facts": [{"text": "Owns a red bike"}]}\n```',
     "think": '<think>The user mentions a bike. {"not": "this"}</think>\n{"facts": ["Owns a red bike"]}',
     "prose": 'Sure! Here are the facts:\n{"facts": [{"text": "Owns a red bike"}]}\nAnything else?',
-    "truncated": '{"facts": [{"text": "Owns a red bike"}, {"text": "Rides it to wo',
 }
 
 
@@ -121,11 +120,18 @@ def test_extraction_answers_are_repaired(smart_memory: Memory, scripted: Scripte
     assert stored(smart_memory) == ["Owns a red bike"]
 
 
+def test_a_cut_off_answer_is_asked_again(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+    scripted.answers = ['{"facts": [{"text": "Owns a red bike"}, {"text": "Rides it to wo', facts("Owns a red bike")]
+    smart_memory.add("I ride my red bike", user_id="u")
+    assert stored(smart_memory) == ["Owns a red bike"]
+    assert len(scripted.calls) == 2
+
+
 @pytest.mark.parametrize("answer", ["", "I cannot help with that.", "{}", '{"facts": "none"}', "[[[["])
 def test_unreadable_extraction_stores_nothing_and_warns(
     smart_memory: Memory, scripted: ScriptedLLM, answer: str
 ) -> None:
-    scripted.answers = [answer]
+    scripted.answers = [answer, answer]  # a cut-off answer ("[[[[") is asked again once
     result = smart_memory.add("I ride my red bike", user_id="u")
     assert result["results"] == []
     assert stored(smart_memory) == []
@@ -155,7 +161,7 @@ ONE_CALL_ANSWERS = {
 def test_no_answer_retracts_a_memory_it_did_not_clearly_target(
     two_memories: Memory, scripted: ScriptedLLM, answer: str
 ) -> None:
-    scripted.answers = [answer]
+    scripted.answers = [answer, answer]  # an answer cut off is asked again once
     two_memories.add("I play tennis every week and I have a red bike", user_id="u")
     assert {"Likes tennis", "Works as a nurse"} <= set(stored(two_memories))
 
@@ -177,9 +183,10 @@ def test_a_fact_without_a_decision_is_added(two_memories: Memory, scripted: Scri
 def test_an_unreadable_answer_changes_nothing_and_says_so(two_memories: Memory, scripted: ScriptedLLM) -> None:
     scripted.answers = ["I'm sorry, I can't do that."]
     result = two_memories.add("I play tennis every week", user_id="u")
-    assert result["results"] == []
     assert any("no list of facts" in w for w in result["warnings"])
-    assert stored(two_memories) == ["Likes tennis", "Works as a nurse"]
+    # Nothing stored is changed; what the user said is kept as said (no fact covers it).
+    assert [(r["memory"], r["event"]) for r in result["results"]] == [("I play tennis every week", "ADD")]
+    assert stored(two_memories) == ["I play tennis every week", "Likes tennis", "Works as a nurse"]
 
 
 # -- the two-call path of custom prompts: extraction, then decisions ----------------------------

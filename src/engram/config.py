@@ -54,6 +54,8 @@ class MemoryConfig(BaseModel):
     custom_fact_extraction_prompt: str | None = None
     custom_update_memory_prompt: str | None = None
     recent_messages: int = Field(default=10, ge=0, le=200)
+    # infer=True: a user sentence no extracted fact covers is kept as said (pipeline/coverage.py)
+    keep_uncovered: bool = True
     version: str | None = None  # mem0 configs carry one; accepted and ignored
     retention_days: float | None = Field(default=None, ge=0)  # prune() drops history older than this
 

@@ -63,7 +63,7 @@ from engram.results import (
     ScopeList,
     SearchResult,
 )
-from engram.search import RecentVectors, explained, hybrid_search, said_beyond
+from engram.search import RecentVectors, as_the_user, embed_text, explained, hybrid_search, said_beyond
 from engram.storage import build_store
 from engram.storage.base import SORT_COLUMNS, Page, Store
 from engram.validation import check_input
@@ -194,7 +194,7 @@ class Memory:
         threshold = check_threshold(threshold)
         scope, tree = scope_from(user_id, agent_id, run_id, actor_id, filters)
         read = read_query(scope, tree, as_of)
-        vector = self.embedder.embed_batch([query], purpose="query")[0]
+        vector = self.embedder.embed_batch([as_the_user(query, scope.user_id)], purpose="query")[0]
         match, by_graph = graph_for_search(self.store, self.graph_settings, read, query)
         weight = self.graph_settings.weight if self.graph_settings else 0.0
         hits = hybrid_search(
@@ -264,7 +264,8 @@ class Memory:
         new_metadata = user_metadata(metadata) if metadata is not None else None
         old = self._existing(memory_id)
         text_now = new_text.strip() if new_text is not None else old.memory
-        vector = self._context.embed([text_now])[0] if text_now != old.memory else None
+        changed = replace(old, memory=text_now)
+        vector = self._context.embed([embed_text(changed)])[0] if text_now != old.memory else None
         with self.store.transaction():
             current = self._existing(memory_id)  # the memory as it is now, not as it was read
             new = replace(

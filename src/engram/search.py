@@ -281,15 +281,36 @@ def date_words(moment: datetime) -> str:
     return f"{moment.date().isoformat()} {moment.day} {moment:%B %Y %A}"
 
 
+def about(record: MemoryRecord) -> str | None:
+    """What an extracted fact is about, as words a question would use: "User's home city"."""
+    if not record.attribute:
+        return None
+    return f"{record.subject}'s {record.attribute}" if record.subject else record.attribute
+
+
 def embed_text(record: MemoryRecord) -> str:
-    """What is embedded for a memory: its own text."""
-    return record.memory
+    """What is embedded for a memory: its own text, after what it is about when the LLM named that
+    ("Hana's employer: Hana left the game studio for Holoflux" is near "Where does Hana work?")."""
+    named = about(record)
+    return f"{named}: {record.memory}" if named else record.memory
 
 
 def keyword_text(record: MemoryRecord, neighbours: Sequence[str] = ()) -> str:
-    """What is keyword-indexed for a memory: its text (twice, so that it outweighs the context), the
-    neighbouring turns of the conversation it was stored from, and its date."""
-    return "\n".join([record.memory, record.memory, *neighbours]) + f" ({date_words(record.created_at)})"
+    """What is keyword-indexed for a memory: its text (twice, so that it outweighs the context), what
+    it is about, the neighbouring turns of the conversation it was stored from, and its date."""
+    named = about(record)
+    parts = [record.memory, record.memory, *([named] if named else []), *neighbours]
+    return "\n".join(parts) + f" ({date_words(record.created_at)})"
+
+
+def as_the_user(query: str, user_id: str | None) -> str:
+    """The query with the scope's user named as extracted facts name them ("User"): a question about
+    "Keiko" then meets "User is an accountant…" in meaning. For the vector side only."""
+    names = [part for part in re.split(r"[\s_\-.]+", user_id or "") if len(part) > 2]
+    if not names:
+        return query
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(name) for name in names) + r")\b(?=('s|’s)?)", re.IGNORECASE)
+    return pattern.sub("User", query)
 
 
 def with_previous_turn(vector: Vector, previous: Vector | None) -> Vector:

@@ -32,6 +32,7 @@ from engram.pipeline.parsing import parse_json_answer
 from engram.pipeline.plan import Context, WritePlan
 from engram.pipeline.sources import content_words
 from engram.pipeline.write import write_changes
+from engram.search import embed_text
 from engram.storage.base import ExportedMemory
 
 CANDIDATE_THRESHOLD = 0.60
@@ -239,7 +240,8 @@ def _write_merges(ctx: Context, merges: Sequence[Merge], now: datetime) -> list[
     UPDATE); the others are retracted (a DELETE each), so both stay answerable as of before now.
     A merge whose memories another writer changed since they were read is left for the next run."""
     changed = [merge for merge in merges if merge.text != merge.keep.memory]
-    vectors = ctx.embed([merge.text for merge in changed]) if changed else np.zeros((0, 0), dtype=np.float32)
+    texts = [embed_text(replace(merge.keep, memory=merge.text)) for merge in changed]
+    vectors = ctx.embed(texts) if changed else np.zeros((0, 0), dtype=np.float32)
     vector_of = {merge.keep.id: vector for merge, vector in zip(changed, vectors, strict=True)}
     with ctx.store.transaction():
         live = ctx.store.get_memories([r.id for m in merges for r in (m.keep, *m.retire)])

@@ -48,6 +48,15 @@ class Forgetting:
     targets: list[MemoryRecord] = field(default_factory=list)
     keep: list[bool] = field(default_factory=list)  # per fact: False when it matches a request
     warnings: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # what the user asked to forget
+    names: list[str] = field(default_factory=list)  # the user's own names, taken out when matching
+
+    def allows(self, ctx: Context, texts: Sequence[str]) -> list[bool]:
+        """For each text, whether it may be stored: it is not about what the user asked to forget."""
+        if not self.requests or not texts:
+            return [True] * len(texts)
+        matched = forget_matches(ctx.embedder, self.requests, [Said(t) for t in texts], self.names)
+        return [not any(row[j] for row in matched) for j in range(len(texts))]
 
 
 def find_forgotten(
@@ -65,7 +74,11 @@ def find_forgotten(
     names = [n for n in (draft.scope.user_id, *(t.name for t in spoken if t.role == "user")) if n]
     query = Query(draft.scope.owner_only(), None, utcnow())
     vectors = ctx.embedder.embed_batch([without_names(r, names) for r in requests], purpose="query")
-    found = (m for v in vectors for m, _ in ctx.store.vector_search(query, v, FORGET_CANDIDATES))
+    found = [m for v in vectors for m, _ in ctx.store.vector_search(query, v, FORGET_CANDIDATES)]
+    # and by their words: a request that names a person finds what mentions them, near in meaning or not
+    found += [
+        m for r in requests for m, _ in ctx.store.keyword_search(query, without_names(r, names), FORGET_CANDIDATES)
+    ]
     ids = list(dict.fromkeys(found))
     records = ctx.store.get_memories(ids)
     candidates = [records[m] for m in ids if m in records]
@@ -74,7 +87,7 @@ def find_forgotten(
     targets = [r for j, r in enumerate(candidates) if any(row[j] for row in matched)]
     fact_matched = forget_matches(ctx.embedder, requests, [Said(f.text, f.subject, f.attribute) for f in facts], names)
     keep = [not any(row[i] for row in fact_matched) for i in range(len(facts))]
-    return Forgetting(targets, keep, warnings)
+    return Forgetting(targets, keep, warnings, requests, names)
 
 
 def retract(plan: WritePlan, targets: Sequence[MemoryRecord]) -> None:
@@ -125,7 +138,8 @@ def forget_matches(
         [
             bool(
                 by_text[i, j] >= FORGET_ALONE
-                or (by_text[i, j] >= FORGET_WITH_ITS_WORDS and _holds_every_word(request, words[j]))
+                or mentions(said[j].text, named_only(request))  # "everything about Marco": what names Marco
+                or (by_text[i, j] >= FORGET_WITH_ITS_WORDS and holds_every_word(request, words[j]))
                 or (abouts[j] and by_about[i, j] >= FORGET_ABOUT)
             )
             for j in range(len(said))
@@ -134,9 +148,26 @@ def forget_matches(
     ]
 
 
-def _holds_every_word(request: str, words: set[str]) -> bool:
-    asked = content_words(request)
+# Words that say "what I told you about it" rather than what it is: "my card details" is the card.
+_GENERIC = frozenset({"detai", "info", "infor", "data", "stuff", "thing", "notes", "recor", "memor", "figur", "amoun"})
+
+
+def holds_every_word(request: str, words: set[str]) -> bool:
+    asked = content_words(request) - _GENERIC
     return bool(asked) and asked <= words
+
+
+def named_only(request: str) -> set[str]:
+    """The request's words when it only names someone or something ("Marco", "Hana's"), else none."""
+    words = [w.strip(".,;:!?'’") for w in request.split()]
+    words = [w.removesuffix("'s").removesuffix("’s") for w in words if w]
+    named = [w for w in words if w[:1].isupper() and w.lower() not in {"user", "the", "a", "an"}]
+    return {w.casefold() for w in named} if named and len(named) == len(words) else set()
+
+
+def mentions(text: str, names: set[str]) -> bool:
+    found = {w.strip(".,;:!?'’").removesuffix("'s").removesuffix("’s").casefold() for w in text.split()}
+    return bool(names) and names <= found
 
 
 def forget_matrix(embedder: Embedder, requests: Sequence[str], texts: Sequence[str]) -> Vectors:
@@ -203,6 +234,9 @@ __all__ = [
     "forget_matches",
     "forget_matrix",
     "forget_requests_in",
+    "holds_every_word",
+    "mentions",
+    "named_only",
     "retract",
     "without_names",
 ]

@@ -1,7 +1,7 @@
 """``add(infer=True)``: the LLM as memory manager, one named step after another.
 
     describe images → (neighbours) → extract → verify sources → forget → dedupe → decide → guard
-    → plan the writes → retract what was forgotten
+    → plan the writes → keep what no fact covers → retract what was forgotten
 
 Each step is a function of its own module taking the add's ``Context``; none calls back into
 ``Memory``. The write itself (one transaction) is ``write.write_add``.
@@ -10,10 +10,11 @@ Each step is a function of its own module taking the add's ``Context``; none cal
 from __future__ import annotations
 
 from engram.messages import Message
+from engram.pipeline.coverage import uncovered
 from engram.pipeline.decide import decide
-from engram.pipeline.dedupe import fresh_facts
+from engram.pipeline.dedupe import fresh_facts, plan_adds
 from engram.pipeline.extract import extract, uses_two_calls
-from engram.pipeline.forget import find_forgotten, retract
+from engram.pipeline.forget import Forgetting, find_forgotten, retract
 from engram.pipeline.guards import drop_unsaid
 from engram.pipeline.images import describe_images
 from engram.pipeline.neighbours import neighbours_of
@@ -40,8 +41,26 @@ def plan_inferred(ctx: Context, turns: list[Message], draft: Draft, custom_promp
     plan.usage = usage + extraction.usage + decided.usage
     plan.warnings = [*warnings, *extraction.warnings, *forgetting.warnings, *decided.warnings, *unsaid]
     plan_changes(ctx, plan, actions, spoken, draft)
+    if ctx.config.keep_uncovered:
+        keep_uncovered(ctx, plan, uncovered(ctx.embedder, spoken, facts), forgetting, draft)
     retract(plan, forgetting.targets)
     return plan
+
+
+def keep_uncovered(
+    ctx: Context, plan: WritePlan, sentences: list[tuple[Message, str]], forgetting: Forgetting, draft: Draft
+) -> None:
+    """Each user sentence no fact covers becomes a memory as it was said, unless the user asked to
+    forget what it says."""
+    allowed = forgetting.allows(ctx, [sentence for _, sentence in sentences])
+    records = [
+        draft.record(sentence, role=turn.role, sources=[turn], speaker=turn.name)
+        for (turn, sentence), ok in zip(sentences, allowed, strict=True)
+        if ok
+    ]
+    kept = plan_adds(ctx, records, draft.scope)
+    plan.inserts += kept.inserts
+    plan.unchanged += kept.unchanged
 
 
 __all__ = ["plan_inferred"]

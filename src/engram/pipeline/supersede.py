@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from engram.models import Event, MemoryRecord, memory_hash
 from engram.pipeline.plan import Action, Fact
-from engram.pipeline.slots import AttributeIndex, same_subject
+from engram.pipeline.slots import SAME_ATTRIBUTE, SAME_ATTRIBUTE_UNASKED, AttributeIndex, same_subject
 
 
 def same_slot(
@@ -45,7 +45,8 @@ def supersede(
     """The actions, with each ADD (or target-less UPDATE / DELETE) that replaces a current memory about
     the same subject and attribute turned into the UPDATE (or DELETE) of that memory."""
     live = [record for record in candidates if record.invalid_at is None]
-    touched = {a.target.id for a in actions if a.target is not None and a.event in (Event.UPDATE, Event.DELETE)}
+    # A memory the model changed, or said still holds (NONE), is settled for this add.
+    touched = {a.target.id for a in actions if a.target is not None}
     resolved: list[Action] = []
     for action in actions:
         target = _replaced(index, action, live, touched, self_names)
@@ -74,10 +75,12 @@ def _replaced(
     if fact is None or not fact.attribute:
         return None
     model_asked_a_change = action.asked in (Event.UPDATE, Event.DELETE)
-    if action.event == Event.ADD:
-        if not model_asked_a_change and not index.holds_one_value(fact.attribute):
+    threshold = SAME_ATTRIBUTE
+    if action.event == Event.ADD and not model_asked_a_change:
+        if not index.holds_one_value(fact.attribute):
             return None  # a hobby, a visit, a friend: a new one goes beside the others
-    elif not (action.event == Event.NONE and action.asked == Event.DELETE):
+        threshold = SAME_ATTRIBUTE_UNASKED  # overruling the model takes a closer match
+    elif not (action.event in (Event.ADD, Event.NONE) and model_asked_a_change):
         return None
     same = [
         record
@@ -85,7 +88,7 @@ def _replaced(
         if record.id not in touched
         and record.attribute
         and same_subject(fact.subject, record.subject, self_names)
-        and index.same(fact.attribute, record.attribute)
+        and index.same(fact.attribute, record.attribute, threshold)
     ]
     if not same:
         return None
