@@ -58,11 +58,8 @@ def decide(
         return Decided([])
     if two_calls:
         return _decide_in_a_call(ctx, llm, facts, draft)
-    if not shown:  # nothing was shown to compare with: every fact is an ADD, unless it replaces one
-        nearest, _ = similar_memories(ctx, facts, draft)
-        adds = [Action(Event.ADD, fact, fact.text) for fact in facts]
-        return Decided(supersede(attribute_index(ctx.embedder), adds, nearest, _self_names(draft)))
-    # In one call, a fact the model gave no decision is new information: an ADD.
+    # In one call, a fact the model gave no decision is new information: an ADD. With nothing shown,
+    # an UPDATE or DELETE names no memory: ``supersede`` finds the one about the same thing.
     answer = {"decisions": [{**(decision or {"event": "ADD"}), "fact": i} for i, decision in enumerate(decisions)]}
     index, names = attribute_index(ctx.embedder), _self_names(draft)
     # A memory on the fact's subject may be changed: close in meaning, or about its subject and attribute.
@@ -71,7 +68,11 @@ def decide(
     actions, warnings = plan_actions(facts, shown, answer, allowed)
     nearest, _ = similar_memories(ctx, facts, draft)
     candidates = list({r.id: r for r in [*shown, *nearest]}.values())
-    return Decided(supersede(index, actions, candidates, names), Usage(), warnings)
+    resolved = supersede(index, actions, candidates, names)
+    # A change the model asked for that found its memory after all landed: it is no longer news.
+    landed = [repr(a.fact.text) for a, b in zip(actions, resolved, strict=True) if a != b and a.asked and a.fact]
+    warnings = [w for w in warnings if not any(text in w for text in landed)]
+    return Decided(resolved, Usage(), warnings)
 
 
 def _self_names(draft: Draft) -> list[str]:

@@ -141,7 +141,7 @@ def extract_and_decide(
     what each fact does to them (memories are numbered 0, 1, ... in the prompt); with ``graph``,
     entities and relations too, in the same answer (``self_name`` stands for "I" in relations)."""
     system, schema = memory_request(
-        with_memories=bool(existing),
+        with_memories=True,  # with no memory shown, "UPDATE" still says the fact changes one (engram finds it)
         extra_instructions=GRAPH_PROMPT.strip().replace("{{", "{").replace("}}", "}") if graph else "",
     )
     if graph:
@@ -166,7 +166,7 @@ def extract_and_decide(
         warning = "memory extraction: the LLM's answer held no list of facts; nothing was stored"
         return Extraction([], completion.usage, [warning], answer=answer)
     facts = [fact for fact, _ in items]
-    decisions = [_decision(i, raw) if existing else None for i, (_, raw) in enumerate(items)]
+    decisions = [_decision(i, raw) for i, (_, raw) in enumerate(items)]
     relations = read_graph(answer, self_name=self_name) if graph else None
     return Extraction(facts, completion.usage, [], relations, decisions, _forget_items(answer), answer)
 
