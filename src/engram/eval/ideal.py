@@ -16,8 +16,8 @@ request did not show, to tell ranking faults from the rest.
     engram eval updates DATA.json --ideal ANSWERS.json --out ideal-run
 
 The answers file: ``{"scenarios": {id: [session answer, ...]}}`` where a session answer is
-``{"facts": [{"text", "subject", "attribute", "sources", "date", "event", "target"}], "forget": [...]}``
-and ``target`` is the text of the earlier fact the decision concerns.
+``{"facts": [{"text", "about", "sources", "date", "event", "target"}], "forget": [{"what", "target"}]}``
+where ``target`` is the text of the earlier fact a decision (or a forget request) concerns.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ class IdealModel:
         )
         answer = self.answers[scenario][session]
         facts = [self._fact(item, shown, fact_schema, scenario, session) for item in answer.get("facts", [])]
-        text = json.dumps({"facts": facts, "forget": list(answer.get("forget", []))})
+        forget = [self._forget(item, shown, scenario, session) for item in answer.get("forget", [])]
+        text = json.dumps({"facts": facts, "forget": forget})
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
         return Completion(text, Usage(1, prompt_tokens, len(text.split())), self.model_name)
 
@@ -109,6 +110,17 @@ class IdealModel:
                 event = "ADD"  # a memory it cannot see is one it cannot say it already holds
         fact["event"], fact["memory"] = event, position
         return fact
+
+
+    def _forget(self, item: Any, shown: list[str], scenario: str, session: int) -> dict[str, Any]:
+        """A forget request, naming the shown memory it concerns (``target``), when shown."""
+        if isinstance(item, str):
+            return {"what": item, "memory": None}
+        target = item.get("target")
+        position = find_shown(shown, target) if target else None
+        if target and position is None:
+            self.misses.append(Miss(scenario, session, str(item["what"]), "FORGET", str(target)))
+        return {"what": item["what"], "memory": position}
 
 
 def section(request: str, header: str) -> str:

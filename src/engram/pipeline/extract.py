@@ -32,6 +32,14 @@ from engram.pipeline.prompts import (
 from engram.search import same_conversation
 
 
+@dataclass(frozen=True)
+class ForgetRequest:
+    """What the model says the user asked to forget, and the shown memory that holds it, if it named one."""
+
+    what: str
+    memory: int | None = None  # the number under which the request showed it
+
+
 @dataclass
 class Extraction:
     facts: list[Fact]
@@ -41,7 +49,7 @@ class Extraction:
     # With existing memories shown: one decision per fact, in ``plan_actions``'s format
     # ({"fact", "event", "memory_id"}), or None where the fact carried none.
     decisions: list[dict[str, Any] | None] = field(default_factory=list)
-    forget: list[str] = field(default_factory=list)  # what the user asked to forget
+    forget: list[ForgetRequest] = field(default_factory=list)  # what the user asked to forget
     answer: Any = None  # the whole parsed answer, for steps that add their own properties
 
 
@@ -199,13 +207,22 @@ def _decision(index: int, raw: Any) -> dict[str, Any] | None:
     return {"fact": index, "event": raw["event"], "memory_id": raw.get("memory")}
 
 
-def _forget_items(answer: Any) -> list[str]:
+def _forget_items(answer: Any) -> list[ForgetRequest]:
+    """The forget requests of an answer: ``{"what", "memory"}`` items, or plain strings (older prompts)."""
     raw = answer.get("forget") if isinstance(answer, dict) else None
-    if isinstance(raw, str):
+    if isinstance(raw, str | dict):
         raw = [raw]
     if not isinstance(raw, list):
         return []
-    return [" ".join(item.split()) for item in raw if isinstance(item, str) and not _is_placeholder(item.strip())]
+    requests = []
+    for item in raw:
+        what = item.get("what") if isinstance(item, dict) else item
+        if not isinstance(what, str) or _is_placeholder(what.strip()):
+            continue
+        memory = item.get("memory") if isinstance(item, dict) else None
+        shown = memory if isinstance(memory, int) and not isinstance(memory, bool) and memory >= 0 else None
+        requests.append(ForgetRequest(" ".join(what.split()), shown))
+    return requests
 
 
 def _read_facts(answer: object, message_count: int) -> tuple[list[Fact], list[str]]:

@@ -18,6 +18,7 @@ import numpy as np
 from engram.embedders.base import Embedder, Vectors
 from engram.messages import Message
 from engram.models import MemoryRecord, utcnow
+from engram.pipeline.extract import ForgetRequest
 from engram.pipeline.guards import subject_text
 from engram.pipeline.plan import Context, Draft, Fact, WritePlan
 from engram.pipeline.sources import content_words
@@ -34,6 +35,10 @@ from engram.storage.base import Query
 FORGET_WITH_ITS_WORDS = 0.35
 FORGET_ALONE = 0.7
 FORGET_ABOUT = 0.8
+# A memory the model named for a forget request (by the number it was shown under) is retracted when
+# the request is at least this close to its text or to what it is about: enough to refuse an id a
+# small model picked at random, never a right one (bench/bench_forget.py).
+FORGET_NAMED = 0.3
 FORGET_CANDIDATES = 10  # memories compared with each forget request
 _ASKING = re.compile(
     r"\b(?:everything|anything|all|what i (?:said|told you)|the info|the details)\s+(?:about|on)\b", re.I
@@ -60,34 +65,67 @@ class Forgetting:
 
 
 def find_forgotten(
-    ctx: Context, spoken: Sequence[Message], model_requests: Sequence[str], facts: Sequence[Fact], draft: Draft
+    ctx: Context,
+    spoken: Sequence[Message],
+    model_requests: Sequence[ForgetRequest],
+    facts: Sequence[Fact],
+    draft: Draft,
+    shown: Sequence[MemoryRecord] = (),
 ) -> Forgetting:
     """The memories the user asked to forget, and the new facts that may be kept."""
     said_by_user = [turn.content for turn in spoken if turn.role == "user"]
     asked = asks_to_forget(said_by_user)
     warnings = []
     if model_requests and not asked:
-        warnings.append(f"ignored forget requests no message asked for: {list(model_requests)}")
-    requests = list(dict.fromkeys([*(model_requests if asked else []), *forget_requests_in(said_by_user)]))
+        warnings.append(f"ignored forget requests no message asked for: {[r.what for r in model_requests]}")
+    heeded = list(model_requests) if asked else []
+    requests = list(dict.fromkeys([*(r.what for r in heeded), *forget_requests_in(said_by_user)]))
     if not requests:
         return Forgetting([], [True] * len(facts), warnings)
     names = [n for n in (draft.scope.user_id, *(t.name for t in spoken if t.role == "user")) if n]
-    query = Query(draft.scope.owner_only(), None, utcnow())
-    vectors = ctx.embedder.embed_batch([without_names(r, names) for r in requests], purpose="query")
-    found = [m for v in vectors for m, _ in ctx.store.vector_search(query, v, FORGET_CANDIDATES)]
-    # and by their words: a request that names a person finds what mentions them, near in meaning or not
-    found += [
-        m for r in requests for m, _ in ctx.store.keyword_search(query, without_names(r, names), FORGET_CANDIDATES)
-    ]
-    ids = list(dict.fromkeys(found))
-    records = ctx.store.get_memories(ids)
-    candidates = [records[m] for m in ids if m in records]
-    stored = [Said(r.memory, r.subject, r.attribute) for r in candidates]
-    matched = forget_matches(ctx.embedder, requests, stored, names)
-    targets = [r for j, r in enumerate(candidates) if any(row[j] for row in matched)]
+    candidates = _candidates(ctx, requests, names, draft)
+    matched = forget_matches(
+        ctx.embedder, requests, [Said(r.memory, r.subject, r.attribute) for r in candidates], names
+    )
+    targets = {r.id: r for j, r in enumerate(candidates) if any(row[j] for row in matched)}
+    targets |= {r.id: r for r in _named(ctx, heeded, shown, names)}
     fact_matched = forget_matches(ctx.embedder, requests, [Said(f.text, f.subject, f.attribute) for f in facts], names)
     keep = [not any(row[i] for row in fact_matched) for i in range(len(facts))]
-    return Forgetting(targets, keep, warnings, requests, names)
+    return Forgetting(list(targets.values()), keep, warnings, requests, names)
+
+
+def _candidates(ctx: Context, requests: Sequence[str], names: Sequence[str], draft: Draft) -> list[MemoryRecord]:
+    """The scope's current memories nearest each request, by meaning and by words (a request that
+    names a person finds what mentions them, near in meaning or not)."""
+    query = Query(draft.scope.owner_only(), None, utcnow())
+    asked = [without_names(r, names) for r in requests]
+    vectors = ctx.embedder.embed_batch(asked, purpose="query")
+    found = [m for v in vectors for m, _ in ctx.store.vector_search(query, v, FORGET_CANDIDATES)]
+    found += [m for a in asked for m, _ in ctx.store.keyword_search(query, a, FORGET_CANDIDATES)]
+    ids = list(dict.fromkeys(found))
+    records = ctx.store.get_memories(ids)
+    return [records[m] for m in ids if m in records and records[m].invalid_at is None]
+
+
+def _named(
+    ctx: Context, requests: Sequence[ForgetRequest], shown: Sequence[MemoryRecord], names: Sequence[str]
+) -> list[MemoryRecord]:
+    """The shown memories the model named for a forget request, when they are at least loosely about
+    what it asks (``FORGET_NAMED``): a capable model names the memory the user means; a small one may
+    name any number, and must not retract an unrelated memory by it."""
+    pairs = [(r.what, shown[r.memory]) for r in requests if r.memory is not None and 0 <= r.memory < len(shown)]
+    if not pairs:
+        return []
+    asked = [without_names(what, names) for what, _ in pairs]
+    texts = [without_names(record.memory, names) for _, record in pairs]
+    abouts = [
+        without_names(f"{r.subject or ''} {r.attribute}", names) if r.attribute else t
+        for (_, r), t in zip(pairs, texts, strict=True)
+    ]
+    requests_v = ctx.embedder.embed_batch(asked, purpose="query")
+    by_text = (requests_v * ctx.embedder.embed_batch(texts, purpose="document")).sum(axis=1)
+    by_about = (requests_v * ctx.embedder.embed_batch(abouts, purpose="document")).sum(axis=1)
+    return [record for (_, record), t, a in zip(pairs, by_text, by_about, strict=True) if max(t, a) >= FORGET_NAMED]
 
 
 def retract(plan: WritePlan, targets: Sequence[MemoryRecord]) -> None:
@@ -121,6 +159,13 @@ class Said:
     subject: str | None = None
     attribute: str | None = None
 
+    def about(self) -> str | None:
+        return f"{self.subject or ''} {self.attribute}".strip() if self.attribute else None
+
+
+def said_of(record: MemoryRecord) -> Said:
+    return Said(record.memory, record.subject, record.attribute)
+
 
 def forget_matches(
     embedder: Embedder, requests: Sequence[str], said: Sequence[Said], self_names: Sequence[str] = ()
@@ -130,7 +175,7 @@ def forget_matches(
         return [[False] * len(said) for _ in requests]
     asked = [without_names(r, self_names) for r in requests]
     texts = [without_names(s.text, self_names) for s in said]
-    abouts = [without_names(f"{s.subject or ''} {s.attribute}", self_names) if s.attribute else "" for s in said]
+    abouts = [without_names(about, self_names) if (about := s.about()) else "" for s in said]
     by_text = forget_matrix(embedder, asked, texts)
     by_about = forget_matrix(embedder, asked, [a or t for a, t in zip(abouts, texts, strict=True)])
     words = [content_words(t) for t in texts]
@@ -226,6 +271,7 @@ def forget_requests_in(texts: Sequence[str]) -> list[str]:
 __all__ = [
     "FORGET_ABOUT",
     "FORGET_ALONE",
+    "FORGET_NAMED",
     "FORGET_WITH_ITS_WORDS",
     "Forgetting",
     "Said",

@@ -33,7 +33,7 @@ def plan_inferred(ctx: Context, turns: list[Message], draft: Draft, custom_promp
     shown = [] if two_calls else neighbours_of(ctx, spoken, draft)
     extraction = extract(ctx, llm, spoken, draft, shown, custom_prompt)
     facts = verify_sources(extraction.facts, spoken)
-    forgetting = find_forgotten(ctx, spoken, extraction.forget, facts, draft)
+    forgetting = find_forgotten(ctx, spoken, extraction.forget, facts, draft, shown)
     fresh = fresh_facts(ctx, facts, extraction.decisions, forgetting.keep, draft.scope)
     decided = decide(ctx, llm, fresh.facts, fresh.decisions, shown, draft, two_calls=two_calls)
     actions, unsaid = drop_unsaid(decided.actions)

@@ -123,8 +123,9 @@ here last month"), give that day as "date" (YYYY-MM-DD); otherwise leave "date" 
 - Skip greetings, small talk, questions and requests to the assistant, and what the assistant says \
 unless the user confirms it.
 - For each fact, list the numbers of the messages it comes from in "sources".
-- When the user asks to forget something, put what to forget in "forget" (a few words, like \
-"User's bank details") and write no fact about it.
+- When the user asks to forget something, list it in "forget": "what" in a few words, like \
+"User's bank details", and "memory": the number of the existing memory that holds it (one entry per \
+memory), or null. Write no fact about it.
 - If nothing is worth remembering, return an empty list.
 
 When EXISTING MEMORIES are listed, give each fact an "event":
@@ -137,7 +138,7 @@ Never UPDATE a memory about another person or another thing: use ADD."""
 
 MEMORY_EXAMPLE = (
     '{"facts": [{"text": "...", "about": "User: home city", "sources": [0], "date": null, "event": "ADD", '
-    '"memory": null}], "forget": []}'
+    '"memory": null}], "forget": [{"what": "...", "memory": null}]}'
 )
 
 
@@ -166,7 +167,15 @@ def memory_request(
             "items": {"type": "object", "properties": fact, "required": required},
             "maxItems": MAX_FACTS,
         },
-        "forget": {"type": "array", "items": {"type": "string", "maxLength": 80}, "maxItems": MAX_FORGET},
+        "forget": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"what": {"type": "string", "maxLength": 80}, "memory": {"type": ["integer", "null"]}},
+                "required": ["what", "memory"],
+            },
+            "maxItems": MAX_FORGET,
+        },
         **(extra_properties or {}),
     }
     parts = [MEMORY_PROMPT, extra_instructions, "Answer with JSON only: " + MEMORY_EXAMPLE]

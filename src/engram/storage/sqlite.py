@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -618,22 +619,45 @@ class SQLiteStore:
             return []
         # Matching the scope inside FTS keeps the search within the scope's few rows
         # instead of every row of every user that shares a word with the query.
-        match = f"owners : ({owner_tokens(query.scope, ' AND ')}) AND text : ({words})"
-        sources = [("memory_fts", "memories", "id")]
         if query.as_of is not None:
-            sources.append(("memory_version_fts", "memory_versions", "memory_id"))
-        hits: list[tuple[str, float]] = []
+            return self._keyword_search_as_of(query, text, limit)
+        match = f"owners : ({owner_tokens(query.scope, ' AND ')}) AND text : ({words})"
+        where, params = _query_sql(query, table="m")
+        with self._lock:
+            hits = self._db.execute(
+                "SELECT m.id, -bm25(memory_fts, 1.0, 0.0) AS score FROM memory_fts "
+                "JOIN memories m ON m.pk = memory_fts.rowid WHERE memory_fts MATCH ? AND "
+                f"{where} ORDER BY score DESC LIMIT ?",
+                (match, *params, limit),
+            ).fetchall()
+        return [(memory_id, float(score)) for memory_id, score in hits]
+
+    def _keyword_search_as_of(self, query: Query, text: str, limit: int) -> list[tuple[str, float]]:
+        """Keyword scores over the memories and versions valid at ``as_of``, as one collection: each
+        query word counts its inverse document frequency among those rows. (Two FTS indexes would
+        score with two sets of statistics, and a version, scored among a handful of versions, would
+        rank below any current memory.)"""
+        owners = owner_tokens(query.scope, " AND ")
+        sources = [("memory_fts", "memories", "id"), ("memory_version_fts", "memory_versions", "memory_id")]
+        matched: dict[str, set[str]] = {}  # query word -> the valid rows holding it
+        total = 0
         with self._lock:
             for fts, table, key in sources:
                 where, params = _query_sql(query, table="m")
-                hits += self._db.execute(
-                    f"SELECT m.{key}, -bm25({fts}, 1.0, 0.0) AS score FROM {fts} "
-                    f"JOIN {table} m ON m.pk = {fts}.rowid WHERE {fts} MATCH ? AND {where} "
-                    "ORDER BY score DESC LIMIT ?",
-                    (match, *params, limit),
-                ).fetchall()
-        hits.sort(key=lambda hit: -hit[1])
-        return [(memory_id, float(score)) for memory_id, score in hits[:limit]]
+                total += int(self._db.execute(f"SELECT count(*) FROM {table} m WHERE {where}", params).fetchone()[0])
+                for word in query_words(text):
+                    rows = self._db.execute(
+                        f"SELECT m.{key} FROM {fts} JOIN {table} m ON m.pk = {fts}.rowid "
+                        f"WHERE {fts} MATCH ? AND {where}",
+                        (f'owners : ({owners}) AND text : ("{word.replace(chr(34), chr(34) * 2)}")', *params),
+                    ).fetchall()
+                    matched.setdefault(word, set()).update(row[0] for row in rows)
+        scores: dict[str, float] = {}
+        for ids in matched.values():
+            weight = math.log((total - len(ids) + 0.5) / (len(ids) + 0.5) + 1.0)
+            for memory_id in ids:
+                scores[memory_id] = scores.get(memory_id, 0.0) + weight
+        return sorted(scores.items(), key=lambda hit: (-hit[1], hit[0]))[:limit]
 
     def history(self, memory_id: str) -> list[HistoryRecord]:
         with self._lock:
