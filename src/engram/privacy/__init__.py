@@ -10,6 +10,7 @@ Everything here is pure: no I/O, no model, linear in the text.
 """
 
 from engram.privacy.detectors import CATEGORIES, Category, Finding, find
+from engram.privacy.injection import instruction_signals, is_instruction
 from engram.privacy.screening import (
     DEFAULT_PRIVACY,
     Action,
@@ -20,6 +21,7 @@ from engram.privacy.screening import (
     screen,
     screen_value,
 )
+from engram.privacy.sources import Source, source_of
 
 __all__ = [
     "CATEGORIES",
@@ -29,9 +31,13 @@ __all__ = [
     "Finding",
     "PrivacyConfig",
     "Screened",
+    "Source",
     "find",
+    "instruction_signals",
+    "is_instruction",
     "merge_counts",
     "redaction_report",
     "screen",
     "screen_value",
+    "source_of",
 ]
