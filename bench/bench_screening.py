@@ -7,10 +7,10 @@
   the values found (recall) and the findings that were a labelled value (precision);
 - ``locomo``: how many turns of the LoCoMo dev conversations (read from ../shared/data, CC BY-NC,
   never copied here) hold any finding, and how many the default policy changes;
-- ``cost``: screening per typical chat turn (the LoCoMo turns), against a ``str.lower()`` pass over
-  the same texts in the same process;
-- ``linear``: 50,000 and 500,000 characters of hostile repetitions, every category screened: the
-  time grows 10× when the text does;
+- ``cost``: screening (and instruction detection) per typical chat turn (the LoCoMo turns), against
+  a ``str.lower()`` pass over the same texts in the same process;
+- ``linear``: 50,000 and 500,000 characters of hostile repetitions, every category screened, and
+  every instruction signal looked for: the time grows 10× when the text does;
 - ``injection``: ``is_instruction`` on ``bench/data/injection_set.json`` (per split and per source).
 """
 
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from engram.eval.locomo import load_locomo
-from engram.privacy import CATEGORIES, Action, PrivacyConfig, find, screen
+from engram.privacy import CATEGORIES, Action, PrivacyConfig, find, instruction_signals, is_instruction, screen
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "data" / "privacy_corpus.json"
@@ -36,6 +36,10 @@ HOSTILE = {
     "a@b.": "a@b.", "sk-": "sk-", "eyJa.": "eyJaaaaaaaaa.", "password: ": "password: ", "PEM begin":
     "-----BEGIN RSA PRIVATE KEY-----\n", "+1 (": "+1 (", "DE89 ": "DE89 ", "x dot ": "x dot ", "base64": "aZ9+/",
     "4242 ": "4242 ", "url": "https://a.b/", "jane [at] ": "jane [at] ", "words": "the quick brown fox ",
+}  # fmt: skip
+HOSTILE_INSTRUCTIONS = {
+    "letters": "a", "from now on ": "from now on ", "ignore all previous ": "ignore all previous ", "P.S. ": "P.S. ",
+    "assistant, ": "assistant, ", "store this as ": "store this as ", "x. ": "x. ", "always ": "always ",
 }  # fmt: skip
 
 
@@ -109,6 +113,7 @@ def cost_table(texts: list[str]) -> None:
     baseline = _per_text(texts, str.lower)
     default = _per_text(texts, screen)
     every = _per_text(texts, lambda text: screen(text, EVERYTHING))
+    instruction = _per_text(texts, is_instruction)
     mean_chars = sum(map(len, texts)) / len(texts)
     print(f"\n## Cost per chat turn ({len(texts)} LoCoMo turns, {mean_chars:.0f} characters on average; best of 5)\n")
     print("| pass | per turn | against str.lower() |")
@@ -116,6 +121,7 @@ def cost_table(texts: list[str]) -> None:
     print(f"| `str.lower()` (baseline) | {baseline:.2f} µs | 1× |")
     print(f"| `screen(text)`, default policy | {default:.1f} µs | {default / baseline:.0f}× |")
     print(f"| `screen(text)`, every category redacted | {every:.1f} µs | {every / baseline:.0f}× |")
+    print(f"| `is_instruction(text)` | {instruction:.1f} µs | {instruction / baseline:.0f}× |")
 
 
 def _per_text(texts: list[str], work: Callable[[str], object], repeats: int = 5) -> float:
@@ -129,8 +135,8 @@ def _per_text(texts: list[str], work: Callable[[str], object], repeats: int = 5)
     return best / len(texts) * 1e6
 
 
-def linear_table(shapes: Iterable[tuple[str, str]]) -> None:
-    print("\n## Hostile input, every category screened (`find`)\n")
+def linear_table(title: str, shapes: Iterable[tuple[str, str]], work: Callable[[str], object]) -> None:
+    print(f"\n## Hostile input: {title}\n")
     print("| repeated | 50,000 chars | 500,000 chars | ratio |")
     print("|---|---:|---:|---:|")
     for name, unit in shapes:
@@ -138,14 +144,12 @@ def linear_table(shapes: Iterable[tuple[str, str]]) -> None:
         for size in (50_000, 500_000):
             text = (unit * (size // len(unit) + 1))[:size]
             started = time.perf_counter()
-            find(text)
+            work(text)
             times.append(time.perf_counter() - started)
         print(f"| `{name!r}` | {times[0] * 1000:.0f} ms | {times[1] * 1000:.0f} ms | {times[1] / times[0]:.1f} |")
 
 
 def injection_table() -> None:
-    from engram.privacy.injection import is_instruction
-
     items = json.loads(INJECTIONS.read_text())["items"]
     print("\n## Instruction-like text from non-user sources (bench/data/injection_set.json)\n")
     print("| split | source | injections | caught | recall | benign | flagged | precision |")
@@ -178,7 +182,10 @@ def main() -> None:
         if "cost" in sections:
             cost_table(texts)
     if "linear" in sections:
-        linear_table(HOSTILE.items())
+        linear_table("every category screened (`find`)", HOSTILE.items(), find)
+        linear_table(
+            "`instruction_signals` (every signal looked for)", HOSTILE_INSTRUCTIONS.items(), instruction_signals
+        )
     if "injection" in sections:
         injection_table()
 
