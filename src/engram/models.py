@@ -99,7 +99,7 @@ class MemoryRecord:
 
 @dataclass(frozen=True)
 class HistoryRecord:
-    """One change to one memory; history outlives the memory it describes."""
+    """One change to one memory; history outlives the memory it describes, as tombstones (no text)."""
 
     id: str
     memory_id: str

@@ -102,7 +102,8 @@ class Store(Protocol):
     def close(self) -> None: ...
 
     def reset(self) -> None:
-        """Delete everything: memories and their versions, history, episodes."""
+        """Delete everything: memories and their versions, history, episodes, the graph (not the
+        erasure receipts, which outlive the data by design)."""
         ...
 
     # -- writes (inside a transaction) ---------------------------------------

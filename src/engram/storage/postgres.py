@@ -584,7 +584,9 @@ class PostgresStore:
                 break
         with self._transactional() as conn:
             self._erase_rest(conn, owner, erased)
-            receipt = Erasure(str(uuid.uuid4()), moment, scope_kind(owner), scope_digest(owner), dict(erased))
+            receipt = Erasure(
+                str(uuid.uuid4()), moment, scope_kind(owner), scope_digest(owner), dict(sorted(erased.items()))
+            )
             conn.execute(
                 f"INSERT INTO erasures ({ERASURE_COLUMNS}) VALUES ({placeholders(ERASURE_COLUMNS, '%s')})",
                 erasure_values(receipt, lambda moment: moment),

@@ -569,7 +569,9 @@ class SQLiteStore:
                 break
         with self.transaction():
             self._erase_rest(owner, erased)
-            receipt = Erasure(str(uuid.uuid4()), moment, scope_kind(owner), scope_digest(owner), dict(erased))
+            receipt = Erasure(
+                str(uuid.uuid4()), moment, scope_kind(owner), scope_digest(owner), dict(sorted(erased.items()))
+            )
             self._db.execute(
                 f"INSERT INTO erasures ({ERASURE_COLUMNS}) VALUES ({placeholders(ERASURE_COLUMNS, '?')})",
                 erasure_values(receipt, iso),
