@@ -359,15 +359,15 @@ class SQLiteStore:
             self._erased = False
             return
         self._erased = False
-        with self._lock:
-            busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-        self._unflushed = (
-            "another connection was reading, so the WAL could not be truncated: erased text stays in "
-            f"{self.path}-wal until the next checkpoint"
-            if busy
-            else None
-        )
-        if busy:
+        try:
+            with self._lock:
+                busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except StorageError as exc:  # the erasure is committed: report, do not fail it
+            busy, reason = 1, f"the WAL checkpoint failed ({exc})"
+        else:
+            reason = "another connection was reading, so the WAL could not be truncated"
+        self._unflushed = f"{reason}: erased text stays in {self.path}-wal until the next checkpoint" if busy else None
+        if self._unflushed:
             logger.warning("%s", self._unflushed)
 
     def close(self) -> None:
@@ -534,7 +534,8 @@ class SQLiteStore:
         where, params = _scope_sql(scope)
         with self.transaction():
             rows = self._db.execute(
-                f"SELECT pk, {MEMORY_COLUMNS} FROM memories WHERE {where} LIMIT ?", (*params, limit or -1)
+                f"SELECT pk, {MEMORY_COLUMNS} FROM memories WHERE {where} LIMIT ?",
+                (*params, -1 if limit is None else limit),
             ).fetchall()
             self._delete_rows([row[0] for row in rows], [row[1] for row in rows])
             if limit is None or len(rows) < limit:  # the last batch: the scope's episodes and versions too
