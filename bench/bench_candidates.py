@@ -41,7 +41,7 @@ from engram import Memory
 from engram.embedders import build_embedder
 from engram.eval.locomo import CATEGORIES, SCORED_CATEGORIES
 from engram.models import Scope, utcnow
-from engram.search import DEFAULT_WEIGHTS, HEAD, KEYWORD, MIN_POOL, VECTOR, RankedList, Weights, fuse, rerank
+from engram.search import DEFAULT_WEIGHTS, HEAD, KEYWORD, MIN_POOL, VECTOR, RankedList, Weights, apply_boosts, fuse
 from engram.storage.base import Query, query_words
 
 K = 10
@@ -103,7 +103,7 @@ class Bench:
         missing = [f.memory_id for f in head if f.memory_id not in records]
         if missing:
             records.update(self.memory.store.get_memories(missing))
-        hits = rerank(head, records, asked.text, weights)[:K]
+        hits = apply_boosts(head, records, asked.text, weights)[:K]
         scope, index = self.scopes[asked.sample_id], self.index[asked.sample_id]
         covered = set().union(*(scope.sources[index[h.record.id]] for h in hits)) if hits else set()
         wanted = set(asked.evidence)

@@ -31,9 +31,10 @@ import numpy as np
 
 from engram import Memory
 from engram.embedders.local_minilm import LocalMiniLM
-from engram.graph import DEFAULT_HOPS, graph_candidates, match_query, query_relations
+from engram.graph_search import graph_candidates, match_query, query_relations
+from engram.graph_settings import DEFAULT_HOPS
 from engram.models import Entity, MemoryRecord, Relation, Scope, memory_hash
-from engram.pipeline.graph import normalise_name
+from engram.pipeline.entities import normalise_name
 from engram.search import hybrid_search, keyword_text
 from engram.storage.base import Query
 from engram.storage.sqlite import SQLiteStore

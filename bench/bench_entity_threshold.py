@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from engram.embedders.local_minilm import LocalMiniLM
-from engram.pipeline.graph import DEFAULT_ENTITY_THRESHOLD
+from engram.pipeline.entities import DEFAULT_ENTITY_THRESHOLD
 from graph_name_pairs import DIFFERENT, SAME
 
 

@@ -20,7 +20,7 @@ from engram import Memory, search
 from engram.eval.locomo import load_locomo
 from engram.eval.metrics import recall_at_k
 from engram.eval.runner import DB_NAME, EvalOptions, scope_of
-from engram.graph import graph_candidates, match_query
+from engram.graph_search import graph_candidates, match_query
 from engram.models import Scope
 from engram.storage.base import Query
 

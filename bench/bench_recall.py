@@ -42,7 +42,7 @@ from engram.embedders import build_embedder
 from engram.eval.locomo import CATEGORIES, SCORED_CATEGORIES, Conversation, load_locomo
 from engram.eval.metrics import recall_at_k
 from engram.eval.runner import scope_of, session_messages
-from engram.graph import graph_candidates, match_query
+from engram.graph_search import graph_candidates, match_query
 from engram.models import MemoryRecord, Scope, utcnow
 from engram.search import (
     BOOSTS,

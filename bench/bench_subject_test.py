@@ -2,8 +2,7 @@
 
 - the UPDATE subject test (``engram.pipeline.guards.subject_similarity``) on the hand-written
   (old memory, new text, same subject?) pairs of bench/data/subject_pairs.json;
-- the forget match (``forget_matrix``) on the (forget request, memory, retract?) pairs of
-  bench/data/forget_pairs.json.
+- (the forget match has its own benchmark: bench/bench_forget.py).
 
 For each, the threshold is picked by 5-fold cross-validation (the one that minimises the
 balanced error on four folds is scored on the fifth); the held-out error rates are printed,
@@ -20,8 +19,8 @@ from pathlib import Path
 
 from engram.embedders import build_embedder
 from engram.embedders.base import Embedder
-from engram.memory import NEIGHBOUR_FLOOR
-from engram.pipeline.guards import FORGET_THRESHOLD, SUBJECT_THRESHOLD, forget_matrix, subject_similarity
+from engram.pipeline.neighbours import NEIGHBOUR_FLOOR
+from engram.pipeline.guards import SUBJECT_THRESHOLD, subject_similarity
 
 DATA = Path(__file__).parent / "data"
 FOLDS = 5
@@ -39,10 +38,6 @@ def rates(scored: list[tuple[float, bool]], threshold: float) -> tuple[float, fl
 def best_threshold(scored: list[tuple[float, bool]]) -> float:
     candidates = sorted({round(s, 3) for s, _ in scored})
     return min(candidates, key=lambda t: (sum(rates(scored, t)), -t))
-
-
-def forget_scores(embedder: Embedder, requests: list[str], texts: list[str]) -> list[float]:
-    return [float(forget_matrix(embedder, [r], [t])[0, 0]) for r, t in zip(requests, texts, strict=True)]
 
 
 def evaluate(name: str, pairs: list[list[object]], scores: list[float], shipped: float) -> None:
@@ -94,9 +89,6 @@ def main() -> None:
     neighbour_floor(embedder, pairs)
     scores = subject_similarity(embedder, [p[0] for p in pairs], [p[1] for p in pairs])
     evaluate("UPDATE subject test", pairs, scores, SUBJECT_THRESHOLD)
-    pairs = json.loads((DATA / "forget_pairs.json").read_text(encoding="utf-8"))["pairs"]
-    scores = forget_scores(embedder, [p[0] for p in pairs], [p[1] for p in pairs])
-    evaluate("forget match", pairs, scores, FORGET_THRESHOLD)
 
 
 if __name__ == "__main__":

@@ -20,18 +20,19 @@ Run = Callable[..., Any]
 @pytest.fixture
 def engram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
     """``engram(*args)``: run the command on a fresh embedded store; returns the parsed JSON
-    output with ``--json``, else the printed text. A failing command raises with its stderr."""
+    output with ``--json``, else the printed text. ``fails=1`` (a verb's error) or ``fails=2`` (a wrong
+    use of the command) expects that status and returns the stderr."""
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"embedder": {"provider": "hashing"}, "retention_days": 30}))
     monkeypatch.setenv("ENGRAM_DB_PATH", str(tmp_path / "engram.db"))
     monkeypatch.setenv("ENGRAM_CONFIG", str(config))
     monkeypatch.delenv("ENGRAM_SERVER_URL", raising=False)
 
-    def run(*args: str, fails: bool = False) -> Any:
+    def run(*args: str, fails: int = 0) -> Any:
         code = main(list(args))
         out, err = capsys.readouterr()
         if fails:
-            assert code == 1, out
+            assert code == fails, out
             return err
         assert code == 0, err
         return json.loads(out) if "--json" in args else out
@@ -46,7 +47,7 @@ def test_add_then_list_get_and_search(engram: Run) -> None:
     listed = engram("list", "-u", "alice")
     assert "I adopted a parrot" in listed and result["id"] in listed
     assert engram("get", result["id"], "--json")["user_id"] == "alice"
-    assert "memory: I adopted a parrot" in engram("get", result["id"])
+    assert json.loads(engram("get", result["id"]))["memory"] == "I adopted a parrot"  # JSON with or without --json
     hits = engram("search", "parrot", "-u", "alice", "--json")["results"]
     assert [hit["id"] for hit in hits] == [result["id"]]
     assert engram("search", "parrot", "-u", "alice").splitlines()[0].split() == ["score", "id", "created_at", "memory"]
@@ -83,7 +84,7 @@ def test_update_history_and_delete(engram: Run) -> None:
     assert events == ["ADD", "UPDATE"]
     assert "Lives in Paris" in engram("history", memory_id)
     engram("delete", memory_id)
-    assert "no memory has id" in engram("get", memory_id, fails=True)
+    assert "no memory has id" in engram("get", memory_id, fails=1)
 
 
 def test_dated_updates_and_as_of_reads(engram: Run) -> None:
@@ -99,7 +100,7 @@ def test_dated_updates_and_as_of_reads(engram: Run) -> None:
 
 def test_delete_all_needs_a_scope(engram: Run) -> None:
     engram("add", "one", "-u", "u", "--no-infer")
-    assert "needs a scope" in engram("delete", "--all", fails=True)
+    assert "needs a scope" in engram("delete", "--all", fails=2)
     engram("delete", "--all", "-u", "u")
     assert engram("list", "-u", "u", "--json")["results"] == []
 
@@ -139,13 +140,13 @@ def test_consolidate_merges_duplicates(engram: Run) -> None:
 
 
 def test_a_verb_error_is_one_line_on_stderr(engram: Run) -> None:
-    assert engram("list", fails=True).startswith("engram: ValidationError: a scope is required")
-    assert "--metadata must be JSON" in engram("add", "x", "-u", "u", "--metadata", "{nope", fails=True)
-    assert "give the text to remember" in engram("add", "-u", "u", fails=True)
+    assert engram("list", fails=1).startswith("engram: ValidationError: a scope is required")
+    assert "--metadata must be JSON" in engram("add", "x", "-u", "u", "--metadata", "{nope", fails=1)
+    assert "give the text to remember" in engram("add", "-u", "u", fails=2)
 
 
 def test_consolidate_and_import_refuse_a_server_url(engram: Run) -> None:
-    err = engram("prune", "--server-url", "http://127.0.0.1:9", "--api-key", "k", fails=True)
+    err = engram("prune", "--server-url", "http://127.0.0.1:9", "--api-key", "k", fails=1)
     assert "works on the store itself" in err
 
 

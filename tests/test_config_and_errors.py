@@ -143,3 +143,10 @@ def test_bad_config_files_say_what_is_wrong(tmp_path: Path, name: str, content: 
         path.write_text(content)
     with pytest.raises(ConfigError, match=message):
         Memory.from_config(path)
+
+
+def test_a_database_in_a_folder_that_cannot_be_created_is_an_engram_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    config = {"embedder": {"provider": "hashing"}}
+    with pytest.raises(EngramError, match="a-file"):
+        Memory({**config, "vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "a-file/x/e.db")}}})

@@ -19,10 +19,10 @@ from conftest_pg import MemoryFactory
 from engram import Memory
 from engram.embedders.local_minilm import LocalMiniLM
 from engram.errors import ConfigError
-from engram.graph import scope_relations
+from engram.graph_search import scope_relations
 from engram.llms.scripted import ScriptedLLM
 from engram.models import Entity, Relation, Scope
-from engram.pipeline.graph import (
+from engram.pipeline.entities import (
     DEFAULT_ENTITY_THRESHOLD,
     Mention,
     invalidate_contradicted,
@@ -454,7 +454,7 @@ def test_a_process_killed_mid_add_leaves_memories_and_graph_in_agreement(
 def test_export_then_import_gives_back_the_graph(memory_factory: MemoryFactory, backend: str, tmp_path: Path) -> None:
     import io
 
-    from engram.portability import export_jsonl, import_jsonl
+    from engram.portability import import_file, write_export
 
     llm = ScriptedLLM(
         [
@@ -467,14 +467,14 @@ def test_export_then_import_gives_back_the_graph(memory_factory: MemoryFactory, 
     source.add(_said("I live in Paris"), user_id="alice", timestamp=JAN)
     source.add(_said("I moved to Rome"), user_id="alice", timestamp=JUN)
     out = io.StringIO()
-    export_jsonl(source, out, Scope(user_id="alice"))
+    write_export(source.store, source.embedder, out, Scope(user_id="alice"))
     path = tmp_path / "alice.jsonl"
     path.write_text(out.getvalue(), encoding="utf-8")
     source.delete_all(user_id="alice")
     assert source.get_all(user_id="alice")["relations"] == []
 
     for _ in range(2):  # importing twice changes nothing the second time
-        import_jsonl(source, path)
+        import_file(source.store, source.embedder, path)
         assert [(r["destination"], r["invalid_at"]) for r in source.get_all(user_id="alice")["relations"]] == [
             ("Rome", None)
         ]

@@ -12,15 +12,9 @@ from engram.embedders.local_minilm import LocalMiniLM
 from engram.llms.scripted import ScriptedLLM
 from engram.messages import Message
 from engram.pipeline.extract import extract_and_decide
-from engram.pipeline.guards import (
-    MAX_SOURCES,
-    SUBJECT_THRESHOLD,
-    about_another_person,
-    asks_to_forget,
-    forget_requests_in,
-    subject_similarity,
-    verified_sources,
-)
+from engram.pipeline.forget import asks_to_forget, forget_requests_in
+from engram.pipeline.guards import SUBJECT_THRESHOLD, about_another_person, subject_similarity
+from engram.pipeline.sources import MAX_SOURCES, verified_sources
 
 
 def answer(facts: list[dict[str, object]], forget: list[str] | None = None) -> str:
@@ -90,8 +84,8 @@ def test_a_forget_request_retracts_the_matching_memories_only(smart_memory: Memo
         )
     ]
     smart_memory.add("My IBAN is DE89 3704 0044 0532 0130 00. I live in Porto.", user_id="u")
-    scripted.answers = [answer([], forget=["User's bank details"])]
-    result = smart_memory.add("Please forget my bank details.", user_id="u")
+    scripted.answers = [answer([], forget=["User's IBAN"])]
+    result = smart_memory.add("Please forget my IBAN.", user_id="u")
     assert [(r["memory"], r["event"]) for r in result["results"]] == [
         ("User's IBAN is DE89 3704 0044 0532 0130 00", "DELETE")
     ]
@@ -140,7 +134,7 @@ def test_a_fact_may_carry_its_own_date_resolved_before_the_add() -> None:
         llm, [Message("user", "I moved to Porto last month")], context=[], reference_time=when, existing=[]
     )
     assert [f.valid_from for f in extraction.facts] == [datetime(2025, 3, 2, tzinfo=UTC), None, None]
-    assert "2025-04-02" in llm.calls[0].messages[0]["content"]
+    assert "Conversation date: 2025-04-02" in llm.calls[0].messages[1]["content"]
 
 
 def test_sources_are_bounded_and_share_words_with_the_fact() -> None:

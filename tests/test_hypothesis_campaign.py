@@ -165,7 +165,7 @@ def test_add_raises_only_engram_errors(
     expiration_date: Any,
     answers: list[str],
 ) -> None:
-    llm = target._llm
+    llm = target.llm
     assert isinstance(llm, ScriptedLLM)
     llm.answers[:] = [*answers, *['{"facts": []}'] * 3]
     _only_engram_errors(

@@ -176,3 +176,28 @@ def test_async_memory_has_the_lifecycle_verbs(tmp_path: Path) -> None:
             assert (await memory.import_jsonl(tmp_path / "out.jsonl"))["imported"] == 0
 
     asyncio.run(scenario())
+
+
+def test_consolidate_with_an_llm_on_a_scope_with_no_current_memories_merges_nothing(
+    memory_factory: MemoryFactory,
+) -> None:
+    llm = ScriptedLLM()
+    memory = memory_factory(llm=llm)
+    assert memory.consolidate(user_id="nobody") == {"merged": 0, "results": []}
+    memory.add("Likes tea", user_id="u", infer=False)
+    memory.delete_all(user_id="u")
+    assert memory.consolidate(user_id="u") == {"merged": 0, "results": []}
+    assert llm.calls == []
+
+
+def test_consolidation_never_writes_text_that_is_not_in_the_memories_it_merges(memory_factory: MemoryFactory) -> None:
+    # The 0.5B model answered with its prompt's example text; three green-tea memories would have become it.
+    llm = ScriptedLLM()
+    memory = memory_factory(llm=llm)
+    for text in ("Likes green tea", "Drinks green tea every morning", "Green tea is their favourite drink"):
+        memory.add(text, user_id="u", infer=False)
+    llm.answers = ['{"merged": [{"ids": [0, 1, 2], "memory": "the one memory"}]}'] * 3
+    result = memory.consolidate(user_id="u", threshold=0.2)
+    assert result["merged"] == 0
+    assert any("says what its memories do not" in w for w in result["warnings"])
+    assert len(memory.get_all(user_id="u")["results"]) == 3

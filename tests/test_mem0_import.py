@@ -59,7 +59,7 @@ def test_every_mem0_memory_moves_with_its_scope_metadata_and_history(mem0_memory
     mem0_memory.update(tea_id, "Likes jasmine tea")
     target = Memory(store=SQLiteStore(tmp_path / "engram.db"), embedder=HashingEmbedder())
 
-    report = import_mem0_memories(target, mem0_memory)
+    report = import_mem0_memories(target.store, target.embedder, mem0_memory)
 
     assert report == {"memories": 2, "imported": 2, "recomputed_vectors": True}
     [alice] = target.get_all(user_id="alice")["results"]
@@ -68,7 +68,7 @@ def test_every_mem0_memory_moves_with_its_scope_metadata_and_history(mem0_memory
     [bob] = target.get_all(user_id="bob", agent_id="coach")["results"]
     assert bob["memory"] == "Plays chess"
     assert target.search("what does alice drink?", user_id="alice")["results"][0]["id"] == tea_id
-    assert import_mem0_memories(target, mem0_memory)["imported"] == 0  # again: nothing new
+    assert import_mem0_memories(target.store, target.embedder, mem0_memory)["imported"] == 0  # again: nothing new
 
 
 def test_the_cli_reads_a_mem0_config_file(mem0_memory: Any, tmp_path: Path) -> None:
@@ -77,5 +77,5 @@ def test_the_cli_reads_a_mem0_config_file(mem0_memory: Any, tmp_path: Path) -> N
     config = tmp_path / "mem0.json"
     config.write_text(json.dumps(mem0_config(tmp_path)))
     target = Memory(store=SQLiteStore(tmp_path / "engram.db"), embedder=HashingEmbedder())
-    assert import_from_mem0(target, config)["imported"] == 1
+    assert import_from_mem0(target.store, target.embedder, config)["imported"] == 1
     assert [item["memory"] for item in target.get_all(user_id="carol")["results"]] == ["Lives in Porto"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engram.pipeline.parsing import parse_json_answer
+from engram.pipeline.parsing import degenerate, parse_json_answer
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,24 @@ def test_recovers_the_json(text: str, expected: object) -> None:
 @pytest.mark.parametrize("text", ["", "no json at all", "{", "[[[", '<think>{"a": 1}</think>'])
 def test_returns_none_when_there_is_nothing_to_read(text: str) -> None:
     assert parse_json_answer(text) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ('{"facts": [{"text": "Lives in Porto"}], "forget": []}', None),
+        ("I could not find any facts.", None),  # no JSON at all: unreadable, said elsewhere
+        ('{"facts": [{"text": "Lives in Por', "cut off"),
+        ('```json\n{"facts": [{"text": "x"}]', "cut off"),
+        ('{"facts": [{"text": "I moved here last ' + "century " * 50 + '"}]}', "repeating itself"),
+        ('{"facts": [{"text": "' + "la di da " * 20 + '"}]}', "repeating itself"),
+        ('{"facts": [{"text": "Very very good"}]}', None),
+    ],
+)
+def test_a_degenerate_answer_is_told_from_a_sound_one(answer: str, problem: str | None) -> None:
+    assert degenerate(answer) == problem
+
+
+def test_the_degeneracy_check_reads_a_long_answer_once() -> None:
+    # Linear: at most LOOP_SPAN comparisons per word (bench/bench_guards.py measures it up to 500k chars).
+    assert degenerate('{"facts": [' + ", ".join(f'{{"text": "fact {i}"}}' for i in range(4_000)) + "]}") is None

@@ -268,8 +268,30 @@ def _small_id_quoted(text: str, messages: list[dict[str, Any]]) -> str:
 def test_the_timestamp_is_the_reference_date_for_extraction(smart_memory: Memory, scripted: ScriptedLLM) -> None:
     scripted.answers = [facts("Went to Rome on 2023-05-07")]
     smart_memory.add("I went to Rome yesterday", user_id="u", timestamp="2023-05-08T09:00:00Z")
-    assert "2023-05-08" in scripted.calls[0].messages[0]["content"]
+    assert "Conversation date: 2023-05-08" in scripted.calls[0].messages[1]["content"]
     assert smart_memory.get_all(user_id="u")["results"][0]["created_at"].startswith("2023-05-08")
+
+
+def test_every_add_sends_the_same_system_prompt(smart_memory: Memory, scripted: ScriptedLLM) -> None:
+    # A local server keeps a prompt prefix it has seen in its cache: the date and the memories shown
+    # change from add to add, so they go in the user message, never in the system prompt.
+    scripted.answers = [facts("Lives in Lisbon"), facts("Works as a nurse")]
+    smart_memory.add("I live in Lisbon", user_id="u", timestamp="2023-05-08T09:00:00Z")
+    smart_memory.add("I work as a nurse in Lisbon", user_id="u", timestamp="2024-01-02T09:00:00Z")
+    first, second = (call.messages[0]["content"] for call in scripted.calls)
+    assert first == second
+    assert "EXISTING MEMORIES" in scripted.calls[1].messages[1]["content"]
+
+
+def test_earlier_messages_of_another_conversation_are_not_sent_as_context(
+    smart_memory: Memory, scripted: ScriptedLLM
+) -> None:
+    scripted.answers = [facts("Lives in Lisbon"), facts("Works as a nurse"), facts("Has a cat")]
+    smart_memory.add("I live in Lisbon", user_id="u", timestamp="2023-05-08T09:00:00Z")
+    smart_memory.add("I work as a nurse", user_id="u", timestamp="2023-05-08T09:05:00Z")
+    smart_memory.add("I have a cat", user_id="u", timestamp="2023-09-01T09:00:00Z")
+    assert "I live in Lisbon" in scripted.calls[1].messages[1]["content"]  # minutes before: the same chat
+    assert "I work as a nurse" not in scripted.calls[2].messages[1]["content"]  # months before: another one
 
 
 def test_custom_prompts_replace_ours(tmp_path: Path, embedder: LocalMiniLM) -> None:
@@ -343,8 +365,8 @@ def test_placeholder_facts_are_dropped(smart_memory: Memory, scripted: ScriptedL
 
 def test_only_a_facts_own_neighbours_can_be_updated_or_deleted() -> None:
     from engram.models import MemoryRecord, utcnow
+    from engram.pipeline.decide import plan_actions
     from engram.pipeline.extract import Fact
-    from engram.pipeline.reconcile import plan_actions
 
     shown = [
         MemoryRecord(id="tennis", memory="Likes tennis", hash="h1", created_at=utcnow()),

@@ -28,6 +28,14 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "sed -n 2p" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_ci_makes_the_browser_tests_run_rather_than_skip() -> None:
+    """Without CI set, a missing Chromium skips the dashboard tests; CI installs it and must run them."""
+    script = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^export CI=true$", script, re.MULTILINE)
+    assert "apt-get install -y -qq chromium" in script
+    assert script.index("export CI=true") < script.index('bash -c "$test_command"')
+
+
 def test_engram_demo_stores_and_searches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"ENGRAM_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     run = subprocess.run(

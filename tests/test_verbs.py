@@ -149,3 +149,18 @@ def test_metadata_round_trips(memory: Memory) -> None:
         "tags": ["a", "b"],
         "rating": 4.5,
     }
+
+
+@pytest.mark.parametrize("timestamp", [None, "2024-05-01T10:00:00+00:00"])
+def test_an_update_that_changes_nothing_writes_nothing(memory: Memory, timestamp: str | None) -> None:
+    memory_id = memory.add("Lives in Lisbon", user_id="u", infer=False)["results"][0]["id"]
+    memory.update(memory_id, "Lives in Lisbon", timestamp=timestamp)
+    memory.update(memory_id, "  Lives in Lisbon ", metadata={}, timestamp=timestamp)
+    assert [row["event"] for row in memory.history(memory_id)] == ["ADD"]
+    assert memory.store.list_versions(memory_id) == []
+    assert memory.get(memory_id)["updated_at"] == memory.get(memory_id)["created_at"]
+
+
+def test_add_refuses_a_prompt_that_is_not_text(memory: Memory) -> None:
+    with pytest.raises(ValidationError, match="prompt must be a string"):
+        memory.add("Likes tea", user_id="u", prompt=5)  # type: ignore[arg-type]

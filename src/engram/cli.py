@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from engram.cli_memory import add_memory_commands
+from engram.cli_memory import UsageError, add_memory_commands, number, whole_number
 from engram.errors import EngramError, ValidationError
+from engram.inputs import MAX_LIMIT
+
+PORT = whole_number(0, 65_535)  # 0: any free port
 
 DEMO_USER = "engram-demo"
 DEMO_CONVERSATION = [
@@ -60,6 +64,12 @@ def eval_updates(args: argparse.Namespace) -> None:
     from engram.eval.updates import RESULTS_MD, run_updates
 
     scenarios = [s.strip() for s in (args.scenarios or "").split(",") if s.strip()]
+    llm = None
+    if args.ideal:
+        from engram.eval.ideal import IdealModel
+        from engram.eval.updates import load_scenarios
+
+        llm = IdealModel.from_file(args.ideal, load_scenarios(args.path))
     run = run_updates(
         args.path,
         args.out,
@@ -67,12 +77,13 @@ def eval_updates(args: argparse.Namespace) -> None:
         scenarios=scenarios or None,
         progress=not args.quiet,
         config=_load_config(args.config),
+        llm=llm,
     )
     print((run.out_dir / RESULTS_MD).read_text(encoding="utf-8"))
     print(f"Results, the plot and the checkpoint are in {run.out_dir}")
 
 
-def _add_eval_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_eval_commands(commands: Any) -> None:
     evaluate = commands.add_parser("eval", help="measure retrieval and answers on a benchmark")
     benchmarks = evaluate.add_subparsers(dest="benchmark", required=True)
     locomo = benchmarks.add_parser("locomo", help="LoCoMo-format conversations (JSON)")
@@ -82,7 +93,9 @@ def _add_eval_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     locomo.add_argument("--conversations", help="comma-separated sample ids (default: all)")
     locomo.add_argument("--infer", action="store_true", help="extract facts with the LLM while adding")
-    locomo.add_argument("-k", "--k", type=int, default=10, help="memories given to the answering LLM")
+    locomo.add_argument(
+        "-k", "--k", type=whole_number(1, MAX_LIMIT), default=10, help="memories given to the answering LLM"
+    )
     locomo.add_argument("--answer", action="store_true", help="answer and judge each question with the LLM")
     locomo.add_argument("--config", help="a Memory config file (JSON): the LLM, the embedder...")
     locomo.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -103,6 +116,9 @@ def _add_eval_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="extract and reconcile facts with the LLM (default), or keep messages verbatim (--no-infer)",
     )
     updates.add_argument("--config", help="a Memory config file (JSON): the LLM, the embedder...")
+    updates.add_argument(
+        "--ideal", metavar="ANSWERS", help="replay hand-written answers of a capable model (engram/eval/ideal.py)"
+    )
     updates.add_argument("--quiet", action="store_true", help="no progress bar")
     updates.set_defaults(run=eval_updates)
 
@@ -183,35 +199,7 @@ def mcp(args: argparse.Namespace) -> None:
 
 
 def _add_server_commands(commands: Any) -> None:
-    serve_cmd = commands.add_parser("serve", help="run the REST server (needs engramdb[server])")
-    serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
-    serve_cmd.add_argument("--port", type=int, default=8000)
-    serve_cmd.add_argument("--config", help="a JSON Memory config (llm, embedder, ...)")
-    serve_cmd.add_argument("--data-dir", help="where projects and keys live (default: ~/.engram/server)")
-    serve_cmd.add_argument("--admin-key", help="the admin key (default: $ENGRAM_ADMIN_KEY)")
-    serve_cmd.add_argument("--job-workers", type=int, default=None, help="threads running async adds")
-    serve_cmd.add_argument("--max-body-bytes", type=int, default=None, help="request body limit")
-    serve_cmd.add_argument(
-        "--max-open-projects",
-        type=int,
-        default=None,
-        help="idle project stores kept open per process (default 256; on Postgres each holds connections)",
-    )
-    serve_cmd.add_argument("--workers", type=int, default=1, help="server processes sharing the database")
-    serve_cmd.add_argument(
-        "--prune-interval-hours",
-        type=float,
-        help="prune every project this often: expired memories, and history older than the config's retention_days",
-    )
-    serve_cmd.add_argument(
-        "--max-connections",
-        type=int,
-        default=1000,
-        help="connections per worker process; beyond them new requests get 503 (default: 1000)",
-    )
-    serve_cmd.add_argument("--log-level", default="info")
-    serve_cmd.set_defaults(run=serve)
-
+    _add_serve_command(commands)
     keys_cmd = commands.add_parser("keys", help="create, list or revoke the server's API keys")
     keys_cmd.add_argument("--data-dir", help="the server's data directory (default: ~/.engram/server)")
     keys_cmd.add_argument(
@@ -228,13 +216,45 @@ def _add_server_commands(commands: Any) -> None:
     mcp_cmd = commands.add_parser("mcp", help="run the MCP server (stdio or streamable HTTP)")
     mcp_cmd.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     mcp_cmd.add_argument("--host", default="127.0.0.1")
-    mcp_cmd.add_argument("--port", type=int, default=8765)
+    mcp_cmd.add_argument("--port", type=PORT, default=8765)
     mcp_cmd.add_argument("--config", help="a JSON Memory config, for an embedded Memory")
     mcp_cmd.add_argument("--server-url", help="use an engram server instead of an embedded Memory")
     mcp_cmd.add_argument("--api-key", help="the server's API key (default: $ENGRAM_API_KEY)")
     mcp_cmd.add_argument("--user-id", help="the user whose memories the tools use when a call names none")
     mcp_cmd.add_argument("--agent-id", help="the agent whose memories the tools use when a call names none")
     mcp_cmd.set_defaults(run=mcp)
+
+
+def _add_serve_command(commands: Any) -> None:
+    serve_cmd = commands.add_parser("serve", help="run the REST server (needs engramdb[server])")
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    serve_cmd.add_argument("--port", type=PORT, default=8000)
+    serve_cmd.add_argument("--config", help="a JSON Memory config (llm, embedder, ...)")
+    serve_cmd.add_argument("--data-dir", help="where projects and keys live (default: ~/.engram/server)")
+    serve_cmd.add_argument("--admin-key", help="the admin key (default: $ENGRAM_ADMIN_KEY)")
+    serve_cmd.add_argument("--job-workers", type=whole_number(1, 1024), help="threads running async adds")
+    serve_cmd.add_argument("--max-body-bytes", type=whole_number(1, 2**31), help="request body limit")
+    serve_cmd.add_argument(
+        "--max-open-projects",
+        type=whole_number(1, 1_000_000),
+        help="idle project stores kept open per process (default 256; on Postgres each holds connections)",
+    )
+    serve_cmd.add_argument(
+        "--workers", type=whole_number(1, 1024), default=1, help="server processes sharing the database"
+    )
+    serve_cmd.add_argument(
+        "--prune-interval-hours",
+        type=number(0, 87_600, above_low=True),
+        help="prune every project this often: expired memories, and history older than the config's retention_days",
+    )
+    serve_cmd.add_argument(
+        "--max-connections",
+        type=whole_number(1, 1_000_000),
+        default=1000,
+        help="connections per worker process; beyond them new requests get 503 (default: 1000)",
+    )
+    serve_cmd.add_argument("--log-level", default="info")
+    serve_cmd.set_defaults(run=serve)
 
 
 def ui(args: argparse.Namespace) -> None:
@@ -254,29 +274,61 @@ def _add_ui_command(commands: Any) -> None:
     )
     ui_cmd.add_argument("--config", help="a JSON Memory config (default: $ENGRAM_CONFIG)")
     ui_cmd.add_argument("--db", help="the SQLite file (default: $ENGRAM_DB_PATH, else ~/.engram/engram.db)")
-    ui_cmd.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    ui_cmd.add_argument("--port", type=PORT, default=0, help="port on 127.0.0.1 (default: any free one)")
     ui_cmd.add_argument("--no-browser", action="store_true", help="print the address without opening a browser")
     ui_cmd.set_defaults(run=ui)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="engram", description="Long-term memory for AI agents.")
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line: the usage it prints first is what --help is for."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="engram", description="Long-term memory for AI agents.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="store a sample conversation and search it").set_defaults(run=demo)
     add_memory_commands(commands)
     _add_eval_commands(commands)
     _add_server_commands(commands)
     _add_ui_command(commands)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A failure is one line on stderr: status 2 for a wrong use of the command
+    (as argparse does), 1 for anything else; never a traceback."""
+    args = build_parser().parse_args(argv)
     try:
         args.run(args)
+        sys.stdout.flush()  # a reader that stopped early (`| head`) shows up here, not at exit
+    except BrokenPipeError:
+        _silence_stdout()
+        return _failed("the output was closed before all of it was written")
+    except UsageError as exc:
+        return _failed(f"error: {exc} (see `engram {args.command} --help`)", status=2, prog=f"engram {args.command}")
     except EngramError as exc:
-        print(f"engram: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return _failed(f"{type(exc).__name__}: {exc}")
     except ImportError as exc:  # a missing extra: its message says what to install
-        print(f"engram: {exc}", file=sys.stderr)
-        return 1
+        return _failed(str(exc))
+    except OSError as exc:  # a file the command was given: missing, a folder, not writable
+        where = f": {exc.filename}" if exc.filename else ""
+        return _failed(f"{exc.strerror or exc}{where}")
     return 0
+
+
+def _failed(message: str, *, status: int = 1, prog: str = "engram") -> int:
+    print(f"{prog}: " + " ".join(message.splitlines()), file=sys.stderr)
+    return status
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail on the closed pipe."""
+    # Without a real file descriptor (under a test's capture) there is nothing to silence.
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -24,10 +25,50 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from engram.errors import ValidationError
+from engram.errors import ConfigError, NotFoundError, ValidationError
+from engram.inputs import MAX_DAYS, MAX_LIMIT
 
 SERVER_URL_ENV = "ENGRAM_SERVER_URL"
 MEMORY_COLUMN_MAX = 80  # characters of a memory's text shown in a table row
+
+
+class UsageError(ValidationError):
+    """A command given the wrong arguments: status 2, like the parser's own errors."""
+
+
+# -- option values ---------------------------------------------------------------------------
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An option type: a whole number from ``low`` to ``high``; anything else is a usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low:,} to {high:,}, got {text!r}")
+        return value
+
+    return parse
+
+
+def number(low: float, high: float, *, above_low: bool = False) -> Callable[[str], float]:
+    """An option type: a finite number from ``low`` (excluded with ``above_low``) to ``high``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        inside = (low < value if above_low else low <= value) and value <= high  # False for NaN
+        if not inside:
+            bound = f"above {low:g}" if above_low else f"from {low:g}"
+            raise argparse.ArgumentTypeError(f"must be a number {bound} to {high:g}, got {text!r}")
+        return value
+
+    return parse
 
 
 # -- where the memories are ------------------------------------------------------------------
@@ -48,7 +89,13 @@ def open_memory(args: argparse.Namespace) -> Iterator[Any]:
         return
     from engram.memory import Memory
 
-    memory = Memory(args.config)  # None: $ENGRAM_CONFIG, else the embedded defaults
+    try:
+        memory = Memory(args.config)  # None: $ENGRAM_CONFIG, else the embedded defaults
+    except OSError as exc:  # e.g. ENGRAM_DB_PATH in a folder that cannot be created
+        where = f" {exc.filename}" if exc.filename else ""
+        raise ConfigError(
+            f"cannot open the store{where}: {exc.strerror or exc}; check ENGRAM_DB_PATH, ENGRAM_CONFIG or --config"
+        ) from exc
     try:
         yield memory
     finally:
@@ -69,6 +116,18 @@ def embedded_only(memory: Any, command: str) -> Any:
 
 def scope_of(args: argparse.Namespace) -> dict[str, str]:
     return {key: value for key in ("user_id", "agent_id", "run_id") if (value := getattr(args, key, None))}
+
+
+def read_input(path: str, what: str) -> str:
+    """The text of a file named on the command line (``-``: stdin), or a one-line error."""
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{what} {path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
 
 
 def json_argument(text: str | None, what: str) -> Any:
@@ -111,6 +170,8 @@ def _cell(value: Any) -> str:
         return f"{value:.4f}"
     if isinstance(value, str) and len(value) > 19 and value[4:5] == "-" and value[10:11] == "T":
         return value[:19].replace("T", " ")  # an ISO time, to the second
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
     return str(value).replace("\n", " ")
 
 
@@ -122,13 +183,14 @@ def _message(result: dict[str, Any]) -> None:
 
 
 def add(args: argparse.Namespace) -> None:
+    if args.messages and args.text:
+        raise UsageError("give the text to remember or --messages FILE, not both")
     if args.messages:
-        source = sys.stdin.read() if args.messages == "-" else Path(args.messages).read_text(encoding="utf-8")
-        messages: Any = json_argument(source, "--messages")
+        messages: Any = json_argument(read_input(args.messages, "--messages"), "--messages")
     elif args.text:
         messages = [{"role": args.role, "content": " ".join(args.text)}]
     else:
-        raise ValidationError("give the text to remember, or --messages FILE (a JSON list of messages; - for stdin)")
+        raise UsageError("give the text to remember, or --messages FILE (a JSON list of messages; - for stdin)")
     with open_memory(args) as memory:
         result = memory.add(
             messages,
@@ -171,13 +233,11 @@ def list_memories(args: argparse.Namespace) -> None:
 
 
 def get(args: argparse.Namespace) -> None:
-    from engram.errors import NotFoundError
-
     with open_memory(args) as memory:
         item = memory.get(args.memory_id)
     if item is None:
         raise NotFoundError(f"no memory has id {args.memory_id!r}")
-    emit(args, item, lambda i: print("\n".join(f"{key}: {_cell(value)}" for key, value in i.items())))
+    print(json.dumps(item, indent=2, ensure_ascii=False, default=str))  # every field, as JSON: --json or not
 
 
 def update(args: argparse.Namespace) -> None:
@@ -192,9 +252,9 @@ def update(args: argparse.Namespace) -> None:
 def delete(args: argparse.Namespace) -> None:
     scope = scope_of(args)
     if args.all == bool(args.memory_id):
-        raise ValidationError("give a memory id, or --all with --user-id/--agent-id/--run-id")
+        raise UsageError("give a memory id, or --all with --user-id/--agent-id/--run-id")
     if args.all and not scope:
-        raise ValidationError("delete --all needs a scope: --user-id, --agent-id or --run-id")
+        raise UsageError("delete --all needs a scope: --user-id, --agent-id or --run-id")
     with open_memory(args) as memory:
         result = memory.delete_all(**scope) if args.all else memory.delete(args.memory_id)
     emit(args, result, _message)
@@ -203,6 +263,9 @@ def delete(args: argparse.Namespace) -> None:
 def history(args: argparse.Namespace) -> None:
     with open_memory(args) as memory:
         rows = memory.history(args.memory_id)
+        # A deleted memory keeps its history; an id with neither was never stored (as `get` says).
+        if not rows and memory.get(args.memory_id) is None:
+            raise NotFoundError(f"no memory has id {args.memory_id!r}")
     emit(args, rows, lambda r: table(r, ["created_at", "event", "old_memory", "new_memory"]))
 
 
@@ -214,8 +277,6 @@ def stats(args: argparse.Namespace) -> None:
         if isinstance(memory, Memory):
             result = memory.stats(**scope)
         elif scope:  # a server answers for one scope, through the verbs
-            from engram.memory import MAX_LIMIT
-
             result = {"memories": len(memory.get_all(**scope, limit=MAX_LIMIT)["results"])}
         else:
             raise ValidationError("over a server, stats needs a scope: --user-id, --agent-id or --run-id")
@@ -229,6 +290,10 @@ def prune(args: argparse.Namespace) -> None:
 
 
 def export(args: argparse.Namespace) -> None:
+    if args.path != "-":
+        from engram.portability import check_export_target
+
+        check_export_target(Path(args.path))  # before the store is opened, so nothing is left behind
     with open_memory(args) as memory:
         memory = embedded_only(memory, "export")
         result = memory.export_jsonl(args.path, **scope_of(args), vectors=args.vectors, progress=not args.quiet)
@@ -239,14 +304,16 @@ def export(args: argparse.Namespace) -> None:
 def import_(args: argparse.Namespace) -> None:
     with open_memory(args) as memory:
         memory = embedded_only(memory, "import")
+        if args.from_mem0 and args.path:
+            raise UsageError("give an export file or --from-mem0 CONFIG.json, not both")
         if args.from_mem0:
             from engram.mem0_import import import_from_mem0
 
-            result = import_from_mem0(memory, Path(args.from_mem0), progress=not args.quiet)
+            result = import_from_mem0(memory.store, memory.embedder, Path(args.from_mem0), progress=not args.quiet)
         elif args.path:
             result = memory.import_jsonl(args.path, progress=not args.quiet)
         else:
-            raise ValidationError("give the export file to import, or --from-mem0 CONFIG.json")
+            raise UsageError("give the export file to import, or --from-mem0 CONFIG.json")
     emit(args, result, lambda r: print(f"imported {r['imported']} new memories of {r['memories']}"))
 
 
@@ -288,6 +355,10 @@ def _scoped() -> argparse.ArgumentParser:
     return scoped
 
 
+Command = Callable[..., argparse.ArgumentParser]
+"""``command(name, run, help, scoped=False)``: a subcommand with the common options (and the scope)."""
+
+
 def add_memory_commands(commands: Any) -> None:
     common, scope = _common(), _scoped()
 
@@ -297,6 +368,12 @@ def add_memory_commands(commands: Any) -> None:
         parser.set_defaults(run=run)
         return parser
 
+    _add_write_commands(command)
+    _add_read_commands(command)
+    _add_store_commands(command)
+
+
+def _add_write_commands(command: Command) -> None:
     cmd = command("add", add, "remember a message (or --messages FILE, a JSON list of messages)", scoped=True)
     cmd.add_argument("text", nargs="*", help="the message's text")
     cmd.add_argument("--messages", help="a JSON file of messages [{'role', 'content'}], or - for stdin")
@@ -312,21 +389,6 @@ def add_memory_commands(commands: Any) -> None:
     cmd.add_argument("--timestamp", help="when the conversation happened (ISO time)")
     cmd.add_argument("--expiration-date", help="ISO date after which the memories are hidden")
 
-    cmd = command("search", search, "the memories that best match a query", scoped=True)
-    cmd.add_argument("query")
-    cmd.add_argument("--limit", "-n", type=int, default=10)
-    cmd.add_argument("--filters", help='JSON filters, e.g. \'{"category": "food"}\'')
-    cmd.add_argument("--threshold", type=float, help="the lowest score returned")
-    cmd.add_argument("--as-of", help="search what was true then (ISO date or time)")
-    cmd.add_argument("--episodes", type=int, default=0, help="also show this many matching messages")
-
-    cmd = command("list", list_memories, "a scope's memories, newest first", scoped=True)
-    cmd.add_argument("--limit", "-n", type=int, default=100)
-    cmd.add_argument("--filters", help="JSON filters")
-    cmd.add_argument("--as-of", help="the memories as they were then (ISO date or time)")
-
-    command("get", get, "one memory by id").add_argument("memory_id")
-
     cmd = command("update", update, "change a memory's text and/or metadata")
     cmd.add_argument("memory_id")
     cmd.add_argument("text", nargs="*", help="the new text")
@@ -337,7 +399,30 @@ def add_memory_commands(commands: Any) -> None:
     cmd.add_argument("memory_id", nargs="?")
     cmd.add_argument("--all", action="store_true", help="delete every memory of the scope")
 
+
+def _add_read_commands(command: Command) -> None:
+    limit = whole_number(1, MAX_LIMIT)
+    cmd = command("search", search, "the memories that best match a query", scoped=True)
+    cmd.add_argument("query")
+    cmd.add_argument("--limit", "-n", type=limit, default=10, help=f"results, 1 to {MAX_LIMIT:,} (default: 10)")
+    cmd.add_argument("--filters", help='JSON filters, e.g. \'{"category": "food"}\'')
+    cmd.add_argument("--threshold", type=number(0, 1), help="the lowest score returned, from 0 to 1")
+    cmd.add_argument("--as-of", help="search what was true then (ISO date or time)")
+    cmd.add_argument(
+        "--episodes", type=whole_number(0, MAX_LIMIT), default=0, help="also show this many matching messages"
+    )
+
+    cmd = command("list", list_memories, "a scope's memories, newest first", scoped=True)
+    cmd.add_argument("--limit", "-n", type=limit, default=100, help=f"1 to {MAX_LIMIT:,} (default: 100)")
+    cmd.add_argument("--filters", help="JSON filters")
+    cmd.add_argument("--as-of", help="the memories as they were then (ISO date or time)")
+
+    command("get", get, "one memory by id, as JSON").add_argument("memory_id")
     command("history", history, "every change to one memory, oldest first").add_argument("memory_id")
+    command("stats", stats, "how many memories (and history rows) the store or a scope holds", scoped=True)
+
+
+def _add_store_commands(command: Command) -> None:
     cmd = command("export", export, "write memories with their history to a JSON Lines file", scoped=True)
     cmd.add_argument("path", help="the file to write (- for stdout)")
     cmd.add_argument("--vectors", action="store_true", help="include the vectors (saves re-embedding on import)")
@@ -349,13 +434,20 @@ def add_memory_commands(commands: Any) -> None:
     cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
     cmd = command("prune", prune, "delete expired memories, and history older than the retention")
-    cmd.add_argument("--retention-days", type=float, help="keep this many days of history (default: the config's)")
+    cmd.add_argument(
+        "--retention-days",
+        type=number(0, MAX_DAYS),
+        help="keep this many days of history (default: the config's)",
+    )
     cmd = command("consolidate", consolidate, "merge a scope's memories that state the same fact", scoped=True)
-    cmd.add_argument("--threshold", type=float, help="cosine from which the LLM compares two memories")
+    cmd.add_argument(
+        "--threshold",
+        type=number(0, 1, above_low=True),
+        help="cosine, above 0 and up to 1, from which the LLM compares two memories",
+    )
     cmd.add_argument(
         "--infer",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="let the LLM merge similar memories (default); --no-infer merges only duplicates",
     )
-    command("stats", stats, "how many memories (and history rows) the store or a scope holds", scoped=True)

@@ -24,9 +24,9 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Concatenate, ParamSpec
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -40,6 +40,17 @@ from engram.errors import (
     ValidationError,
 )
 from engram.resilience import RetryPolicy, retry_after_seconds
+from engram.results import (
+    AddResult,
+    EpisodeItem,
+    HistoryItem,
+    MemoryItem,
+    MemoryList,
+    MemoryPage,
+    MessageResult,
+    ScopeList,
+    SearchResult,
+)
 
 DEFAULT_HOST = "http://127.0.0.1:8000"
 HOST_ENV = "ENGRAM_HOST"
@@ -127,20 +138,23 @@ def _nothing(response: httpx.Response) -> None:
     _json(response)
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class _Call:
-    """One request, and how to read its answer."""
+class _Call(Generic[T]):
+    """One request, and how to read its answer (a ``T``: the verb's result)."""
 
     method: str
     path: str
-    parse: Callable[[httpx.Response], Any] = _json
+    parse: Callable[[httpx.Response], T] = _json
     params: dict[str, Any] | None = None
     body: Any = None
     retry_safe: bool = True  # reads and idempotent writes; an add might run twice
 
 
 Outcome = httpx.Response | httpx.TransportError
-Exchange = Generator[httpx.Request | float, Outcome | None, Any]
+Exchange = Generator[httpx.Request | float, Outcome | None, Any]  # returns the verb's result
 
 
 def _encode(value: Any) -> Any:
@@ -200,7 +214,7 @@ class _BaseClient:
         retry_after = retry_after_seconds(outcome.headers) if isinstance(outcome, httpx.Response) else None
         return self.retry_policy.delay(attempt, retry_after, self._rng)
 
-    def _should_retry(self, call: _Call, attempt: int, outcome: Outcome) -> bool:
+    def _should_retry(self, call: _Call[Any], attempt: int, outcome: Outcome) -> bool:
         if attempt >= self.max_retries:
             return False
         if isinstance(outcome, NEVER_SENT):
@@ -209,7 +223,7 @@ class _BaseClient:
             return call.retry_safe
         return call.retry_safe and outcome.status_code in RETRY_STATUSES
 
-    def _exchange(self, call: _Call) -> Exchange:
+    def _exchange(self, call: _Call[T]) -> Exchange:
         """One verb's whole conversation with the server, free of I/O (like httpx's ``auth_flow``).
 
         It yields a request to send and is sent back the response (or the transport error),
@@ -231,7 +245,7 @@ class _BaseClient:
             yield delay
             attempt += 1
 
-    def _request(self, call: _Call) -> httpx.Request:
+    def _request(self, call: _Call[Any]) -> httpx.Request:
         try:
             body = call.body
             content = None if body is None else json.dumps(body, default=_encode, allow_nan=False).encode()
@@ -256,7 +270,7 @@ class _BaseClient:
         prompt: str | None = None,
         timestamp: datetime | date | str | float | None = None,
         expiration_date: datetime | date | str | None = None,
-    ) -> _Call:
+    ) -> _Call[AddResult]:
         body = _without_none(
             messages=messages,
             user_id=user_id,
@@ -271,9 +285,9 @@ class _BaseClient:
         )
         return _Call("POST", "/v1/memories", body={**body, "infer": infer}, retry_safe=False)
 
-    def _build_add_job(self, *args: Any, **kwargs: Any) -> _Call:
+    def _build_add_job(self, *args: Any, **kwargs: Any) -> _Call[dict[str, Any]]:
         call = self._build_add(*args, **kwargs)
-        return replace(call, body={**call.body, "async_mode": True})
+        return _Call(call.method, call.path, body={**call.body, "async_mode": True}, retry_safe=False)
 
     def _build_search(
         self,
@@ -291,7 +305,7 @@ class _BaseClient:
         as_of: datetime | date | str | None = None,
         explain: bool = False,
         episodes: int = 0,
-    ) -> _Call:
+    ) -> _Call[SearchResult]:
         body = _without_none(
             query=query,
             user_id=user_id,
@@ -310,7 +324,7 @@ class _BaseClient:
             body["episodes"] = episodes
         return _Call("POST", "/v1/memories/search", body={**body, "limit": limit})
 
-    def _build_get(self, memory_id: str) -> _Call:
+    def _build_get(self, memory_id: str) -> _Call[MemoryItem | None]:
         return _Call("GET", _memory_path(memory_id), parse=_item_or_none)
 
     def _build_get_all(
@@ -324,7 +338,7 @@ class _BaseClient:
         limit: int = 100,
         top_k: int | None = None,
         as_of: datetime | date | str | None = None,
-    ) -> _Call:
+    ) -> _Call[MemoryList]:
         body = _without_none(
             user_id=user_id,
             agent_id=agent_id,
@@ -344,11 +358,11 @@ class _BaseClient:
         *,
         text: str | None = None,
         timestamp: datetime | date | str | float | None = None,
-    ) -> _Call:
+    ) -> _Call[MessageResult]:
         body = _without_none(data=data, metadata=metadata, text=text, timestamp=timestamp)
         return _Call("PUT", _memory_path(memory_id), body=body)
 
-    def _build_delete(self, memory_id: str) -> _Call:
+    def _build_delete(self, memory_id: str) -> _Call[MessageResult]:
         return _Call("DELETE", _memory_path(memory_id))
 
     def _build_delete_all(
@@ -358,23 +372,23 @@ class _BaseClient:
         agent_id: str | None = None,
         run_id: str | None = None,
         actor_id: str | None = None,
-    ) -> _Call:
+    ) -> _Call[MessageResult]:
         params = _without_none(user_id=user_id, agent_id=agent_id, run_id=run_id, actor_id=actor_id)
         return _Call("DELETE", "/v1/memories", params=params)
 
-    def _build_history(self, memory_id: str) -> _Call:
+    def _build_history(self, memory_id: str) -> _Call[list[HistoryItem]]:
         return _Call("GET", _memory_path(memory_id, "/history"), parse=_history_or_empty)
 
-    def _build_reset(self) -> _Call:
+    def _build_reset(self) -> _Call[None]:
         return _Call("POST", "/v1/reset", parse=_nothing)
 
-    def _build_episodes(self, memory_id: str) -> _Call:
+    def _build_episodes(self, memory_id: str) -> _Call[list[EpisodeItem]]:
         return _Call("GET", _memory_path(memory_id, "/episodes"))
 
-    def _build_get_job(self, job_id: str) -> _Call:
+    def _build_get_job(self, job_id: str) -> _Call[dict[str, Any]]:
         return _Call("GET", f"/v1/jobs/{quote(job_id, safe='')}")
 
-    def _build_scopes(self) -> _Call:
+    def _build_scopes(self) -> _Call[ScopeList]:
         return _Call("GET", "/v1/scopes")
 
     def _build_browse(
@@ -390,7 +404,7 @@ class _BaseClient:
         sort: str = "created_at",
         order: str = "desc",
         as_of: datetime | date | str | None = None,
-    ) -> _Call:
+    ) -> _Call[MemoryPage]:
         body = _without_none(
             user_id=user_id, agent_id=agent_id, run_id=run_id, actor_id=actor_id, filters=filters, as_of=as_of
         )
@@ -406,12 +420,12 @@ P = ParamSpec("P")
 
 
 def _sync_verb(
-    build: Callable[Concatenate[_BaseClient, P], _Call], name: str
-) -> Callable[Concatenate[MemoryClient, P], Any]:
+    build: Callable[Concatenate[_BaseClient, P], _Call[T]], name: str
+) -> Callable[Concatenate[MemoryClient, P], T]:
     """The verb ``name`` of ``MemoryClient``: the parameters of its request builder, typed."""
 
     @functools.wraps(build)
-    def verb(self: MemoryClient, /, *args: P.args, **kwargs: P.kwargs) -> Any:
+    def verb(self: MemoryClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return self._send(build(self, *args, **kwargs))
 
     verb.__name__ = verb.__qualname__ = name
@@ -419,12 +433,12 @@ def _sync_verb(
 
 
 def _async_verb(
-    build: Callable[Concatenate[_BaseClient, P], _Call], name: str
-) -> Callable[Concatenate[AsyncMemoryClient, P], Awaitable[Any]]:
+    build: Callable[Concatenate[_BaseClient, P], _Call[T]], name: str
+) -> Callable[Concatenate[AsyncMemoryClient, P], Awaitable[T]]:
     """The verb ``name`` of ``AsyncMemoryClient``: the parameters of its request builder, typed."""
 
     @functools.wraps(build)
-    async def verb(self: AsyncMemoryClient, /, *args: P.args, **kwargs: P.kwargs) -> Any:
+    async def verb(self: AsyncMemoryClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self._send(build(self, *args, **kwargs))
 
     verb.__name__ = verb.__qualname__ = name
@@ -453,7 +467,7 @@ class MemoryClient(_BaseClient):
         super().__init__(api_key, host, project=project, timeout=timeout, max_retries=max_retries, backoff_s=backoff_s)
         self._http = httpx.Client(timeout=self.timeout, transport=transport)
 
-    def _send(self, call: _Call) -> Any:
+    def _send(self, call: _Call[T]) -> T:
         flow = self._exchange(call)
         step = next(flow)
         try:
@@ -468,7 +482,8 @@ class MemoryClient(_BaseClient):
                     outcome = exc
                 step = flow.send(outcome)
         except StopIteration as done:
-            return done.value
+            result: T = done.value  # what the exchange returned: the verb's result
+            return result
 
     add = _sync_verb(_BaseClient._build_add, "add")
     search = _sync_verb(_BaseClient._build_search, "search")
@@ -512,7 +527,7 @@ class AsyncMemoryClient(_BaseClient):
         super().__init__(api_key, host, project=project, timeout=timeout, max_retries=max_retries, backoff_s=backoff_s)
         self._http = httpx.AsyncClient(timeout=self.timeout, transport=transport)
 
-    async def _send(self, call: _Call) -> Any:
+    async def _send(self, call: _Call[T]) -> T:
         flow = self._exchange(call)
         step = next(flow)
         try:
@@ -527,7 +542,8 @@ class AsyncMemoryClient(_BaseClient):
                     outcome = exc
                 step = flow.send(outcome)
         except StopIteration as done:
-            return done.value
+            result: T = done.value  # what the exchange returned: the verb's result
+            return result
 
     add = _async_verb(_BaseClient._build_add, "add")
     search = _async_verb(_BaseClient._build_search, "search")

@@ -25,7 +25,8 @@ except ImportError as exc:  # pragma: no cover - depends on what is installed
 from engram.client import MemoryClient
 from engram.errors import ConfigError, EngramError, NotFoundError, ValidationError
 from engram.memory import Memory
-from engram.pipeline.graph import normalise_name
+from engram.pipeline.entities import normalise_name
+from engram.results import AddResult, EpisodeItem, MemoryItem, MemoryList, MessageResult, SearchResult
 
 INSTRUCTIONS = (
     "Long-term memory. Search it before answering questions about the user; add facts worth "
@@ -62,12 +63,11 @@ class MemoryTools:
             given[key] = bound
         return {key: value for key, value in given.items() if value}
 
-    def _owned(self, memory_id: str) -> dict[str, Any]:
+    def _owned(self, memory_id: str) -> MemoryItem:
         item = self.memory.get(memory_id)
         if item is None or any(item.get(key) != value for key, value in self.bound.items()):
             raise NotFoundError(f"no memory has id {memory_id!r}")
-        result: dict[str, Any] = item
-        return result
+        return item
 
     def add_memory(
         self,
@@ -77,12 +77,9 @@ class MemoryTools:
         run_id: str | None = None,
         metadata: dict[str, Any] | None = None,
         infer: bool = True,
-    ) -> dict[str, Any]:
+    ) -> AddResult:
         """Remember something. With infer=true an LLM extracts the facts and merges them with the rest."""
-        result: dict[str, Any] = self.memory.add(
-            text, **self._scope(user_id, agent_id, run_id), metadata=metadata, infer=infer
-        )
-        return result
+        return self.memory.add(text, **self._scope(user_id, agent_id, run_id), metadata=metadata, infer=infer)
 
     def search_memories(
         self,
@@ -95,11 +92,11 @@ class MemoryTools:
         as_of: str | None = None,
         explain: bool = False,
         episodes: int = 0,
-    ) -> dict[str, Any]:
+    ) -> SearchResult:
         """The memories most relevant to a question, best first, each with a score. With as_of (an ISO date
         or datetime), what was true then instead of now; with explain=true, the signals behind each score;
         with episodes=n, also the n messages that best match beyond those the results came from."""
-        result: dict[str, Any] = self.memory.search(
+        return self.memory.search(
             query,
             **self._scope(user_id, agent_id, run_id),
             limit=limit,
@@ -108,7 +105,6 @@ class MemoryTools:
             explain=explain,
             episodes=episodes,
         )
-        return result
 
     def list_memories(
         self,
@@ -117,40 +113,35 @@ class MemoryTools:
         run_id: str | None = None,
         limit: int = 100,
         as_of: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> MemoryList:
         """Every memory of a user, agent or run, newest first. With as_of (an ISO date or datetime), the
         memories as they were then."""
-        result: dict[str, Any] = self.memory.get_all(**self._scope(user_id, agent_id, run_id), limit=limit, as_of=as_of)
-        return result
+        return self.memory.get_all(**self._scope(user_id, agent_id, run_id), limit=limit, as_of=as_of)
 
-    def get_memory(self, memory_id: str) -> dict[str, Any]:
+    def get_memory(self, memory_id: str) -> MemoryItem:
         """One memory by its id."""
         return self._owned(memory_id)
 
-    def get_memory_episodes(self, memory_id: str) -> list[dict[str, Any]]:
+    def get_memory_episodes(self, memory_id: str) -> list[EpisodeItem]:
         """The messages a memory came from, as they were said, oldest first."""
         self._owned(memory_id)
-        result: list[dict[str, Any]] = self.memory.episodes(memory_id)
-        return result
+        return self.memory.episodes(memory_id)
 
-    def update_memory(self, memory_id: str, text: str) -> dict[str, Any]:
+    def update_memory(self, memory_id: str, text: str) -> MessageResult:
         """Replace the text of a memory."""
         self._owned(memory_id)
-        result: dict[str, Any] = self.memory.update(memory_id, text)
-        return result
+        return self.memory.update(memory_id, text)
 
-    def delete_memory(self, memory_id: str) -> dict[str, Any]:
+    def delete_memory(self, memory_id: str) -> MessageResult:
         """Forget one memory (its history is kept)."""
         self._owned(memory_id)
-        result: dict[str, Any] = self.memory.delete(memory_id)
-        return result
+        return self.memory.delete(memory_id)
 
     def delete_all_memories(
         self, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
-    ) -> dict[str, Any]:
+    ) -> MessageResult:
         """Forget every memory of a user, agent or run."""
-        result: dict[str, Any] = self.memory.delete_all(**self._scope(user_id, agent_id, run_id))
-        return result
+        return self.memory.delete_all(**self._scope(user_id, agent_id, run_id))
 
     def entity_relations(
         self,

@@ -13,36 +13,38 @@ import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from engram.embedders.base import Embedder
 from engram.errors import ConfigError, ValidationError
 from engram.models import Event, HistoryRecord, MemoryRecord, memory_hash
-from engram.portability import write_memories
+from engram.portability import check_exported, write_memories
 from engram.search import keyword_text
-from engram.storage.base import ExportedMemory
-
-if TYPE_CHECKING:
-    from engram.memory import Memory
+from engram.storage.base import ExportedMemory, Store
 
 SCOPE_KEYS = ("user_id", "agent_id", "run_id")
 PROMOTED_KEYS = {"data", "hash", "created_at", "updated_at", "id", "actor_id", "role", *SCOPE_KEYS}
 LIST_LIMIT = 1_000_000  # mem0's list() needs a limit; far above any one installation's size
 
 
-def import_from_mem0(memory: Memory, config_path: Path, *, progress: bool = False) -> dict[str, Any]:
+def import_from_mem0(store: Store, embedder: Embedder, config_path: Path, *, progress: bool = False) -> dict[str, Any]:
     """Copy every memory (with its history) of the mem0 installation ``config_path`` describes."""
-    return import_mem0_memories(memory, open_mem0(config_path), progress=progress)
+    return import_mem0_memories(store, embedder, open_mem0(config_path), progress=progress)
 
 
-def import_mem0_memories(memory: Memory, source: Any, *, progress: bool = False) -> dict[str, Any]:
+def import_mem0_memories(store: Store, embedder: Embedder, source: Any, *, progress: bool = False) -> dict[str, Any]:
     """Copy every memory (with its history) of an open ``mem0.Memory``; running it again adds only
-    what is new."""
-    items = list(mem0_memories(source))
-    imported, _ = write_memories(
-        memory, (_exported(item, source) for item in items), total=len(items), progress=progress
-    )
+    what is new. Every memory is read and checked first: one no store could hold (a NUL, a lone
+    surrogate, NaN in its metadata) stops the import before anything is written."""
+    items = [_exported(item, source) for item in mem0_memories(source)]
+    for item in items:
+        try:
+            check_exported(item)
+        except ValueError as exc:
+            raise ValidationError(f"mem0 memory {item.record.id}: {exc}; nothing was imported") from exc
+    imported, _ = write_memories(store, embedder, items, total=len(items), progress=progress)
     return {"memories": len(items), "imported": imported, "recomputed_vectors": True}
 
 
@@ -55,7 +57,14 @@ def open_mem0(config_path: Path) -> Any:
         config = json.loads(config_path.expanduser().read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the mem0 config {config_path}: {exc}") from exc
-    return Mem0Memory.from_config(config)
+    try:
+        return Mem0Memory.from_config(config)
+    except Exception as exc:  # mem0 builds its vector store, LLM and embedder here; each SDK raises its own errors
+        raise ConfigError(
+            f"mem0 could not open the installation {config_path} describes ({type(exc).__name__}: {exc}). "
+            "mem0 builds its LLM and embedder when it opens, so give it the credentials its config names "
+            "(OPENAI_API_KEY for mem0's defaults), even though engram only reads memories through it"
+        ) from exc
 
 
 def mem0_memories(source: Any) -> Iterator[dict[str, Any]]:

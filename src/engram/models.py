@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from engram.results import EpisodeItem, HistoryItem, MemoryItem, RelationItem
+
 SCOPE_KEYS = ("user_id", "agent_id", "run_id")
 """The ids that own a memory; every read or write names at least one."""
 
@@ -66,6 +68,10 @@ class MemoryRecord:
     expiration_date: datetime | None = None
     valid_from: datetime | None = None  # when the fact became true; None only before it is stored
     invalid_at: datetime | None = None  # when a later conversation superseded or retracted it
+    # What the fact is about, as the LLM that extracted it named it ("Ana", "employer"): a later fact
+    # about the same subject and attribute may supersede it. None for messages kept as they were said.
+    subject: str | None = None
+    attribute: str | None = None
 
     def __post_init__(self) -> None:
         if self.valid_from is None:  # a fact is true from when it was said unless told otherwise
@@ -75,9 +81,9 @@ class MemoryRecord:
     def scope(self) -> Scope:
         return Scope(self.user_id, self.agent_id, self.run_id, self.actor_id)
 
-    def to_item(self, score: float | None = None) -> dict[str, Any]:
-        """The public shape of a memory (DESIGN.md section 1)."""
-        item: dict[str, Any] = {
+    def to_item(self, score: float | None = None) -> MemoryItem:
+        """The public shape of a memory (``results.MemoryItem``)."""
+        item: MemoryItem = {
             "id": self.id,
             "memory": self.memory,
             "hash": self.hash,
@@ -89,7 +95,7 @@ class MemoryRecord:
         }
         for key in (*IDENTITY_KEYS, "role"):
             if (value := getattr(self, key)) is not None:
-                item[key] = value
+                item[key] = value  # type: ignore[literal-required]  # one of the optional owner keys
         if self.expiration_date is not None:
             item["expiration_date"] = iso(self.expiration_date)
         if score is not None:
@@ -122,7 +128,7 @@ class HistoryRecord:
         owner: dict[str, Any] = dict.fromkeys(SCOPE_KEYS) if forget_owner else {}
         return replace(self, old_memory=None, new_memory=None, actor_id=None, **owner)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> HistoryItem:
         return {
             "id": self.id,
             "memory_id": self.memory_id,
@@ -159,8 +165,8 @@ class Episode:
     def scope(self) -> Scope:
         return Scope(self.user_id, self.agent_id, self.run_id, self.actor_id)
 
-    def to_dict(self) -> dict[str, Any]:
-        item: dict[str, Any] = {
+    def to_dict(self) -> EpisodeItem:
+        item: EpisodeItem = {
             "id": self.id,
             "role": self.role,
             "name": self.name,
@@ -170,7 +176,7 @@ class Episode:
         }
         for key in IDENTITY_KEYS:
             if (value := getattr(self, key)) is not None:
-                item[key] = value
+                item[key] = value  # type: ignore[literal-required]  # one of the optional owner keys
         return item
 
 
@@ -263,12 +269,9 @@ class Relation:
     source: str = ""
     destination: str = ""
 
-    def is_valid_at(self, moment: datetime) -> bool:
-        return self.valid_from <= moment and (self.invalid_at is None or moment < self.invalid_at)
-
-    def to_dict(self, score: float | None = None) -> dict[str, Any]:
+    def to_dict(self, score: float | None = None) -> RelationItem:
         """mem0's shape (source, relationship, destination) with the validity of the fact."""
-        item: dict[str, Any] = {
+        item: RelationItem = {
             "source": self.source,
             "relationship": self.relationship,
             "destination": self.destination,

@@ -41,13 +41,13 @@ from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import numpy as np
 
 from engram.embedders.base import Embedder, Vectors, normalise_rows
 from engram.models import MemoryRecord
 from engram.query_dates import query_date_range, within
+from engram.results import FoundEpisode
 from engram.storage.base import Query, Store, StoredMessage, Vector
 
 # Times the graph's score (engram/graph.py: graph_candidates), when the graph is on. Chosen by
@@ -187,7 +187,7 @@ def rank_candidates(candidates: Sequence[Candidate], weights: Weights = DEFAULT_
     return hits
 
 
-def rerank(
+def apply_boosts(
     head: Sequence[Fused], records: Mapping[str, MemoryRecord], text: str, weights: Weights = DEFAULT_WEIGHTS
 ) -> list[Hit]:
     """Apply the boosts to the head of a fused ranking (the memories read in full), best first."""
@@ -225,15 +225,13 @@ def hybrid_search(
         lists[GRAPH] = graph[:pool]
         weights = replace(weights, lists={**weights.lists, GRAPH: graph_weight})
     head = fuse(lists, weights, max(limit, HEAD))
-    hits = rerank(head, store.get_memories([f.memory_id for f in head], as_of=scope_query.as_of), text, weights)
+    hits = apply_boosts(head, store.get_memories([f.memory_id for f in head], as_of=scope_query.as_of), text, weights)
     if threshold is not None:
         hits = [hit for hit in hits if hit.score >= threshold]
     return hits[:limit]
 
 
-def said_beyond(
-    store: Store, scope_query: Query, text: str, found: Collection[str], limit: int
-) -> list[dict[str, Any]]:
+def said_beyond(store: Store, scope_query: Query, text: str, found: Collection[str], limit: int) -> list[FoundEpisode]:
     """The ``limit`` episodes of the scope whose words best match ``text``, leaving out those that
     produced a memory in ``found`` (the results already carry what they said), as items with a
     ``score`` (the best match counts 1) and the ``memory_ids`` they produced.

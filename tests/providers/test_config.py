@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from engram import Memory
-from engram._providers import import_sdk
 from engram.errors import ConfigError
 from engram.llms import build_llm, default_llm
 from engram.llms.anthropic import AnthropicLLM
 from engram.llms.gemini import GeminiLLM
 from engram.llms.local import LocalLLM, installed_model
 from engram.llms.openai_compat import OpenAILLM
+from engram.providers.settings import import_sdk
 
 
 def test_nothing_configured_means_no_llm_unless_the_offline_one_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:

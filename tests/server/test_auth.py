@@ -116,3 +116,14 @@ def test_reset_by_the_admin_empties_one_project(live_server: LiveServer) -> None
         with pytest.raises(APIError) as refused:
             kept.reset()
         assert refused.value.status_code == 403
+
+
+def test_a_key_can_ask_what_it_is(live_server: LiveServer, project_key: str) -> None:
+    with live_server.client(project_key) as api:
+        mine = api.get("/v1/me").json()
+    assert mine["admin"] is False and mine["project"].startswith("p-")
+    with live_server.admin() as admin:
+        assert admin.get("/v1/me").json() == {"admin": True, "project": None}
+        assert admin.get("/v1/me", headers={"X-Engram-Project": "shop"}).json() == {"admin": True, "project": "shop"}
+    with live_server.client("ek_not-a-real-key") as stranger:
+        assert stranger.get("/v1/me").status_code == 401

@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr
 
-from engram._providers import import_sdk, parse_settings
 from engram.embedders.base import Purpose
 from engram.embedders.provider import EmbedderSettings, ProviderEmbedder
-from engram.llms.gemini import gemini_client, map_gemini_errors
+from engram.providers.gemini import gemini_client, map_gemini_errors
+from engram.providers.settings import import_sdk, parse_settings
 
 DEFAULT_MODEL = "gemini-embedding-001"
 TASK_TYPES = {"document": "RETRIEVAL_DOCUMENT", "query": "RETRIEVAL_QUERY"}

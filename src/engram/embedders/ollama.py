@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from engram._providers import import_sdk, parse_settings
 from engram.embedders.base import Purpose
 from engram.embedders.provider import EmbedderSettings, ProviderEmbedder
-from engram.llms.ollama import map_ollama_errors, ollama_host
+from engram.providers.ollama import map_ollama_errors, ollama_host
+from engram.providers.settings import import_sdk, parse_settings
 
 DEFAULT_MODEL = "nomic-embed-text"
 

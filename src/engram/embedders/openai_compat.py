@@ -1,6 +1,6 @@
 """Embeddings from OpenAI or any OpenAI-compatible endpoint (/v1/embeddings).
 
-The presets of ``engram.llms.presets`` work here too (``vllm``, ``lmstudio``,
+The presets of ``engram.providers.openai`` work here too (``vllm``, ``lmstudio``,
 ``ollama_openai``, ``together`` ...). ``dimensions`` is sent to models that can
 shorten their vectors (text-embedding-3-*).
 """
@@ -13,12 +13,11 @@ from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr
 
-from engram._providers import env_value, import_sdk, parse_settings
 from engram.embedders.base import Purpose
 from engram.embedders.provider import EmbedderSettings, ProviderEmbedder
 from engram.errors import ConfigError
-from engram.llms.openai_compat import api_key_for, map_openai_errors
-from engram.llms.presets import PRESETS
+from engram.providers.openai import PRESETS, api_key_for, map_openai_errors
+from engram.providers.settings import env_value, import_sdk, parse_settings
 from engram.resilience import AttemptError
 
 DEFAULT_MODEL = "text-embedding-3-small"

@@ -17,8 +17,8 @@ from functools import partial
 import numpy as np
 from pydantic import AliasChoices, Field
 
-from engram._providers import ClientSettings
 from engram.embedders.base import Purpose, Vectors, normalise_rows
+from engram.providers.settings import ClientSettings
 from engram.resilience import AttemptError, CallRunner
 
 # Models whose output size is known without asking; others are asked once (a one-text call).

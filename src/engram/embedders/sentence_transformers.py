@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from engram._providers import import_sdk, parse_settings
 from engram.embedders.base import Purpose, Vectors, normalise_rows
 from engram.errors import ConfigError
+from engram.providers.settings import import_sdk, parse_settings
 
 
 class SentenceTransformerSettings(BaseModel):

@@ -31,6 +31,7 @@ from engram.errors import ValidationError
 from engram.eval.runner import progress_bar, read_rows, select_by_id
 
 if TYPE_CHECKING:
+    from engram.llms import LLM
     from engram.memory import Memory
 
 KINDS = ("current", "as_of", "survives", "forgotten")
@@ -151,11 +152,12 @@ def run_updates(
     scenarios: Sequence[str] | None = None,
     progress: bool = True,
     config: Mapping[str, Any] | None = None,
+    llm: LLM | None = None,
 ) -> UpdatesRun:
     """Add every scenario's sessions, score its probes, and write the reports into ``out_dir``.
 
-    Without ``memory``, a ``Memory`` built from ``config`` (a ``Memory.from_config`` dict)
-    is used, with its database at ``out_dir/engram.db``.
+    Without ``memory``, a ``Memory`` built from ``config`` (a ``Memory.from_config`` dict) and
+    ``llm`` (when given) is used, with its database at ``out_dir/engram.db``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -165,7 +167,7 @@ def run_updates(
         from engram.memory import Memory
 
         store = {"provider": "sqlite", "config": {"path": str(out / DB_NAME)}}
-        memory = Memory({**(config or {}), "vector_store": store})
+        memory = Memory({**(config or {}), "vector_store": store}, llm=llm)
     try:
         options = UpdatesOptions(
             dataset=str(Path(dataset).resolve()),
@@ -198,6 +200,7 @@ def run_updates(
                 if scenario.id not in scored:
                     score(scenario)
         wanted = {s.id for s in selected}
+        _write_misses(llm, out)
         run = UpdatesRun(options, out, [r for r in rows if r["scenario"] in wanted])
         run.adds = [a for a in checkpoint.adds if a["scenario"] in wanted]
     finally:
@@ -205,6 +208,14 @@ def run_updates(
             memory.close()
     write_reports(run)
     return run
+
+
+def _write_misses(llm: LLM | None, out: Path) -> None:
+    """The decisions an ideal model could not name a memory for (``eval/ideal.py``): ranking faults."""
+    misses = getattr(llm, "misses", None)
+    if misses is not None:
+        rows = [asdict(miss) for miss in misses]
+        (out / "ideal_misses.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
 
 
 def _llm_name(memory: Memory) -> str:

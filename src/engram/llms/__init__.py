@@ -4,40 +4,20 @@
     build_llm("groq", {"model": "llama-3.3-70b-versatile"})   # an OpenAI-compatible preset
     default_llm()                                             # whatever the environment configures
 
-Outside packages can add providers through the ``engram.llms`` entry-point
-group: the entry point's name is the provider name, its value ``module:Class``.
+The names are those of ``engram.providers.LLMS``; outside packages add providers through
+the ``engram.llms`` entry-point group.
 """
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
+import threading
 from typing import Any
 
-from engram._providers import env_value
 from engram.errors import ConfigError
 from engram.llms.base import LLM, ChatMessage, Completion, Usage
-from engram.llms.presets import PRESETS
+from engram.providers import LLMS, with_preset
+from engram.providers.settings import env_value
 
-# provider name -> "module:class"; every preset in PRESETS is served by the OpenAI module too
-LLMS: dict[str, str] = {
-    "openai": "engram.llms.openai_compat:OpenAILLM",
-    "azure_openai": "engram.llms.openai_compat:AzureOpenAILLM",
-    "anthropic": "engram.llms.anthropic:AnthropicLLM",
-    "gemini": "engram.llms.gemini:GeminiLLM",
-    "ollama": "engram.llms.ollama:OllamaLLM",
-    "litellm": "engram.llms.litellm:LiteLLM",
-    "local": "engram.llms.local:LocalLLM",
-    "scripted": "engram.llms.scripted:ScriptedLLM",
-    **{name: "engram.llms.openai_compat:OpenAILLM" for name in PRESETS if name != "openai"},
-}
-ALIASES = {
-    "google": "gemini",
-    "google_genai": "gemini",
-    "azure": "azure_openai",
-    "lmstudio_openai": "lmstudio",
-}
-ENTRY_POINT_GROUP = "engram.llms"
 PROVIDER_ENV = "ENGRAM_LLM_PROVIDER"
 MODEL_ENV = "ENGRAM_LLM_MODEL"
 
@@ -52,16 +32,8 @@ NO_LLM_MESSAGE = (
 
 def build_llm(provider: str, config: dict[str, Any] | None = None) -> LLM:
     """The LLM for a provider name and its settings; ConfigError says what is wrong."""
-    name = ALIASES.get(provider, provider)
-    target = LLMS.get(name) or _entry_point(name)
-    if target is None:
-        known = sorted(set(LLMS) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
-        raise ConfigError(f"unknown LLM provider {provider!r}; use one of: {', '.join(known)}")
-    module_name, class_name = target.split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    settings = dict(config or {})
-    if name in PRESETS and name != "openai":
-        settings["preset"] = name
+    cls = LLMS.load(provider)
+    settings = with_preset(LLMS.canonical(provider), config or {})
     try:
         return cls(**settings)  # type: ignore[no-any-return]
     except TypeError as exc:
@@ -96,10 +68,28 @@ def default_llm() -> LLM | None:
     return None
 
 
-def _entry_point(name: str) -> str | None:
-    for entry in entry_points(group=ENTRY_POINT_GROUP, name=name):
-        return str(entry.value)
-    return None
+class LLMSource:
+    """The LLM of a ``Memory``: the one given, else the config's, else (looked up on first use)
+    the one the environment configures. Verbs that need none never look it up."""
+
+    def __init__(self, llm: LLM | None, provider: str | None = None, config: dict[str, Any] | None = None) -> None:
+        self._llm = llm if llm is not None or provider is None else build_llm(provider, config)
+        self._resolved = self._llm is not None or provider is not None
+        self._lock = threading.Lock()
+
+    def get(self) -> LLM:
+        """The LLM; ConfigError explains how to configure one when there is none."""
+        if (llm := self.optional()) is None:
+            raise ConfigError(NO_LLM_MESSAGE)
+        return llm
+
+    def optional(self) -> LLM | None:
+        """The LLM, or None when none is configured: for verbs that also work without one."""
+        with self._lock:
+            if not self._resolved:
+                self._llm = default_llm()
+                self._resolved = True
+            return self._llm
 
 
 __all__ = [
@@ -108,6 +98,7 @@ __all__ = [
     "NO_LLM_MESSAGE",
     "ChatMessage",
     "Completion",
+    "LLMSource",
     "Usage",
     "build_llm",
     "default_llm",

@@ -9,17 +9,15 @@ parts become Anthropic image blocks.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr
 
-from engram._providers import env_value, import_sdk, parse_settings
 from engram.errors import ConfigError
 from engram.llms.base import ChatMessage, Completion, Usage
 from engram.llms.provider import LLMSettings, ProviderLLM, image_urls_of, parse_data_url, text_of
-from engram.resilience import AttemptError, status_error
+from engram.providers.anthropic import map_anthropic_errors
+from engram.providers.settings import env_value, import_sdk, parse_settings
 
 DEFAULT_MODEL = "claude-haiku-4-5"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -133,24 +131,4 @@ def _image_block(url: str) -> dict[str, Any]:
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
 
 
-@contextmanager
-def map_anthropic_errors(provider: str, model: str | None) -> Iterator[None]:
-    """The ``anthropic`` SDK's exceptions as AttemptErrors: the one place they are read."""
-    import anthropic
-
-    try:
-        yield
-    except anthropic.APIStatusError as exc:
-        message = str(exc.message)
-        if exc.status_code in (401, 403):
-            message += "; check the API key (ANTHROPIC_API_KEY)"
-        raise status_error(provider, model, exc.status_code, message, exc.response.headers) from exc
-    except anthropic.APITimeoutError as exc:
-        raise AttemptError("the request timed out", provider=provider, model=model, retryable=True) from exc
-    except anthropic.APIConnectionError as exc:
-        raise AttemptError(
-            f"could not connect: {exc.__cause__ or exc}", provider=provider, model=model, retryable=True
-        ) from exc
-
-
-__all__ = ["DEFAULT_MODEL", "AnthropicLLM", "AnthropicSettings", "map_anthropic_errors"]
+__all__ = ["DEFAULT_MODEL", "AnthropicLLM", "AnthropicSettings"]

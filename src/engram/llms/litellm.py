@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr
 
-from engram._providers import import_sdk, parse_settings
 from engram.llms.base import ChatMessage, Completion
-from engram.llms.openai_compat import completion_from_openai, map_openai_errors, response_format
-from engram.llms.presets import StructuredOutput
+from engram.llms.openai_compat import completion_from_openai, response_format
 from engram.llms.provider import LLMSettings, ProviderLLM
+from engram.providers.openai import StructuredOutput, map_openai_errors
+from engram.providers.settings import import_sdk, parse_settings
 
 
 class LiteLLMSettings(LLMSettings):

@@ -25,12 +25,12 @@ from typing import Any
 
 from pydantic import Field
 
-from engram._providers import import_sdk, parse_settings
 from engram.config import DEFAULT_HOME, HOME_ENV
 from engram.errors import ConfigError
 from engram.llms.base import ChatMessage, Completion
 from engram.llms.openai_compat import completion_from_openai, response_format
 from engram.llms.provider import LLMSettings, ProviderLLM
+from engram.providers.settings import import_sdk, parse_settings
 from engram.resilience import AttemptError
 
 MODEL_ENV = "ENGRAM_LOCAL_MODEL"  # a packaged model's name or a GGUF path; "off" disables the default

@@ -10,24 +10,16 @@ Reasoning models' thinking comes back apart from the answer, or inline in
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from engram._providers import env_value, import_sdk, parse_settings
 from engram.llms.base import ChatMessage, Completion, Usage
 from engram.llms.provider import LLMSettings, ProviderLLM, image_urls_of, parse_data_url, text_of
-from engram.resilience import AttemptError, status_error
+from engram.providers.ollama import map_ollama_errors, ollama_host
+from engram.providers.settings import import_sdk, parse_settings
 
 DEFAULT_MODEL = "qwen2.5:3b"
-DEFAULT_HOST = "http://localhost:11434"
-
-
-def ollama_host(given: str | None) -> str:
-    host = given or env_value("OLLAMA_HOST") or DEFAULT_HOST
-    return host if "://" in host else f"http://{host}"  # OLLAMA_HOST is often "0.0.0.0:11434"
 
 
 class OllamaSettings(LLMSettings):
@@ -98,32 +90,4 @@ class OllamaLLM(ProviderLLM):
         return base64.b64encode(response.content).decode("ascii")
 
 
-@contextmanager
-def map_ollama_errors(provider: str, model: str | None) -> Iterator[None]:
-    """The ``ollama`` SDK's (and httpx's) exceptions as AttemptErrors: the one place they are read."""
-    import httpx
-    import ollama
-
-    try:
-        yield
-    except ollama.ResponseError as exc:
-        message = str(exc.error)
-        if exc.status_code == 404:
-            message += f"; pull the model first: `ollama pull {model}`"
-        raise status_error(provider, model, exc.status_code, message, None) from exc
-    except httpx.HTTPStatusError as exc:  # fetching an image URL failed
-        raise status_error(provider, model, exc.response.status_code, str(exc), exc.response.headers) from exc
-    except httpx.TimeoutException as exc:
-        raise AttemptError("the request timed out", provider=provider, model=model, retryable=True) from exc
-    except (httpx.TransportError, ConnectionError) as exc:
-        raise AttemptError(
-            f"could not connect to Ollama: {exc}; is `ollama serve` running (OLLAMA_HOST)?",
-            provider=provider,
-            model=model,
-            retryable=True,
-        ) from exc
-    except ValueError as exc:  # the body was not the JSON /api/chat promises
-        raise AttemptError(f"the response was malformed: {exc}", provider=provider, model=model) from exc
-
-
-__all__ = ["DEFAULT_MODEL", "OllamaLLM", "OllamaSettings", "map_ollama_errors", "ollama_host"]
+__all__ = ["DEFAULT_MODEL", "OllamaLLM", "OllamaSettings"]

@@ -1,7 +1,7 @@
 """OpenAI chat completions: OpenAI, Azure OpenAI, and every OpenAI-compatible server.
 
 The compatible servers (Ollama's /v1, vLLM, LM Studio, Groq, Together, DeepSeek,
-xAI, OpenRouter) are presets (``engram.llms.presets``): a base URL, a key
+xAI, OpenRouter) are presets (``engram.providers.openai``): a base URL, a key
 variable and how much structured output they take. The answer's JSON schema is
 sent as ``response_format`` ``json_schema`` where the endpoint has it, as
 ``json_object`` (JSON mode) where it only has that, and not at all otherwise;
@@ -11,21 +11,25 @@ the pipeline parses the answer tolerantly in every case.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 
-from engram._providers import env_value, import_sdk, parse_settings
 from engram.errors import ConfigError
 from engram.llms.base import ChatMessage, Completion, Usage
-from engram.llms.presets import PRESETS, Preset, StructuredOutput
 from engram.llms.provider import LLMSettings, ProviderLLM, text_of
-from engram.resilience import AttemptError, status_error
+from engram.providers.openai import (
+    PRESETS,
+    Preset,
+    StructuredOutput,
+    api_key_for,
+    env_base_url,
+    map_openai_errors,
+)
+from engram.providers.settings import env_value, import_sdk, parse_settings
+from engram.resilience import AttemptError
 
 DEFAULT_MODEL = "gpt-4.1-mini"
-NO_KEY = "not-needed"  # the SDK insists on a key; local servers ignore it
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")  # they reject temperature and top_p
 
 
@@ -53,7 +57,7 @@ class OpenAILLM(ProviderLLM):
         self.provider = preset  # errors and concurrency limits name the preset
         self.preset: Preset = PRESETS[preset]
         settings = parse_settings(OpenAISettings, f"LLM provider {preset!r}", config)
-        base_url = settings.base_url or _env_base_url(self.preset) or self.preset.base_url
+        base_url = settings.base_url or env_base_url(self.preset) or self.preset.base_url
         super().__init__(settings, endpoint=base_url)
         sdk = import_sdk("openai", extra="openai")
         self._client = sdk.OpenAI(
@@ -168,47 +172,6 @@ def completion_from_openai(body: str | dict[str, Any], provider: str, model: str
     )
 
 
-@contextmanager
-def map_openai_errors(provider: str, model: str | None, key_env: str | None = None) -> Iterator[None]:
-    """The ``openai`` SDK's exceptions as AttemptErrors: the one place they are read.
-
-    ``key_env`` is the variable named when the server rejects the key; by default the preset's.
-    """
-    import openai
-
-    try:
-        yield
-    except openai.APIStatusError as exc:
-        message = exc.message
-        if exc.status_code in (401, 403):
-            preset = PRESETS.get(provider)
-            message += f"; check the API key ({key_env or (preset and preset.key_env) or 'api_key'})"
-        raise status_error(provider, model, exc.status_code, message, exc.response.headers) from exc
-    except openai.APITimeoutError as exc:
-        raise AttemptError("the request timed out", provider=provider, model=model, retryable=True) from exc
-    except openai.APIConnectionError as exc:
-        raise AttemptError(
-            f"could not connect: {exc.__cause__ or exc}", provider=provider, model=model, retryable=True
-        ) from exc
-
-
-def _env_base_url(preset: Preset) -> str | None:
-    return env_value(preset.base_url_env) if preset.base_url_env else None
-
-
-def api_key_for(name: str, preset: Preset, given: SecretStr | None, *, custom_url: bool) -> str:
-    if given is not None:
-        return given.get_secret_value()
-    if preset.key_env and (key := env_value(preset.key_env)):
-        return key
-    if preset.key_env is None or custom_url:
-        return NO_KEY  # a local or self-hosted server: no key needed
-    raise ConfigError(
-        f"the {name!r} provider needs an API key: set {preset.key_env} in the environment "
-        f'or pass {{"api_key": "..."}} in the LLM config'
-    )
-
-
 __all__ = [
     "DEFAULT_MODEL",
     "AzureOpenAILLM",
@@ -216,6 +179,5 @@ __all__ = [
     "OpenAILLM",
     "OpenAISettings",
     "completion_from_openai",
-    "map_openai_errors",
     "response_format",
 ]

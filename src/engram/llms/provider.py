@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 
-from engram._providers import ClientSettings
 from engram.errors import ValidationError
 from engram.llms.base import LLM, ChatMessage, Completion
+from engram.providers.settings import ClientSettings
 from engram.resilience import AttemptError, CallRunner
 
 DEFAULT_MAX_TOKENS = 2048  # enough for a long fact list; Anthropic requires some value

@@ -1,7 +1,7 @@
 """Consolidation: which memories of a scope say the same thing, and what one memory should say instead.
 
-Pure decisions, no I/O. ``Memory.consolidate`` reads the scope, calls these, asks the LLM (when
-one is configured) and writes the result in one transaction.
+The decisions are pure (no I/O); ``consolidate`` at the end reads the scope, calls them, asks the
+LLM (when one is given) and writes the result in one transaction (``write.write_changes``).
 
 - Without an LLM only exact and near-exact duplicates merge: the same words, ignoring case,
   punctuation and spacing. Embedding similarity alone is never enough ("Went to Rome last summer"
@@ -19,13 +19,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from engram.models import MemoryRecord
+from engram.llms import LLM, Usage
+from engram.models import MemoryRecord, Scope, memory_hash, utcnow
+from engram.pipeline.parsing import parse_json_answer
+from engram.pipeline.plan import Context, WritePlan
+from engram.pipeline.sources import content_words
+from engram.pipeline.write import write_changes
+from engram.storage.base import ExportedMemory
 
 CANDIDATE_THRESHOLD = 0.60
 MAX_GROUP = 8  # memories shown to the LLM at once: small models lose track beyond that
@@ -134,8 +141,9 @@ def merge_messages(records: Sequence[MemoryRecord]) -> list[dict[str, str]]:
 
 
 def merges_from_answer(records: Sequence[MemoryRecord], answer: Any) -> tuple[list[Merge], list[str]]:
-    """The LLM's groups as merges; a group with an unknown, repeated or lone id, or no text, is
-    skipped with a warning (a misjudgement must cost a missed merge, never a lost fact)."""
+    """The LLM's groups as merges; a group with an unknown, repeated or lone id, no text, or a text
+    with a word none of its memories say, is skipped with a warning (a misjudgement must cost a
+    missed merge, never a lost or invented fact)."""
     merges: list[Merge] = []
     warnings: list[str] = []
     used: set[int] = set()
@@ -155,7 +163,104 @@ def merges_from_answer(records: Sequence[MemoryRecord], answer: Any) -> tuple[li
         ):
             warnings.append(f"skipped a consolidation group the LLM gave as {group!r}")
             continue
+        group = [records[i] for i in ids]
+        invented = content_words(text) - set().union(*(content_words(r.memory) for r in group))
+        if invented:  # words none of the memories say: the model wrote something else (its prompt's example)
+            warnings.append(f"skipped a consolidation group whose text says what its memories do not: {text!r}")
+            continue
         used |= ids
-        keep, *retire = sorted((records[i] for i in ids), key=lambda r: (r.created_at, r.id))
+        keep, *retire = sorted(group, key=lambda r: (r.created_at, r.id))
         merges.append(Merge(keep, tuple(retire), text.strip()))
     return merges, warnings
+
+
+# -- the orchestration: read, judge, write ------------------------------------------------------
+
+
+def consolidate(
+    ctx: Context, scope: Scope, *, threshold: float | None, llm: LLM | None
+) -> tuple[dict[str, Any], Usage]:
+    """Merge a scope's memories that state the same fact; returns what was merged (``Memory.consolidate``)
+    and what the LLM calls cost."""
+    now = utcnow()
+    current = _current(ctx, scope, now)
+    merges = duplicate_merges([item.record for item in current])
+    usage, warnings = Usage(), list[str]()
+    if llm is not None:
+        merged = {record.id for merge in merges for record in merge.retire}
+        judged, usage, warnings = _judged_merges(
+            llm, [item for item in current if item.record.id not in merged], threshold
+        )
+        merges += judged
+    done = _write_merges(ctx, merges, now)
+    result: dict[str, Any] = {
+        "merged": sum(len(m.retire) for m in done),
+        "results": [{"id": m.keep.id, "memory": m.text, "merged_ids": [r.id for r in m.retire]} for m in done],
+    }
+    if usage.calls:
+        result["usage"] = usage.as_dict()
+    if warnings:
+        result["warnings"] = warnings
+    return result, usage
+
+
+def _current(ctx: Context, scope: Scope, now: datetime) -> list[ExportedMemory]:
+    """The scope's current memories (not retracted, not expired) with their vectors."""
+    return [
+        item
+        for batch in ctx.store.export_memories(scope)
+        for item in batch
+        if item.record.invalid_at is None and (item.record.expiration_date is None or item.record.expiration_date > now)
+    ]
+
+
+def _judged_merges(
+    llm: LLM, items: Sequence[ExportedMemory], threshold: float | None
+) -> tuple[list[Merge], Usage, list[str]]:
+    """The merges the LLM finds among the candidate groups of ``items``."""
+    merges: list[Merge] = []
+    usage, warnings = Usage(), list[str]()
+    if not items:  # nothing left to judge
+        return merges, usage, warnings
+    vectors = np.array([item.vector for item in items], dtype=np.float32).reshape(len(items), -1)
+    records = [item.record for item in items]
+    for group in candidate_groups(records, vectors, threshold or CANDIDATE_THRESHOLD):
+        shown = [records[i] for i in group]
+        completion = llm.complete(merge_messages(shown), json_schema=CONSOLIDATE_SCHEMA)
+        usage = usage + completion.usage.tagged("consolidate")
+        more, problems = merges_from_answer(shown, parse_json_answer(completion.text))
+        merges += more
+        warnings += problems
+    return merges, usage, warnings
+
+
+def _write_merges(ctx: Context, merges: Sequence[Merge], now: datetime) -> list[Merge]:
+    """In one transaction: the kept memory of each merge takes the merged text as a new version (an
+    UPDATE); the others are retracted (a DELETE each), so both stay answerable as of before now.
+    A merge whose memories another writer changed since they were read is left for the next run."""
+    changed = [merge for merge in merges if merge.text != merge.keep.memory]
+    vectors = ctx.embed([merge.text for merge in changed]) if changed else np.zeros((0, 0), dtype=np.float32)
+    vector_of = {merge.keep.id: vector for merge, vector in zip(changed, vectors, strict=True)}
+    with ctx.store.transaction():
+        live = ctx.store.get_memories([r.id for m in merges for r in (m.keep, *m.retire)])
+        plan, done = WritePlan(), []
+        for merge in merges:
+            members = [live.get(r.id) for r in (merge.keep, *merge.retire)]
+            if any(record is None or record.invalid_at is not None for record in members):
+                continue
+            keep = live[merge.keep.id]
+            new = replace(
+                keep,
+                memory=merge.text,
+                hash=memory_hash(merge.text),
+                metadata=merged_metadata([live[r.id] for r in (merge.keep, *merge.retire)]),
+                updated_at=now,
+            )
+            if new.memory != keep.memory:
+                plan.updates.append((keep, replace(new, valid_from=now), vector_of[keep.id]))
+            elif new.metadata != keep.metadata:
+                plan.corrections.append((keep, new, None))
+            plan.deletes += [live[record.id] for record in merge.retire]
+            done.append(merge)
+        ctx.store.add_history(write_changes(ctx.store, plan, now))
+    return done

@@ -1,25 +1,35 @@
-"""Step 2 of add: the LLM reads the conversation and lists the facts worth keeping."""
+"""Extract, a step of add: the LLM reads the conversation and lists the facts worth keeping.
+
+By default one call extracts the facts and, against the stored memories shown to it
+(``neighbours.neighbours_of``), decides what each does to them; with the graph on, the same call
+names the entities and relations. A custom extraction or update prompt is written for a call of
+its own: the facts are then extracted first and decided in a second call (``decide.py``).
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from engram.llms.base import LLM, Usage
+from engram.llms.base import LLM, ChatMessage, Completion, Usage
 from engram.messages import Message
-from engram.pipeline.graph import GRAPH_PROMPT, GraphExtraction, read_graph, with_graph
-from engram.pipeline.parsing import parse_json_answer
-from engram.pipeline.prompts import FACT_EXTRACTION_PROMPT, FACT_EXTRACTION_SCHEMA, memory_request
-
-
-@dataclass(frozen=True)
-class Fact:
-    text: str
-    sources: tuple[int, ...] = ()  # indexes into the messages passed to add
-    valid_from: datetime | None = None  # when it became true, if the conversation says so
+from engram.models import MemoryRecord
+from engram.pipeline.entities import GRAPH_PROMPT, GraphExtraction, read_graph, schema_with_graph
+from engram.pipeline.parsing import degenerate, parse_json_answer
+from engram.pipeline.plan import Context, Draft, Fact, self_name
+from engram.pipeline.prompts import (
+    CONVERSATION_HEADER,
+    FACT_EXTRACTION_PROMPT,
+    FACT_EXTRACTION_SCHEMA,
+    MEMORIES_HEADER,
+    RETRY_FACTS,
+    memory_request,
+    tighter,
+)
+from engram.search import same_conversation
 
 
 @dataclass
@@ -33,6 +43,55 @@ class Extraction:
     decisions: list[dict[str, Any] | None] = field(default_factory=list)
     forget: list[str] = field(default_factory=list)  # what the user asked to forget
     answer: Any = None  # the whole parsed answer, for steps that add their own properties
+
+
+def custom_extraction_prompt(ctx: Context, custom_prompt: str | None) -> str | None:
+    """The add's own prompt, else the config's custom fact extraction prompt."""
+    return custom_prompt or ctx.config.custom_fact_extraction_prompt
+
+
+def uses_two_calls(ctx: Context, custom_prompt: str | None) -> bool:
+    """A custom prompt is written for a call of its own: extraction and decisions are then two calls."""
+    return bool(custom_extraction_prompt(ctx, custom_prompt) or ctx.config.custom_update_memory_prompt)
+
+
+def extract(
+    ctx: Context,
+    llm: LLM,
+    spoken: list[Message],
+    draft: Draft,
+    shown: Sequence[MemoryRecord],
+    custom_prompt: str | None,
+) -> Extraction:
+    """The facts of an add, its forget requests and (graph on) its entities and relations; with
+    ``shown`` memories and one call, each fact's decision too. The usage is tagged by call."""
+    # Earlier messages help read this one only when they are the same conversation (minutes, not
+    # weeks, before): an app that adds one message per call. Older ones cost tokens and say nothing.
+    stored = same_conversation(ctx.store.recent_messages(draft.scope, ctx.config.recent_messages), draft.created_at)
+    context = [Message(m.role, m.content, m.name) for m in stored]
+    graph_on, speaker = ctx.graph is not None, self_name(spoken, draft.scope)
+    if uses_two_calls(ctx, custom_prompt):
+        prompt = custom_extraction_prompt(ctx, custom_prompt)
+        extraction = extract_facts(
+            llm,
+            spoken,
+            context=context,
+            reference_time=draft.created_at,
+            custom_prompt=prompt,
+            graph=graph_on,
+            self_name=speaker,
+        )
+        return replace(extraction, usage=extraction.usage.tagged("extract"))
+    extraction = extract_and_decide(
+        llm,
+        spoken,
+        context=context,
+        reference_time=draft.created_at,
+        existing=[r.memory for r in shown],
+        graph=graph_on,
+        self_name=speaker,
+    )
+    return replace(extraction, usage=extraction.usage.tagged("extract+decide" if shown else "extract"))
 
 
 def extract_facts(
@@ -54,11 +113,15 @@ def extract_facts(
     if context:
         parts.append("Earlier messages, for context only:\n" + "\n".join(m.as_line() for m in context))
     parts.append(f"Conversation date: {reference_time.date().isoformat()}")
-    parts.append("Conversation:\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
-    completion = llm.complete(
-        [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}],
-        json_schema=with_graph(FACT_EXTRACTION_SCHEMA) if graph else FACT_EXTRACTION_SCHEMA,
-    )
+    parts.append(CONVERSATION_HEADER + "\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
+    request: list[ChatMessage] = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "\n\n".join(parts)},
+    ]
+    schema = schema_with_graph(FACT_EXTRACTION_SCHEMA) if graph else FACT_EXTRACTION_SCHEMA
+    completion, problem = complete_sound(llm, request, schema)
+    if problem:
+        return Extraction([], completion.usage, [problem])
     answer = parse_json_answer(completion.text)
     facts, warnings = _read_facts(answer, len(messages))
     return Extraction(facts, completion.usage, warnings, read_graph(answer, self_name=self_name) if graph else None)
@@ -82,19 +145,21 @@ def extract_and_decide(
         extra_instructions=GRAPH_PROMPT.strip().replace("{{", "{").replace("}}", "}") if graph else "",
     )
     if graph:
-        schema = with_graph(schema)
-    system = system.replace("{today}", reference_time.date().isoformat())
+        schema = schema_with_graph(schema)
     parts = []
     if context:
         parts.append("Earlier messages, for context only:\n" + "\n".join(m.as_line() for m in context))
     if existing:
-        parts.append("EXISTING MEMORIES:\n" + "\n".join(f"[{i}] {text}" for i, text in enumerate(existing)))
+        parts.append(MEMORIES_HEADER + "\n" + "\n".join(f"[{i}] {text}" for i, text in enumerate(existing)))
     parts.append(f"Conversation date: {reference_time.date().isoformat()}")
-    parts.append("Conversation:\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
-    completion = llm.complete(
-        [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}],
-        json_schema=schema,
-    )
+    parts.append(CONVERSATION_HEADER + "\n" + "\n".join(f"[{i}] {m.as_line()}" for i, m in enumerate(messages)))
+    request: list[ChatMessage] = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "\n\n".join(parts)},
+    ]
+    completion, problem = complete_sound(llm, request, schema)
+    if problem:
+        return Extraction([], completion.usage, [problem])
     answer = parse_json_answer(completion.text)
     items = _fact_items(answer, len(messages), reference_time)
     if items is None:
@@ -104,6 +169,28 @@ def extract_and_decide(
     decisions = [_decision(i, raw) if existing else None for i, (_, raw) in enumerate(items)]
     relations = read_graph(answer, self_name=self_name) if graph else None
     return Extraction(facts, completion.usage, [], relations, decisions, _forget_items(answer), answer)
+
+
+def complete_sound(llm: LLM, request: list[ChatMessage], schema: dict[str, Any]) -> tuple[Completion, str | None]:
+    """The model's answer, asked again once with a tighter budget when the first one looped or was
+    cut off (``parsing.degenerate``); the second reason, as a warning, when that one is too. Nothing
+    is extracted from a degenerate answer: the add keeps its messages as episodes, and says so."""
+    completion = llm.complete(request, json_schema=schema)
+    problem = degenerate(completion.text)
+    if problem is None:
+        return completion, None
+    note = f"\n\nAnswer with at most {RETRY_FACTS} facts, each one short sentence."
+    retry_request: list[ChatMessage] = [*request[:-1], {**request[-1], "content": f"{request[-1]['content']}{note}"}]
+    retry = llm.complete(retry_request, json_schema=tighter(schema))
+    usage = completion.usage + retry.usage
+    again = degenerate(retry.text)
+    if again is None:
+        return Completion(retry.text, usage, retry.model), None
+    warning = (
+        f"memory extraction: the LLM's answer was {problem}, and {again} when asked for less; "
+        "no fact was extracted (the messages are kept as episodes)"
+    )
+    return Completion(retry.text, usage, retry.model), warning
 
 
 def _decision(index: int, raw: Any) -> dict[str, Any] | None:
@@ -152,7 +239,8 @@ def _fact_items(answer: object, message_count: int, reference_time: datetime | N
             seen.add(text.lower())
             valid = tuple(s for s in sources if isinstance(s, int) and 0 <= s < message_count)
             when = _fact_date(item.get("date"), reference_time) if isinstance(item, dict) else None
-            facts.append((Fact(text, valid, when), item))
+            subject, attribute = read_about(item.get("about") if isinstance(item, dict) else None)
+            facts.append((Fact(text, valid, when, subject, attribute), item))
     return facts
 
 
@@ -175,6 +263,14 @@ def _fact_date(raw: Any, reference_time: datetime | None) -> datetime | None:
         return None
     tz = reference_time.tzinfo or UTC
     return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def read_about(raw: Any) -> tuple[str | None, str | None]:
+    """``"Ana: employer"`` as (subject, attribute); a bare ``"employer"`` has no subject."""
+    if not isinstance(raw, str) or not raw.strip() or _is_placeholder(raw.strip()):
+        return None, None
+    named, _, what = raw.rpartition(":") if ":" in raw else ("", "", raw)
+    return " ".join(named.split()) or None, " ".join(what.split()).lower() or None
 
 
 # Small models sometimes copy the prompt's example instead of writing a fact.

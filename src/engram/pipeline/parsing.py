@@ -27,6 +27,34 @@ _MAX_REPAIR_CUTS = 64  # places a truncated value is tried to be closed at
 # from a model costs milliseconds, not minutes.
 
 
+LOOP_REPEATS = 4  # a run of words said this many times in a row is a loop, not a fact
+LOOP_SPAN = 8  # longest run of words checked for repeats
+
+
+def degenerate(text: str) -> str | None:
+    """Why an answer cannot be trusted whole, or None: "cut off" when its JSON is incomplete (the
+    model ran out of tokens) or "repeating itself" when it loops ("… last … century … century …").
+    Linear in the answer: at most ``LOOP_SPAN`` comparisons per word."""
+    words = text[:MAX_ANSWER_CHARS].split()
+    for span in range(1, LOOP_SPAN + 1):
+        run = 0
+        for i in range(span, len(words)):
+            run = run + 1 if words[i] == words[i - span] else 0
+            if run >= span * (LOOP_REPEATS - 1):
+                return "repeating itself"
+    stripped = _THINK.sub("", text[:MAX_ANSWER_CHARS]).strip()
+    fenced = _FENCE.search(stripped)
+    body = (fenced.group(1) if fenced else stripped).strip()
+    start = min((i for i in (body.find("{"), body.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        return None  # no JSON at all: unreadable, not degenerate (the caller says so)
+    try:
+        json.JSONDecoder().raw_decode(body, start)
+    except (json.JSONDecodeError, RecursionError):
+        return "cut off"
+    return None
+
+
 def parse_json_answer(text: str) -> Any | None:
     """The JSON value in ``text``, repaired if truncated, or ``None``."""
     text = _THINK.sub("", text[:MAX_ANSWER_CHARS])

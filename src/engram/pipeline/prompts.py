@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 FACT_EXTRACTION_PROMPT = """\
@@ -92,66 +93,94 @@ PROCEDURAL_SUMMARY_SCHEMA: dict[str, Any] = {
 # that another step (the graph's entities and relations) can add a block of instructions and
 # properties to the same call instead of making its own.
 
+MEMORIES_HEADER = "EXISTING MEMORIES:"
+CONVERSATION_HEADER = "Conversation:"
+MAX_FACT_CHARS = 160  # one fact is one short sentence: a copied turn or a list of facts does not fit
+MAX_ABOUT_CHARS = 48
+MAX_FACTS = 16  # per add; with the bounds above, a looping model cannot write forever
+MAX_FORGET = 8
+RETRY_FACTS = 8  # facts asked for when an answer looped or was cut off, in fewer characters each
+RETRY_FACT_CHARS = 100
+
+# The system prompt is the same for every add (the date and the memories go in the user message),
+# so that a local server keeps it in its prompt cache instead of reading it again for each add.
 MEMORY_PROMPT = """\
-You are the memory manager of a personal assistant. Read the conversation and write down \
-the facts worth remembering in later conversations: preferences, personal details, \
-relationships, plans and intentions, health, work, opinions, and important events.
+You are the memory manager of a personal assistant. Read the conversation and write down what is \
+worth remembering in later conversations: facts about the user and the people in their life (where \
+they live and work, family and friends, health, diet, belongings), their preferences, plans and \
+important events.
 
 Rules:
-- One fact per item, short and self-contained: name who it is about ("User", or the person's name). \
-A fact about someone else names that person ("User's sister Ana lives in Porto").
-- Resolve relative dates ("yesterday", "next month") against the conversation date: {today}.
-- When the conversation says a fact became true on another day than {today} ("I moved here last \
-month"), give that day as "date" (YYYY-MM-DD); otherwise leave "date" null.
+- One fact per item: one short sentence in your own words that names who it is about ("User", or \
+the person's name), like "User's sister Ana lives in Porto". Never copy a whole message: a message \
+that says several things gives several facts.
+- "about": whose fact it is and what of theirs it concerns, in a few words: "User: home city", \
+"Ana: employer", "User: allergy".
+- Resolve relative dates ("yesterday", "next month") against the conversation date.
+- When the conversation says a fact became true on another day than the conversation date ("I moved \
+here last month"), give that day as "date" (YYYY-MM-DD); otherwise leave "date" null.
 - Write each fact in the language the conversation is in.
-- Skip greetings, small talk, and what the assistant says unless the user confirms it.
+- Skip greetings, small talk, questions and requests to the assistant, and what the assistant says \
+unless the user confirms it.
 - For each fact, list the numbers of the messages it comes from in "sources".
 - When the user asks to forget something, put what to forget in "forget" (a few words, like \
 "User's bank details") and write no fact about it.
-- If nothing is worth remembering, return an empty list."""
+- If nothing is worth remembering, return an empty list.
 
-MEMORY_DECISIONS = """\
-EXISTING MEMORIES (numbered) are already stored. For each fact, give "event":
-- "ADD": new information, about something no existing memory is about.
-- "UPDATE" with "memory": the fact replaces that existing memory because the same thing about the \
-same person has changed or was corrected. Write the fact with its new value in full.
-- "DELETE" with "memory": the fact says that existing memory is no longer true.
-- "NONE" with "memory": that existing memory already says the same.
-Never use UPDATE for a fact about another person or another topic than the memory's: use ADD."""
+When EXISTING MEMORIES are listed, give each fact an "event":
+- "ADD": new information that no existing memory holds.
+- "UPDATE" with "memory": the number of the existing memory about the same thing of the same person, \
+whose value changed or was corrected. Write the fact with its new value in full.
+- "DELETE" with "memory": that existing memory is no longer true and nothing replaces it.
+- "NONE" with "memory": that existing memory already says it.
+Never UPDATE a memory about another person or another thing: use ADD."""
 
 MEMORY_EXAMPLE = (
-    '{{"facts": [{{"text": "...", "sources": [0], "date": null, "event": "ADD", "memory": null}}], "forget": []}}'
+    '{"facts": [{"text": "...", "about": "User: home city", "sources": [0], "date": null, "event": "ADD", '
+    '"memory": null}], "forget": []}'
 )
 
 
 def memory_request(
     *, with_memories: bool, extra_instructions: str = "", extra_properties: dict[str, Any] | None = None
 ) -> tuple[str, dict[str, Any]]:
-    """The system prompt (``{today}`` left to fill) and the answer's JSON schema for one add.
+    """The system prompt and the answer's JSON schema for one add.
 
-    ``with_memories`` adds the decision rules and the per-fact ``event``/``memory`` fields;
-    ``extra_properties`` are further top-level answer properties, explained by ``extra_instructions``.
+    ``with_memories`` adds the per-fact ``event``/``memory`` fields to the schema (the prompt is the
+    same either way); ``extra_properties`` are further top-level answer properties, explained by
+    ``extra_instructions``.
     """
     fact: dict[str, Any] = {
-        "text": {"type": "string"},
-        "sources": {"type": "array", "items": {"type": "integer"}},
-        "date": {"type": ["string", "null"]},
+        "text": {"type": "string", "maxLength": MAX_FACT_CHARS},
+        "about": {"type": "string", "maxLength": MAX_ABOUT_CHARS},
+        "sources": {"type": "array", "items": {"type": "integer"}, "maxItems": 4},
+        "date": {"type": ["string", "null"], "maxLength": 10},
     }
     if with_memories:
         fact["event"] = {"type": "string", "enum": ["ADD", "UPDATE", "DELETE", "NONE"]}
         fact["memory"] = {"type": ["integer", "null"]}
-    required = ["text", "sources", "event"] if with_memories else ["text", "sources"]
+    required = list(fact)
     properties: dict[str, Any] = {
-        "facts": {"type": "array", "items": {"type": "object", "properties": fact, "required": required}},
-        "forget": {"type": "array", "items": {"type": "string"}},
+        "facts": {
+            "type": "array",
+            "items": {"type": "object", "properties": fact, "required": required},
+            "maxItems": MAX_FACTS,
+        },
+        "forget": {"type": "array", "items": {"type": "string", "maxLength": 80}, "maxItems": MAX_FORGET},
         **(extra_properties or {}),
     }
-    parts = [MEMORY_PROMPT]
-    if with_memories:
-        parts.append(MEMORY_DECISIONS)
-    if extra_instructions:
-        parts.append(extra_instructions)
-    example = MEMORY_EXAMPLE if with_memories else MEMORY_EXAMPLE.replace(', "event": "ADD", "memory": null', "")
-    parts.append("Answer with JSON only: " + example.replace("{{", "{").replace("}}", "}"))
-    schema = {"type": "object", "properties": properties, "required": ["facts"]}
-    return "\n\n".join(parts), schema
+    parts = [MEMORY_PROMPT, extra_instructions, "Answer with JSON only: " + MEMORY_EXAMPLE]
+    schema = {"type": "object", "properties": properties, "required": ["facts", "forget"]}
+    return "\n\n".join(part for part in parts if part), schema
+
+
+def tighter(schema: dict[str, Any]) -> dict[str, Any]:
+    """The same answer schema with fewer, shorter facts: the budget of a second try."""
+    tight = copy.deepcopy(schema)
+    facts = tight.get("properties", {}).get("facts")
+    if isinstance(facts, dict):
+        facts["maxItems"] = RETRY_FACTS
+        text = facts.get("items", {}).get("properties", {}).get("text")
+        if isinstance(text, dict):
+            text["maxLength"] = RETRY_FACT_CHARS
+    return tight

@@ -87,6 +87,13 @@ def create_app(
 
     app = FastAPI(title="engram", version=engram.__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.engram = ServerState(settings, store, memories, jobs)
+    _add_routes(app, settings)
+    return app
+
+
+def _add_routes(app: FastAPI, settings: ServerSettings) -> None:
+    """The error handler, the routers (API, mem0's paths, dashboard), the service routes and the
+    middleware (bugs answered as JSON, the body size limit, request metrics)."""
     for error_class in (EngramError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(error_class, handle_error)
     app.include_router(v1)
@@ -106,7 +113,6 @@ def create_app(
     app.add_middleware(AnswerBugs)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
-    return app
 
 
 def app_from_env() -> FastAPI:

@@ -48,8 +48,8 @@ def authenticate(
     secret = _secret(request, credentials)
     admin_key = state.settings.admin_key
     if admin_key and hmac.compare_digest(secret.encode(), admin_key.encode()):
-        project = request.headers.get(PROJECT_HEADER)
-        return Caller(check_project(project) if project else None, is_admin=True)
+        project = request.headers.get(PROJECT_HEADER)  # an empty one is malformed, not "no project"
+        return Caller(check_project(project) if project is not None else None, is_admin=True)
     key = state.store.authenticate(secret)
     if key is None:
         raise Unauthorized("unknown or revoked API key")
@@ -80,5 +80,6 @@ def project_memory(request: Request, caller: Annotated[Caller, Depends(authentic
         yield ProjectContext(caller.project, memory, state)
 
 
+Anyone = Annotated[Caller, Depends(authenticate)]
 Admin = Annotated[Caller, Depends(require_admin)]
 Project = Annotated[ProjectContext, Depends(project_memory)]

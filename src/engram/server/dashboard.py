@@ -1,4 +1,4 @@
-"""The dashboard at ``/ui``: three static files, served with headers that keep the page self-contained.
+"""The dashboard at ``/ui``: four static files, served with headers that keep the page self-contained.
 
 The page is a small vanilla-JS client of the ``/v1`` API (``ui/dashboard.js``): it holds no
 privilege of its own, so what a key may see is decided by the same routes as for any client.
@@ -20,6 +20,7 @@ ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

@@ -10,6 +10,7 @@ into engram's exception classes).
 | 401    | unauthorized        | ``Unauthorized`` (missing, wrong or revoked key) |
 | 403    | forbidden           | ``Forbidden`` (e.g. reset with a project key) |
 | 404    | not_found           | ``NotFoundError``, unknown route            |
+| 400    | invalid_request     | a JSON body that cannot be parsed           |
 | 405    | method_not_allowed  | a known path with another method            |
 | 413    | payload_too_large   | body over the size limit                    |
 | 422    | invalid_request     | the body or query does not match the schema |
@@ -65,7 +66,7 @@ ERROR_STATUS: list[tuple[type[EngramError], int, str]] = [
     (StorageError, 503, "storage_error"),
 ]
 
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -110,7 +111,9 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     elif isinstance(exc, RequestValidationError):
         status = 422
         problems = [_problem(error) for error in exc.errors()]
-        details = _encodable(jsonable_encoder(exc.errors()))  # they echo the input, which may not be UTF-8
+        # The errors echo the input: text with lone surrogates, or the raw bytes of a body that was not
+        # JSON (a non-JSON Content-Type), which need not be UTF-8. Both are made encodable first.
+        details = _encodable(jsonable_encoder(_encodable(exc.errors())))
         body = error_body("invalid_request", _encodable("; ".join(problems)), details=details)
     elif isinstance(exc, HTTPException):
         status = exc.status_code
@@ -123,10 +126,13 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _encodable(value: Any) -> Any:
-    """``value`` with every string made encodable as UTF-8 (a lone surrogate becomes ``\\ud800``)."""
+    """``value`` with every string made encodable as UTF-8 (a lone surrogate becomes ``\\ud800``) and
+    bytes made text (a byte that is not UTF-8 becomes ``\\xff``)."""
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, list):
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, list | tuple):
         return [_encodable(item) for item in value]
     if isinstance(value, dict):
         return {_encodable(key): _encodable(item) for key, item in value.items()}

@@ -95,7 +95,7 @@ class JobRunner:
             error = error_body("internal_error", f"{type(exc).__name__}: {exc}")["error"]
             self.store.finish_job(job.id, result=None, error=error)
         else:
-            self.store.finish_job(job.id, result=result, error=None)
+            self.store.finish_job(job.id, result=dict(result), error=None)
 
     def _beat(self) -> None:
         interval = max(0.05, min(5.0, self.stale_after.total_seconds() / 3))

@@ -30,8 +30,9 @@ from engram.embedders import Embedder, build_embedder
 from engram.errors import ConfigError
 from engram.llms import LLM, build_llm
 from engram.memory import Memory
+from engram.providers import STORES
 from engram.server.store import check_project
-from engram.storage import DATABASE_URL_ENV, POSTGRES_NAMES, SQLITE_NAMES
+from engram.storage import DATABASE_URL_ENV
 
 MAX_IDENTIFIER = 63  # Postgres truncates longer names
 DEFAULT_MAX_OPEN = 256  # x3 file descriptors each (database, WAL, shared memory)
@@ -112,9 +113,9 @@ class ProjectMemories:
 def store_config_for(config: MemoryConfig, data_dir: Path, project: str) -> ProviderConfig:
     """The store settings of one project: its own SQLite file, or its own Postgres schema."""
     provider = config.vector_store.provider if config.vector_store else "sqlite"
-    if provider in SQLITE_NAMES:
+    if STORES.canonical(provider) == "sqlite":
         return ProviderConfig(provider="sqlite", config={"path": str(data_dir / "projects" / f"{project}.db")})
-    if provider in POSTGRES_NAMES and config.vector_store is not None:
+    if STORES.canonical(provider) == "postgres" and config.vector_store is not None:
         settings = dict(config.vector_store.config)
         schema = project_schema(str(settings.get("schema") or "engram"), project)
         return ProviderConfig(provider=provider, config={**settings, "schema": schema})
@@ -134,7 +135,7 @@ def on_database_from_environment(config: MemoryConfig) -> MemoryConfig:
 def postgres_settings(config: MemoryConfig) -> dict[str, Any] | None:
     """The pgvector settings when the server keeps its data in PostgreSQL, else None (SQLite)."""
     config = on_database_from_environment(config)
-    if config.vector_store is not None and config.vector_store.provider in POSTGRES_NAMES:
+    if config.vector_store is not None and STORES.canonical(config.vector_store.provider) == "postgres":
         return dict(config.vector_store.config)
     return None
 

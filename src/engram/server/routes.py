@@ -10,9 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
-from engram.errors import NotFoundError
-from engram.server.auth import Admin, Project
+from engram.errors import NotFoundError, ValidationError
+from engram.server.auth import Admin, Anyone, Project
 from engram.server.errors import ERROR_SCHEMA, Forbidden
 from engram.server.schemas import (
     AddRequest,
@@ -32,9 +33,11 @@ from engram.server.schemas import (
     ResetRequest,
     ScopeList,
     SearchRequest,
+    SearchResult,
     UpdateRequest,
 )
-from engram.server.state import state_of
+from engram.server.state import ServerState, state_of
+from engram.server.store import check_project
 from engram.server.strict_json import StrictJSONRoute
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -153,17 +156,59 @@ def browse_memories(body: BrowseRequest, ctx: Project) -> Any:
     return ctx.memory.browse(**body.verb_args())
 
 
+# -- who is calling --------------------------------------------------------------------------
+
+
+class CallerView(BaseModel):
+    """What a key is: the admin key (acting on the project of X-Engram-Project, if any) or a project's."""
+
+    admin: bool = Field(description="true for the admin key")
+    project: str | None = Field(description="the key's project; for the admin key, the X-Engram-Project header's")
+
+
+def who_am_i(caller: Anyone) -> Any:
+    """What the key is, so a client (the dashboard) need not probe an admin route to find out."""
+    return {"admin": caller.is_admin, "project": caller.project}
+
+
 # -- admin -----------------------------------------------------------------------------------
 
 
 def reset(request: Request, caller: Admin, body: ResetRequest | None = None) -> Any:
-    """Delete every memory of one project (`project`, or the X-Engram-Project header), or of all."""
+    """Delete every memory of one project: `project` in the body, or the X-Engram-Project header.
+    Every project at once is its own request: `POST /v1/reset-all-projects`."""
+    named = body.project if body is not None else None
+    if named is not None and caller.project is not None and named != caller.project:
+        raise ValidationError(f"the body names project {named!r} and X-Engram-Project {caller.project!r}: give one")
+    project = check_project(named) if named is not None else caller.project  # "" is malformed, not "all"
+    if project is None:
+        raise ValidationError(
+            'name the project to reset: {"project": "..."} or the X-Engram-Project header '
+            "(POST /v1/reset-all-projects resets every project)"
+        )
     state = state_of(request)
-    project = (body.project if body else None) or caller.project
-    for name in [project] if project else state.store.projects():
+    if project not in state.store.projects():
+        raise NotFoundError(f"no project is named {project!r}")
+    _reset(state, [project])
+    return {"message": "Memories reset successfully!"}
+
+
+def reset_all_projects(request: Request, caller: Admin) -> Any:
+    """Delete every memory of every project: the one request that does, and it takes no project."""
+    if caller.project is not None:
+        raise ValidationError(
+            f"X-Engram-Project names project {caller.project!r}: reset it with POST /v1/reset, "
+            "or send no header to reset every project"
+        )
+    state = state_of(request)
+    _reset(state, state.store.projects())
+    return {"message": "Memories of every project reset successfully!"}
+
+
+def _reset(state: ServerState, projects: list[str]) -> None:
+    for name in projects:
         with state.memories.lease(name) as memory:
             memory.reset()
-    return {"message": "Memories reset successfully!"}
 
 
 def create_key(body: KeyRequest, request: Request, caller: Admin) -> Any:
@@ -201,7 +246,7 @@ def _route(router: APIRouter, method: str, path: str, handler: Any, model: Any, 
 def _add_memory_routes(router: APIRouter, tag: str, *, search_path: str, list_path: str | None) -> None:
     routes: list[tuple[str, str, Any, Any]] = [
         ("POST", "/memories", add_memories, AddResult),
-        ("POST", search_path, search_memories, MemoryList),
+        ("POST", search_path, search_memories, SearchResult),
         ("GET", "/memories", list_memories, MemoryList),
         ("GET", "/memories/{memory_id}", get_memory, MemoryItem),
         ("PUT", "/memories/{memory_id}", update_memory, Message),
@@ -221,8 +266,10 @@ def _add_memory_routes(router: APIRouter, tag: str, *, search_path: str, list_pa
 v1 = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
 _add_memory_routes(v1, "memories", search_path="/memories/search", list_path="/memories/list")
 _route(v1, "GET", "/jobs/{job_id}", get_job, JobView, "jobs")
+_route(v1, "GET", "/me", who_am_i, CallerView, "keys")
 _route(v1, "GET", "/scopes", list_scopes, ScopeList, "browse")
 _route(v1, "POST", "/memories/browse", browse_memories, MemoryPage, "browse")
+_route(v1, "POST", "/reset-all-projects", reset_all_projects, Message, "admin")
 _route(v1, "POST", "/keys", create_key, KeyCreated, "admin", status_code=201)
 _route(v1, "GET", "/keys", list_keys, list[KeyView], "admin")
 _route(v1, "DELETE", "/keys/{key_id}", revoke_key, KeyView, "admin")

@@ -11,6 +11,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engram.results import (
+    AddEvent,
+    AddResult,
+    EpisodeItem,
+    FoundEpisode,
+    HistoryItem,
+    MemoryItem,
+    MemoryList,
+    MemoryPage,
+    MessageResult,
+    RelationChanges,
+    RelationItem,
+    ScopeItem,
+    ScopeList,
+    SearchResult,
+)
+
 ScopeId = str | None
 Messages = str | dict[str, Any] | list[dict[str, Any]]
 AS_OF = "Answer with the versions valid at this moment (ISO datetime; a date means the end of that day)."
@@ -97,94 +114,10 @@ class _Response(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class AddEvent(_Response):
-    id: str
-    memory: str
-    event: Literal["ADD", "UPDATE", "DELETE", "NONE"]
-    previous_memory: str | None = None
-
-
-class Relation(_Response):
-    """A graph relation (graph memory on): mem0's shape, with its validity and, in search, its score."""
-
-    source: str
-    relationship: str
-    destination: str
-    valid_from: str | None = None
-    invalid_at: str | None = None
-    score: float | None = None
-
-
-class RelationChanges(_Response):
-    added_entities: list[Relation]
-    deleted_entities: list[Relation]
-
-
-class AddResult(_Response):
-    results: list[AddEvent]
-    relations: RelationChanges | None = None  # only when graph memory is on
-
-
-class MemoryItem(_Response):
-    id: str
-    memory: str
-    hash: str
-    metadata: dict[str, Any]
-    created_at: str
-    updated_at: str | None
-    user_id: str | None = None
-    agent_id: str | None = None
-    run_id: str | None = None
-    actor_id: str | None = None
-    role: str | None = None
-    expiration_date: str | None = None
-    valid_from: str | None = None
-    invalid_at: str | None = None
-    score: float | None = None
-
-
-class MemoryList(_Response):
-    results: list[MemoryItem]
-    relations: list[Relation] | None = None  # only when graph memory is on
-    episodes: list[FoundEpisode] | None = None  # only when a search asks for them
-
-
-class HistoryEntry(_Response):
-    id: str
-    memory_id: str
-    old_memory: str | None
-    new_memory: str | None
-    event: Literal["ADD", "UPDATE", "DELETE", "NONE"]
-    created_at: str
-    updated_at: str | None
-    is_deleted: bool
-    actor_id: str | None
-    role: str | None
-    user_id: str | None = None
-    agent_id: str | None = None
-    run_id: str | None = None
-
-
-class EpisodeItem(_Response):
-    id: str
-    role: str
-    name: str | None
-    content: str
-    created_at: str
-    position: int
-    user_id: str | None = None
-    agent_id: str | None = None
-    run_id: str | None = None
-    actor_id: str | None = None
-
-
-class FoundEpisode(EpisodeItem):
-    score: float
-    memory_ids: list[str]
-
-
-class Message(_Response):
-    message: str
+# The verbs' results are engram.results' shapes, the same for Memory, the clients and MCP.
+HistoryEntry = HistoryItem
+Message = MessageResult
+ScopeView = ScopeItem
 
 
 class JobView(_Response):
@@ -230,17 +163,30 @@ class BrowseRequest(_Request):
     as_of: str | None = Field(None, description=AS_OF)
 
 
-class MemoryPage(MemoryList):
-    total: int = Field(description="How many memories match, across every page.")
-    offset: int
-    limit: int
-
-
-class ScopeView(_Response):
-    kind: Literal["user_id", "agent_id", "run_id"]
-    id: str
-    count: int
-
-
-class ScopeList(_Response):
-    results: list[ScopeView]
+__all__ = [
+    "AddEvent",
+    "AddRequest",
+    "AddResult",
+    "BrowseRequest",
+    "EpisodeItem",
+    "FoundEpisode",
+    "Health",
+    "HistoryEntry",
+    "JobView",
+    "KeyCreated",
+    "KeyRequest",
+    "KeyView",
+    "ListRequest",
+    "MemoryItem",
+    "MemoryList",
+    "MemoryPage",
+    "Message",
+    "RelationChanges",
+    "RelationItem",
+    "ResetRequest",
+    "ScopeList",
+    "ScopeView",
+    "SearchRequest",
+    "SearchResult",
+    "UpdateRequest",
+]

@@ -9,36 +9,41 @@ from typing import TYPE_CHECKING, Any
 
 from engram.config import MemoryConfig
 from engram.errors import ConfigError
+from engram.providers import STORES
 from engram.storage.base import Query, Store, StoredMessage
 from engram.storage.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from engram.storage.postgres import PostgresStore
 
-SQLITE_NAMES = ("sqlite", "sqlite3", "local")
-POSTGRES_NAMES = ("pgvector", "postgres", "postgresql")
 DATABASE_URL_ENV = "ENGRAM_DATABASE_URL"
 # mem0's pgvector config keys, by the name engram uses for them
 POSTGRES_ALIASES = {"connection_string": "url", "minconn": "min_connections", "maxconn": "max_connections"}
 
 
 def build_store(config: MemoryConfig, *, default_path: Path) -> Store:
-    """The store the config names; else PostgreSQL at ``$ENGRAM_DATABASE_URL``; else the SQLite file."""
+    """The store the config names (``engram.providers.STORES``); else PostgreSQL at
+    ``$ENGRAM_DATABASE_URL``; else the SQLite file."""
     vector_store = config.vector_store
     if vector_store is None and os.environ.get(DATABASE_URL_ENV):
         return build_postgres_store({"url": os.environ[DATABASE_URL_ENV]})
     provider = vector_store.provider if vector_store else "sqlite"
     settings = dict(vector_store.config) if vector_store else {}
-    if provider in SQLITE_NAMES:
-        path = settings.pop("path", None) or settings.pop("db_path", None) or config.history_db_path
-        if settings:
-            raise ConfigError(f"unknown settings for the sqlite store: {', '.join(sorted(settings))}")
-        return SQLiteStore(path or default_path)
-    if provider in POSTGRES_NAMES:
-        return build_postgres_store(settings)
-    raise ConfigError(
-        f"unknown vector_store provider {provider!r}; known: {', '.join((*SQLITE_NAMES, *POSTGRES_NAMES))}"
-    )
+    factory = STORES.load(provider)
+    return factory(settings, config=config, default_path=default_path)  # type: ignore[no-any-return]
+
+
+def sqlite_store(settings: dict[str, Any], *, config: MemoryConfig, default_path: Path) -> SQLiteStore:
+    """The SQLite file of ``{"path": ...}`` (or mem0's ``history_db_path``), else ``default_path``."""
+    path = settings.pop("path", None) or settings.pop("db_path", None) or config.history_db_path
+    if settings:
+        raise ConfigError(f"unknown settings for the sqlite store: {', '.join(sorted(settings))}")
+    return SQLiteStore(path or default_path)
+
+
+def postgres_store(settings: dict[str, Any], *, config: MemoryConfig, default_path: Path) -> PostgresStore:
+    """PostgreSQL + pgvector from the store's settings (the config's paths do not apply)."""
+    return build_postgres_store(settings)
 
 
 def build_postgres_store(settings: dict[str, Any]) -> PostgresStore:
@@ -73,4 +78,14 @@ def postgres_url(settings: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return str(url), settings
 
 
-__all__ = ["Query", "SQLiteStore", "Store", "StoredMessage", "build_postgres_store", "build_store", "postgres_url"]
+__all__ = [
+    "Query",
+    "SQLiteStore",
+    "Store",
+    "StoredMessage",
+    "build_postgres_store",
+    "build_store",
+    "postgres_store",
+    "postgres_url",
+    "sqlite_store",
+]

@@ -19,23 +19,24 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from engram.errors import StorageError
 from engram.models import Entity, Episode, Erasure, Event, HistoryRecord, MemoryRecord, Relation, Scope
+from engram.results import ScopeItem
 from engram.storage.filters import Filter
 
 if TYPE_CHECKING:
-    from engram.storage.graph import GraphStore
+    from engram.storage.graph_rows import GraphStore
 
 Vector = npt.NDArray[np.float32]
 
 MEMORY_COLUMNS = (
     "id, memory, hash, metadata, user_id, agent_id, run_id, actor_id, role, "
-    "created_at, updated_at, expiration_date, valid_from, invalid_at"
+    "created_at, updated_at, expiration_date, valid_from, invalid_at, subject, attribute"
 )
 """The columns every backend reads a memory from, in the order of ``record_from_row``."""
 
@@ -195,6 +196,11 @@ class Store(Protocol):
         """
         ...
 
+    def deleted_history(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[HistoryRecord]]:
+        """History rows of a scope (or of the store) whose memory is gone, for export: each memory's
+        rows together and oldest first, memories in the order of their first row."""
+        ...
+
     def history(self, memory_id: str) -> list[HistoryRecord]:
         """Oldest first."""
         ...
@@ -266,6 +272,22 @@ class Store(Protocol):
     def graph(self) -> GraphStore: ...
 
 
+def history_batches(rows: Sequence[HistoryRecord], size: int) -> Iterator[list[HistoryRecord]]:
+    """``rows`` (oldest first) in batches of about ``size``, each memory's rows together, memories in
+    the order of their first row."""
+    by_memory: dict[str, list[HistoryRecord]] = {}
+    for row in rows:
+        by_memory.setdefault(row.memory_id, []).append(row)
+    batch: list[HistoryRecord] = []
+    for memory_rows in by_memory.values():
+        batch += memory_rows
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -292,6 +314,8 @@ def record_values(record: MemoryRecord, time: Callable[[datetime], Any]) -> tupl
         when(record.expiration_date),
         when(record.valid_from or record.created_at),
         when(record.invalid_at),
+        record.subject,
+        record.attribute,
     )
 
 
@@ -313,6 +337,8 @@ def record_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> Memo
         expiration_date=time(row[11]) if row[11] is not None else None,
         valid_from=time(row[12]),
         invalid_at=time(row[13]) if row[13] is not None else None,
+        subject=row[14],
+        attribute=row[15],
     )
 
 
@@ -523,11 +549,11 @@ SORT_COLUMNS = {
 
 @dataclass(frozen=True)
 class ScopeCount:
-    kind: str  # one of SCOPE_KINDS
+    kind: Literal["user_id", "agent_id", "run_id"]
     id: str
     count: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ScopeItem:
         return {"kind": self.kind, "id": self.id, "count": self.count}
 
 

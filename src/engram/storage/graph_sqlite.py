@@ -12,7 +12,7 @@ import numpy as np
 from engram.errors import StorageError
 from engram.models import Entity, Relation, Scope, iso
 from engram.storage.base import Query, Vector, iter_chunks
-from engram.storage.graph import (
+from engram.storage.graph_rows import (
     ENTITY_COLUMNS,
     RELATION_COLUMNS,
     RELATION_COLUMNS_R,

@@ -68,6 +68,7 @@ from engram.storage.base import (
     erasure_from_row,
     erasure_tombstones,
     erasure_values,
+    history_batches,
     history_from_row,
     history_values,
     placeholders,
@@ -78,8 +79,8 @@ from engram.storage.base import (
     window_episode_values,
 )
 from engram.storage.filters import Condition, Filter, compile_tree
-from engram.storage.graph import GRAPH_TABLES
 from engram.storage.graph_postgres import PostgresGraph, add_graph_tables
+from engram.storage.graph_rows import GRAPH_TABLES
 from engram.storage.postgres_db import IDENTIFIER, migrate, open_pool, postgres_errors, redacted_url
 
 # isort: split
@@ -243,6 +244,12 @@ def _add_episode_index(conn: psycopg.Connection[Any]) -> None:
     )
 
 
+def _add_subject_and_attribute(conn: psycopg.Connection[Any]) -> None:
+    """What each extracted fact is about (``MemoryRecord.subject`` / ``attribute``), on memories and versions."""
+    for table in ("memories", "memory_versions"):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN subject text, ADD COLUMN attribute text")
+
+
 def _add_erasures(conn: psycopg.Connection[Any]) -> None:
     """Erasure receipts, and deletion as erasure for what is already stored: the history of memories
     deleted before keeps no text."""
@@ -269,6 +276,7 @@ MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
     _add_scope_time_indexes,
     add_graph_tables,
     _add_episode_index,
+    _add_subject_and_attribute,
     _add_erasures,
 ]
 """Append new migrations (the graph tables will be the next); never edit or reorder shipped ones."""
@@ -816,6 +824,16 @@ class PostgresStore:
                 (memory_id,),
             ).fetchall()
         return [history_from_row(r, lambda moment: moment) for r in rows]
+
+    def deleted_history(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[HistoryRecord]]:
+        where, params = _scope_sql(scope.owner_only(), "h") if scope is not None else ("true", [])
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join('h.' + c.strip() for c in HISTORY_COLUMNS.split(','))} FROM history h "
+                f"WHERE {where} AND NOT EXISTS (SELECT 1 FROM memories m WHERE m.id = h.memory_id) ORDER BY h.seq",
+                params,
+            ).fetchall()
+        yield from history_batches([history_from_row(r, lambda moment: moment) for r in rows], batch)
 
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
         with self._connection() as conn:

@@ -70,6 +70,7 @@ from engram.storage.base import (
     erasure_from_row,
     erasure_tombstones,
     erasure_values,
+    history_batches,
     history_from_row,
     history_values,
     iter_chunks,
@@ -81,7 +82,7 @@ from engram.storage.base import (
     window_episode_values,
 )
 from engram.storage.filters import Condition, Filter, compile_tree
-from engram.storage.graph import GRAPH_TABLES
+from engram.storage.graph_rows import GRAPH_TABLES
 from engram.storage.graph_sqlite import SQLiteGraph, add_graph_tables
 from engram.storage.sqlite_db import BUSY_TIMEOUT_MS, SQLiteDatabase
 from engram.storage.vector_cache import CachedRow, VectorCache
@@ -239,6 +240,13 @@ def _add_episode_index(db: sqlite3.Connection) -> None:
     )
 
 
+def _add_subject_and_attribute(db: sqlite3.Connection) -> None:
+    """What each extracted fact is about (``MemoryRecord.subject`` / ``attribute``), on memories and versions."""
+    for table in ("memories", "memory_versions"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN subject TEXT")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN attribute TEXT")
+
+
 KEYWORD_INDEXES = ("memory_fts", "memory_version_fts", "episode_fts")
 
 
@@ -271,6 +279,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _add_scope_time_indexes,
     add_graph_tables,
     _add_episode_index,
+    _add_subject_and_attribute,
     _add_erasures,
 ]
 """Append new migrations; never edit or reorder shipped ones."""
@@ -787,6 +796,16 @@ class SQLiteStore:
                 (memory_id,),
             ).fetchall()
         return [history_from_row(r, datetime.fromisoformat) for r in rows]
+
+    def deleted_history(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[HistoryRecord]]:
+        where, params = _scope_sql(scope.owner_only(), "h") if scope is not None else ("1", [])
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {HISTORY_COLUMNS} FROM history h WHERE {where} "
+                "AND NOT EXISTS (SELECT 1 FROM memories m WHERE m.id = h.memory_id) ORDER BY h.seq",
+                params,
+            ).fetchall()
+        yield from history_batches([history_from_row(r, datetime.fromisoformat) for r in rows], batch)
 
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
         with self._lock:

@@ -67,7 +67,13 @@ class SQLiteDatabase:
         self.path = str(path)
         if self.path != ":memory:":
             self.path = str(Path(self.path).expanduser())
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot open the store at {self.path}: its folder cannot be created ({exc.strerror or exc}); "
+                    "point ENGRAM_DB_PATH (or the config's vector_store path) to a folder that can be"
+                ) from exc
         try:
             self.connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self.connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")

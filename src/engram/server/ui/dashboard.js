@@ -7,6 +7,7 @@
 const KEY_SLOT = "engram.key";
 const PROJECT_SLOT = "engram.project";
 const GRAPH_LIMIT = 500; // relations drawn at most
+const NODE_RADIUS = 22; // an entity's circle in the graph
 const KINDS = [["user_id", "Users"], ["agent_id", "Agents"], ["run_id", "Runs"]];
 
 const state = {
@@ -141,20 +142,30 @@ function switchProject() {
 
 async function signIn(key) {
   state.key = key;
-  // /v1/keys answers 200 to the admin key, 403 to a project key and 401 to anything else.
-  try {
-    const keys = await api("GET", "/v1/keys");
-    state.admin = true;
-    sessionStorage.setItem(KEY_SLOT, key);
-    if (state.project) return openProject();
-    return pickProject([...new Set(keys.map((k) => k.project))].sort());
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.status !== 403) throw error;
-  }
-  state.admin = false;
-  state.project = null;
+  // /v1/me says what the key is (401 for an unknown one), so no admin route is probed with a
+  // project key: the console stays free of refused requests.
+  const caller = await whoAmI();
   sessionStorage.setItem(KEY_SLOT, key);
-  return openProject();
+  state.admin = caller.admin;
+  if (!state.admin) {
+    state.project = null;
+    return openProject();
+  }
+  if (state.project) return openProject();
+  const keys = await api("GET", "/v1/keys");
+  return pickProject([...new Set(keys.map((k) => k.project))].sort());
+}
+
+async function whoAmI() {
+  // Asked without X-Engram-Project: the key alone decides.
+  const response = await fetch("/v1/me", {
+    headers: { Authorization: `Bearer ${state.key}` },
+    cache: "no-store",
+    credentials: "omit",
+  });
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data && data.error ? data.error.message : response.statusText);
+  return data;
 }
 
 function pickProject(projects) {
@@ -313,10 +324,10 @@ async function loadPage() {
           }
         },
       },
-      el("td", {}, item.memory),
+      el("td", { class: "col-memory" }, item.memory),
       el("td", {}, when(item.created_at)),
-      el("td", {}, when(item.updated_at)),
-      el("td", { class: "meta" }, metadataText(item.metadata)),
+      el("td", { class: "col-updated" }, when(item.updated_at)),
+      el("td", { class: "meta col-metadata" }, metadataText(item.metadata)),
       el("td", {}, validity(item)),
     ),
   );
@@ -368,6 +379,7 @@ async function openMemory(memoryId) {
     row.setAttribute("aria-selected", row.dataset.id === memoryId ? "true" : "false");
   }
   $("detail").hidden = false;
+  $("workspace").classList.add("detail-open");
   $("edit-text").value = item.memory;
   $("edit-metadata").value = JSON.stringify(item.metadata || {}, null, 2);
   const facts = [
@@ -417,6 +429,8 @@ async function loadEpisodes(memoryId) {
 function closeDetail() {
   state.selected = null;
   $("detail").hidden = true;
+  $("workspace").classList.remove("detail-open");
+  for (const row of $("memories").tBodies[0].rows) row.setAttribute("aria-selected", "false");
 }
 
 async function saveMemory() {
@@ -548,18 +562,28 @@ function drawGraph(relations) {
     const [x1, y1] = at.get(r.source);
     const [x2, y2] = at.get(r.destination);
     const state_ = r.invalid_at ? "invalid" : "current";
+    // From circle edge to circle edge, so the arrowhead (source -> destination) shows at the destination.
+    const length = Math.hypot(x2 - x1, y2 - y1) || 1;
+    const [dx, dy] = [(x2 - x1) / length, (y2 - y1) / length];
+    const ends = { x1: x1 + dx * NODE_RADIUS, y1: y1 + dy * NODE_RADIUS, x2: x2 - dx * NODE_RADIUS, y2: y2 - dy * NODE_RADIUS };
     return svg(
       "g",
       {},
-      svg("line", { x1, y1, x2, y2, class: state_ }),
+      svg("line", { ...ends, class: state_, "marker-end": `url(#arrow-${state_})` }),
       svg("text", { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4, class: "label" }, r.relationship),
     );
   });
+  const arrow = (name) =>
+    svg(
+      "marker",
+      { id: `arrow-${name}`, class: name, viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
+      svg("path", { d: "M 0 0 L 10 5 L 0 10 z" }),
+    );
   const nodes = names.map((name) => {
     const [x, y] = at.get(name);
-    return svg("g", { class: "node" }, svg("circle", { cx: x, cy: y, r: 22 }), svg("text", { x, y: y + 36 }, name));
+    return svg("g", { class: "node" }, svg("circle", { cx: x, cy: y, r: NODE_RADIUS }), svg("text", { x, y: y + 36 }, name));
   });
-  const picture = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `Graph of ${names.length} entities and ${relations.length} relations; the table below lists them` }, ...edges, ...nodes);
+  const picture = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `Graph of ${names.length} entities and ${relations.length} relations; the table below lists them` }, svg("defs", {}, arrow("current"), arrow("invalid")), ...edges, ...nodes);
   box.replaceChildren(picture);
 }
 

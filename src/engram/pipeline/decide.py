@@ -1,4 +1,4 @@
-"""Steps 3-4 of add: decide ADD, UPDATE, DELETE or NONE for each new fact.
+"""Decide, a step of add: ADD, UPDATE, DELETE or NONE for each new fact.
 
 The LLM sees existing memories under small ids ("0", "1", ...), never real
 ones, so a hallucinated id cannot reach a real memory. Its answer is checked
@@ -11,30 +11,84 @@ in code before anything is applied:
 - a second decision on a memory already changed in this batch becomes ADD (or NONE for DELETE);
 - a fact with no readable decision is left alone (NONE), with a warning.
 
-Nothing here does I/O: ``plan_actions`` is a pure function of the facts, the
-memories shown, and the answer.
+``plan_actions`` does no I/O: it is a pure function of the facts, the memories shown, and the
+answer. ``decide`` runs the step: with one call the decisions came with the facts; with two, it
+asks the model, showing each fact's nearest memories.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from engram.llms.base import ChatMessage
+from engram.llms.base import LLM, ChatMessage, Usage
 from engram.models import Event, MemoryRecord, memory_hash
-from engram.pipeline.extract import Fact
-from engram.pipeline.prompts import RECONCILE_PROMPT
+from engram.pipeline.guards import same_subject
+from engram.pipeline.neighbours import similar_memories
+from engram.pipeline.parsing import parse_json_answer
+from engram.pipeline.plan import Action, Context, Draft, Fact
+from engram.pipeline.prompts import RECONCILE_PROMPT, RECONCILE_SCHEMA
+from engram.pipeline.slots import attribute_index
+from engram.pipeline.supersede import same_slot, supersede
 
 
-@dataclass(frozen=True)
-class Action:
-    """One change to apply. ``text`` is the new text for ADD and UPDATE."""
+@dataclass
+class Decided:
+    """What the decide step made of the facts: one action each at most."""
 
-    event: Event
-    fact: Fact | None = None
-    text: str | None = None
-    target: MemoryRecord | None = None
+    actions: list[Action]
+    usage: Usage = field(default_factory=Usage)
+    warnings: list[str] = field(default_factory=list)
+
+
+def decide(
+    ctx: Context,
+    llm: LLM,
+    facts: list[Fact],
+    decisions: Sequence[dict[str, Any] | None],
+    shown: list[MemoryRecord],
+    draft: Draft,
+    *,
+    two_calls: bool,
+) -> Decided:
+    """The actions of the new facts. ``decisions`` came with them (one call, against ``shown``);
+    with two calls they are asked for here, against each fact's nearest memories."""
+    if not facts:
+        return Decided([])
+    if two_calls:
+        return _decide_in_a_call(ctx, llm, facts, draft)
+    if not shown:  # nothing was shown to compare with: every fact is an ADD, unless it replaces one
+        nearest, _ = similar_memories(ctx, facts, draft)
+        adds = [Action(Event.ADD, fact, fact.text) for fact in facts]
+        return Decided(supersede(attribute_index(ctx.embedder), adds, nearest, _self_names(draft)))
+    # In one call, a fact the model gave no decision is new information: an ADD.
+    answer = {"decisions": [{**(decision or {"event": "ADD"}), "fact": i} for i, decision in enumerate(decisions)]}
+    index, names = attribute_index(ctx.embedder), _self_names(draft)
+    # A memory on the fact's subject may be changed: close in meaning, or about its subject and attribute.
+    on_subject = same_subject(ctx.embedder, facts, shown)
+    allowed = [a | b for a, b in zip(on_subject, same_slot(index, facts, shown, names), strict=True)]
+    actions, warnings = plan_actions(facts, shown, answer, allowed)
+    nearest, _ = similar_memories(ctx, facts, draft)
+    candidates = list({r.id: r for r in [*shown, *nearest]}.values())
+    return Decided(supersede(index, actions, candidates, names), Usage(), warnings)
+
+
+def _self_names(draft: Draft) -> list[str]:
+    """Who "User" is in this add's facts: the scope's user."""
+    return [draft.scope.user_id] if draft.scope.user_id else []
+
+
+def _decide_in_a_call(ctx: Context, llm: LLM, facts: list[Fact], draft: Draft) -> Decided:
+    """Two calls: show the model each fact's nearest memories; a fact may change only those."""
+    shown, near = similar_memories(ctx, facts, draft)
+    if not shown:
+        return Decided([Action(Event.ADD, fact, fact.text) for fact in facts])
+    messages = reconcile_messages(facts, shown, ctx.config.custom_update_memory_prompt)
+    completion = llm.complete(messages, json_schema=RECONCILE_SCHEMA)
+    allowed = [a & n for a, n in zip(same_subject(ctx.embedder, facts, shown), near, strict=True)]
+    actions, warnings = plan_actions(facts, shown, parse_json_answer(completion.text), allowed)
+    return Decided(actions, completion.usage.tagged("reconcile"), warnings)
 
 
 def reconcile_messages(
@@ -125,9 +179,10 @@ def _checked_action(
             what = (
                 f"of {shown[position].memory!r}, off the fact's subject" if position is not None else "of an unknown id"
             )
-            return Action(Event.ADD, fact, text), f"reconcile: UPDATE {what}; {fact.text!r} added"
+            return Action(Event.ADD, fact, text, asked=Event.UPDATE), f"reconcile: UPDATE {what}; {fact.text!r} added"
         if target.id in touched:
-            return Action(Event.ADD, fact, text), f"reconcile: memory changed twice; {fact.text!r} was added"
+            warning = f"reconcile: memory changed twice; {fact.text!r} was added"
+            return Action(Event.ADD, fact, text, asked=Event.UPDATE), warning
         if memory_hash(text) == target.hash:
             return Action(Event.NONE, fact, target=target), None
         return Action(Event.UPDATE, fact, text, target), None
@@ -135,7 +190,7 @@ def _checked_action(
         if target is None or target.id in touched:
             what = repr(shown[position].memory) if position is not None else "an unknown id"
             warning = f"reconcile: DELETE of {what} (unknown, off-subject or changed) for {fact.text!r} was ignored"
-            return Action(Event.NONE, fact), warning
+            return Action(Event.NONE, fact, asked=Event.DELETE), warning
         return Action(Event.DELETE, fact, target=target), None
     return Action(Event.NONE, fact), f"reconcile: unknown event {event!r} for {fact.text!r}; left unchanged"
 

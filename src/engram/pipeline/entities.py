@@ -1,7 +1,7 @@
 """Step 6 of add: the graph part of extraction, and the pure decisions about entities and relations.
 
 The graph costs no LLM call of its own: when the graph is on, ``GRAPH_PROMPT`` is appended to
-the fact-extraction prompt and ``with_graph`` adds ``entities`` and ``relations`` to its JSON
+the fact-extraction prompt and ``schema_with_graph`` adds ``entities`` and ``relations`` to its JSON
 schema, so the one extraction call answers both. ``read_graph`` parses that part of the answer.
 
 Without an LLM (``infer=False``) the entities come from the speaker's name and a local entity
@@ -10,8 +10,9 @@ recogniser (spaCy's small English pipeline, packaged on PyPI: the ``engramdb[gra
 The decisions are pure (no I/O, the time given as an argument):
 - ``resolve_entities``: a mention is an existing entity of the scope when its normalised name is
   the same, else when the embeddings of the names are at least ``threshold`` similar;
-- ``invalidate_contradicted``: a new relation on a single-valued relationship (``lives_in``,
-  ``works_at``, ...) retires the current one with the add's time instead of deleting it.
+- ``invalidate_contradicted``: a new relation on a relationship that holds one value at a time
+  (``lives_in``, ``works_at``, ...: ``slots.py``, as for memories) retires the current one with the
+  add's time instead of deleting it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 
 from engram.errors import ConfigError
 from engram.models import Entity, Relation, Scope
+from engram.pipeline.slots import named_one_value
 from engram.storage.base import Vector
 
 # Measured on the 60 hand-labelled name pairs of tests/graph_name_pairs.py with the packaged MiniLM
@@ -37,37 +39,6 @@ from engram.storage.base import Vector
 # Technology"); mem0's 0.7 merges 23% of different pairs. A false merge corrupts the graph, a missed
 # one only splits an entity in two, so the threshold leans towards keeping names apart.
 DEFAULT_ENTITY_THRESHOLD = 0.80
-
-# Relationships one source holds with only one destination at a time: a new one retires the old.
-SINGLE_VALUED = frozenset(
-    {
-        "lives_in",
-        "resides_in",
-        "located_in",
-        "based_in",
-        "works_at",
-        "works_for",
-        "employed_by",
-        "job_title",
-        "works_as",
-        "married_to",
-        "spouse_of",
-        "engaged_to",
-        "dating",
-        "partner_of",
-        "in_relationship_with",
-        "has_age",
-        "age",
-        "studies_at",
-        "attends",
-        "favourite_food",
-        "favorite_food",
-        "favourite_color",
-        "favorite_color",
-        "drives",
-        "owns_car",
-    }
-)
 
 # Words by which a speaker means themself; they become the speaker's name or the scope's user.
 SELF_REFERENCES = frozenset({"i", "me", "my", "myself", "mine", "user", "the user", "speaker", "self"})
@@ -104,7 +75,7 @@ _RELATION_ITEM = {
 }
 
 
-def with_graph(schema: Mapping[str, Any]) -> dict[str, Any]:
+def schema_with_graph(schema: Mapping[str, Any]) -> dict[str, Any]:
     """The extraction schema with the graph's ``entities`` and ``relations`` added."""
     extended = copy.deepcopy(dict(schema))
     extended.setdefault("properties", {})
@@ -245,14 +216,18 @@ def _most_similar(vector: Vector, known: Sequence[tuple[Entity, Vector | None]],
 
 
 def invalidate_contradicted(
-    current: Sequence[Relation], new: Sequence[Relation], now: datetime
+    current: Sequence[Relation],
+    new: Sequence[Relation],
+    now: datetime,
+    holds_one_value: Callable[[str], bool] = named_one_value,
 ) -> tuple[list[Relation], list[Relation]]:
     """The current relations that the new ones contradict, retired at ``now``, and the new ones
     to store (repeats of a current relation are left out). Pure.
 
-    Only single-valued relationships contradict: "lives_in Rome" retires "lives_in Paris", but
-    "likes tea" does not retire "likes coffee". A new relation older than the current one (an add
-    with an earlier timestamp) does not retire it: it is stored as already over when that began.
+    Only relationships that hold one value contradict (``holds_one_value``: the same notion as a
+    memory's attribute, ``slots.py``): "lives_in Rome" retires "lives_in Paris", but "likes tea"
+    does not retire "likes coffee". A new relation older than the current one (an add with an
+    earlier timestamp) does not retire it: it is stored as already over when that began.
     """
     retired: dict[str, Relation] = {}
     kept: list[Relation] = []
@@ -261,7 +236,7 @@ def invalidate_contradicted(
         triple = (relation.source_id, relation.relationship, relation.destination_id)
         if triple in live:
             continue  # already known and still true
-        if relation.relationship in SINGLE_VALUED:
+        if holds_one_value(relation.relationship):
             rivals = [
                 r
                 for r in live.values()

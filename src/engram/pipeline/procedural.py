@@ -1,0 +1,42 @@
+"""``add(memory_type="procedural_memory")``: an agent's execution log becomes one summary memory."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from engram.errors import ValidationError
+from engram.messages import Message
+from engram.pipeline.parsing import parse_json_answer
+from engram.pipeline.plan import Context, Draft, WritePlan
+from engram.pipeline.prompts import PROCEDURAL_SUMMARY_PROMPT, PROCEDURAL_SUMMARY_SCHEMA
+from engram.search import embed_text
+
+PROCEDURAL_MEMORY = "procedural_memory"
+
+
+def plan_procedural(ctx: Context, turns: list[Message], draft: Draft, custom_prompt: str | None) -> WritePlan:
+    """One LLM call summarises the log; the summary is stored with ``metadata.memory_type``."""
+    if draft.scope.agent_id is None:
+        raise ValidationError("procedural memory belongs to an agent: pass agent_id")
+    log = "\n".join(turn.as_line() for turn in turns if turn.content)
+    completion = ctx.require_llm().complete(
+        [
+            {"role": "system", "content": custom_prompt or PROCEDURAL_SUMMARY_PROMPT},
+            {"role": "user", "content": log},
+        ],
+        json_schema=PROCEDURAL_SUMMARY_SCHEMA,
+    )
+    answer = parse_json_answer(completion.text)
+    summary = answer.get("summary") if isinstance(answer, dict) else None
+    if not isinstance(summary, str) or not summary.strip():
+        summary = completion.text.strip()  # a plain-text summary is still a summary
+    if not summary:
+        raise ValidationError("the LLM returned an empty summary of the execution log")
+    metadata = {**draft.metadata, "memory_type": PROCEDURAL_MEMORY}
+    record = replace(draft.record(summary, role=None, sources=turns), metadata=metadata)
+    plan = WritePlan(inserts=[(record, ctx.embed([embed_text(record)])[0])])
+    plan.usage = completion.usage.tagged("procedural")
+    return plan
+
+
+__all__ = ["PROCEDURAL_MEMORY", "plan_procedural"]
