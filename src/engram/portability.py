@@ -23,8 +23,8 @@ memory mentions and ``relations`` the relations extracted with it (``{"id", "sou
 "relationship", "destination", "valid_from", "invalid_at", "created_at", "memory_ids",
 "episode_ids"}``, by entity name; a relation extracted with several memories is on each of their
 lines and imported once). A ``deleted_memory_id`` line carries the audit trail of a memory the user
-deleted (its ADD, UPDATE and DELETE rows, as tombstones without text), which has no memory line. Version 1 files (written before
-those lines existed) are read too.
+deleted (its ADD, UPDATE and DELETE rows, as tombstones without text), which has no memory line.
+Version 1 files (written before those lines existed) are read too.
 
 Import is idempotent (a memory or history row whose id the store already holds is left alone). It
 reads the whole file once first and checks every value against what any store accepts (no NUL, no
