@@ -71,7 +71,7 @@ def test_the_error_for_a_lone_surrogate_names_the_argument(backend_memory: Memor
 
 @pytest.mark.parametrize("answer", ["[" * 1000, '{"facts": ' + "[" * 5000 + "]" * 5000 + "}", "[" * 100 + "]" * 100])
 def test_deeply_nested_llm_output_is_an_unreadable_answer(memory_factory: MemoryFactory, answer: str) -> None:
-    memory = memory_factory(llm=ScriptedLLM([answer]))
+    memory = memory_factory(llm=ScriptedLLM([answer, answer]))  # an answer cut off is asked again once
     result = memory.add("I like tea", user_id="u")
     assert result["results"] == []
     assert result["warnings"]

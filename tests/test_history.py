@@ -1,21 +1,25 @@
-"""Every change leaves a history row, and history outlives the memory."""
+"""Every change leaves a history row, and history outlives the memory as tombstones (no text)."""
 
 from __future__ import annotations
 
 from engram import Memory
 
 
-def test_add_update_delete_leaves_three_rows_in_order(memory: Memory) -> None:
+def test_add_update_delete_leaves_three_rows_in_order_and_delete_takes_their_text(memory: Memory) -> None:
     memory_id = memory.add("Lives in Paris", user_id="u", infer=False)["results"][0]["id"]
     memory.update(memory_id, data="Lives in Berlin")
+    assert [(r["event"], r["old_memory"], r["new_memory"]) for r in memory.history(memory_id)] == [
+        ("ADD", None, "Lives in Paris"),
+        ("UPDATE", "Lives in Paris", "Lives in Berlin"),
+    ]
     memory.delete(memory_id)
 
     rows = memory.history(memory_id)
 
     assert [(r["event"], r["old_memory"], r["new_memory"], r["is_deleted"]) for r in rows] == [
-        ("ADD", None, "Lives in Paris", False),
-        ("UPDATE", "Lives in Paris", "Lives in Berlin", False),
-        ("DELETE", "Lives in Berlin", None, True),
+        ("ADD", None, None, False),
+        ("UPDATE", None, None, False),
+        ("DELETE", None, None, True),
     ]
     assert {r["memory_id"] for r in rows} == {memory_id}
     assert set(rows[0]) == {

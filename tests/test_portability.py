@@ -313,7 +313,10 @@ def test_a_mem0_memory_no_store_can_hold_stops_the_import_before_any_write(tmp_p
 # -- the audit trail of deleted memories moves too ----------------------------------------------------
 
 
-def test_a_deleted_memorys_history_line_is_imported_once(memory_factory: MemoryFactory, tmp_path: Path) -> None:
+def test_a_deleted_memorys_history_line_is_imported_once_as_tombstones(
+    memory_factory: MemoryFactory, tmp_path: Path
+) -> None:
+    """A file written before deletion erased history text still carries it: the import keeps none."""
     deleted = {
         "deleted_memory_id": "gone",
         "history": [
@@ -326,7 +329,7 @@ def test_a_deleted_memorys_history_line_is_imported_once(memory_factory: MemoryF
     for again in (False, True):  # the second import adds nothing
         assert target.import_jsonl(path)["imported"] == (0 if again else 1)
         assert [(row["event"], row["new_memory"]) for row in target.history("gone")] == [
-            ("ADD", "Temporary"),
+            ("ADD", None),
             ("DELETE", None),
         ]
 

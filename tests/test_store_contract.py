@@ -89,16 +89,16 @@ def test_update_and_delete_of_an_unknown_id_raise_not_found(backend_memory: Memo
         backend_memory.delete("no-such-id")
 
 
-def test_delete_removes_the_memory_and_history_keeps_it(backend_memory: Memory) -> None:
+def test_delete_removes_the_memory_and_history_keeps_a_tombstone_without_text(backend_memory: Memory) -> None:
     memory_id = backend_memory.add("Owns a cat", user_id="u", infer=False)["results"][0]["id"]
     backend_memory.update(memory_id, "Owns two cats")
     backend_memory.delete(memory_id)
     assert backend_memory.get(memory_id) is None
     history = backend_memory.history(memory_id)
-    assert [(h["event"], h["old_memory"], h["new_memory"]) for h in history] == [
-        ("ADD", None, "Owns a cat"),
-        ("UPDATE", "Owns a cat", "Owns two cats"),
-        ("DELETE", "Owns two cats", None),
+    assert [(h["event"], h["old_memory"], h["new_memory"], h["user_id"]) for h in history] == [
+        ("ADD", None, None, "u"),
+        ("UPDATE", None, None, "u"),
+        ("DELETE", None, None, "u"),
     ]
     assert [h["is_deleted"] for h in history] == [False, False, True]
 

@@ -26,6 +26,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from engram.errors import ConfigError
+from engram.privacy.screening import PrivacyConfig
 
 DEFAULT_HOME = "~/.engram"
 DEFAULT_DB_NAME = "engram.db"
@@ -58,6 +59,7 @@ class MemoryConfig(BaseModel):
     keep_uncovered: bool = True
     version: str | None = None  # mem0 configs carry one; accepted and ignored
     retention_days: float | None = Field(default=None, ge=0)  # prune() drops history older than this
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)  # keep / redact / refuse per category
 
     @classmethod
     def parse(cls, raw: MemoryConfig | Mapping[str, Any] | str | Path | None) -> MemoryConfig:

@@ -7,7 +7,7 @@ API surface, so results can go straight to JSON.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -105,7 +105,7 @@ class MemoryRecord:
 
 @dataclass(frozen=True)
 class HistoryRecord:
-    """One change to one memory; history outlives the memory it describes."""
+    """One change to one memory; history outlives the memory it describes, as tombstones (no text)."""
 
     id: str
     memory_id: str
@@ -120,6 +120,13 @@ class HistoryRecord:
     user_id: str | None = None
     agent_id: str | None = None
     run_id: str | None = None
+
+    def tombstone(self, *, forget_owner: bool = False) -> HistoryRecord:
+        """This row without its text or speaker: what history keeps of an erased memory (id, event, times,
+        role, and the scope ids unless ``forget_owner``: an erased scope's rows keep no trace of whose
+        they were)."""
+        owner: dict[str, Any] = dict.fromkeys(SCOPE_KEYS) if forget_owner else {}
+        return replace(self, old_memory=None, new_memory=None, actor_id=None, **owner)
 
     def to_dict(self) -> HistoryItem:
         return {
@@ -171,6 +178,45 @@ class Episode:
             if (value := getattr(self, key)) is not None:
                 item[key] = value  # type: ignore[literal-required]  # one of the optional owner keys
         return item
+
+
+ERASURE_DIGEST_DOMAIN = "engram-erasure-v1|"
+
+
+def scope_digest(scope: Scope) -> str:
+    """What an erasure receipt keeps instead of the scope's ids: the SHA-256 of its owner ids. Whoever knows
+    an id can find its receipt (``sha256("engram-erasure-v1|user_id=alice|agent_id=|run_id=")``); the
+    receipt alone does not name the person."""
+    return hashlib.sha256((ERASURE_DIGEST_DOMAIN + scope.owner_only().owner_key()).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """The receipt of a scope's erasure, kept by the store after the data is gone (DESIGN.md section 1e)."""
+
+    id: str
+    at: datetime
+    scope_kind: str  # the owner ids the erasure named, e.g. "user_id" or "agent_id+run_id"
+    scope_digest: str  # scope_digest() of the scope: not the ids themselves
+    erased: dict[str, int]  # rows removed per table ("history": rows turned into tombstones)
+    warnings: tuple[str, ...] = ()  # what the store could not finish (not recorded: it reports this call)
+
+    def to_dict(self) -> dict[str, Any]:
+        receipt: dict[str, Any] = {
+            "id": self.id,
+            "erased": dict(self.erased),
+            "at": iso(self.at),
+            "scope_kind": self.scope_kind,
+            "scope_digest": self.scope_digest,
+        }
+        if self.warnings:
+            receipt["warnings"] = list(self.warnings)
+        return receipt
+
+
+def scope_kind(scope: Scope) -> str:
+    """The owner ids a scope names, joined: ``"user_id"``, ``"agent_id+run_id"``."""
+    return "+".join(key for key in SCOPE_KEYS if getattr(scope, key) is not None)
 
 
 def memory_hash(text: str) -> str:

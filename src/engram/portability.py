@@ -23,8 +23,8 @@ memory mentions and ``relations`` the relations extracted with it (``{"id", "sou
 "relationship", "destination", "valid_from", "invalid_at", "created_at", "memory_ids",
 "episode_ids"}``, by entity name; a relation extracted with several memories is on each of their
 lines and imported once). A ``deleted_memory_id`` line carries the audit trail of a memory the user
-deleted (its ADD, UPDATE and DELETE rows), which has no memory line. Version 1 files (written before
-those lines existed) are read too.
+deleted (its ADD, UPDATE and DELETE rows, as tombstones without text), which has no memory line.
+Version 1 files (written before those lines existed) are read too.
 
 Import is idempotent (a memory or history row whose id the store already holds is left alone). It
 reads the whole file once first and checks every value against what any store accepts (no NUL, no
@@ -296,12 +296,13 @@ def _known(batch: list[ExportedMemory], fresh: list[ExportedMemory]) -> list[Exp
 
 
 def write_deleted_history(store: Store, deleted: Iterable[DeletedHistory]) -> int:
-    """Store the history of deleted memories, in one transaction; rows the store holds are left
+    """Store the history of deleted memories, in one transaction, as tombstones (a deleted memory's
+    history keeps no text, even from a file exported before that rule); rows the store holds are left
     alone. Returns how many rows were new."""
     rows: list[HistoryRecord] = []
     for item in deleted:
         held = {row.id for row in store.history(item.memory_id)}
-        rows += [row for row in item.history if row.id not in held]
+        rows += [row.tombstone() for row in item.history if row.id not in held]
     if rows:
         with store.transaction():
             store.add_history(rows)

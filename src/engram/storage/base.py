@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engram.errors import StorageError
-from engram.models import Entity, Episode, Event, HistoryRecord, MemoryRecord, Relation, Scope
+from engram.models import Entity, Episode, Erasure, Event, HistoryRecord, MemoryRecord, Relation, Scope
 from engram.results import ScopeItem
 from engram.storage.filters import Filter
 
@@ -103,7 +103,8 @@ class Store(Protocol):
     def close(self) -> None: ...
 
     def reset(self) -> None:
-        """Delete everything: memories and their versions, history, episodes."""
+        """Delete everything: memories and their versions, history, episodes, the graph (not the
+        erasure receipts, which outlive the data by design)."""
         ...
 
     # -- writes (inside a transaction) ---------------------------------------
@@ -129,16 +130,33 @@ class Store(Protocol):
         ...
 
     def delete_memory(self, memory_id: str) -> None:
-        """Delete the memory, every version of it and its episode links."""
+        """Erase the memory: its row, every version of it, their keyword entries, its episode links and the
+        episodes that produced no other memory; its history rows become tombstones (no text)."""
         ...
 
     def delete_memories(self, scope: Scope, limit: int | None = None) -> list[MemoryRecord]:
-        """Delete every memory in the scope (with their versions) and the scope's episodes; return the
+        """Erase every memory in the scope as ``delete_memory`` does, and the scope's episodes; return the
         memories deleted. With ``limit``, at most that many memories (with their versions) when the
-        scope holds more, so that a big scope is deleted in several short transactions."""
+        scope holds more, so that a big scope is deleted in several short transactions; the call that
+        finds fewer also takes the episodes (and on SQLite rewrites the keyword indexes)."""
         ...
 
-    def add_history(self, rows: Sequence[HistoryRecord]) -> None: ...
+    def erase_scope(self, scope: Scope, *, at: datetime | None = None) -> Erasure:
+        """Erase everything a scope (its owner ids; the actor is ignored) holds: memories, versions,
+        episodes, keyword entries and its graph; its history rows become tombstones without text or scope
+        ids, and each erased memory's history ends with a DELETE tombstone. Records the receipt
+        (``list_erasures``) and returns it. Runs its own transactions (big scopes in batches); on SQLite it
+        then rewrites the keyword indexes and checkpoints the WAL, so the text leaves the file."""
+        ...
+
+    def list_erasures(self, scope: Scope | None = None, limit: int = 100) -> list[Erasure]:
+        """The erasure receipts, newest first; with ``scope``, only those of that scope (by its digest)."""
+        ...
+
+    def add_history(self, rows: Sequence[HistoryRecord]) -> None:
+        """Append history rows. A row that records a deletion (``is_deleted``) is stored as a tombstone:
+        without text, whatever the caller passed."""
+        ...
 
     def add_episodes(self, episodes: Sequence[Episode]) -> None: ...
 
@@ -350,6 +368,11 @@ def history_values(row: HistoryRecord, time: Callable[[datetime], Any]) -> tuple
     )
 
 
+def stored_history(rows: Sequence[HistoryRecord]) -> list[HistoryRecord]:
+    """History rows as a store keeps them: a deletion's row is a tombstone (a deleted text leaves no trace)."""
+    return [row.tombstone() if row.is_deleted else row for row in rows]
+
+
 def history_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> HistoryRecord:
     """A history row from the values of ``HISTORY_COLUMNS``; ``time`` reads a time the backend's way."""
     return HistoryRecord(
@@ -367,6 +390,50 @@ def history_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> His
         agent_id=row[11],
         run_id=row[12],
     )
+
+
+ERASURE_COLUMNS = "id, at, scope_kind, scope_digest, erased"
+"""The columns of an erasure receipt, in the order of ``erasure_values`` and ``erasure_from_row``."""
+
+ERASE_BATCH = 1_000
+"""Memories erased per transaction by ``erase_scope`` (as ``delete_all`` deletes them)."""
+
+TOMBSTONE = "old_memory = NULL, new_memory = NULL, actor_id = NULL"
+"""The SET clause that turns a history row into a tombstone: no text, no speaker."""
+
+TOMBSTONE_OWNER = "user_id = NULL, agent_id = NULL, run_id = NULL"
+"""What it also sets on the history rows of an erased scope: no scope ids either."""
+
+
+def erasure_values(erasure: Erasure, time: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    return (
+        erasure.id,
+        time(erasure.at),
+        erasure.scope_kind,
+        erasure.scope_digest,
+        json.dumps(erasure.erased, sort_keys=True),
+    )
+
+
+def erasure_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> Erasure:
+    erased = row[4] if isinstance(row[4], dict) else json.loads(row[4])
+    return Erasure(id=row[0], at=time(row[1]), scope_kind=row[2], scope_digest=row[3], erased=erased)
+
+
+def erase_owner(scope: Scope) -> Scope:
+    """The owner ids an erasure acts on; refuses a scope without any (it would erase nothing, or everything)."""
+    owner = scope.owner_only()
+    if not owner.as_dict():
+        raise StorageError("refusing to erase without a user_id, agent_id or run_id")
+    return owner
+
+
+def erasure_tombstones(memories: Sequence[tuple[str, str | None]], at: datetime) -> list[HistoryRecord]:
+    """The DELETE tombstone that ends each erased memory's history (``(memory id, role)`` pairs)."""
+    return [
+        HistoryRecord(str(uuid.uuid4()), memory_id, None, None, Event.DELETE, at, at, True, role=role)
+        for memory_id, role in memories
+    ]
 
 
 def episode_values(episode: Episode, time: Callable[[datetime], Any]) -> tuple[Any, ...]:

@@ -143,17 +143,33 @@ class PostgresGraph:
 
     def forget_memory(self, memory_id: str) -> None:
         with self._store._transactional() as conn:
-            conn.execute("DELETE FROM memory_entities WHERE memory_id = %s", (memory_id,))
-            conn.execute("DELETE FROM relations WHERE memory_ids = %s::jsonb", (json.dumps([memory_id]),))
+            linked = conn.execute(
+                "DELETE FROM memory_entities WHERE memory_id = %s RETURNING entity_id", (memory_id,)
+            ).fetchall()
+            # Off every relation that lists it; those left with no memory go.
+            touched = conn.execute(
+                "UPDATE relations SET memory_ids = memory_ids - %s::text WHERE memory_ids @> %s::jsonb RETURNING id",
+                (memory_id, json.dumps([memory_id])),
+            ).fetchall()
+            conn.execute(
+                "DELETE FROM relations WHERE memory_ids = '[]'::jsonb AND id = ANY(%s)", ([row[0] for row in touched],)
+            )
+            conn.execute(
+                "DELETE FROM entities e WHERE e.id = ANY(%s) "
+                "AND NOT EXISTS (SELECT 1 FROM memory_entities l WHERE l.entity_id = e.id) "
+                "AND NOT EXISTS (SELECT 1 FROM relations r WHERE r.source_id = e.id OR r.destination_id = e.id)",
+                ([row[0] for row in linked],),
+            )
 
-    def delete_graph(self, scope: Scope) -> None:
+    def delete_graph(self, scope: Scope) -> dict[str, int]:
         where, params = _scope_sql(scope)
         with self._store._transactional() as conn:
-            conn.execute(
+            links = conn.execute(
                 f"DELETE FROM memory_entities WHERE entity_id IN (SELECT id FROM entities WHERE {where})", params
-            )
-            conn.execute(f"DELETE FROM relations WHERE {where}", params)
-            conn.execute(f"DELETE FROM entities WHERE {where}", params)
+            ).rowcount
+            relations = conn.execute(f"DELETE FROM relations WHERE {where}", params).rowcount
+            entities = conn.execute(f"DELETE FROM entities WHERE {where}", params).rowcount
+        return {"memory_entities": links, "relations": relations, "entities": entities}
 
     # -- reads ----------------------------------------------------------------------------------
 

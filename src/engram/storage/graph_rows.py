@@ -52,11 +52,13 @@ class GraphStore(Protocol):
         ...
 
     def forget_memory(self, memory_id: str) -> None:
-        """A user deleted this memory: drop its links and the relations extracted from it alone."""
+        """A user deleted this memory: drop its links, take it off the relations extracted with it (those
+        left with no memory go), and drop the entities it alone mentioned (no other link, no relation)."""
         ...
 
-    def delete_graph(self, scope: Scope) -> None:
-        """Delete the scope's entities, relations and links (with ``delete_all``)."""
+    def delete_graph(self, scope: Scope) -> dict[str, int]:
+        """Delete the scope's entities, relations and links (with ``delete_all`` and ``erase_scope``);
+        returns how many rows of each table (``entities``, ``relations``, ``memory_entities``)."""
         ...
 
     # -- reads -----------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -130,18 +129,55 @@ class SQLiteGraph:
 
     def forget_memory(self, memory_id: str) -> None:
         with self._store.transaction():
-            self._store._db.execute("DELETE FROM memory_entities WHERE memory_id = ?", (memory_id,))
-            self._store._db.execute("DELETE FROM relations WHERE memory_ids = ?", (json.dumps([memory_id]),))
+            db = self._store._db
+            linked = [
+                row[0] for row in db.execute("SELECT entity_id FROM memory_entities WHERE memory_id = ?", (memory_id,))
+            ]
+            db.execute("DELETE FROM memory_entities WHERE memory_id = ?", (memory_id,))
+            self._drop_from_relations(memory_id)
+            for chunk in iter_chunks(linked, 500):
+                marks = ", ".join("?" * len(chunk))
+                db.execute(
+                    f"DELETE FROM entities WHERE id IN ({marks}) "
+                    "AND NOT EXISTS (SELECT 1 FROM memory_entities l WHERE l.entity_id = entities.id) "
+                    "AND NOT EXISTS (SELECT 1 FROM relations r "
+                    "WHERE r.source_id = entities.id OR r.destination_id = entities.id)",
+                    chunk,
+                )
+            self._store._erasing()
 
-    def delete_graph(self, scope: Scope) -> None:
+    def _drop_from_relations(self, memory_id: str) -> None:
+        """Take the memory off every relation that lists it; a relation left with no memory goes."""
+        db = self._store._db
+        listing = (
+            "memory_ids LIKE ? AND EXISTS (SELECT 1 FROM json_each(memory_ids) WHERE value = ?)"  # text test first
+        )
+        touched = [
+            row[0] for row in db.execute(f"SELECT id FROM relations WHERE {listing}", (f'%"{memory_id}"%', memory_id))
+        ]
+        for chunk in iter_chunks(touched, 500):
+            marks = ", ".join("?" * len(chunk))
+            db.execute(
+                "UPDATE relations SET memory_ids = "
+                "(SELECT json_group_array(value) FROM json_each(relations.memory_ids) WHERE value != ?) "
+                f"WHERE id IN ({marks})",
+                (memory_id, *chunk),
+            )
+            db.execute(f"DELETE FROM relations WHERE memory_ids = '[]' AND id IN ({marks})", chunk)
+
+    def delete_graph(self, scope: Scope) -> dict[str, int]:
         where, params = _scope_sql(scope)
         with self._store.transaction():
             db = self._store._db
-            db.execute(
-                f"DELETE FROM memory_entities WHERE entity_id IN (SELECT id FROM entities WHERE {where})", params
-            )
-            db.execute(f"DELETE FROM relations WHERE {where}", params)
-            db.execute(f"DELETE FROM entities WHERE {where}", params)
+            counts = {
+                "memory_entities": db.execute(
+                    f"DELETE FROM memory_entities WHERE entity_id IN (SELECT id FROM entities WHERE {where})", params
+                ).rowcount,
+                "relations": db.execute(f"DELETE FROM relations WHERE {where}", params).rowcount,
+                "entities": db.execute(f"DELETE FROM entities WHERE {where}", params).rowcount,
+            }
+            self._store._erasing()
+        return counts
 
     # -- reads ----------------------------------------------------------------------------------
 

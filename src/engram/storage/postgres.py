@@ -7,8 +7,10 @@ The schema mirrors the SQLite store, with PostgreSQL's own tools:
   (a generated column with a GIN index) for the keyword side;
 - ``memory_versions``: superseded texts with their own vector and ``tsvector`` (no HNSW index: only
   as-of reads, which scan one scope exactly, consult it);
-- ``history``, ``episodes``, ``memory_episodes`` and ``engram_meta`` as in SQLite;
+- ``history``, ``episodes``, ``memory_episodes`` and ``engram_meta`` as in SQLite (a deleted
+  memory's history rows stay as tombstones, without text);
 - ``entities``, ``relations`` and ``memory_entities``: the graph (storage/graph_postgres.py);
+- ``erasures``: the receipt of each erased scope (``erase_scope``), kept after the data is gone;
 - ``engram_schema_version``: the migrations applied, one row each.
 
 Vector search is exact when the scope is small (the usual case: one user's
@@ -29,6 +31,8 @@ from __future__ import annotations
 import json
 import struct
 import threading
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -38,14 +42,18 @@ from typing import Any
 import numpy as np
 
 from engram.errors import ConfigError, StorageError
-from engram.models import Episode, HistoryRecord, MemoryRecord, Scope
+from engram.models import Episode, Erasure, HistoryRecord, MemoryRecord, Scope, scope_digest, scope_kind, utcnow
 from engram.storage.base import (
     AS_OF_TIES,
     EPISODE_COLUMNS,
+    ERASE_BATCH,
+    ERASURE_COLUMNS,
     HISTORY_COLUMNS,
     MEMORY_COLUMNS,
     SCOPE_KINDS,
     SCOPE_TIME_INDEX,
+    TOMBSTONE,
+    TOMBSTONE_OWNER,
     VERSION_COLUMNS,
     ExportedMemory,
     Page,
@@ -56,6 +64,10 @@ from engram.storage.base import (
     check_same_embedder,
     episode_from_row,
     episode_values,
+    erase_owner,
+    erasure_from_row,
+    erasure_tombstones,
+    erasure_values,
     history_batches,
     history_from_row,
     history_values,
@@ -63,6 +75,7 @@ from engram.storage.base import (
     query_words,
     record_from_row,
     record_values,
+    stored_history,
     window_episode_values,
 )
 from engram.storage.filters import Condition, Filter, compile_tree
@@ -237,6 +250,26 @@ def _add_subject_and_attribute(conn: psycopg.Connection[Any]) -> None:
         conn.execute(f"ALTER TABLE {table} ADD COLUMN subject text, ADD COLUMN attribute text")
 
 
+def _add_erasures(conn: psycopg.Connection[Any]) -> None:
+    """Erasure receipts, and deletion as erasure for what is already stored: the history of memories
+    deleted before keeps no text."""
+    conn.execute(
+        """
+        CREATE TABLE erasures (
+            pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id text NOT NULL UNIQUE,
+            at timestamptz NOT NULL,
+            scope_kind text NOT NULL,
+            scope_digest text NOT NULL,
+            erased jsonb NOT NULL
+        );
+        CREATE INDEX erasures_digest ON erasures (scope_digest, at);
+        UPDATE history h SET old_memory = NULL, new_memory = NULL, actor_id = NULL
+            WHERE h.is_deleted OR NOT EXISTS (SELECT 1 FROM memories m WHERE m.id = h.memory_id);
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
     _create_tables,
     _add_versions_and_episodes,
@@ -244,6 +277,7 @@ MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
     add_graph_tables,
     _add_episode_index,
     _add_subject_and_attribute,
+    _add_erasures,
 ]
 """Append new migrations (the graph tables will be the next); never edit or reorder shipped ones."""
 
@@ -519,6 +553,7 @@ class PostgresStore:
                 (memory_id, memory_id),
             )
             conn.execute("DELETE FROM memory_episodes WHERE memory_id = %s", (memory_id,))
+            _tombstone_history(conn, "memory_id = %s", [memory_id])
             conn.execute("DELETE FROM memories WHERE id = %s", (memory_id,))
 
     def delete_memories(self, scope: Scope, limit: int | None = None) -> list[MemoryRecord]:
@@ -533,16 +568,74 @@ class PostgresStore:
                     ).fetchall()
                     conn.execute("DELETE FROM memory_versions WHERE memory_id = ANY(%s)", (ids,))
                     conn.execute("DELETE FROM memory_episodes WHERE memory_id = ANY(%s)", (ids,))
+                    _tombstone_history(conn, "memory_id = ANY(%s)", [ids])
                     return [_record(row) for row in rows]
             rows = conn.execute(f"DELETE FROM memories WHERE {where} RETURNING {MEMORY_COLUMNS}", params).fetchall()
             conn.execute(f"DELETE FROM memory_versions WHERE {where}", params)
             deleted_ids = [row[0] for row in rows]
             conn.execute("DELETE FROM memory_episodes WHERE memory_id = ANY(%s)", (deleted_ids,))
+            _tombstone_history(conn, "memory_id = ANY(%s)", [deleted_ids])
             episode_ids = [
                 row[0] for row in conn.execute(f"DELETE FROM episodes WHERE {where} RETURNING id", params).fetchall()
             ]
             conn.execute("DELETE FROM memory_episodes WHERE episode_id = ANY(%s)", (episode_ids,))
         return [_record(row) for row in rows]
+
+    def erase_scope(self, scope: Scope, *, at: datetime | None = None) -> Erasure:
+        owner = erase_owner(scope)
+        moment = at or utcnow()
+        erased: Counter[str] = Counter()
+        while True:  # in batches, each its own transaction, as delete_all
+            with self._transactional() as conn:
+                batch = self._erase_memories(conn, owner, moment, erased)
+            if batch < ERASE_BATCH:
+                break
+        with self._transactional() as conn:
+            self._erase_rest(conn, owner, erased)
+            receipt = Erasure(
+                str(uuid.uuid4()), moment, scope_kind(owner), scope_digest(owner), dict(sorted(erased.items()))
+            )
+            conn.execute(
+                f"INSERT INTO erasures ({ERASURE_COLUMNS}) VALUES ({placeholders(ERASURE_COLUMNS, '%s')})",
+                erasure_values(receipt, lambda moment: moment),
+            )
+        return receipt
+
+    def _erase_memories(self, conn: psycopg.Connection[Any], owner: Scope, at: datetime, erased: Counter[str]) -> int:
+        """One batch of the scope's memories: erased, each history ending with a DELETE tombstone."""
+        where, params = _scope_sql(owner)
+        rows = conn.execute(
+            f"DELETE FROM memories WHERE id IN (SELECT id FROM memories WHERE {where} LIMIT %s) RETURNING id, role",
+            (*params, ERASE_BATCH),
+        ).fetchall()
+        ids = [row[0] for row in rows]
+        erased["memories"] += len(rows)
+        erased["memory_versions"] += conn.execute(
+            "DELETE FROM memory_versions WHERE memory_id = ANY(%s)", (ids,)
+        ).rowcount
+        conn.execute("DELETE FROM memory_episodes WHERE memory_id = ANY(%s)", (ids,))
+        _tombstone_history(conn, "memory_id = ANY(%s)", [ids])
+        self.add_history(erasure_tombstones([(row[0], row[1]) for row in rows], at))
+        return len(rows)
+
+    def _erase_rest(self, conn: psycopg.Connection[Any], owner: Scope, erased: Counter[str]) -> None:
+        """What the scope holds besides its memories: versions left, episodes, history, the graph."""
+        where, params = _scope_sql(owner)
+        erased["memory_versions"] += conn.execute(f"DELETE FROM memory_versions WHERE {where}", params).rowcount
+        episodes = [row[0] for row in conn.execute(f"DELETE FROM episodes WHERE {where} RETURNING id", params)]
+        conn.execute("DELETE FROM memory_episodes WHERE episode_id = ANY(%s)", (episodes,))
+        erased["episodes"] += len(episodes)
+        erased["history"] += _tombstone_history(conn, where, params, forget_owner=True)
+        erased.update(self.graph.delete_graph(owner))
+
+    def list_erasures(self, scope: Scope | None = None, limit: int = 100) -> list[Erasure]:
+        where, params = ("scope_digest = %s", [scope_digest(erase_owner(scope))]) if scope is not None else ("true", [])
+        with self._connection() as conn:
+            rows = conn.execute(
+                f"SELECT {ERASURE_COLUMNS} FROM erasures WHERE {where} ORDER BY at DESC, pk DESC LIMIT %s",
+                (*params, limit),
+            ).fetchall()
+        return [erasure_from_row(row, lambda moment: moment) for row in rows]
 
     def add_history(self, rows: Sequence[HistoryRecord]) -> None:
         if not rows:
@@ -550,7 +643,7 @@ class PostgresStore:
         with self._transactional() as conn:
             conn.cursor().executemany(
                 f"INSERT INTO history ({HISTORY_COLUMNS}) VALUES ({placeholders(HISTORY_COLUMNS, '%s')})",
-                [history_values(r, lambda moment: moment) for r in rows],
+                [history_values(r, lambda moment: moment) for r in stored_history(rows)],
             )
 
     def add_episodes(self, episodes: Sequence[Episode]) -> None:
@@ -859,6 +952,7 @@ class PostgresStore:
             ids = [row[0] for row in rows]
             conn.execute("DELETE FROM memory_versions WHERE memory_id = ANY(%s)", (ids,))
             conn.execute("DELETE FROM memory_episodes WHERE memory_id = ANY(%s)", (ids,))
+            _tombstone_history(conn, "memory_id = ANY(%s)", [ids])
         return [_record(row) for row in rows]
 
     def delete_outdated(self, cutoff: datetime) -> dict[str, int]:
@@ -867,6 +961,7 @@ class PostgresStore:
             ids = [row[0] for row in conn.execute("DELETE FROM memories WHERE invalid_at < %s RETURNING id", (cutoff,))]
             conn.execute("DELETE FROM memory_versions WHERE memory_id = ANY(%s)", (ids,))
             conn.execute("DELETE FROM memory_episodes WHERE memory_id = ANY(%s)", (ids,))
+            _tombstone_history(conn, "memory_id = ANY(%s)", [ids])
             written_before = "DELETE FROM history WHERE coalesce(updated_at, created_at) < %s"
             history = conn.execute(written_before, (cutoff,)).rowcount
         return {"versions": versions, "retracted_memories": len(ids), "history_rows": history}
@@ -949,7 +1044,11 @@ class PostgresStore:
                 for version in memory.versions:
                     self.insert_version(version.record, version.vector, version.keyword_text)
             cursor = conn.cursor()
-            history = [history_values(row, lambda moment: moment) for memory in memories for row in memory.history]
+            history = [
+                history_values(row, lambda moment: moment)
+                for memory in memories
+                for row in stored_history(memory.history)
+            ]
             if history:
                 cursor.executemany(
                     f"INSERT INTO history ({HISTORY_COLUMNS}) VALUES ({placeholders(HISTORY_COLUMNS, '%s')}) "
@@ -987,6 +1086,14 @@ def _install_pgvector(conn: psycopg.Connection[Any]) -> list[str]:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public")
         vector_schema = "public"
     return [vector_schema]
+
+
+def _tombstone_history(
+    conn: psycopg.Connection[Any], where: str, params: Sequence[Any], *, forget_owner: bool = False
+) -> int:
+    """Take the text (and with ``forget_owner`` the scope ids) off these history rows; returns how many."""
+    owner = f", {TOMBSTONE_OWNER}" if forget_owner else ""
+    return conn.execute(f"UPDATE history SET {TOMBSTONE}{owner} WHERE {where}", params).rowcount
 
 
 def _lock_owner(conn: psycopg.Connection[Any], scope: Scope) -> None:

@@ -3,7 +3,8 @@
 One ``SQLiteDatabase`` is one connection to one file (or ``":memory:"``), shared by the
 threads of a process:
 
-- ``connect``: WAL mode and a busy timeout, so other processes read while one writes;
+- ``connect``: WAL mode and a busy timeout, so other processes read while one writes; secure
+  deletion, so that what is deleted is overwritten with zeros rather than left in free pages;
 - ``transaction()``: ``BEGIN IMMEDIATE``, and savepoints when nested (as sqlite-utils'
   ``Database.atomic``); a rollback re-raises the original error;
 - ``migrate(migrations)``: named, ordered migration functions, counted in ``PRAGMA user_version``;
@@ -76,6 +77,7 @@ class SQLiteDatabase:
         try:
             self.connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self.connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self.connection.execute("PRAGMA secure_delete = ON")  # deleted text is overwritten, not left in free pages
             if self.path != ":memory:":
                 self.connection.execute("PRAGMA journal_mode = WAL")
                 self.connection.execute("PRAGMA synchronous = NORMAL")
