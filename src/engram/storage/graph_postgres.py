@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engram.errors import StorageError
 from engram.models import Entity, Relation, Scope
 from engram.storage.base import Query, Vector
+from engram.storage.clauses import read_clause, scope_clause, validity_clause
 from engram.storage.graph_rows import (
     ENTITY_COLUMNS,
     RELATION_COLUMNS,
     RELATION_COLUMNS_R,
     entity_from_row,
     entity_values,
-    graph_scope,
     relation_from_row,
     relation_values,
 )
+from engram.storage.postgres_sql import POSTGRES
 
 if TYPE_CHECKING:
     import psycopg
@@ -90,7 +90,7 @@ class PostgresGraph:
         self._store = store
 
     def _read(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._store._connection() as conn:
+        with self._store.reading() as conn:
             return conn.execute(statement, params).fetchall()
 
     # -- writes -------------------------------------------------------------------------------
@@ -98,7 +98,7 @@ class PostgresGraph:
     def save_entities(self, rows: Sequence[tuple[Entity, Vector | None]]) -> dict[str, Entity]:
         if not rows:
             return {}
-        with self._store._transactional() as conn:
+        with self._store.writing() as conn:
             conn.cursor().executemany(
                 f"INSERT INTO entities ({ENTITY_COLUMNS}, owner, embedding) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (owner, key) DO NOTHING",
@@ -117,7 +117,7 @@ class PostgresGraph:
     def insert_relations(self, relations: Sequence[Relation]) -> None:
         if not relations:
             return
-        with self._store._transactional() as conn:
+        with self._store.writing() as conn:
             conn.cursor().executemany(
                 f"INSERT INTO relations ({RELATION_COLUMNS}, owner) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
@@ -127,7 +127,7 @@ class PostgresGraph:
     def invalidate_relations(self, relations: Sequence[Relation]) -> None:
         if not relations:
             return
-        with self._store._transactional() as conn:
+        with self._store.writing() as conn:
             conn.cursor().executemany(
                 "UPDATE relations SET invalid_at = %s WHERE id = %s", [(r.invalid_at, r.id) for r in relations]
             )
@@ -135,14 +135,14 @@ class PostgresGraph:
     def link_memories(self, links: Sequence[tuple[str, str]]) -> None:
         if not links:
             return
-        with self._store._transactional() as conn:
+        with self._store.writing() as conn:
             conn.cursor().executemany(
                 "INSERT INTO memory_entities (memory_id, entity_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 list(links),
             )
 
     def forget_memory(self, memory_id: str) -> None:
-        with self._store._transactional() as conn:
+        with self._store.writing() as conn:
             linked = conn.execute(
                 "DELETE FROM memory_entities WHERE memory_id = %s RETURNING entity_id", (memory_id,)
             ).fetchall()
@@ -162,8 +162,8 @@ class PostgresGraph:
             )
 
     def delete_graph(self, scope: Scope) -> dict[str, int]:
-        where, params = _scope_sql(scope)
-        with self._store._transactional() as conn:
+        where, params = scope_clause(POSTGRES, scope.owner_only(), what="the graph")
+        with self._store.writing() as conn:
             links = conn.execute(
                 f"DELETE FROM memory_entities WHERE entity_id IN (SELECT id FROM entities WHERE {where})", params
             ).rowcount
@@ -192,7 +192,7 @@ class PostgresGraph:
     def find_entities(self, scope: Scope, keys: Sequence[str]) -> list[Entity]:
         if not keys:
             return []
-        where, params = _scope_sql(scope)
+        where, params = scope_clause(POSTGRES, scope.owner_only(), what="the graph")
         rows = self._read(
             f"SELECT {ENTITY_COLUMNS} FROM entities WHERE {where} AND key = ANY(%s) ORDER BY pk",
             (*params, list(keys)),
@@ -200,11 +200,9 @@ class PostgresGraph:
         return [entity_from_row(row, _same) for row in rows]
 
     def linked_memories(self, query: Query, entity_ids: Sequence[str], limit: int) -> list[tuple[str, str]]:
-        from engram.storage.postgres import _query_sql  # the memories' own scope, expiry and filters
-
         if not entity_ids:
             return []
-        where, params = _query_sql(query)
+        where, params = read_clause(POSTGRES, query)  # the memories' own scope, expiry and filters
         rows = self._read(
             "SELECT l.memory_id, l.entity_id FROM memory_entities l JOIN memories ON memories.id = l.memory_id "
             f"WHERE l.entity_id = ANY(%s) AND {where} ORDER BY memories.created_at DESC LIMIT %s",
@@ -247,8 +245,8 @@ class PostgresGraph:
     def _relations(
         self, scope: Scope, as_of: datetime | None, extra: str, extra_params: list[Any], limit: int | None
     ) -> list[Relation]:
-        where, params = _scope_sql(scope, "r")
-        valid, valid_params = _validity_sql(as_of, "r")
+        where, params = scope_clause(POSTGRES, scope.owner_only(), "r", what="the graph")
+        valid, valid_params = validity_clause(POSTGRES, as_of, "r")
         rows = self._read(
             f"SELECT {RELATION_COLUMNS_R}, s.name, d.name FROM relations r "
             "JOIN entities s ON s.id = r.source_id JOIN entities d ON d.id = r.destination_id "
@@ -256,21 +254,6 @@ class PostgresGraph:
             (*params, *valid_params, *extra_params, limit),
         )
         return [relation_from_row(row, _same) for row in rows]
-
-
-def _scope_sql(scope: Scope, table: str | None = None) -> tuple[str, list[Any]]:
-    ids = graph_scope(scope)
-    if not ids:
-        raise StorageError("refusing to touch the graph without a scope")
-    prefix = f"{table}." if table else ""
-    return " AND ".join(f"{prefix}{key} = %s" for key in ids), list(ids.values())
-
-
-def _validity_sql(as_of: datetime | None, table: str | None = None) -> tuple[str, list[Any]]:
-    prefix = f"{table}." if table else ""
-    if as_of is None:
-        return f"{prefix}invalid_at IS NULL", []
-    return f"{prefix}valid_from <= %s AND ({prefix}invalid_at IS NULL OR %s < {prefix}invalid_at)", [as_of, as_of]
 
 
 def _bytes(vector: Vector | None) -> bytes | None:

@@ -19,8 +19,6 @@ from typing import Any, Protocol
 from engram.models import Entity, Relation, Scope
 from engram.storage.base import Query, Vector
 
-GRAPH_SCOPE_KEYS = ("user_id", "agent_id", "run_id")
-
 ENTITY_COLUMNS = "id, name, key, type, user_id, agent_id, run_id, created_at"
 RELATION_COLUMNS = (
     "id, source_id, relationship, destination_id, user_id, agent_id, run_id, "
@@ -93,16 +91,6 @@ class GraphStore(Protocol):
         """The scope's relations valid at ``as_of`` (None: current ones), with the entities' names,
         newest first."""
         ...
-
-
-def graph_scope(scope: Scope) -> dict[str, str]:
-    """The owner ids a graph read matches (entities and relations have no actor)."""
-    return scope.owner_only().as_dict()
-
-
-def owner_values(owner: Scope) -> tuple[str, str | None, str | None, str | None]:
-    """The owner key and the three owner ids of a graph row."""
-    return owner.owner_key(), owner.user_id, owner.agent_id, owner.run_id
 
 
 def entity_values(entity: Entity, time: Callable[[datetime], Any]) -> tuple[Any, ...]:

@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engram.errors import StorageError
 from engram.models import Entity, Relation, Scope, iso
 from engram.storage.base import Query, Vector, iter_chunks
+from engram.storage.clauses import read_clause, scope_clause, validity_clause
 from engram.storage.graph_rows import (
     ENTITY_COLUMNS,
     RELATION_COLUMNS,
     RELATION_COLUMNS_R,
     entity_from_row,
     entity_values,
-    graph_scope,
     relation_from_row,
     relation_values,
 )
+from engram.storage.sqlite_sql import SQLITE
 
 if TYPE_CHECKING:
     from engram.storage.sqlite import SQLiteStore
@@ -81,10 +81,11 @@ class SQLiteGraph:
 
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
+        self._db = store.database  # the store's connection, lock and transactions
 
     def _run(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._store._lock:
-            return self._store._db.execute(statement, params).fetchall()
+        with self._db.guard:
+            return self._db.connection.execute(statement, params).fetchall()
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -92,14 +93,14 @@ class SQLiteGraph:
         if not rows:
             return {}
         with self._store.transaction():
-            self._store._db.executemany(
+            self._db.connection.executemany(
                 f"INSERT INTO entities ({ENTITY_COLUMNS}, owner, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (owner, key) DO NOTHING",
                 [(*entity_values(e, iso), e.owner.owner_key(), _blob(v)) for e, v in rows],
             )
             stored: dict[str, Entity] = {}
             for entity, _ in rows:
-                row = self._store._db.execute(
+                row = self._db.connection.execute(
                     f"SELECT {ENTITY_COLUMNS} FROM entities WHERE owner = ? AND key = ?",
                     (entity.owner.owner_key(), entity.key),
                 ).fetchone()
@@ -108,7 +109,7 @@ class SQLiteGraph:
 
     def insert_relations(self, relations: Sequence[Relation]) -> None:
         with self._store.transaction():
-            self._store._db.executemany(
+            self._db.connection.executemany(
                 f"INSERT INTO relations ({RELATION_COLUMNS}, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO NOTHING",
                 [(*relation_values(r, iso), r.owner.owner_key()) for r in relations],
@@ -116,20 +117,20 @@ class SQLiteGraph:
 
     def invalidate_relations(self, relations: Sequence[Relation]) -> None:
         with self._store.transaction():
-            self._store._db.executemany(
+            self._db.connection.executemany(
                 "UPDATE relations SET invalid_at = ? WHERE id = ?",
                 [(iso(r.invalid_at) if r.invalid_at else None, r.id) for r in relations],
             )
 
     def link_memories(self, links: Sequence[tuple[str, str]]) -> None:
         with self._store.transaction():
-            self._store._db.executemany(
+            self._db.connection.executemany(
                 "INSERT OR IGNORE INTO memory_entities (memory_id, entity_id) VALUES (?, ?)", links
             )
 
     def forget_memory(self, memory_id: str) -> None:
         with self._store.transaction():
-            db = self._store._db
+            db = self._db.connection
             linked = [
                 row[0] for row in db.execute("SELECT entity_id FROM memory_entities WHERE memory_id = ?", (memory_id,))
             ]
@@ -144,11 +145,11 @@ class SQLiteGraph:
                     "WHERE r.source_id = entities.id OR r.destination_id = entities.id)",
                     chunk,
                 )
-            self._store._erasing()
+            self._store.mark_erasing()
 
     def _drop_from_relations(self, memory_id: str) -> None:
         """Take the memory off every relation that lists it; a relation left with no memory goes."""
-        db = self._store._db
+        db = self._db.connection
         listing = (
             "memory_ids LIKE ? AND EXISTS (SELECT 1 FROM json_each(memory_ids) WHERE value = ?)"  # text test first
         )
@@ -166,9 +167,9 @@ class SQLiteGraph:
             db.execute(f"DELETE FROM relations WHERE memory_ids = '[]' AND id IN ({marks})", chunk)
 
     def delete_graph(self, scope: Scope) -> dict[str, int]:
-        where, params = _scope_sql(scope)
+        where, params = scope_clause(SQLITE, scope.owner_only(), what="the graph")
         with self._store.transaction():
-            db = self._store._db
+            db = self._db.connection
             counts = {
                 "memory_entities": db.execute(
                     f"DELETE FROM memory_entities WHERE entity_id IN (SELECT id FROM entities WHERE {where})", params
@@ -176,7 +177,7 @@ class SQLiteGraph:
                 "relations": db.execute(f"DELETE FROM relations WHERE {where}", params).rowcount,
                 "entities": db.execute(f"DELETE FROM entities WHERE {where}", params).rowcount,
             }
-            self._store._erasing()
+            self._store.mark_erasing()
         return counts
 
     # -- reads ----------------------------------------------------------------------------------
@@ -202,7 +203,7 @@ class SQLiteGraph:
     def find_entities(self, scope: Scope, keys: Sequence[str]) -> list[Entity]:
         if not keys:
             return []
-        where, params = _scope_sql(scope)
+        where, params = scope_clause(SQLITE, scope.owner_only(), what="the graph")
         marks = ", ".join("?" * len(keys))
         rows = self._run(
             f"SELECT {ENTITY_COLUMNS} FROM entities WHERE {where} AND key IN ({marks}) ORDER BY pk",
@@ -211,11 +212,9 @@ class SQLiteGraph:
         return [entity_from_row(row, datetime.fromisoformat) for row in rows]
 
     def linked_memories(self, query: Query, entity_ids: Sequence[str], limit: int) -> list[tuple[str, str]]:
-        from engram.storage.sqlite import _query_sql  # the memories' own scope, expiry and filters
-
         if not entity_ids:
             return []
-        where, params = _query_sql(query, "m")
+        where, params = read_clause(SQLITE, query, "m")  # the memories' own scope, expiry and filters
         marks = ", ".join("?" * len(entity_ids))
         rows = self._run(
             "SELECT l.memory_id, l.entity_id FROM memory_entities l JOIN memories m ON m.id = l.memory_id "
@@ -258,8 +257,8 @@ class SQLiteGraph:
     def _relations(
         self, scope: Scope, as_of: datetime | None, extra: str, extra_params: list[Any], limit: int
     ) -> list[Relation]:
-        where, params = _scope_sql(scope, "r")
-        valid, valid_params = _validity_sql(as_of, "r")
+        where, params = scope_clause(SQLITE, scope.owner_only(), "r", what="the graph")
+        valid, valid_params = validity_clause(SQLITE, as_of, "r")
         rows = self._run(
             f"SELECT {RELATION_COLUMNS_R}, s.name, d.name FROM relations r "
             "JOIN entities s ON s.id = r.source_id JOIN entities d ON d.id = r.destination_id "
@@ -267,22 +266,6 @@ class SQLiteGraph:
             (*params, *valid_params, *extra_params, limit),
         )
         return [relation_from_row(row, datetime.fromisoformat) for row in rows]
-
-
-def _scope_sql(scope: Scope, table: str | None = None) -> tuple[str, list[Any]]:
-    ids = graph_scope(scope)
-    prefix = f"{table}." if table else ""
-    if not ids:
-        raise StorageError("refusing to touch the graph without a scope")
-    return " AND ".join(f"{prefix}{key} = ?" for key in ids), list(ids.values())
-
-
-def _validity_sql(as_of: datetime | None, table: str | None = None) -> tuple[str, list[Any]]:
-    prefix = f"{table}." if table else ""
-    if as_of is None:
-        return f"{prefix}invalid_at IS NULL", []
-    moment = iso(as_of)
-    return f"{prefix}valid_from <= ? AND ({prefix}invalid_at IS NULL OR ? < {prefix}invalid_at)", [moment, moment]
 
 
 def _blob(vector: Vector | None) -> bytes | None:

@@ -72,16 +72,16 @@ from engram.storage.base import (
     history_from_row,
     history_values,
     placeholders,
-    query_words,
     record_from_row,
     record_values,
     stored_history,
     window_episode_values,
 )
-from engram.storage.filters import Condition, Filter, compile_tree
+from engram.storage.clauses import read_clause, scope_clause
 from engram.storage.graph_postgres import PostgresGraph, add_graph_tables
 from engram.storage.graph_rows import GRAPH_TABLES
 from engram.storage.postgres_db import IDENTIFIER, migrate, open_pool, postgres_errors, redacted_url
+from engram.storage.postgres_sql import POSTGRES, ts_query
 
 # isort: split
 # (postgres_db, imported first, says which extra to install when psycopg is missing)
@@ -106,8 +106,6 @@ DEFAULT_POOL_TIMEOUT_S = 30.0
 MIGRATION_LOCK_KEY = 0x656E6772616D  # "engram": one process migrates a database at a time
 
 # How SQLite (and the API) writes a time; `contains` on a time column matches against this text.
-ISO_UTC_TEXT = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
-TIME_COLUMNS = ("created_at", "updated_at")
 
 
 # -- migrations: named, ordered, each applied once inside the migration transaction ------
@@ -392,7 +390,7 @@ class PostgresStore:
         conn.adapters.register_dumper(_VectorArg, _vector_dumper(int(row[0])))
 
     def bind_embedder(self, model_name: str, dimension: int) -> None:
-        with self._transactional() as conn:
+        with self.writing() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
             rows = dict(conn.execute("SELECT key, value FROM engram_meta").fetchall())
             if "embedding_dimension" not in rows:
@@ -441,7 +439,7 @@ class PostgresStore:
                 self._local.conn = None
 
     @contextmanager
-    def _transactional(self) -> Iterator[psycopg.Connection[Any]]:
+    def writing(self) -> Iterator[psycopg.Connection[Any]]:
         """The thread's transaction connection, or a new transaction around a lone call.
 
         Unlike ``transaction()`` it adds no savepoint inside a running transaction: a single
@@ -455,7 +453,7 @@ class PostgresStore:
             yield self._local.conn
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+    def reading(self) -> Iterator[psycopg.Connection[Any]]:
         """The thread's transaction connection, or a pooled one for a lone read."""
         current: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         if current is not None:
@@ -468,7 +466,7 @@ class PostgresStore:
         self._pool.close()
 
     def reset(self) -> None:
-        with self._transactional() as conn:
+        with self.writing() as conn:
             conn.execute(
                 "TRUNCATE memories, memory_versions, history, episodes, memory_episodes, engram_meta, "
                 + ", ".join(GRAPH_TABLES)
@@ -477,7 +475,7 @@ class PostgresStore:
     # -- writes ------------------------------------------------------------------------------
 
     def insert_memory(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
-        with self._transactional() as conn:
+        with self.writing() as conn:
             conn.execute(
                 f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding, search_text) "
                 f"VALUES ({placeholders(MEMORY_COLUMNS, '%s')}, %b, %s)",
@@ -486,7 +484,7 @@ class PostgresStore:
 
     def insert_memories(self, rows: Sequence[tuple[MemoryRecord, Vector, str]]) -> None:
         """Insert many memories in one round trip per batch (bulk loads, imports)."""
-        with self._transactional() as conn:
+        with self.writing() as conn:
             conn.cursor().executemany(
                 f"INSERT INTO memories ({MEMORY_COLUMNS}, embedding, search_text) "
                 f"VALUES ({placeholders(MEMORY_COLUMNS, '%s')}, %b, %s)",
@@ -494,7 +492,7 @@ class PostgresStore:
             )
 
     def update_memory(self, record: MemoryRecord, vector: Vector | None, index_text: str | None) -> None:
-        with self._transactional() as conn:
+        with self.writing() as conn:
             cursor = conn.execute(
                 "UPDATE memories SET memory = %s, hash = %s, metadata = %s, updated_at = %s, valid_from = %s, "
                 "invalid_at = %s, embedding = coalesce(%b, embedding), search_text = coalesce(%s, search_text) "
@@ -516,7 +514,7 @@ class PostgresStore:
 
     def archive_memory(self, memory_id: str, until: datetime) -> None:
         columns = MEMORY_COLUMNS.removeprefix("id, ").replace("invalid_at", "%s")
-        with self._transactional() as conn:
+        with self.writing() as conn:
             cursor = conn.execute(
                 f"INSERT INTO memory_versions ({VERSION_COLUMNS}, embedding, search_text) "
                 f"SELECT id, {columns}, embedding, search_text FROM memories WHERE id = %s",
@@ -528,7 +526,7 @@ class PostgresStore:
     def insert_version(self, record: MemoryRecord, vector: Vector, index_text: str) -> None:
         if record.invalid_at is None:
             raise StorageError(f"a version of memory {record.id} needs the time it stopped being valid")
-        with self._transactional() as conn:
+        with self.writing() as conn:
             conn.execute(
                 f"INSERT INTO memory_versions ({VERSION_COLUMNS}, embedding, search_text) "
                 f"VALUES ({placeholders(VERSION_COLUMNS, '%s')}, %b, %s)",
@@ -536,7 +534,7 @@ class PostgresStore:
             )
 
     def retract_memory(self, memory_id: str, at: datetime) -> None:
-        with self._transactional() as conn:
+        with self.writing() as conn:
             cursor = conn.execute(
                 "UPDATE memories SET invalid_at = %s, updated_at = %s WHERE id = %s", (at, at, memory_id)
             )
@@ -544,7 +542,7 @@ class PostgresStore:
                 raise StorageError(f"memory {memory_id} vanished during the update")
 
     def delete_memory(self, memory_id: str) -> None:
-        with self._transactional() as conn:
+        with self.writing() as conn:
             conn.execute("DELETE FROM memory_versions WHERE memory_id = %s", (memory_id,))
             # Its episodes that produced no other memory go too: delete is how a user erases.
             conn.execute(
@@ -557,8 +555,8 @@ class PostgresStore:
             conn.execute("DELETE FROM memories WHERE id = %s", (memory_id,))
 
     def delete_memories(self, scope: Scope, limit: int | None = None) -> list[MemoryRecord]:
-        where, params = _scope_sql(scope)
-        with self._transactional() as conn:
+        where, params = scope_clause(POSTGRES, scope)
+        with self.writing() as conn:
             if limit is not None:
                 found = conn.execute(f"SELECT id FROM memories WHERE {where} LIMIT %s", (*params, limit))
                 ids = [row[0] for row in found.fetchall()]
@@ -586,11 +584,11 @@ class PostgresStore:
         moment = at or utcnow()
         erased: Counter[str] = Counter()
         while True:  # in batches, each its own transaction, as delete_all
-            with self._transactional() as conn:
+            with self.writing() as conn:
                 batch = self._erase_memories(conn, owner, moment, erased)
             if batch < ERASE_BATCH:
                 break
-        with self._transactional() as conn:
+        with self.writing() as conn:
             self._erase_rest(conn, owner, erased)
             receipt = Erasure(
                 str(uuid.uuid4()), moment, scope_kind(owner), scope_digest(owner), dict(sorted(erased.items()))
@@ -603,7 +601,7 @@ class PostgresStore:
 
     def _erase_memories(self, conn: psycopg.Connection[Any], owner: Scope, at: datetime, erased: Counter[str]) -> int:
         """One batch of the scope's memories: erased, each history ending with a DELETE tombstone."""
-        where, params = _scope_sql(owner)
+        where, params = scope_clause(POSTGRES, owner)
         rows = conn.execute(
             f"DELETE FROM memories WHERE id IN (SELECT id FROM memories WHERE {where} LIMIT %s) RETURNING id, role",
             (*params, ERASE_BATCH),
@@ -620,7 +618,7 @@ class PostgresStore:
 
     def _erase_rest(self, conn: psycopg.Connection[Any], owner: Scope, erased: Counter[str]) -> None:
         """What the scope holds besides its memories: versions left, episodes, history, the graph."""
-        where, params = _scope_sql(owner)
+        where, params = scope_clause(POSTGRES, owner)
         erased["memory_versions"] += conn.execute(f"DELETE FROM memory_versions WHERE {where}", params).rowcount
         episodes = [row[0] for row in conn.execute(f"DELETE FROM episodes WHERE {where} RETURNING id", params)]
         conn.execute("DELETE FROM memory_episodes WHERE episode_id = ANY(%s)", (episodes,))
@@ -630,7 +628,7 @@ class PostgresStore:
 
     def list_erasures(self, scope: Scope | None = None, limit: int = 100) -> list[Erasure]:
         where, params = ("scope_digest = %s", [scope_digest(erase_owner(scope))]) if scope is not None else ("true", [])
-        with self._connection() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 f"SELECT {ERASURE_COLUMNS} FROM erasures WHERE {where} ORDER BY at DESC, pk DESC LIMIT %s",
                 (*params, limit),
@@ -640,7 +638,7 @@ class PostgresStore:
     def add_history(self, rows: Sequence[HistoryRecord]) -> None:
         if not rows:
             return
-        with self._transactional() as conn:
+        with self.writing() as conn:
             conn.cursor().executemany(
                 f"INSERT INTO history ({HISTORY_COLUMNS}) VALUES ({placeholders(HISTORY_COLUMNS, '%s')})",
                 [history_values(r, lambda moment: moment) for r in stored_history(rows)],
@@ -649,7 +647,7 @@ class PostgresStore:
     def add_episodes(self, episodes: Sequence[Episode]) -> None:
         if not episodes:
             return
-        with self._transactional() as conn:
+        with self.writing() as conn:
             conn.cursor().executemany(
                 f"INSERT INTO episodes (owner, {EPISODE_COLUMNS}) VALUES (%s, {placeholders(EPISODE_COLUMNS, '%s')})",
                 [(e.scope.owner_key(), *episode_values(e, lambda moment: moment)) for e in episodes],
@@ -658,7 +656,7 @@ class PostgresStore:
     def link_episodes(self, links: Sequence[tuple[str, str]]) -> None:
         if not links:
             return
-        with self._transactional() as conn:
+        with self.writing() as conn:
             conn.cursor().executemany(
                 "INSERT INTO memory_episodes (memory_id, episode_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 list(links),
@@ -667,12 +665,12 @@ class PostgresStore:
     # -- reads -------------------------------------------------------------------------------
 
     def get_memory(self, memory_id: str) -> MemoryRecord | None:
-        with self._connection() as conn:
+        with self.reading() as conn:
             row = conn.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = %s", (memory_id,)).fetchone()
         return _record(row) if row else None
 
     def list_memories(self, query: Query, limit: int) -> list[MemoryRecord]:
-        where, params = _query_sql(query)
+        where, params = read_clause(POSTGRES, query)
         if query.as_of is None:
             statement = (
                 f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY created_at DESC, pk DESC LIMIT %s"
@@ -684,15 +682,15 @@ class PostgresStore:
                 "ORDER BY created_at DESC, valid_from DESC LIMIT %s"
             )
             params = params + params
-        with self._connection() as conn:
+        with self.reading() as conn:
             rows = conn.execute(statement, (*params, limit)).fetchall()
         return [_record(row) for row in rows]
 
     def count_memories(self, query: Query) -> int:
-        where, params = _query_sql(query)
+        where, params = read_clause(POSTGRES, query)
         tables = ["memories"] if query.as_of is None else ["memories", "memory_versions"]
         total = 0
-        with self._connection() as conn:
+        with self.reading() as conn:
             for table in tables:
                 row = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()
                 total += int(row[0]) if row else 0
@@ -706,8 +704,8 @@ class PostgresStore:
         single writer guarantees), so concurrent adds of one text store it once."""
         if not hashes:
             return {}
-        where, params = _scope_sql(scope)
-        with self._connection() as conn:
+        where, params = scope_clause(POSTGRES, scope)
+        with self.reading() as conn:
             if getattr(self._local, "conn", None) is not None:
                 _lock_owner(conn, scope)
             rows = conn.execute(
@@ -729,7 +727,7 @@ class PostgresStore:
                 f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE memory_id = ANY(%s) AND {valid}"
             )
             params = [list(memory_ids), as_of, as_of] * 2
-        with self._connection() as conn:
+        with self.reading() as conn:
             rows = conn.execute(statement, params).fetchall()
         found: dict[str, MemoryRecord] = {}
         for record in map(_record, rows):
@@ -737,7 +735,7 @@ class PostgresStore:
         return found
 
     def list_versions(self, memory_id: str) -> list[MemoryRecord]:
-        with self._connection() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE memory_id = %s ORDER BY valid_from, pk",
                 (memory_id,),
@@ -747,10 +745,10 @@ class PostgresStore:
     def vector_search(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
         if limit <= 0:
             return []
-        where, params = _query_sql(query)
+        where, params = read_clause(POSTGRES, query)
         probe = _VectorArg(vector)
         if query.as_of is not None:  # exact, over the scope's versions valid then
-            with self._connection() as conn:
+            with self.reading() as conn:
                 rows = conn.execute(
                     f"SELECT id, 1 - (embedding <=> %b) AS score FROM memories WHERE {where} UNION ALL "
                     f"SELECT memory_id, 1 - (embedding <=> %b) FROM memory_versions WHERE {where} "
@@ -758,7 +756,7 @@ class PostgresStore:
                     (probe, *params, probe, *params, limit),
                 ).fetchall()
             return [(memory_id, float(score)) for memory_id, score in rows]
-        with self._connection() as conn:
+        with self.reading() as conn:
             if self._scope_is_small(conn, query.scope):
                 # Ordering by similarity (not by the distance operator) keeps the planner off the
                 # HNSW index: an exact answer over the scope's rows, found through the btree indexes.
@@ -768,7 +766,7 @@ class PostgresStore:
                     (probe, *params, limit),
                 ).fetchall()
                 return [(memory_id, float(score)) for memory_id, score in rows]
-        with self._transactional() as conn:  # SET LOCAL needs a transaction
+        with self.writing() as conn:  # SET LOCAL needs a transaction
             # A huge scope: walk the HNSW graph, which keeps scanning until enough rows pass the
             # WHERE clause (iterative scan); the outer ORDER BY restores the exact order.
             conn.execute(
@@ -786,7 +784,7 @@ class PostgresStore:
 
     def _scope_is_small(self, conn: psycopg.Connection[Any], scope: Scope) -> bool:
         """Whether the scope holds at most ``exact_search_max`` memories (reads at most that many keys)."""
-        where, params = _scope_sql(scope)
+        where, params = scope_clause(POSTGRES, scope)
         row = conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM memories WHERE {where} LIMIT %s) AS scoped",
             (*params, self.settings.exact_search_max + 1),
@@ -797,7 +795,7 @@ class PostgresStore:
         terms = ts_query(text)
         if terms is None or limit <= 0:
             return []
-        where, params = _query_sql(query)
+        where, params = read_clause(POSTGRES, query)
         # ts_rank with length normalisation (1), like BM25's; ts_rank_cd was 3-5x slower on
         # scopes of 100k memories (bench_postgres.py) for no better ranking of short texts.
         statement = (
@@ -813,12 +811,12 @@ class PostgresStore:
                 f"WHERE fts @@ q AND {where} ORDER BY score DESC, pk LIMIT %s)) AS hits ORDER BY score DESC LIMIT %s"
             )
             arguments += [terms, *params, limit, limit]
-        with self._connection() as conn:
+        with self.reading() as conn:
             rows = conn.execute(statement, arguments).fetchall()
         return [(memory_id, float(score)) for memory_id, score in rows]
 
     def history(self, memory_id: str) -> list[HistoryRecord]:
-        with self._connection() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 f"SELECT {HISTORY_COLUMNS} FROM history WHERE memory_id = %s ORDER BY seq",
                 (memory_id,),
@@ -826,8 +824,8 @@ class PostgresStore:
         return [history_from_row(r, lambda moment: moment) for r in rows]
 
     def deleted_history(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[HistoryRecord]]:
-        where, params = _scope_sql(scope.owner_only(), "h") if scope is not None else ("true", [])
-        with self._connection() as conn:
+        where, params = scope_clause(POSTGRES, scope.owner_only(), "h") if scope is not None else ("true", [])
+        with self.reading() as conn:
             rows = conn.execute(
                 f"SELECT {', '.join('h.' + c.strip() for c in HISTORY_COLUMNS.split(','))} FROM history h "
                 f"WHERE {where} AND NOT EXISTS (SELECT 1 FROM memories m WHERE m.id = h.memory_id) ORDER BY h.seq",
@@ -836,7 +834,7 @@ class PostgresStore:
         yield from history_batches([history_from_row(r, lambda moment: moment) for r in rows], batch)
 
     def recent_messages(self, scope: Scope, limit: int) -> list[StoredMessage]:
-        with self._connection() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 "SELECT role, content, name, created_at FROM episodes WHERE owner = %s AND role <> 'system' "
                 "ORDER BY pk DESC LIMIT %s",
@@ -845,11 +843,11 @@ class PostgresStore:
         return [StoredMessage(r[0], r[1], r[2], r[3]) for r in reversed(rows)]
 
     def list_episodes(self, scope: Scope, *, before: datetime | None = None, limit: int = 100) -> list[Episode]:
-        where, params = _scope_sql(scope)
+        where, params = scope_clause(POSTGRES, scope)
         if before is not None:
             where += " AND created_at < %s"
             params.append(before)
-        with self._connection() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 f"SELECT {EPISODE_COLUMNS} FROM episodes WHERE {where} "
                 "ORDER BY created_at DESC, position DESC, pk DESC LIMIT %s",
@@ -859,7 +857,7 @@ class PostgresStore:
 
     def memory_episodes(self, memory_id: str) -> list[Episode]:
         columns = ", ".join(f"e.{column.strip()}" for column in EPISODE_COLUMNS.split(","))
-        with self._connection() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 f"SELECT {columns} FROM memory_episodes l JOIN episodes e ON e.id = l.episode_id "
                 "WHERE l.memory_id = %s ORDER BY e.created_at, e.position, e.pk",
@@ -870,7 +868,7 @@ class PostgresStore:
     def episode_memories(self, episode_ids: Sequence[str]) -> dict[str, list[str]]:
         if not episode_ids:
             return {}
-        with self._connection() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 "SELECT episode_id, memory_id FROM memory_episodes WHERE episode_id = ANY(%s) "
                 "ORDER BY episode_id, memory_id",
@@ -885,14 +883,14 @@ class PostgresStore:
         terms = ts_query(text)
         if terms is None or limit <= 0:
             return []
-        scoped, params = _scope_sql(query.scope, "e")
+        scoped, params = scope_clause(POSTGRES, query.scope, "e")
         if query.as_of is None:
             said, retracted = "true", "m.invalid_at IS NOT NULL"
         else:
             said, retracted = "e.created_at <= %s", "m.invalid_at <= %s"
             params += [query.as_of, query.as_of]
         columns = ", ".join(f"e.{column.strip()}" for column in EPISODE_COLUMNS.split(","))
-        with self._connection() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 f"SELECT {columns}, ts_rank(e.fts, q, 1) AS score "
                 f"FROM episodes e, to_tsquery('{TEXT_SEARCH_CONFIG}', %s) AS q "
@@ -913,7 +911,7 @@ class PostgresStore:
             for kind in SCOPE_KINDS
         ]
         params = [now] * len(SCOPE_KINDS) if now is not None else []
-        with self._connection() as conn:
+        with self.reading() as conn:
             # text ordered by code point ("C"), as SQLite orders it
             rows = conn.execute(
                 f'SELECT * FROM ({" UNION ALL ".join(parts)}) AS scopes (kind, id, n) ORDER BY kind, id COLLATE "C"',
@@ -922,7 +920,7 @@ class PostgresStore:
         return [ScopeCount(kind, scope_id, int(count)) for kind, scope_id, count in rows]
 
     def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
-        where, params = _query_sql(query)
+        where, params = read_clause(POSTGRES, query)
         if query.as_of is None:
             # Rank the page's rows by key first, then read only them.
             order = page.order_sql(text_collation=' COLLATE "C"')
@@ -938,14 +936,14 @@ class PostgresStore:
                 f"ORDER BY {order} LIMIT %s OFFSET %s"
             )
             params = params + params
-        with self._connection() as conn:
+        with self.reading() as conn:
             rows = conn.execute(statement, (*params, page.limit, page.offset)).fetchall()
         return [_record(row) for row in rows]
 
     # -- lifecycle and portability: prune, stats, export and import -------------------------
 
     def delete_expired(self, now: datetime) -> list[MemoryRecord]:
-        with self._transactional() as conn:
+        with self.writing() as conn:
             rows = conn.execute(
                 f"DELETE FROM memories WHERE expiration_date <= %s RETURNING {MEMORY_COLUMNS}", (now,)
             ).fetchall()
@@ -956,7 +954,7 @@ class PostgresStore:
         return [_record(row) for row in rows]
 
     def delete_outdated(self, cutoff: datetime) -> dict[str, int]:
-        with self._transactional() as conn:
+        with self.writing() as conn:
             versions = conn.execute("DELETE FROM memory_versions WHERE invalid_at < %s", (cutoff,)).rowcount
             ids = [row[0] for row in conn.execute("DELETE FROM memories WHERE invalid_at < %s RETURNING id", (cutoff,))]
             conn.execute("DELETE FROM memory_versions WHERE memory_id = ANY(%s)", (ids,))
@@ -967,8 +965,8 @@ class PostgresStore:
         return {"versions": versions, "retracted_memories": len(ids), "history_rows": history}
 
     def counts(self, scope: Scope | None, now: datetime) -> dict[str, int]:
-        where, params = _scope_sql(scope) if scope is not None else ("true", [])
-        with self._connection() as conn:
+        where, params = scope_clause(POSTGRES, scope) if scope is not None else ("true", [])
+        with self.reading() as conn:
             row = conn.execute(
                 "SELECT count(*), count(*) FILTER (WHERE invalid_at IS NULL AND expiration_date <= %s), "
                 f"count(*) FILTER (WHERE invalid_at IS NOT NULL) FROM memories WHERE {where}",
@@ -984,11 +982,11 @@ class PostgresStore:
         return result
 
     def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
-        where, params = _scope_sql(scope) if scope is not None else ("true", [])
+        where, params = scope_clause(POSTGRES, scope) if scope is not None else ("true", [])
         width, version_width = len(MEMORY_COLUMNS.split(",")), len(VERSION_COLUMNS.split(","))
         last = 0  # pages by pk: the order memories were stored in, read through the primary key
         while True:
-            with self._connection() as conn:
+            with self.reading() as conn:
                 rows = conn.execute(
                     f"SELECT {MEMORY_COLUMNS}, embedding::text, search_text, pk FROM memories "
                     f"WHERE {where} AND pk > %s ORDER BY pk LIMIT %s",
@@ -1034,7 +1032,7 @@ class PostgresStore:
             ]
 
     def import_memories(self, memories: Sequence[ExportedMemory]) -> int:
-        with self._transactional() as conn:
+        with self.writing() as conn:
             ids = [m.record.id for m in memories]
             known = {row[0] for row in conn.execute("SELECT id FROM memories WHERE id = ANY(%s)", (ids,))}
             fresh = [m for m in memories if m.record.id not in known]
@@ -1126,114 +1124,3 @@ def _record(row: Sequence[Any]) -> MemoryRecord:
 
 
 # -- SQL for scopes, keyword queries and filters ---------------------------------------------
-
-
-def ts_query(text: str) -> str | None:
-    """A tsquery matching any content word of ``text`` (the words SQLite's ``fts_query`` uses)."""
-    words = query_words(text)
-    if not words:
-        return None
-    # \w never holds a quote or backslash, so quoting each word neutralises tsquery syntax.
-    return " | ".join(f"'{word}'" for word in words)
-
-
-def _scope_sql(scope: Scope, table: str | None = None) -> tuple[str, list[Any]]:
-    ids = scope.as_dict()
-    if not ids:
-        raise StorageError("refusing to touch memories without a scope")
-    prefix = f"{table}." if table else ""
-    return " AND ".join(f"{prefix}{key} = %s" for key in ids), list(ids.values())
-
-
-def _query_sql(query: Query) -> tuple[str, list[Any]]:
-    where, params = _scope_sql(query.scope)
-    if query.as_of is None:  # current facts: not retracted (versions are never current)
-        where += " AND invalid_at IS NULL"
-    else:  # the versions valid at that moment
-        where += " AND valid_from <= %s AND (invalid_at IS NULL OR invalid_at > %s)"
-        params += [query.as_of, query.as_of]
-    if query.now is not None:
-        where += " AND (expiration_date IS NULL OR expiration_date > %s)"
-        params.append(query.now)
-    if query.filters is not None:
-        clause, filter_params = compile_filter(query.filters)
-        where += f" AND {clause}"
-        params.extend(filter_params)
-    return where, params
-
-
-def compile_filter(tree: Filter) -> tuple[str, list[Any]]:
-    """SQL for a filter tree (``filters.compile_tree``), with PostgreSQL's leaves that keep the
-    SQLite store's semantics."""
-    return compile_tree(tree, _condition_sql, false="false")
-
-
-def _condition_sql(c: Condition) -> tuple[str, list[Any]]:
-    return _column_sql(c) if c.is_column else _metadata_sql(c)
-
-
-_SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-
-
-def _column_sql(c: Condition) -> tuple[str, list[Any]]:
-    column = c.key  # one of COLUMN_KEYS, never user text
-    if c.value is None:
-        return (f"({column} IS NULL)", []) if c.op == "eq" else ("false", [])
-    is_time = column in TIME_COLUMNS
-    if c.op in ("contains", "icontains"):
-        text = ISO_UTC_TEXT.format(column) if is_time else column
-        if c.op == "icontains":
-            return f"coalesce(strpos({_ascii_lower(text)}, {_ascii_lower('%s')}) > 0, false)", [str(c.value)]
-        return f"coalesce(strpos({text}, %s) > 0, false)", [str(c.value)]
-    sql_op = _SQL_OPS[c.op]
-    if is_time:  # the value is already a UTC ISO string (filters.normalise_time)
-        return f"coalesce({column} {sql_op} %s::timestamptz, false)", [c.value]
-    # Byte order, as SQLite compares text; a number compares as its text, as SQLite's column affinity does.
-    return f'coalesce({column} COLLATE "C" {sql_op} %s, false)', [_as_sqlite_text(c.value)]
-
-
-def _ascii_lower(expression: str) -> str:
-    """lower() under the C collation folds ASCII letters only, as SQLite's lower() does, whatever
-    the server's locale: icontains then means the same on every server."""
-    return f'lower(({expression}) COLLATE "C")'
-
-
-def _as_sqlite_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return value if isinstance(value, str) else repr(value)
-
-
-def _metadata_sql(c: Condition) -> tuple[str, list[Any]]:
-    """Type-aware comparisons on metadata: true never equals 1, "4" never equals 4."""
-    value, kind = "(metadata -> %s)", "jsonb_typeof(metadata -> %s)"
-    key = c.key
-    if c.op == "eq" and c.value is None:
-        return f"coalesce({kind} = 'null', true)", [key]
-    if c.op == "contains":
-        clause = f"coalesce(({kind} = 'array' AND {value} @> jsonb_build_array(%s::jsonb)), false)"
-        params: list[Any] = [key, key, json.dumps(c.value)]
-        if isinstance(c.value, str):
-            clause = f"({clause} OR coalesce(({kind} = 'string' AND strpos(metadata ->> %s, %s) > 0), false))"
-            params += [key, key, c.value]
-        return clause, params
-    if c.op == "icontains":
-        return (
-            f"coalesce(({kind} = 'string' AND "
-            f"strpos({_ascii_lower('metadata ->> %s')}, {_ascii_lower('%s')}) > 0), false)",
-            [key, key, c.value],
-        )
-    sql_op = _SQL_OPS[c.op]
-    if isinstance(c.value, bool):
-        return f"coalesce({value} = %s::jsonb, false)", [key, "true" if c.value else "false"]
-    if isinstance(c.value, int | float):
-        # CASE, not AND: the cast must never run on a value that is not a number.
-        return (
-            f"coalesce(CASE WHEN {kind} = 'number' THEN (metadata ->> %s)::numeric {sql_op} %s::numeric "
-            "ELSE false END, false)",
-            [key, key, repr(c.value)],
-        )
-    return (
-        f"coalesce(CASE WHEN {kind} = 'string' THEN (metadata ->> %s) COLLATE \"C\" {sql_op} %s ELSE false END, false)",
-        [key, key, c.value],
-    )

@@ -27,7 +27,6 @@ user's memories. WAL mode lets other processes read while one writes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -82,10 +81,11 @@ from engram.storage.base import (
     stored_history,
     window_episode_values,
 )
-from engram.storage.filters import Condition, Filter, compile_tree
+from engram.storage.clauses import read_clause, scope_clause
 from engram.storage.graph_rows import GRAPH_TABLES
 from engram.storage.graph_sqlite import SQLiteGraph, add_graph_tables
 from engram.storage.sqlite_db import BUSY_TIMEOUT_MS, SQLiteDatabase
+from engram.storage.sqlite_sql import SQLITE, fts_query, owner_tokens
 from engram.storage.vector_cache import CachedRow, VectorCache
 
 logger = logging.getLogger("engram.storage")
@@ -305,6 +305,12 @@ class SQLiteStore:
     # -- lifecycle ---------------------------------------------------------------
 
     @property
+    def database(self) -> SQLiteDatabase:
+        """The store's connection with its lock and transactions: the graph's tables (graph_sqlite.py)
+        are written on it, inside the same transactions as the memories."""
+        return self._database
+
+    @property
     def location(self) -> str:
         return self.path
 
@@ -349,7 +355,7 @@ class SQLiteStore:
                 self._vectors.apply(writes)
                 self._flush_erased()
 
-    def _erasing(self, *keyword_indexes: str) -> None:
+    def mark_erasing(self, *keyword_indexes: str) -> None:
         """The open transaction erases text (from these keyword indexes too): scrub it when it commits."""
         self._erased = True
         self._rewrite.update(keyword_indexes)
@@ -398,7 +404,7 @@ class SQLiteStore:
                 *GRAPH_TABLES,
             ):  # erasure receipts stay: they outlive the data by design
                 self._db.execute(f"DELETE FROM {table}")
-            self._erasing(*KEYWORD_INDEXES)
+            self.mark_erasing(*KEYWORD_INDEXES)
         self._vectors.invalidate()
 
     # -- writes --------------------------------------------------------------------
@@ -508,7 +514,7 @@ class SQLiteStore:
             self._db.execute("DELETE FROM memory_fts WHERE rowid = ?", row)
             self._db.execute("DELETE FROM memories WHERE pk = ?", row)
             self._pending.append(CachedRow(row[0], None))
-            self._erasing("memory_fts")
+            self.mark_erasing("memory_fts")
 
     def _delete_rows(self, pks: list[int], ids: list[str]) -> int:
         """Delete these memories (by pk and id, aligned), with their keyword entries, versions and links;
@@ -531,17 +537,17 @@ class SQLiteStore:
         )
         deleted = int(self._db.execute(f"DELETE FROM memory_versions WHERE {where}", params).rowcount)
         if deleted:
-            self._erasing("memory_version_fts")
+            self.mark_erasing("memory_version_fts")
         return deleted
 
     def _tombstone_history(self, where: str, params: list[Any], *, forget_owner: bool = False) -> int:
         """Take the text (and with ``forget_owner`` the scope ids) off these history rows."""
         owner = f", {TOMBSTONE_OWNER}" if forget_owner else ""
-        self._erasing()
+        self.mark_erasing()
         return int(self._db.execute(f"UPDATE history SET {TOMBSTONE}{owner} WHERE {where}", params).rowcount)
 
     def delete_memories(self, scope: Scope, limit: int | None = None) -> list[MemoryRecord]:
-        where, params = _scope_sql(scope)
+        where, params = scope_clause(SQLITE, scope, "memories")
         with self.transaction():
             rows = self._db.execute(
                 f"SELECT pk, {MEMORY_COLUMNS} FROM memories WHERE {where} LIMIT ?",
@@ -549,11 +555,11 @@ class SQLiteStore:
             ).fetchall()
             self._delete_rows([row[0] for row in rows], [row[1] for row in rows])
             if limit is None or len(rows) < limit:  # the last batch: the scope's episodes and versions too
-                self._delete_versions(_scope_sql(scope, "memory_versions")[0], params)
-                episodes_where = _scope_sql(scope, "episodes")[0]
+                self._delete_versions(scope_clause(SQLITE, scope, "memory_versions")[0], params)
+                episodes_where = scope_clause(SQLITE, scope, "episodes")[0]
                 pks = [row[0] for row in self._db.execute(f"SELECT pk FROM episodes WHERE {episodes_where}", params)]
                 self._delete_episodes(pks)
-                self._erasing(*KEYWORD_INDEXES)
+                self.mark_erasing(*KEYWORD_INDEXES)
         return [_record(row[1:]) for row in rows]
 
     def _delete_episodes(self, pks: list[int]) -> None:
@@ -567,7 +573,7 @@ class SQLiteStore:
             self._db.execute(f"DELETE FROM episode_fts WHERE rowid IN ({marks})", chunk)
             self._db.execute(f"DELETE FROM episodes WHERE pk IN ({marks})", chunk)
         if pks:
-            self._erasing("episode_fts")
+            self.mark_erasing("episode_fts")
 
     def erase_scope(self, scope: Scope, *, at: datetime | None = None) -> Erasure:
         owner = erase_owner(scope)
@@ -591,7 +597,7 @@ class SQLiteStore:
 
     def _erase_memories(self, owner: Scope, at: datetime, erased: Counter[str]) -> int:
         """One batch of the scope's memories: erased, each history ending with a DELETE tombstone."""
-        where, params = _scope_sql(owner)
+        where, params = scope_clause(SQLITE, owner, "memories")
         rows = self._db.execute(
             f"SELECT pk, id, role FROM memories WHERE {where} LIMIT ?", (*params, ERASE_BATCH)
         ).fetchall()
@@ -602,14 +608,14 @@ class SQLiteStore:
 
     def _erase_rest(self, owner: Scope, erased: Counter[str]) -> None:
         """What the scope holds besides its memories: versions left, episodes, history, the graph."""
-        erased["memory_versions"] += self._delete_versions(*_scope_sql(owner, "memory_versions"))
-        where, params = _scope_sql(owner, "episodes")
+        erased["memory_versions"] += self._delete_versions(*scope_clause(SQLITE, owner, "memory_versions"))
+        where, params = scope_clause(SQLITE, owner, "episodes")
         pks = [row[0] for row in self._db.execute(f"SELECT pk FROM episodes WHERE {where}", params)]
         self._delete_episodes(pks)
         erased["episodes"] += len(pks)
-        erased["history"] += self._tombstone_history(*_scope_sql(owner, "history"), forget_owner=True)
+        erased["history"] += self._tombstone_history(*scope_clause(SQLITE, owner, "history"), forget_owner=True)
         erased.update(self.graph.delete_graph(owner))
-        self._erasing(*KEYWORD_INDEXES)
+        self.mark_erasing(*KEYWORD_INDEXES)
 
     def list_erasures(self, scope: Scope | None = None, limit: int = 100) -> list[Erasure]:
         where, params = ("scope_digest = ?", [scope_digest(erase_owner(scope))]) if scope is not None else ("1", [])
@@ -656,11 +662,11 @@ class SQLiteStore:
         return _record(row) if row else None
 
     def list_memories(self, query: Query, limit: int) -> list[MemoryRecord]:
-        where, params = _query_sql(query)
+        where, params = read_clause(SQLITE, query, "memories")
         if query.as_of is None:
             sql = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} ORDER BY created_at DESC, pk DESC LIMIT ?"
         else:
-            version_where, version_params = _query_sql(query, "memory_versions")
+            version_where, version_params = read_clause(SQLITE, query, "memory_versions")
             sql = (
                 f"SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} UNION ALL "
                 f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE {version_where} "
@@ -676,7 +682,7 @@ class SQLiteStore:
         total = 0
         with self._lock:
             for table in tables:
-                where, params = _query_sql(query, table)
+                where, params = read_clause(SQLITE, query, table)
                 total += int(self._db.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0])
         return total
 
@@ -684,7 +690,7 @@ class SQLiteStore:
         """Current memories only: a fact restated after it was retracted or superseded is new again."""
         if not hashes:
             return {}
-        where, params = _scope_sql(scope)
+        where, params = scope_clause(SQLITE, scope, "memories")
         marks = ", ".join("?" * len(hashes))
         with self._lock:
             rows = self._db.execute(
@@ -733,7 +739,7 @@ class SQLiteStore:
             if query.filters is None:
                 rowids = self._vectors.scope_rows(query.scope, query.now)
             else:  # filters need SQL; the scope indexes keep this to the scope's rows
-                where, params = _query_sql(query)
+                where, params = read_clause(SQLITE, query, "memories")
                 rows = self._db.execute(f"SELECT pk FROM memories WHERE {where}", params).fetchall()
                 rowids = np.array(rows, dtype=np.int64).reshape(-1)
             if len(rowids) == 0 or limit <= 0:
@@ -753,8 +759,8 @@ class SQLiteStore:
         which holds only current rows)."""
         if limit <= 0:
             return []
-        where, params = _query_sql(query, "memories")
-        version_where, version_params = _query_sql(query, "memory_versions")
+        where, params = read_clause(SQLITE, query, "memories")
+        version_where, version_params = read_clause(SQLITE, query, "memory_versions")
         with self._lock:
             rows = self._db.execute(
                 f"SELECT id, embedding FROM memories WHERE {where} UNION ALL "
@@ -776,7 +782,7 @@ class SQLiteStore:
         if query.as_of is not None:
             return self._keyword_search_as_of(query, text, limit)
         match = f"owners : ({owner_tokens(query.scope, ' AND ')}) AND text : ({words})"
-        where, params = _query_sql(query, table="m")
+        where, params = read_clause(SQLITE, query, "m")
         with self._lock:
             hits = self._db.execute(
                 "SELECT m.id, -bm25(memory_fts, 1.0, 0.0) AS score FROM memory_fts "
@@ -797,7 +803,7 @@ class SQLiteStore:
         total = 0
         with self._lock:
             for fts, table, key in sources:
-                where, params = _query_sql(query, table="m")
+                where, params = read_clause(SQLITE, query, "m")
                 total += int(self._db.execute(f"SELECT count(*) FROM {table} m WHERE {where}", params).fetchone()[0])
                 for word in query_words(text):
                     rows = self._db.execute(
@@ -822,7 +828,7 @@ class SQLiteStore:
         return [history_from_row(r, datetime.fromisoformat) for r in rows]
 
     def deleted_history(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[HistoryRecord]]:
-        where, params = _scope_sql(scope.owner_only(), "h") if scope is not None else ("1", [])
+        where, params = scope_clause(SQLITE, scope.owner_only(), "h") if scope is not None else ("1", [])
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {HISTORY_COLUMNS} FROM history h WHERE {where} "
@@ -841,7 +847,7 @@ class SQLiteStore:
         return [StoredMessage(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in reversed(rows)]
 
     def list_episodes(self, scope: Scope, *, before: datetime | None = None, limit: int = 100) -> list[Episode]:
-        where, params = _scope_sql(scope, "episodes")
+        where, params = scope_clause(SQLITE, scope, "episodes")
         if before is not None:
             where += " AND created_at < ?"
             params.append(iso(before))
@@ -881,7 +887,7 @@ class SQLiteStore:
         if words is None or limit <= 0:
             return []
         match = f"owners : ({owner_tokens(query.scope, ' AND ')}) AND text : ({words})"
-        where, params = _scope_sql(query.scope, "e")
+        where, params = scope_clause(SQLITE, query.scope, "e")
         if query.as_of is None:
             said, retracted = "1", "m.invalid_at IS NOT NULL"
         else:
@@ -913,7 +919,7 @@ class SQLiteStore:
         return [ScopeCount(kind, scope_id, int(count)) for kind, scope_id, count in rows]
 
     def page_memories(self, query: Query, page: Page) -> list[MemoryRecord]:
-        where, params = _query_sql(query)
+        where, params = read_clause(SQLITE, query, "memories")
         order = page.order_sql()
         if query.as_of is None:
             # Rank the page's rows by key first (from the index when the key is in it), then read only them.
@@ -922,7 +928,7 @@ class SQLiteStore:
                 f"(SELECT pk FROM memories WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?) ORDER BY {order}"
             )
         else:  # the memories and earlier versions valid then, as list_memories reads them
-            version_where, version_params = _query_sql(query, "memory_versions")
+            version_where, version_params = read_clause(SQLITE, query, "memory_versions")
             sql = (
                 f"SELECT * FROM (SELECT {MEMORY_COLUMNS} FROM memories WHERE {where} UNION ALL "
                 f"SELECT {VERSION_COLUMNS} FROM memory_versions WHERE {version_where}) "
@@ -960,13 +966,13 @@ class SQLiteStore:
             history = self._db.execute(
                 "DELETE FROM history WHERE coalesce(updated_at, created_at) < ?", (moment,)
             ).rowcount
-            self._erasing()
+            self.mark_erasing()
         return {"versions": int(versions), "retracted_memories": len(retracted), "history_rows": history}
 
     def counts(self, scope: Scope | None, now: datetime) -> dict[str, int]:
         """Memories of a scope or of the whole store: current, expired and retracted; the whole
         store's versions, history rows and episodes too."""
-        where, params = _scope_sql(scope) if scope is not None else ("1", [])
+        where, params = scope_clause(SQLITE, scope, "memories") if scope is not None else ("1", [])
         with self._lock:
             total, expired, retracted = self._db.execute(
                 "SELECT count(*), coalesce(sum(invalid_at IS NULL AND expiration_date <= ?), 0), "
@@ -987,7 +993,7 @@ class SQLiteStore:
     def export_memories(self, scope: Scope | None, batch: int = 1000) -> Iterator[list[ExportedMemory]]:
         """Every memory of a scope (or of the store), retracted ones too, in the order they were
         stored, in batches, with its vector, keyword text, history, earlier versions and episodes."""
-        where, params = _scope_sql(scope, "m") if scope is not None else ("1", [])
+        where, params = scope_clause(SQLITE, scope, "m") if scope is not None else ("1", [])
         last = 0  # pages by rowid: the order memories were stored in, read through the primary key
         width = len(MEMORY_COLUMNS.split(","))
         while True:
@@ -1132,103 +1138,3 @@ def _top_indices(scores: np.ndarray, limit: int) -> list[int]:
 
 
 # -- SQL for scopes and filters ------------------------------------------------------------
-
-
-def fts_query(text: str) -> str | None:
-    """An FTS5 query matching any content word of ``text``, with FTS syntax neutralised."""
-    words = query_words(text)
-    if not words:
-        return None
-    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
-
-
-def owner_tokens(scope: Scope, joiner: str = " ") -> str:
-    """The scope's owner ids as FTS tokens ("u…", "a…", "r…"): hashed, so any id is one token."""
-    tokens = []
-    for prefix, value in (("u", scope.user_id), ("a", scope.agent_id), ("r", scope.run_id)):
-        if value is not None:
-            tokens.append(f'"{prefix}{hashlib.blake2b(value.encode(), digest_size=10).hexdigest()}"')
-    return joiner.join(tokens)
-
-
-def _scope_sql(scope: Scope, table: str = "memories") -> tuple[str, list[Any]]:
-    ids = scope.as_dict()
-    if not ids:
-        raise StorageError("refusing to touch memories without a scope")
-    return " AND ".join(f"{table}.{key} = ?" for key in ids), list(ids.values())
-
-
-def _query_sql(query: Query, table: str = "memories") -> tuple[str, list[Any]]:
-    where, params = _scope_sql(query.scope, table)
-    if query.as_of is None:  # current facts: not retracted (versions are never current)
-        where += f" AND {table}.invalid_at IS NULL"
-    else:  # the versions valid at that moment
-        where += f" AND {table}.valid_from <= ? AND ({table}.invalid_at IS NULL OR {table}.invalid_at > ?)"
-        params += [iso(query.as_of), iso(query.as_of)]
-    if query.now is not None:
-        where += f" AND ({table}.expiration_date IS NULL OR {table}.expiration_date > ?)"
-        params.append(iso(query.now))
-    if query.filters is not None:
-        clause, filter_params = compile_filter(query.filters, table)
-        where += f" AND {clause}"
-        params.extend(filter_params)
-    return where, params
-
-
-def compile_filter(tree: Filter, table: str = "memories") -> tuple[str, list[Any]]:
-    """SQL for a filter tree (``filters.compile_tree``), with SQLite's leaves."""
-    return compile_tree(tree, lambda c: _condition_sql(c, table), false="0")
-
-
-def _condition_sql(c: Condition, table: str) -> tuple[str, list[Any]]:
-    if c.is_column:
-        return _column_sql(c, f"{table}.{c.key}")
-    return _metadata_sql(c, table)
-
-
-def _column_sql(c: Condition, column: str) -> tuple[str, list[Any]]:
-    if c.value is None:
-        return (f"({column} IS NULL)", []) if c.op == "eq" else ("0", [])
-    if c.op in ("contains", "icontains"):
-        if c.op == "icontains":
-            return f"coalesce(instr(lower({column}), lower(?)) > 0, 0)", [str(c.value)]
-        return f"coalesce(instr({column}, ?) > 0, 0)", [str(c.value)]
-    sql_op = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[c.op]
-    return f"coalesce({column} {sql_op} ?, 0)", [c.value]
-
-
-def _json_path_literal(key: str) -> str:
-    """The JSON path of a metadata key, as an SQL string literal."""
-    path = '$."' + key.replace('"', '\\"') + '"'
-    return "'" + path.replace("'", "''") + "'"
-
-
-def _metadata_sql(c: Condition, table: str) -> tuple[str, list[Any]]:
-    """Type-aware comparisons on metadata: true never equals 1, "4" never equals 4."""
-    path = _json_path_literal(c.key)
-    value_type = f"json_type({table}.metadata, {path})"
-    value = f"json_extract({table}.metadata, {path})"
-    if c.op == "eq" and c.value is None:
-        return f"coalesce({value_type} = 'null', 1)", []
-    if c.op == "contains":
-        element_sql, params = _typed_match("j.type", "j.value", "=", c.value)
-        sql = (
-            f"coalesce(({value_type} = 'array' AND EXISTS "
-            f"(SELECT 1 FROM json_each({table}.metadata, {path}) j WHERE {element_sql})), 0)"
-        )
-        if isinstance(c.value, str):
-            sql = f"({sql} OR coalesce(({value_type} = 'text' AND instr({value}, ?) > 0), 0))"
-            params = [*params, c.value]
-        return sql, params
-    if c.op == "icontains":
-        return f"coalesce(({value_type} = 'text' AND instr(lower({value}), lower(?)) > 0), 0)", [c.value]
-    sql_op = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[c.op]
-    return _typed_match(value_type, value, sql_op, c.value)
-
-
-def _typed_match(type_sql: str, value_sql: str, sql_op: str, value: Any) -> tuple[str, list[Any]]:
-    if isinstance(value, bool):
-        return f"coalesce({type_sql} = ?, 0)", ["true" if value else "false"]
-    if isinstance(value, int | float):
-        return f"coalesce(({type_sql} IN ('integer', 'real') AND {value_sql} {sql_op} ?), 0)", [value]
-    return f"coalesce(({type_sql} = 'text' AND {value_sql} {sql_op} ?), 0)", [value]
