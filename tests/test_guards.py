@@ -233,3 +233,22 @@ def test_reminders_are_not_forget_requests() -> None:
         "my old address",
         "the card details",
     ]
+
+
+def test_the_forget_check_reads_a_bounded_window_before_each_verb(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Linear in the user's text: each "forget" looks back a few characters for its negation, never at
+    # the whole text before it (the check was quadratic: "not forget " * 4000 took seconds).
+    from engram.pipeline import forget
+
+    read: list[int] = []
+    negation = forget._NEGATION
+
+    class Counting:
+        def search(self, text: str) -> object:
+            read.append(len(text))
+            return negation.search(text)
+
+    monkeypatch.setattr(forget, "_NEGATION", Counting())
+    assert not asks_to_forget(["not forget " * 4000])
+    assert len(read) == 4000 and max(read) <= forget.NEGATION_REACH
+    assert asks_to_forget(["I won't forget you. " * 100 + "Please forget my address."])

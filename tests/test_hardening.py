@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
@@ -266,3 +268,94 @@ def test_a_large_image_data_url_does_not_count_towards_the_size_bound(backend_me
     message = {"role": "user", "content": [{"type": "text", "text": "my cat"}, image]}
     result = backend_memory.add([message], user_id="u", infer=False)
     assert [r["memory"] for r in result["results"]] == ["my cat"]
+
+
+# -- the second campaign: what an LLM answer may hold (issue 18, item 4) ---------------------------
+
+
+def _stored_then(memory: Memory, answer: str) -> dict[str, Any]:
+    """Add "I like tea" (a known memory), then a turn whose LLM answer is ``answer`` (JSON text)."""
+    assert isinstance(memory.llm, ScriptedLLM)
+    memory.llm.answers[:] = [json.dumps({"facts": [{"text": "User likes tea", "about": "User: drink"}]})]
+    memory.add("I like tea", user_id="u")
+    memory.llm.answers[:] = [answer]
+    return memory.add("I like green tea now, and I moved to Porto", user_id="u")
+
+
+MEMORY_IDS = {
+    "superscript two": '"²"',
+    "arabic-indic three": '"٣"',
+    "5,000 digits as text": '"' + "1" * 5000 + '"',
+    "5,000 digits as a number": "1" * 5000,
+    "negative": '"-1"',
+    "hexadecimal": '"0x1"',
+}
+
+
+@pytest.mark.parametrize("memory_id", MEMORY_IDS.values(), ids=MEMORY_IDS.keys())
+def test_a_memory_id_no_integer_can_be_read_from_is_an_unknown_id(
+    memory_factory: MemoryFactory, memory_id: str
+) -> None:
+    fact = '{"text": "User likes green tea", "about": "User: drink", "event": "UPDATE", "memory": ' + memory_id + "}"
+    result = _stored_then(memory_factory(llm=ScriptedLLM()), '{"facts": [' + fact + '], "forget": []}')
+    assert "User likes green tea" in [r["memory"] for r in result["results"]]
+
+
+@pytest.mark.parametrize("text", ["User likes \ud800 tea", "User likes\x00 tea"])
+def test_a_fact_no_store_can_hold_is_left_out_with_a_warning_on_every_store(
+    memory_factory: MemoryFactory, text: str
+) -> None:
+    memory = memory_factory(llm=ScriptedLLM())
+    result = _stored_then(memory, json.dumps({"facts": [{"text": text, "about": "User: drink"}], "forget": []}))
+    assert any("no store can hold" in w for w in result["warnings"])
+    assert text not in [m["memory"] for m in memory.get_all(user_id="u")["results"]]
+
+
+def test_an_answer_holding_a_huge_number_is_unreadable_not_a_crash(memory_factory: MemoryFactory) -> None:
+    answer = '{"facts": [{"text": "User likes tea", "sources": [' + "9" * 5000 + "]}]}"
+    memory = memory_factory(llm=ScriptedLLM([answer] * 2))
+    result = memory.add("I like tea", user_id="u")  # json.loads would raise ValueError (over 4,300 digits)
+    assert [r["event"] for r in result["results"]] in ([], ["ADD"])
+
+
+def test_the_fact_index_of_a_two_call_answer_is_read_the_same_way(tmp_path: Path) -> None:
+    llm = ScriptedLLM()
+    config = {
+        "custom_update_memory_prompt": "Decide.",
+        "vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "t.db")}},
+    }
+    with Memory(config, embedder=HashingEmbedder(), llm=llm) as memory:
+        llm.answers = ['{"facts": [{"text": "User likes tea"}]}']
+        memory.add("I like tea", user_id="u")
+        llm.answers = [
+            '{"facts": [{"text": "User likes green tea"}]}',
+            '{"decisions": [{"fact": "²", "event": "UPDATE", "memory_id": "0"}]}',
+        ]
+        result = memory.add("I like green tea", user_id="u")
+        assert any("no listed fact" in w for w in result["warnings"])
+
+
+def test_both_stores_refuse_the_same_text(memory_factory: MemoryFactory) -> None:
+    memory = memory_factory()
+    with pytest.raises(ValidationError, match="NUL"):
+        memory.store.insert_memory(
+            replace(memory_module.MemoryRecord("m1", "a\x00b", "h", memory_module.utcnow()), user_id="u"),
+            np.zeros(memory.embedder.dimension, dtype=np.float32),
+            "a b",
+        )
+
+
+def test_a_procedural_summary_is_kept_within_bounds(memory_factory: MemoryFactory) -> None:
+    memory = memory_factory(llm=ScriptedLLM([json.dumps({"summary": "step " * 1_000_000 + "\x00"})]))
+    result = memory.add("ran the tests", agent_id="a", memory_type="procedural_memory")
+    [item] = memory.get_all(agent_id="a")["results"]
+    assert len(item["memory"]) <= 20_000
+    assert any("cut there" in w for w in result["warnings"])
+
+
+def test_a_procedural_summary_no_store_can_hold_is_made_storable(memory_factory: MemoryFactory) -> None:
+    memory = memory_factory(llm=ScriptedLLM([json.dumps({"summary": "ran the tests\x00 and \ud800 deployed"})]))
+    result = memory.add("ran the tests", agent_id="a", memory_type="procedural_memory")
+    [item] = memory.get_all(agent_id="a")["results"]
+    assert item["memory"] == "ran the tests and ? deployed"
+    assert any("no store can hold" in w for w in result["warnings"])

@@ -65,6 +65,16 @@ def _walk(value: Any, what: str, depth: int) -> int:
     return 0
 
 
+def storable(text: str) -> bool:
+    """Whether every store can hold ``text``: no NUL, no lone surrogate (for text an LLM wrote,
+    which the pipeline drops with a warning instead of refusing the caller's call)."""
+    try:
+        check_text(text, "text")
+    except ValidationError:
+        return False
+    return True
+
+
 def check_text(text: str, what: str) -> None:
     """Refuse a lone surrogate (not UTF-8) and NUL (PostgreSQL cannot store it) in ``text``."""
     if "\x00" in text:
@@ -79,4 +89,4 @@ def check_text(text: str, what: str) -> None:
             ) from exc
 
 
-__all__ = ["MAX_ADD_CHARS", "check_input", "check_text", "check_value"]
+__all__ = ["MAX_ADD_CHARS", "check_input", "check_text", "check_value", "storable"]

@@ -34,6 +34,7 @@ from engram.pipeline.sources import content_words
 from engram.pipeline.write import write_changes
 from engram.search import embed_text
 from engram.storage.base import ExportedMemory
+from engram.validation import storable
 
 CANDIDATE_THRESHOLD = 0.60
 MAX_GROUP = 8  # memories shown to the LLM at once: small models lose track beyond that
@@ -161,6 +162,7 @@ def merges_from_answer(records: Sequence[MemoryRecord], answer: Any) -> tuple[li
             or used & ids
             or not isinstance(text, str)
             or not text.strip()
+            or not storable(text)
         ):
             warnings.append(f"skipped a consolidation group the LLM gave as {group!r}")
             continue

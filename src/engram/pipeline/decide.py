@@ -154,12 +154,7 @@ def _decisions(answer: Any) -> list[dict[str, Any]] | None:
 
 
 def _fact_index(decision: dict[str, Any], facts: list[Fact]) -> int | None:
-    index = decision.get("fact")
-    if isinstance(index, str) and index.strip().isdigit():
-        index = int(index)
-    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(facts):
-        return index
-    return None
+    return small_index(decision.get("fact"), len(facts))
 
 
 def _checked_action(
@@ -197,10 +192,14 @@ def _checked_action(
 
 
 def _shown_position(raw_id: Any, count: int) -> int | None:
-    if isinstance(raw_id, int) and not isinstance(raw_id, bool):
-        raw_id = str(raw_id)
-    if isinstance(raw_id, str) and raw_id.strip().isdigit():
-        position = int(raw_id.strip())
-        if 0 <= position < count:
-            return position
+    return small_index(raw_id, count)
+
+
+def small_index(raw: Any, count: int) -> int | None:
+    """A number from 0 to ``count - 1`` as the model wrote it (an integer, or its ASCII digits), else
+    None: "²" is a digit to ``str.isdigit`` but not to ``int``, and a 5,000-digit number is no index."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw if 0 <= raw < count else None
+    if isinstance(raw, str) and 0 < len(raw.strip()) <= 6 and raw.strip().isascii() and raw.strip().isdigit():
+        return small_index(int(raw.strip()), count)
     return None

@@ -32,6 +32,7 @@ from engram.errors import ConfigError
 from engram.models import Entity, Relation, Scope
 from engram.pipeline.slots import named_one_value
 from engram.storage.base import Vector
+from engram.validation import storable
 
 # Measured on the 60 hand-labelled name pairs of tests/graph_name_pairs.py with the packaged MiniLM
 # embedder (bench/bench_entity_threshold.py): at 0.80, 7% of pairs of different entities are merged
@@ -131,7 +132,7 @@ def read_graph(answer: object, *, self_name: str | None) -> GraphExtraction:
         return GraphExtraction()
 
     def resolve(name: Any) -> str | None:
-        if not isinstance(name, str) or not normalise_name(name):
+        if not isinstance(name, str) or not normalise_name(name) or not storable(name):
             return None
         if normalise_name(name) in SELF_REFERENCES:
             return self_name

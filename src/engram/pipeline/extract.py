@@ -30,6 +30,7 @@ from engram.pipeline.prompts import (
     tighter,
 )
 from engram.search import same_conversation
+from engram.validation import storable
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,12 @@ def extract_and_decide(
     facts = [fact for fact, _ in items]
     decisions = [_decision(i, raw) for i, (_, raw) in enumerate(items)]
     relations = read_graph(answer, self_name=self_name) if graph else None
-    return Extraction(facts, completion.usage, [], relations, decisions, _forget_items(answer), answer)
+    warnings = (
+        [f"{n} fact(s) held text no store can hold (a NUL or a lone surrogate); left out"]
+        if (n := unstorable_facts(answer))
+        else []
+    )
+    return Extraction(facts, completion.usage, warnings, relations, decisions, _forget_items(answer), answer)
 
 
 def complete_sound(llm: LLM, request: list[ChatMessage], schema: dict[str, Any]) -> tuple[Completion, str | None]:
@@ -217,7 +223,7 @@ def _forget_items(answer: Any) -> list[ForgetRequest]:
     requests = []
     for item in raw:
         what = item.get("what") if isinstance(item, dict) else item
-        if not isinstance(what, str) or _is_placeholder(what.strip()):
+        if not isinstance(what, str) or _is_placeholder(what.strip()) or not storable(what):
             continue
         memory = item.get("memory") if isinstance(item, dict) else None
         shown = memory if isinstance(memory, int) and not isinstance(memory, bool) and memory >= 0 else None
@@ -233,7 +239,8 @@ def _read_facts(answer: object, message_count: int) -> tuple[list[Fact], list[st
 
 
 def _fact_items(answer: object, message_count: int, reference_time: datetime | None) -> list[tuple[Fact, Any]] | None:
-    """Each readable fact with the raw item it came from; None when there is no list of facts."""
+    """Each readable fact with the raw item it came from; None when there is no list of facts. A
+    fact no store can hold (a NUL, a lone surrogate) is left out (``unstorable_facts`` names it)."""
     if isinstance(answer, dict):
         answer = answer.get("facts")
     if not isinstance(answer, list):
@@ -250,7 +257,7 @@ def _fact_items(answer: object, message_count: int, reference_time: datetime | N
         if not isinstance(raw_text, str):
             continue
         text = " ".join(raw_text.split())
-        if _is_placeholder(text):
+        if _is_placeholder(text) or not storable(text):
             continue
         if text.lower() not in seen:
             seen.add(text.lower())
@@ -282,9 +289,18 @@ def _fact_date(raw: Any, reference_time: datetime | None) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
+def unstorable_facts(answer: object) -> int:
+    """How many facts of an answer no store can hold (a NUL or a lone surrogate in their text)."""
+    items = answer.get("facts") if isinstance(answer, dict) else answer
+    if not isinstance(items, list):
+        return 0
+    texts = [item.get("text") if isinstance(item, dict) else item for item in items]
+    return sum(1 for text in texts if isinstance(text, str) and not storable(text))
+
+
 def read_about(raw: Any) -> tuple[str | None, str | None]:
     """``"Ana: employer"`` as (subject, attribute); a bare ``"employer"`` has no subject."""
-    if not isinstance(raw, str) or not raw.strip() or _is_placeholder(raw.strip()):
+    if not isinstance(raw, str) or not raw.strip() or _is_placeholder(raw.strip()) or not storable(raw):
         return None, None
     named, _, what = raw.rpartition(":") if ":" in raw else ("", "", raw)
     return " ".join(named.split()) or None, " ".join(what.split()).lower() or None

@@ -243,6 +243,7 @@ _DO_NOT_KEEP = re.compile(
     re.IGNORECASE,
 )
 _NEGATION = re.compile(r"\b(?:not|never|no|don't|dont|won't|wont|can't|cannot|didn't|doesn't)\b[^.!?,]{0,15}$", re.I)
+NEGATION_REACH = 32  # characters before a verb read for its negation: the longest negation and its gap
 
 
 def asks_to_forget(texts: Sequence[str]) -> bool:
@@ -252,7 +253,12 @@ def asks_to_forget(texts: Sequence[str]) -> bool:
     for text in texts:
         if _DO_NOT_KEEP.search(text):
             return True
-        if any(not _NEGATION.search(text[: m.start()]) for m in _FORGET_VERB.finditer(text)):
+        # Only the few characters before each verb can negate it: reading the whole prefix for every
+        # verb made the check quadratic ("not forget " * 4000 took seconds).
+        if any(
+            not _NEGATION.search(text[max(0, m.start() - NEGATION_REACH) : m.start()])
+            for m in _FORGET_VERB.finditer(text)
+        ):
             return True
     return False
 

@@ -50,8 +50,10 @@ def degenerate(text: str) -> str | None:
         return None  # no JSON at all: unreadable, not degenerate (the caller says so)
     try:
         json.JSONDecoder().raw_decode(body, start)
-    except (json.JSONDecodeError, RecursionError):
+    except json.JSONDecodeError:
         return "cut off"
+    except (ValueError, RecursionError):
+        return None  # whole, but unreadable (too deep, a huge number): the caller says so
     return None
 
 
@@ -77,7 +79,7 @@ def _first_json_value(text: str) -> Any | None:
             continue
         try:
             value, end = decoder.raw_decode(text, start)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: JSONDecodeError, or an integer over 4,300 digits
             # A truncated answer is repaired where it starts (the first brackets), not anywhere.
             value = _repair_truncated(text[start:]) if attempt < _MAX_REPAIRS else None
         if value is not None and _depth_at_most(value, MAX_ANSWER_DEPTH):
@@ -90,7 +92,7 @@ def _repair_truncated(text: str) -> Any | None:
     for head, closers in reversed(_cut_points(text)):
         try:
             return json.loads(head + closers)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             continue
     return None
 

@@ -10,8 +10,10 @@ from engram.pipeline.parsing import parse_json_answer
 from engram.pipeline.plan import Context, Draft, WritePlan
 from engram.pipeline.prompts import PROCEDURAL_SUMMARY_PROMPT, PROCEDURAL_SUMMARY_SCHEMA
 from engram.search import embed_text
+from engram.validation import storable
 
 PROCEDURAL_MEMORY = "procedural_memory"
+MAX_SUMMARY_CHARS = 20_000  # a summary of an execution log; a chat session is ~20,000 characters
 
 
 def plan_procedural(ctx: Context, turns: list[Message], draft: Draft, custom_prompt: str | None) -> WritePlan:
@@ -32,11 +34,25 @@ def plan_procedural(ctx: Context, turns: list[Message], draft: Draft, custom_pro
         summary = completion.text.strip()  # a plain-text summary is still a summary
     if not summary:
         raise ValidationError("the LLM returned an empty summary of the execution log")
+    summary, warnings = storable_summary(summary)
     metadata = {**draft.metadata, "memory_type": PROCEDURAL_MEMORY}
     record = replace(draft.record(summary, role=None, sources=turns), metadata=metadata)
-    plan = WritePlan(inserts=[(record, ctx.embed([embed_text(record)])[0])])
+    plan = WritePlan(inserts=[(record, ctx.embed([embed_text(record)])[0])], warnings=warnings)
     plan.usage = completion.usage.tagged("procedural")
     return plan
+
+
+def storable_summary(summary: str) -> tuple[str, list[str]]:
+    """The summary as every store can hold it, at most ``MAX_SUMMARY_CHARS`` long (an add refuses more
+    than ``MAX_ADD_CHARS`` of input; a model's summary must not become a memory larger than that)."""
+    warnings = []
+    if not storable(summary):
+        summary = summary.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+        warnings.append("the summary held text no store can hold (a NUL or a lone surrogate): replaced")
+    if len(summary) > MAX_SUMMARY_CHARS:
+        summary = summary[:MAX_SUMMARY_CHARS]
+        warnings.append(f"the summary was longer than {MAX_SUMMARY_CHARS:,} characters: cut there")
+    return summary, warnings
 
 
 __all__ = ["PROCEDURAL_MEMORY", "plan_procedural"]

@@ -28,6 +28,7 @@ from engram.errors import StorageError
 from engram.models import Entity, Episode, Erasure, Event, HistoryRecord, MemoryRecord, Relation, Scope
 from engram.results import ScopeItem
 from engram.storage.filters import Filter
+from engram.validation import check_text
 
 if TYPE_CHECKING:
     from engram.storage.graph_rows import GraphStore
@@ -299,6 +300,8 @@ def record_values(record: MemoryRecord, time: Callable[[datetime], Any]) -> tupl
     def when(moment: datetime | None) -> Any:
         return time(moment) if moment is not None else None
 
+    # Both stores refuse the same text: SQLite would store a NUL that PostgreSQL cannot.
+    check_text(record.memory, "a memory's text")
     return (
         record.id,
         record.memory,
