@@ -359,3 +359,23 @@ def test_a_procedural_summary_no_store_can_hold_is_made_storable(memory_factory:
     [item] = memory.get_all(agent_id="a")["results"]
     assert item["memory"] == "ran the tests and ? deployed"
     assert any("no store can hold" in w for w in result["warnings"])
+
+
+def test_a_memory_deleted_by_another_process_during_a_search_is_left_out(tmp_path: Path) -> None:
+    # The row ids come from the vector cache, their memory ids from a second read; another process
+    # deleting in between made the search raise a KeyError (109 of 2,211 searches in a delete loop).
+    path = tmp_path / "shared.db"
+    searcher = Memory(store=SQLiteStore(path), embedder=HashingEmbedder())
+    deleter = Memory(store=SQLiteStore(path), embedder=HashingEmbedder())
+    ids = [searcher.add(f"fact number {i} about tea", user_id="u", infer=False)["results"][0]["id"] for i in range(3)]
+    cache = searcher.store._vectors  # type: ignore[attr-defined]
+    scope_rows = cache.scope_rows
+
+    def rows_then_a_delete(*args: Any) -> Any:
+        rows = scope_rows(*args)
+        deleter.delete(ids[0])  # between the read of the row ids and the read of their memory ids
+        return rows
+
+    cache.scope_rows = rows_then_a_delete
+    found = searcher.search("fact about tea", user_id="u")["results"]
+    assert ids[0] not in [item["id"] for item in found] and len(found) == 2

@@ -55,3 +55,39 @@ def test_processes_writing_at_once_lose_nothing_and_store_shared_texts_once(
     # Every message is kept as an episode, duplicates included: none lost to a concurrent writer.
     per_user = PROCESSES * ADDS_PER_PROCESS // USERS
     assert len(episodes) == USERS and all(count == per_user for _, count in episodes)
+
+
+def test_an_update_racing_a_delete_is_not_found_never_a_storage_error(postgres_url: str, postgres_schema: str) -> None:
+    # Read committed: the update read the row, the delete committed, and the update's archive found
+    # nothing ("vanished during the update", a 503). The row is now held from the read to the write.
+    import threading
+
+    from engram.errors import NotFoundError
+
+    stores = [PostgresStore(postgres_url, PostgresSettings(schema=postgres_schema)) for _ in range(2)]
+    updater, deleter = (Memory(store=store, embedder=HashingEmbedder()) for store in stores)
+    outcomes: Counter[str] = Counter()
+    for i in range(60):
+        memory_id = updater.add(f"fact {i} to race over", user_id="racer", infer=False)["results"][0]["id"]
+        start = threading.Barrier(2)
+
+        def run(verb: str, memory_id: str = memory_id, i: int = i, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                if verb == "update":
+                    updater.update(memory_id, f"fact {i} changed", timestamp="2030-01-01T00:00:00Z")
+                else:
+                    deleter.delete(memory_id)
+                outcomes[f"{verb} ok"] += 1
+            except NotFoundError:
+                outcomes[f"{verb} not found"] += 1
+
+        threads = [threading.Thread(target=run, args=(verb,)) for verb in ("update", "delete")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    updater.close()
+    deleter.close()
+    assert outcomes["delete ok"] == 60  # every delete lands; an update before or after it, or not found
+    assert outcomes["update ok"] + outcomes["update not found"] == 60

@@ -267,7 +267,7 @@ class Memory:
         changed = replace(old, memory=text_now)
         vector = self._context.embed([embed_text(changed)])[0] if text_now != old.memory else None
         with self.store.transaction():
-            current = self._existing(memory_id)  # the memory as it is now, not as it was read
+            current = self._existing(memory_id, lock=True)  # the memory as it is now, held until written
             new = replace(
                 current,
                 memory=text_now,
@@ -289,7 +289,7 @@ class Memory:
     def delete(self, memory_id: str) -> MessageResult:
         """Erase a memory and every earlier version of it (history records the deletion)."""
         with self.store.transaction():
-            old = self._existing(memory_id)
+            old = self._existing(memory_id, lock=True)
             self.store.delete_memory(old.id)
             self.store.graph.forget_memory(old.id)
             self.store.add_history([history_row(Event.DELETE, old, None, utcnow(), deleted=True)])
@@ -447,8 +447,8 @@ class Memory:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _existing(self, memory_id: str) -> MemoryRecord:
-        record = self.store.get_memory(memory_id_of(memory_id))
+    def _existing(self, memory_id: str, *, lock: bool = False) -> MemoryRecord:
+        record = self.store.get_memory(memory_id_of(memory_id), lock=lock)
         if record is None:
             raise NotFoundError(f"no memory has id {memory_id!r}")
         return record

@@ -246,7 +246,7 @@ def _write_merges(ctx: Context, merges: Sequence[Merge], now: datetime) -> list[
     vectors = ctx.embed(texts) if changed else np.zeros((0, 0), dtype=np.float32)
     vector_of = {merge.keep.id: vector for merge, vector in zip(changed, vectors, strict=True)}
     with ctx.store.transaction():
-        live = ctx.store.get_memories([r.id for m in merges for r in (m.keep, *m.retire)])
+        live = ctx.store.get_memories([r.id for m in merges for r in (m.keep, *m.retire)], lock=True)
         plan, done = WritePlan(), []
         for merge in merges:
             members = [live.get(r.id) for r in (merge.keep, *merge.retire)]

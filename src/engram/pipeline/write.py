@@ -152,7 +152,8 @@ def drop_stale(store: Store, plan: WritePlan, scope: Scope) -> None:
     plan.inserts = [(record, vector) for record, vector in plan.inserts if record.hash not in known]
     targets = [old.id for old, _, _ in plan.updates] + [record.id for record in plan.deletes]
     # Only current memories can be superseded or retracted: another writer may have retracted one.
-    live = {k: r for k, r in (store.get_memories(targets) if targets else {}).items() if r.invalid_at is None}
+    read = store.get_memories(targets, lock=True) if targets else {}  # held until the add commits
+    live = {k: r for k, r in read.items() if r.invalid_at is None}
     plan.updates = [(live[old.id], new, vector) for old, new, vector in plan.updates if old.id in live]
     plan.deletes = [live[record.id] for record in plan.deletes if record.id in live]
 

@@ -166,7 +166,10 @@ class Store(Protocol):
         ...
 
     # -- reads -----------------------------------------------------------------
-    def get_memory(self, memory_id: str) -> MemoryRecord | None: ...
+    def get_memory(self, memory_id: str, *, lock: bool = False) -> MemoryRecord | None:
+        """One memory. ``lock``: inside a transaction, the row stays as read until it ends (another
+        writer's update or delete of it waits), so that the row read is the row written."""
+        ...
 
     def list_memories(self, query: Query, limit: int) -> list[MemoryRecord]:
         """Newest first."""
@@ -176,9 +179,11 @@ class Store(Protocol):
         """The scope's current (not retracted) memories with these hashes, by hash."""
         ...
 
-    def get_memories(self, memory_ids: Sequence[str], as_of: datetime | None = None) -> dict[str, MemoryRecord]:
+    def get_memories(
+        self, memory_ids: Sequence[str], as_of: datetime | None = None, *, lock: bool = False
+    ) -> dict[str, MemoryRecord]:
         """The memories with these ids, by id; unknown ids are left out. With ``as_of``, each as the
-        version valid then (ids with none are left out)."""
+        version valid then (ids with none are left out). ``lock`` as for ``get_memory``."""
         ...
 
     def list_versions(self, memory_id: str) -> list[MemoryRecord]:

@@ -664,9 +664,10 @@ class PostgresStore:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def get_memory(self, memory_id: str) -> MemoryRecord | None:
+    def get_memory(self, memory_id: str, *, lock: bool = False) -> MemoryRecord | None:
+        locking = " FOR UPDATE" if lock else ""
         with self.reading() as conn:
-            row = conn.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = %s", (memory_id,)).fetchone()
+            row = conn.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = %s{locking}", (memory_id,)).fetchone()
         return _record(row) if row else None
 
     def list_memories(self, query: Query, limit: int) -> list[MemoryRecord]:
@@ -714,12 +715,16 @@ class PostgresStore:
             ).fetchall()
         return {record.hash: record for record in map(_record, rows)}
 
-    def get_memories(self, memory_ids: Sequence[str], as_of: datetime | None = None) -> dict[str, MemoryRecord]:
+    def get_memories(
+        self, memory_ids: Sequence[str], as_of: datetime | None = None, *, lock: bool = False
+    ) -> dict[str, MemoryRecord]:
         if not memory_ids:
             return {}
         params: list[Any]
         if as_of is None:
-            statement, params = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ANY(%s)", [list(memory_ids)]
+            locking = " ORDER BY id FOR UPDATE" if lock else ""  # in one order: two writers never deadlock
+            statement = f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ANY(%s){locking}"
+            params = [list(memory_ids)]
         else:
             valid = "valid_from <= %s AND (invalid_at IS NULL OR invalid_at > %s)"
             statement = (

@@ -656,7 +656,8 @@ class SQLiteStore:
 
     # -- reads ---------------------------------------------------------------------
 
-    def get_memory(self, memory_id: str) -> MemoryRecord | None:
+    def get_memory(self, memory_id: str, *, lock: bool = False) -> MemoryRecord | None:
+        # ``lock`` needs nothing here: a write transaction (BEGIN IMMEDIATE) already excludes other writers.
         with self._lock:
             row = self._db.execute(f"SELECT {MEMORY_COLUMNS} FROM memories WHERE id = ?", (memory_id,)).fetchone()
         return _record(row) if row else None
@@ -699,7 +700,9 @@ class SQLiteStore:
             ).fetchall()
         return {record.hash: record for record in map(_record, rows)}
 
-    def get_memories(self, memory_ids: Sequence[str], as_of: datetime | None = None) -> dict[str, MemoryRecord]:
+    def get_memories(
+        self, memory_ids: Sequence[str], as_of: datetime | None = None, *, lock: bool = False
+    ) -> dict[str, MemoryRecord]:
         found: dict[str, MemoryRecord] = {}
         sources = [("id", MEMORY_COLUMNS, "memories")]
         validity, validity_params = "", []
@@ -752,7 +755,8 @@ class SQLiteStore:
             top = [(int(rowids[i]), float(scores[i])) for i in _top_indices(scores, limit)]
             marks = ", ".join("?" * len(top))
             ids = dict(self._db.execute(f"SELECT pk, id FROM memories WHERE pk IN ({marks})", [pk for pk, _ in top]))
-        return [(ids[pk], score) for pk, score in top]
+        # Another process may delete a memory between the two reads: it is gone, not an error.
+        return [(ids[pk], score) for pk, score in top if pk in ids]
 
     def _vector_search_as_of(self, query: Query, vector: Vector, limit: int) -> list[tuple[str, float]]:
         """Exact search over the scope's versions valid at ``query.as_of`` (read from SQL, not the cache,
