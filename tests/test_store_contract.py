@@ -540,3 +540,13 @@ def _record(text: str, *, user_id: str = "u", metadata: dict[str, Any] | None = 
         metadata=metadata or {},
         user_id=user_id,
     )
+
+
+@pytest.mark.parametrize("value", [1e16, 1e308, -0.0, 0.1, 2**53 + 1, 1.0, -1e-300])
+def test_metadata_numbers_come_back_as_they_went_in(backend_memory: Memory, value: float) -> None:
+    # PostgreSQL's jsonb stored numbers as numeric: 1e16 came back as an integer, -0.0 as 0.0.
+    memory_id = backend_memory.add("a fact", user_id="u", metadata={"n": value}, infer=False)["results"][0]["id"]
+    stored = backend_memory.get(memory_id)["metadata"]["n"]
+    assert stored == value and type(stored) is type(value) and str(stored) == str(value)
+    found = backend_memory.get_all(user_id="u", filters={"n": {"in": [value, 7]}})["results"]
+    assert [item["id"] for item in found] == [memory_id]

@@ -2,9 +2,9 @@
 
 The schema mirrors the SQLite store, with PostgreSQL's own tools:
 
-- ``memories``: text, metadata (``jsonb``), scope ids, times (``timestamptz``), the vector
-  (``vector(dim)`` with an HNSW index, cosine) and the indexed text with its ``tsvector``
-  (a generated column with a GIN index) for the keyword side;
+- ``memories``: text, metadata (``json``, kept as written; filters compare it as ``jsonb``), scope
+  ids, times (``timestamptz``), the vector (``vector(dim)`` with an HNSW index, cosine) and the
+  indexed text with its ``tsvector`` (a generated column with a GIN index) for the keyword side;
 - ``memory_versions``: superseded texts with their own vector and ``tsvector`` (no HNSW index: only
   as-of reads, which scan one scope exactly, consult it);
 - ``history``, ``episodes``, ``memory_episodes`` and ``engram_meta`` as in SQLite (a deleted
@@ -268,6 +268,15 @@ def _add_erasures(conn: psycopg.Connection[Any]) -> None:
     )
 
 
+def _keep_metadata_as_written(conn: psycopg.Connection[Any]) -> None:
+    """Metadata as ``json``, the text as written, instead of ``jsonb``: jsonb stores numbers as numeric,
+    so 1e16 came back as an integer and -0.0 as 0.0 (SQLite keeps the text). Filters cast to jsonb."""
+    for table in ("memories", "memory_versions"):
+        conn.execute(f"ALTER TABLE {table} ALTER COLUMN metadata DROP DEFAULT")
+        conn.execute(f"ALTER TABLE {table} ALTER COLUMN metadata TYPE json USING metadata::json")
+        conn.execute(f"ALTER TABLE {table} ALTER COLUMN metadata SET DEFAULT '{{}}'")
+
+
 MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
     _create_tables,
     _add_versions_and_episodes,
@@ -276,6 +285,7 @@ MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
     _add_episode_index,
     _add_subject_and_attribute,
     _add_erasures,
+    _keep_metadata_as_written,
 ]
 """Append new migrations (the graph tables will be the next); never edit or reorder shipped ones."""
 

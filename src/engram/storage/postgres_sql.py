@@ -39,7 +39,7 @@ def _membership_sql(c: Condition, prefix: str) -> Clause:
                 (f'coalesce({column} COLLATE "C" = ANY(%s::text[]), false)', [[_as_sqlite_text(v) for v in given]])
             )
     else:
-        metadata = f"{prefix}metadata"
+        metadata = f"({prefix}metadata::jsonb)"  # stored as json, as written; compared as jsonb
         value, kind = f"({metadata} -> %s)", f"jsonb_typeof({metadata} -> %s)"
         key = c.key
         if len(given) < len(values):
@@ -104,7 +104,7 @@ def _as_sqlite_text(value: Any) -> str:
 
 def _metadata_sql(c: Condition, prefix: str) -> tuple[str, list[Any]]:
     """Type-aware comparisons on metadata: true never equals 1, "4" never equals 4."""
-    metadata = f"{prefix}metadata"
+    metadata = f"({prefix}metadata::jsonb)"  # stored as json, as written; compared as jsonb
     value, kind = f"({metadata} -> %s)", f"jsonb_typeof({metadata} -> %s)"
     key = c.key
     if c.op == "eq" and c.value is None:
