@@ -150,3 +150,35 @@ def test_a_database_in_a_folder_that_cannot_be_created_is_an_engram_error(tmp_pa
     config = {"embedder": {"provider": "hashing"}}
     with pytest.raises(EngramError, match="a-file"):
         Memory({**config, "vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "a-file/x/e.db")}}})
+
+
+@pytest.mark.parametrize(("given", "pragma"), [(None, 1), ("normal", 1), ("full", 2), ("FULL", 2)])
+def test_sqlite_commits_can_be_made_to_survive_a_power_cut(tmp_path: Path, given: str | None, pragma: int) -> None:
+    settings: dict[str, object] = {"path": str(tmp_path / "e.db")}
+    if given is not None:
+        settings["synchronous"] = given
+    with Memory({"embedder": {"provider": "hashing"}, "vector_store": {"provider": "sqlite", "config": settings}}) as m:
+        assert m.store.database.connection.execute("PRAGMA synchronous").fetchone()[0] == pragma  # type: ignore[attr-defined]
+
+
+def test_an_unknown_synchronous_setting_is_a_config_error(tmp_path: Path) -> None:
+    settings = {"path": str(tmp_path / "e.db"), "synchronous": "off"}
+    with pytest.raises(ConfigError, match="synchronous must be one of normal, full"):
+        Memory({"embedder": {"provider": "hashing"}, "vector_store": {"provider": "sqlite", "config": settings}})
+
+
+def test_every_lifecycle_verb_checks_its_text_before_any_work(tmp_path: Path) -> None:
+    with Memory(
+        {
+            "embedder": {"provider": "hashing"},
+            "vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "e.db")}},
+        }
+    ) as m:
+        for call in (
+            lambda: m.export_jsonl(tmp_path / "x.jsonl", user_id="\ud800"),
+            lambda: m.consolidate(user_id="\ud800"),
+            lambda: m.import_jsonl("\ud800.jsonl"),
+            lambda: m.stats(user_id="\x00"),
+        ):
+            with pytest.raises(ValidationError):
+                call()

@@ -397,6 +397,7 @@ class Memory:
         days = retention_days if retention_days is not None else self.config.retention_days
         return prune(self.store, check_retention(days))
 
+    @check_input
     def consolidate(
         self,
         *,
@@ -438,6 +439,7 @@ class Memory:
         chosen = scope if scope.as_dict() else None
         return export_file(self.store, self.embedder, path, chosen, vectors=vectors, progress=progress)
 
+    @check_input
     def import_jsonl(self, path: str | Path, *, progress: bool = False) -> dict[str, Any]:
         """Load a file written by ``export_jsonl`` (from either store, any embedder). Importing the
         same file twice changes nothing; a malformed line is refused before anything is written."""

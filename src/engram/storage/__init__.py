@@ -34,11 +34,13 @@ def build_store(config: MemoryConfig, *, default_path: Path) -> Store:
 
 
 def sqlite_store(settings: dict[str, Any], *, config: MemoryConfig, default_path: Path) -> SQLiteStore:
-    """The SQLite file of ``{"path": ...}`` (or mem0's ``history_db_path``), else ``default_path``."""
+    """The SQLite file of ``{"path": ...}`` (or mem0's ``history_db_path``), else ``default_path``;
+    ``{"synchronous": "full"}`` makes each commit survive a power cut (``normal``: a killed process)."""
     path = settings.pop("path", None) or settings.pop("db_path", None) or config.history_db_path
+    synchronous = str(settings.pop("synchronous", "normal")).lower()
     if settings:
         raise ConfigError(f"unknown settings for the sqlite store: {', '.join(sorted(settings))}")
-    return SQLiteStore(path or default_path)
+    return SQLiteStore(path or default_path, synchronous=synchronous)  # type: ignore[arg-type]
 
 
 def postgres_store(settings: dict[str, Any], *, config: MemoryConfig, default_path: Path) -> PostgresStore:

@@ -84,7 +84,7 @@ from engram.storage.base import (
 from engram.storage.clauses import read_clause, scope_clause
 from engram.storage.graph_rows import GRAPH_TABLES
 from engram.storage.graph_sqlite import SQLiteGraph, add_graph_tables
-from engram.storage.sqlite_db import BUSY_TIMEOUT_MS, SQLiteDatabase
+from engram.storage.sqlite_db import BUSY_TIMEOUT_MS, SQLiteDatabase, Synchronous
 from engram.storage.sqlite_sql import SQLITE, fts_query, owner_tokens
 from engram.storage.vector_cache import CachedRow, VectorCache
 
@@ -289,8 +289,14 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
 class SQLiteStore:
     """A Store over one SQLite file (or ``":memory:"``)."""
 
-    def __init__(self, path: str | Path = ":memory:", *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
-        self._database = SQLiteDatabase(path, busy_timeout_ms=busy_timeout_ms)
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        synchronous: Synchronous = "normal",
+    ) -> None:
+        self._database = SQLiteDatabase(path, busy_timeout_ms=busy_timeout_ms, synchronous=synchronous)
         self.path = self._database.path
         self._db = self._database.connection
         self._lock = self._database.guard  # reads hold it; it also turns SQLite errors into StorageError

@@ -21,10 +21,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
-from engram.errors import StorageError, ValidationError
+from engram.errors import ConfigError, StorageError, ValidationError
 
 BUSY_TIMEOUT_MS = 10_000
+Synchronous = Literal["normal", "full"]
+SYNCHRONOUS: tuple[Synchronous, ...] = ("normal", "full")
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -63,7 +66,11 @@ class _Guard:
 class SQLiteDatabase:
     """One SQLite connection with its lock, transactions, migrations and error mapping."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    def __init__(
+        self, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, synchronous: Synchronous = "normal"
+    ) -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ConfigError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, got {synchronous!r}")
         self.path = str(path)
         if self.path != ":memory:":
             self.path = str(Path(self.path).expanduser())
@@ -80,7 +87,10 @@ class SQLiteDatabase:
             self.connection.execute("PRAGMA secure_delete = ON")  # deleted text is overwritten, not left in free pages
             if self.path != ":memory:":
                 self.connection.execute("PRAGMA journal_mode = WAL")
-                self.connection.execute("PRAGMA synchronous = NORMAL")
+                # NORMAL: a killed process loses nothing committed; a power cut may lose the last
+                # transactions (the file stays consistent). FULL also survives that, at a cost per
+                # commit (docs/hardening.md has the measured cost).
+                self.connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the SQLite database at {self.path}: {exc}") from exc
         self.lock = threading.RLock()  # one connection, shared by the threads of AsyncMemory
