@@ -192,7 +192,7 @@ def scope_digest(scope: Scope) -> str:
 
 @dataclass(frozen=True)
 class Erasure:
-    """The receipt of a scope's erasure, kept by the store after the data is gone (DESIGN.md section 1e)."""
+    """The receipt of a scope's erasure, kept by the store after the data is gone (docs/architecture.md section 1e)."""
 
     id: str
     at: datetime
@@ -233,7 +233,7 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-# -- graph memory (DESIGN.md section 1c) -----------------------------------------------------------
+# -- graph memory (docs/architecture.md section 1c) -----------------------------------------------------------
 
 
 @dataclass(frozen=True)

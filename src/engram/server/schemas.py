@@ -1,7 +1,7 @@
 """The wire shapes of the REST API, for validation and a complete OpenAPI schema.
 
 Requests mirror the verbs' arguments one to one, so a route can pass
-``body.verb_args()`` straight to ``Memory``. Responses mirror DESIGN.md
+``body.verb_args()`` straight to ``Memory``. Responses mirror docs/architecture.md
 section 1; they allow extra keys (``usage``, ``warnings``) that a verb may add.
 """
 
