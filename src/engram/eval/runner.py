@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -97,14 +98,7 @@ def run_locomo(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     selected = select_by_id(load_locomo(dataset), options.conversations, lambda c: c.sample_id, "conversation")
-    owns_memory = memory is None
-    if memory is None:
-        from engram.memory import Memory
-
-        store = {"provider": "sqlite", "config": {"path": str(out / DB_NAME)}}
-        memory = Memory({**(config or {}), "vector_store": store})
-
-    try:
+    with memory_for(out, memory, config) as memory:
         llm = memory.llm if answer else None  # fails early, with the ConfigError's advice, when none is set
         run = EvalRun(options, out)
         checkpoint = _Checkpoint.open(out / CHECKPOINT, options)
@@ -113,14 +107,27 @@ def run_locomo(
         run.rows = _ask_all(memory, llm, selected, options, out / QUESTIONS, progress)
         run.ingest_seconds = checkpoint.ingest_seconds
         run.memories_added = checkpoint.memories_added
-    finally:
-        if owns_memory:
-            memory.close()
 
     from engram.eval.report import write_reports
 
     write_reports(run)
     return run
+
+
+@contextmanager
+def memory_for(
+    out: Path, memory: Memory | None, config: Mapping[str, Any] | None, llm: LLM | None = None
+) -> Iterator[Memory]:
+    """The ``Memory`` an evaluation runs on: the one given, else one built from ``config`` (and
+    ``llm``) with its database in ``out``, closed when the evaluation ends."""
+    if memory is not None:
+        yield memory
+        return
+    from engram.memory import Memory
+
+    store = {"provider": "sqlite", "config": {"path": str(out / DB_NAME)}}
+    with Memory({**(config or {}), "vector_store": store}, llm=llm) as built:
+        yield built
 
 
 def select_by_id(items: list[T], wanted: Sequence[str] | None, id_of: Callable[[T], str], what: str) -> list[T]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engram.errors import ValidationError
-from engram.eval.runner import progress_bar, read_rows, select_by_id
+from engram.eval.runner import memory_for, progress_bar, read_rows, select_by_id
 
 if TYPE_CHECKING:
     from engram.llms import LLM
@@ -39,7 +39,6 @@ SEARCH_LIMIT = 3  # the rules score the top 3 hits
 ALL_LIMIT = 10_000  # get_all: every current memory of the scope
 CHECKPOINT = "checkpoint.json"
 PROBES = "probes.jsonl"
-DB_NAME = "engram.db"
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
 PLOT_PNG = "pass_rate_by_kind.png"
@@ -162,13 +161,7 @@ def run_updates(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     selected = select_by_id(load_scenarios(dataset), scenarios or None, lambda s: s.id, "scenario")
-    owns_memory = memory is None
-    if memory is None:
-        from engram.memory import Memory
-
-        store = {"provider": "sqlite", "config": {"path": str(out / DB_NAME)}}
-        memory = Memory({**(config or {}), "vector_store": store}, llm=llm)
-    try:
+    with memory_for(out, memory, config, llm) as memory:
         options = UpdatesOptions(
             dataset=str(Path(dataset).resolve()),
             infer=infer,
@@ -176,38 +169,48 @@ def run_updates(
             llm=_llm_name(memory) if infer else None,
         )
         checkpoint = _Checkpoint.open(out / CHECKPOINT, options)
-        # A scenario whose rows did not all survive an interruption is scored again.
-        probes_of = {s.id: len(s.probes) for s in selected}
-        read = read_rows(out / PROBES)
-        scored = {s for s, n in probes_of.items() if sum(r["scenario"] == s for r in read) == n}
-        rows = [r for r in read if r["scenario"] in scored]
-        (out / PROBES).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        todo = [(s, i) for s in selected for i in range(len(s.sessions)) if not checkpoint.done(s.id, i)]
-        with (out / PROBES).open("a", encoding="utf-8") as sink:
-
-            def score(scenario: Scenario) -> None:
-                new_rows = score_scenario(memory, scenario)
-                sink.write("".join(json.dumps(row) + "\n" for row in new_rows))
-                sink.flush()
-                rows.extend(new_rows)
-                scored.add(scenario.id)
-
-            for scenario, index in progress_bar(todo, progress, "add"):
-                _add_session(memory, scenario, index, infer, checkpoint)
-                if index == len(scenario.sessions) - 1:  # its final state: probe it now
-                    score(scenario)
-            for scenario in selected:
-                if scenario.id not in scored:
-                    score(scenario)
+        rows = _add_and_score(memory, selected, infer, checkpoint, out / PROBES, progress)
         wanted = {s.id for s in selected}
         _write_misses(llm, out)
         run = UpdatesRun(options, out, [r for r in rows if r["scenario"] in wanted])
         run.adds = [a for a in checkpoint.adds if a["scenario"] in wanted]
-    finally:
-        if owns_memory:
-            memory.close()
     write_reports(run)
     return run
+
+
+def _add_and_score(
+    memory: Memory,
+    selected: Sequence[Scenario],
+    infer: bool,
+    checkpoint: _Checkpoint,
+    probes: Path,
+    progress: bool,
+) -> list[dict[str, Any]]:
+    """Add the sessions not added yet, and score each scenario as soon as its last session is in.
+    A scenario whose rows did not all survive an interruption is scored again."""
+    probes_of = {s.id: len(s.probes) for s in selected}
+    read = read_rows(probes)
+    scored = {s for s, n in probes_of.items() if sum(r["scenario"] == s for r in read) == n}
+    rows = [r for r in read if r["scenario"] in scored]
+    probes.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    todo = [(s, i) for s in selected for i in range(len(s.sessions)) if not checkpoint.done(s.id, i)]
+    with probes.open("a", encoding="utf-8") as sink:
+
+        def score(scenario: Scenario) -> None:
+            new_rows = score_scenario(memory, scenario)
+            sink.write("".join(json.dumps(row) + "\n" for row in new_rows))
+            sink.flush()
+            rows.extend(new_rows)
+            scored.add(scenario.id)
+
+        for scenario, index in progress_bar(todo, progress, "add"):
+            _add_session(memory, scenario, index, infer, checkpoint)
+            if index == len(scenario.sessions) - 1:  # its final state: probe it now
+                score(scenario)
+        for scenario in selected:
+            if scenario.id not in scored:
+                score(scenario)
+    return rows
 
 
 def _write_misses(llm: LLM | None, out: Path) -> None:

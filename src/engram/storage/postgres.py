@@ -160,61 +160,63 @@ def _create_tables(conn: psycopg.Connection[Any]) -> None:
     )
 
 
+_VERSIONS_AND_EPISODES = f"""
+ALTER TABLE memories ADD COLUMN valid_from timestamptz, ADD COLUMN invalid_at timestamptz;
+UPDATE memories SET valid_from = created_at;
+ALTER TABLE memories ALTER COLUMN valid_from SET NOT NULL;
+CREATE TABLE memory_versions (
+    pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    memory_id text NOT NULL,
+    memory text NOT NULL,
+    hash text NOT NULL,
+    metadata jsonb NOT NULL DEFAULT '{{}}',
+    user_id text, agent_id text, run_id text, actor_id text, role text,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz,
+    expiration_date timestamptz,
+    valid_from timestamptz NOT NULL,
+    invalid_at timestamptz NOT NULL,
+    embedding vector NOT NULL,
+    search_text text NOT NULL,
+    fts tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_SEARCH_CONFIG}', search_text)) STORED
+);
+CREATE INDEX memory_versions_memory ON memory_versions (memory_id, valid_from);
+CREATE INDEX memory_versions_user ON memory_versions (user_id);
+CREATE INDEX memory_versions_agent ON memory_versions (agent_id);
+CREATE INDEX memory_versions_run ON memory_versions (run_id);
+CREATE INDEX memory_versions_fts ON memory_versions USING gin (fts);
+ALTER TABLE history ADD COLUMN user_id text, ADD COLUMN agent_id text, ADD COLUMN run_id text;
+UPDATE history h SET user_id = m.user_id, agent_id = m.agent_id, run_id = m.run_id
+    FROM memories m WHERE m.id = h.memory_id;
+CREATE TABLE episodes (
+    pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id text NOT NULL UNIQUE,
+    owner text NOT NULL,
+    role text NOT NULL,
+    content text NOT NULL,
+    created_at timestamptz NOT NULL,
+    position integer NOT NULL DEFAULT 0,
+    name text,
+    user_id text, agent_id text, run_id text, actor_id text
+);
+CREATE INDEX episodes_owner ON episodes (owner, pk);
+CREATE INDEX episodes_user ON episodes (user_id, created_at);
+CREATE INDEX episodes_agent ON episodes (agent_id, created_at);
+CREATE INDEX episodes_run ON episodes (run_id, created_at);
+CREATE TABLE memory_episodes (
+    memory_id text NOT NULL,
+    episode_id text NOT NULL,
+    PRIMARY KEY (memory_id, episode_id)
+);
+CREATE INDEX memory_episodes_episode ON memory_episodes (episode_id);
+"""
+"""The schema of ``_add_versions_and_episodes``: versions, history's scope ids, episodes."""
+
+
 def _add_versions_and_episodes(conn: psycopg.Connection[Any]) -> None:
     """Validity on memories, earlier versions, scope ids on history, and durable episodes (which take
     over the recent-message window: its messages become the scope's newest episodes)."""
-    conn.execute(
-        f"""
-        ALTER TABLE memories ADD COLUMN valid_from timestamptz, ADD COLUMN invalid_at timestamptz;
-        UPDATE memories SET valid_from = created_at;
-        ALTER TABLE memories ALTER COLUMN valid_from SET NOT NULL;
-        CREATE TABLE memory_versions (
-            pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            memory_id text NOT NULL,
-            memory text NOT NULL,
-            hash text NOT NULL,
-            metadata jsonb NOT NULL DEFAULT '{{}}',
-            user_id text, agent_id text, run_id text, actor_id text, role text,
-            created_at timestamptz NOT NULL,
-            updated_at timestamptz,
-            expiration_date timestamptz,
-            valid_from timestamptz NOT NULL,
-            invalid_at timestamptz NOT NULL,
-            embedding vector NOT NULL,
-            search_text text NOT NULL,
-            fts tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_SEARCH_CONFIG}', search_text)) STORED
-        );
-        CREATE INDEX memory_versions_memory ON memory_versions (memory_id, valid_from);
-        CREATE INDEX memory_versions_user ON memory_versions (user_id);
-        CREATE INDEX memory_versions_agent ON memory_versions (agent_id);
-        CREATE INDEX memory_versions_run ON memory_versions (run_id);
-        CREATE INDEX memory_versions_fts ON memory_versions USING gin (fts);
-        ALTER TABLE history ADD COLUMN user_id text, ADD COLUMN agent_id text, ADD COLUMN run_id text;
-        UPDATE history h SET user_id = m.user_id, agent_id = m.agent_id, run_id = m.run_id
-            FROM memories m WHERE m.id = h.memory_id;
-        CREATE TABLE episodes (
-            pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            id text NOT NULL UNIQUE,
-            owner text NOT NULL,
-            role text NOT NULL,
-            content text NOT NULL,
-            created_at timestamptz NOT NULL,
-            position integer NOT NULL DEFAULT 0,
-            name text,
-            user_id text, agent_id text, run_id text, actor_id text
-        );
-        CREATE INDEX episodes_owner ON episodes (owner, pk);
-        CREATE INDEX episodes_user ON episodes (user_id, created_at);
-        CREATE INDEX episodes_agent ON episodes (agent_id, created_at);
-        CREATE INDEX episodes_run ON episodes (run_id, created_at);
-        CREATE TABLE memory_episodes (
-            memory_id text NOT NULL,
-            episode_id text NOT NULL,
-            PRIMARY KEY (memory_id, episode_id)
-        );
-        CREATE INDEX memory_episodes_episode ON memory_episodes (episode_id);
-        """
-    )
+    conn.execute(_VERSIONS_AND_EPISODES)
     window = conn.execute("SELECT owner, role, content, name, created_at FROM messages ORDER BY pk").fetchall()
     rows = [window_episode_values(position, *message) for position, message in enumerate(window)]
     if rows:

@@ -151,65 +151,69 @@ def _create_tables(db: sqlite3.Connection) -> None:
     )
 
 
+_VERSIONS_AND_EPISODES = """
+ALTER TABLE memories ADD COLUMN valid_from TEXT;
+ALTER TABLE memories ADD COLUMN invalid_at TEXT;
+UPDATE memories SET valid_from = created_at;
+CREATE TABLE memory_versions (
+    pk INTEGER PRIMARY KEY,
+    memory_id TEXT NOT NULL,
+    memory TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    user_id TEXT, agent_id TEXT, run_id TEXT, actor_id TEXT, role TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT,
+    expiration_date TEXT,
+    valid_from TEXT NOT NULL,
+    invalid_at TEXT NOT NULL,
+    embedding BLOB NOT NULL
+);
+CREATE INDEX memory_versions_memory ON memory_versions (memory_id, valid_from);
+CREATE INDEX memory_versions_user ON memory_versions (user_id);
+CREATE INDEX memory_versions_agent ON memory_versions (agent_id);
+CREATE INDEX memory_versions_run ON memory_versions (run_id);
+CREATE VIRTUAL TABLE memory_version_fts USING fts5 (
+    text, owners, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+ALTER TABLE history ADD COLUMN user_id TEXT;
+ALTER TABLE history ADD COLUMN agent_id TEXT;
+ALTER TABLE history ADD COLUMN run_id TEXT;
+UPDATE history SET
+    user_id = (SELECT m.user_id FROM memories m WHERE m.id = history.memory_id),
+    agent_id = (SELECT m.agent_id FROM memories m WHERE m.id = history.memory_id),
+    run_id = (SELECT m.run_id FROM memories m WHERE m.id = history.memory_id);
+CREATE TABLE episodes (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    name TEXT,
+    user_id TEXT, agent_id TEXT, run_id TEXT, actor_id TEXT
+);
+CREATE INDEX episodes_owner ON episodes (owner, pk);
+CREATE INDEX episodes_user ON episodes (user_id, created_at);
+CREATE INDEX episodes_agent ON episodes (agent_id, created_at);
+CREATE INDEX episodes_run ON episodes (run_id, created_at);
+CREATE TABLE memory_episodes (
+    memory_id TEXT NOT NULL,
+    episode_id TEXT NOT NULL,
+    PRIMARY KEY (memory_id, episode_id)
+) WITHOUT ROWID;
+CREATE INDEX memory_episodes_episode ON memory_episodes (episode_id)
+"""
+"""The schema of ``_add_versions_and_episodes``: versions, history's scope ids, episodes."""
+
+
 def _add_versions_and_episodes(db: sqlite3.Connection) -> None:
     """Validity on memories, earlier versions, scope ids on history, and durable episodes (which take
     over the recent-message window: its messages become the scope's newest episodes)."""
     _run_statements(
         db,
-        """
-        ALTER TABLE memories ADD COLUMN valid_from TEXT;
-        ALTER TABLE memories ADD COLUMN invalid_at TEXT;
-        UPDATE memories SET valid_from = created_at;
-        CREATE TABLE memory_versions (
-            pk INTEGER PRIMARY KEY,
-            memory_id TEXT NOT NULL,
-            memory TEXT NOT NULL,
-            hash TEXT NOT NULL,
-            metadata TEXT NOT NULL DEFAULT '{}',
-            user_id TEXT, agent_id TEXT, run_id TEXT, actor_id TEXT, role TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT,
-            expiration_date TEXT,
-            valid_from TEXT NOT NULL,
-            invalid_at TEXT NOT NULL,
-            embedding BLOB NOT NULL
-        );
-        CREATE INDEX memory_versions_memory ON memory_versions (memory_id, valid_from);
-        CREATE INDEX memory_versions_user ON memory_versions (user_id);
-        CREATE INDEX memory_versions_agent ON memory_versions (agent_id);
-        CREATE INDEX memory_versions_run ON memory_versions (run_id);
-        CREATE VIRTUAL TABLE memory_version_fts USING fts5 (
-            text, owners, tokenize = 'porter unicode61 remove_diacritics 2'
-        );
-        ALTER TABLE history ADD COLUMN user_id TEXT;
-        ALTER TABLE history ADD COLUMN agent_id TEXT;
-        ALTER TABLE history ADD COLUMN run_id TEXT;
-        UPDATE history SET
-            user_id = (SELECT m.user_id FROM memories m WHERE m.id = history.memory_id),
-            agent_id = (SELECT m.agent_id FROM memories m WHERE m.id = history.memory_id),
-            run_id = (SELECT m.run_id FROM memories m WHERE m.id = history.memory_id);
-        CREATE TABLE episodes (
-            pk INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            owner TEXT NOT NULL,
-            role TEXT NOT NULL,
-            content TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            position INTEGER NOT NULL DEFAULT 0,
-            name TEXT,
-            user_id TEXT, agent_id TEXT, run_id TEXT, actor_id TEXT
-        );
-        CREATE INDEX episodes_owner ON episodes (owner, pk);
-        CREATE INDEX episodes_user ON episodes (user_id, created_at);
-        CREATE INDEX episodes_agent ON episodes (agent_id, created_at);
-        CREATE INDEX episodes_run ON episodes (run_id, created_at);
-        CREATE TABLE memory_episodes (
-            memory_id TEXT NOT NULL,
-            episode_id TEXT NOT NULL,
-            PRIMARY KEY (memory_id, episode_id)
-        ) WITHOUT ROWID;
-        CREATE INDEX memory_episodes_episode ON memory_episodes (episode_id)
-        """,
+        _VERSIONS_AND_EPISODES,
     )
     window = db.execute("SELECT owner, role, content, name, created_at FROM messages ORDER BY pk").fetchall()
     db.executemany(
