@@ -107,3 +107,16 @@ def test_smollm2_answers_in_the_schema() -> None:
     answer = parse_json_answer(completion.text)
     assert isinstance(answer, dict) and isinstance(answer["city"], str)
     assert completion.usage.prompt_tokens > 0 and completion.usage.completion_tokens > 0
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "threads"),
+    [(2, 0.1, 2), (2, 0.9, 1), (2, 3.0, 1), (2, 12.0, 1), (8, 0.0, 8), (16, 0.0, 8), (8, 3.2, 5), (1, 0.0, 1)],
+)
+def test_the_offline_model_takes_the_cores_the_machine_leaves_free(
+    monkeypatch: pytest.MonkeyPatch, cores: int, load: float, threads: int
+) -> None:
+    # Threads that wait for a busy core spin: on a loaded 2-core machine one thread beat two tenfold.
+    monkeypatch.setattr(local.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(local.os, "getloadavg", lambda: (load, load, load))
+    assert local.default_threads() == threads
