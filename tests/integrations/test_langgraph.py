@@ -11,8 +11,7 @@ from typing import Any, TypedDict
 
 import httpx
 import pytest
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.messages import ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.prebuilt import ToolNode, create_react_agent
@@ -27,26 +26,8 @@ from engram.integrations.langgraph import EngramStore
 from engram.llms.scripted import ScriptedLLM
 from engram.server import ServerSettings, create_app
 
+from .chat_models import ScriptedChatModel, calls
 from .conftest import facts
-
-
-class ScriptedChatModel(GenericFakeChatModel):
-    """LangChain's own fake chat model; it takes tools (its answers are scripted, so it ignores them)."""
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:
-        return self
-
-
-def calls(*steps: tuple[str, dict[str, Any]] | str) -> ScriptedChatModel:
-    """A chat model that calls each tool given (name, args) in turn, or answers a string."""
-    messages = [
-        AIMessage(content="", tool_calls=[{"name": step[0], "args": step[1], "id": f"call_{i}"}])
-        if isinstance(step, tuple)
-        else AIMessage(content=step)
-        for i, step in enumerate(steps)
-    ]
-    return ScriptedChatModel(messages=iter(messages))
-
 
 # -- a hand-written graph whose nodes use the store, as LangGraph's docs show -----------------------
 

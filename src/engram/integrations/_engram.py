@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, TypeVar
 
 from engram.aio import AsyncMemory
 from engram.client import AsyncMemoryClient, MemoryClient
@@ -20,6 +20,20 @@ from engram.memory import Memory
 
 AnyMemory = Memory | AsyncMemory | MemoryClient | AsyncMemoryClient
 """Every face of engram an integration accepts: embedded or over a server, sync or async."""
+
+T = TypeVar("T")
+
+VerbCall = tuple[str, tuple[Any, ...], dict[str, Any]]
+Steps = Generator[VerbCall, Any, T]
+"""Work on engram, free of I/O: a generator that yields the verb calls it needs and is sent back
+their results (or thrown their errors). ``EngramHandle.run`` drives it from sync code and
+``arun`` from async code, so an integration writes each operation once (as httpx's auth flows)."""
+
+
+def verb(name: str, *args: Any, **kwargs: Any) -> VerbCall:
+    """A call of the verb ``name`` (``search``, ``add``, ...) for a :data:`Steps` generator to yield."""
+    return name, args, kwargs
+
 
 AGENT_FIXABLE = (ValidationError, NotFoundError)
 """Errors the agent can act on (a wrong argument, an unknown id): they come back to it as tool
@@ -78,6 +92,38 @@ class EngramHandle:
             return await method(*args, **kwargs)
         return await asyncio.to_thread(functools.partial(method, *args, **kwargs))
 
+    def run(self, steps: Steps[T]) -> T:
+        """Drive ``steps`` from sync code; an engram error is thrown into it, where it may be handled."""
+        try:
+            call = next(steps)
+            while True:
+                name, args, kwargs = call
+                try:
+                    outcome = self.call(name, *args, **kwargs)
+                except EngramError as error:
+                    call = steps.throw(error)
+                else:
+                    call = steps.send(outcome)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    async def arun(self, steps: Steps[T]) -> T:
+        """Drive ``steps`` from async code, as ``run`` does."""
+        try:
+            call = next(steps)
+            while True:
+                name, args, kwargs = call
+                try:
+                    outcome = await self.acall(name, *args, **kwargs)
+                except EngramError as error:
+                    call = steps.throw(error)
+                else:
+                    call = steps.send(outcome)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
 
 def text_of(item: Mapping[str, Any]) -> str:
     """A memory as one line for a model: its text, and when it was stored."""
@@ -89,8 +135,11 @@ __all__ = [
     "AGENT_FIXABLE",
     "AnyMemory",
     "EngramHandle",
+    "Steps",
+    "VerbCall",
     "missing_extra",
     "scope_ids",
     "text_of",
     "tool_error",
+    "verb",
 ]

@@ -29,14 +29,13 @@ How LangGraph's items map onto engram:
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from engram.integrations._engram import AnyMemory, EngramHandle, missing_extra, scope_ids
+from engram.integrations._engram import AnyMemory, EngramHandle, Steps, missing_extra, scope_ids, verb
 from engram.models import utcnow
 
 try:
@@ -64,15 +63,6 @@ LEVEL, FIELD = META + "ns.", META + "field."  # one key per namespace level; fil
 PAGE = 1_000  # memories read per page when listing namespaces
 MAX_READ = 10_000  # engram's largest limit: a search reads at most this far (offset + limit)
 OPERATORS = {"$eq": "eq", "$ne": "ne", "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
-
-VerbCall = tuple[str, tuple[Any, ...], dict[str, Any]]
-Steps = Generator[VerbCall, Any, Result]
-"""An op's work, free of I/O: it yields the verb calls it needs and is sent back their results,
-so that one implementation serves ``batch`` (sync) and ``abatch`` (async)."""
-
-
-def _verb(name: str, *args: Any, **kwargs: Any) -> VerbCall:
-    return name, args, kwargs
 
 
 @dataclass(frozen=True)
@@ -165,36 +155,15 @@ class EngramStore(BaseStore):
     # -- BaseStore --------------------------------------------------------------------------
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
-        results = []
-        for op in ops:
-            steps = self._steps(op)
-            try:
-                call = next(steps)
-                while True:
-                    name, args, kwargs = call
-                    call = steps.send(self.engram.call(name, *args, **kwargs))
-            except StopIteration as done:
-                results.append(done.value)
-        return results
+        return [self.engram.run(self._steps(op)) for op in ops]
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        # Reads of one batch are independent, so they run together; each op's own calls stay in order.
-        return list(await asyncio.gather(*(self._arun(op) for op in ops)))
-
-    async def _arun(self, op: Op) -> Result:
-        steps = self._steps(op)
-        try:
-            call = next(steps)
-            while True:
-                name, args, kwargs = call
-                call = steps.send(await self.engram.acall(name, *args, **kwargs))
-        except StopIteration as done:
-            result: Result = done.value
-            return result
+        # In order, one after the other: a batch may put a key and then get it.
+        return [await self.engram.arun(self._steps(op)) for op in ops]
 
     # -- one op each --------------------------------------------------------------------------
 
-    def _steps(self, op: Op) -> Steps:
+    def _steps(self, op: Op) -> Steps[Result]:
         validate_op_namespace(op)
         if isinstance(op, GetOp):
             return self._get(op)
@@ -210,57 +179,57 @@ class EngramStore(BaseStore):
         """infer=False: the scope of one item (a run of its own, so equal texts stay distinct)."""
         return {**self.scopes.of(namespace), "run_id": f"{_path(namespace)}#{key}"}
 
-    def _find(self, namespace: tuple[str, ...], key: str) -> Generator[VerbCall, Any, dict[str, Any] | None]:
+    def _find(self, namespace: tuple[str, ...], key: str) -> Steps[dict[str, Any] | None]:
         """The engram item behind a LangGraph key, or None."""
         if self.infer:  # a fact's key is its memory id
-            found = yield _verb("get", key)
+            found = yield verb("get", key)
             if found is None or found.get("invalid_at") or found["metadata"].get(NAMESPACE) != list(namespace):
                 return None
             return dict(found)
         where = {**_namespace_filter(namespace, exact=True), KEY: key}
-        page = yield _verb("get_all", **self._item_run(namespace, key), filters=where, limit=1)
+        page = yield verb("get_all", **self._item_run(namespace, key), filters=where, limit=1)
         results = page["results"]
         return dict(results[0]) if results else None
 
-    def _get(self, op: GetOp) -> Steps:
+    def _get(self, op: GetOp) -> Steps[Result]:
         found = yield from self._find(op.namespace, op.key)
         return self._item(found) if found else None
 
-    def _put(self, op: PutOp) -> Steps:
+    def _put(self, op: PutOp) -> Steps[Result]:
         existing = yield from self._find(op.namespace, op.key)
         if op.value is None:
             if existing:
-                yield _verb("delete", existing["id"])
+                yield verb("delete", existing["id"])
             return None
         text = _indexed_text(op.value, op.index or None)
         metadata = _metadata(op.namespace, op.key, op.value)
         if existing and not self.infer:
-            yield _verb("update", existing["id"], text, metadata)
+            yield verb("update", existing["id"], text, metadata)
             return None
         expires = (utcnow() + timedelta(minutes=op.ttl)).isoformat() if op.ttl is not None else None
         if self.infer:
             scope = {**self.scopes.of(op.namespace), "run_id": _path(op.namespace)}
         else:
             scope = self._item_run(op.namespace, op.key)
-        yield _verb("add", text, **scope, metadata=metadata, infer=self.infer, expiration_date=expires)
+        yield verb("add", text, **scope, metadata=metadata, infer=self.infer, expiration_date=expires)
         return None
 
-    def _search(self, op: SearchOp) -> Steps:
+    def _search(self, op: SearchOp) -> Steps[Result]:
         scope = self.scopes.of(op.namespace_prefix)
         filters = {**_namespace_filter(op.namespace_prefix, exact=False), **_value_filter(op.filter)}
         wanted = min(op.offset + op.limit, MAX_READ)
         if op.query:
-            found = yield _verb("search", op.query, **scope, filters=filters or None, limit=wanted)
+            found = yield verb("search", op.query, **scope, filters=filters or None, limit=wanted)
         else:
-            found = yield _verb("get_all", **scope, filters=filters or None, limit=wanted)
+            found = yield verb("get_all", **scope, filters=filters or None, limit=wanted)
         ours = [item for item in found["results"] if NAMESPACE in item["metadata"]]
         return [self._search_item(item) for item in ours[op.offset : op.offset + op.limit]]
 
-    def _list_namespaces(self, op: ListNamespacesOp) -> Steps:
+    def _list_namespaces(self, op: ListNamespacesOp) -> Steps[Result]:
         namespaces: set[tuple[str, ...]] = set()
         offset = 0
         while True:
-            page = yield _verb("browse", agent_id=self.scopes.agent_id, limit=PAGE, offset=offset)
+            page = yield verb("browse", agent_id=self.scopes.agent_id, limit=PAGE, offset=offset)
             for item in page["results"]:
                 namespace = tuple(item["metadata"].get(NAMESPACE) or ())
                 if namespace and all(_matches(namespace, c) for c in op.match_conditions or ()):
