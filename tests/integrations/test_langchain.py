@@ -31,6 +31,10 @@ def tool_answers(result: dict[str, Any]) -> list[str]:
     return [str(m.content) for m in result["messages"] if isinstance(m, ToolMessage)]
 
 
+def tool_statuses(result: dict[str, Any]) -> list[str]:
+    return [m.status for m in result["messages"] if isinstance(m, ToolMessage)]
+
+
 def agent(memory: Any, model: ScriptedChatModel, **options: Any) -> Any:
     return create_agent(model, memory_tools(memory, **options), checkpointer=InMemorySaver())
 

@@ -54,10 +54,15 @@ def scope_ids(*, user_id: str | None = None, agent_id: str | None = None, run_id
     return {key: value for key, value in given.items() if value is not None}
 
 
-def tool_error(action: str, error: EngramError) -> str:
+class ToolFailure(str):
+    """A tool's answer that reports a failure: frameworks that mark failed tool calls (a LangChain
+    ``ToolMessage`` with status "error", pydantic-ai's ``ToolFailed``) mark this one so."""
+
+
+def tool_error(action: str, error: EngramError) -> ToolFailure:
     """The text a tool returns to the agent when engram refused its call: what failed, and why
     (engram's messages say what to fix)."""
-    return f"Error: could not {action}: {type(error).__name__}: {error}"
+    return ToolFailure(f"Error: could not {action}: {type(error).__name__}: {error}")
 
 
 class EngramHandle:
@@ -136,6 +141,7 @@ __all__ = [
     "AnyMemory",
     "EngramHandle",
     "Steps",
+    "ToolFailure",
     "VerbCall",
     "missing_extra",
     "scope_ids",

@@ -23,14 +23,23 @@ from typing import Any
 
 from engram.errors import ConfigError
 from engram.integrations import _tools
-from engram.integrations._engram import AGENT_FIXABLE, AnyMemory, EngramHandle, Steps, missing_extra, scope_ids, verb
+from engram.integrations._engram import (
+    AGENT_FIXABLE,
+    AnyMemory,
+    EngramHandle,
+    Steps,
+    ToolFailure,
+    missing_extra,
+    scope_ids,
+    verb,
+)
 
 try:
     from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
     from langchain_core.documents import Document
     from langchain_core.retrievers import BaseRetriever
     from langchain_core.runnables import RunnableConfig
-    from langchain_core.tools import BaseTool, StructuredTool
+    from langchain_core.tools import BaseTool, StructuredTool, ToolException
     from pydantic import ConfigDict
 except ImportError as exc:  # pragma: no cover - exercised by the import-guard test in a clean process
     raise missing_extra("langchain", "langchain") from exc
@@ -75,32 +84,49 @@ def memory_tools(
     scopes = _ScopeSource(scope_ids(user_id=user_id, agent_id=agent_id, run_id=run_id))
 
     def search_memory(query: str, config: RunnableConfig) -> str:
-        return engram.run(_tools.search_memory(query, scopes.of(config), limit=limit))
+        return _answer(engram.run(_tools.search_memory(query, scopes.of(config), limit=limit)))
 
     async def asearch_memory(query: str, config: RunnableConfig) -> str:
-        return await engram.arun(_tools.search_memory(query, scopes.of(config), limit=limit))
+        return _answer(await engram.arun(_tools.search_memory(query, scopes.of(config), limit=limit)))
 
     def remember(text: str, config: RunnableConfig) -> str:
-        return engram.run(_tools.remember(text, scopes.of(config), infer=infer))
+        return _answer(engram.run(_tools.remember(text, scopes.of(config), infer=infer)))
 
     async def aremember(text: str, config: RunnableConfig) -> str:
-        return await engram.arun(_tools.remember(text, scopes.of(config), infer=infer))
+        return _answer(await engram.arun(_tools.remember(text, scopes.of(config), infer=infer)))
 
     def forget_memory(memory_id: str, config: RunnableConfig) -> str:
-        return engram.run(_tools.forget(memory_id, scopes.of(config)))
+        return _answer(engram.run(_tools.forget(memory_id, scopes.of(config))))
 
     async def aforget_memory(memory_id: str, config: RunnableConfig) -> str:
-        return await engram.arun(_tools.forget(memory_id, scopes.of(config)))
+        return _answer(await engram.arun(_tools.forget(memory_id, scopes.of(config))))
 
+    # handle_tool_error: a failure is a ToolMessage with status "error" that the agent reads.
     return [
         StructuredTool.from_function(
-            search_memory, asearch_memory, name="search_memory", description=_tools.SEARCH_DESCRIPTION
+            search_memory,
+            asearch_memory,
+            name="search_memory",
+            description=_tools.SEARCH_DESCRIPTION,
+            handle_tool_error=True,
         ),
-        StructuredTool.from_function(remember, aremember, name="remember", description=_tools.REMEMBER_DESCRIPTION),
         StructuredTool.from_function(
-            forget_memory, aforget_memory, name="forget_memory", description=_tools.FORGET_DESCRIPTION
+            remember, aremember, name="remember", description=_tools.REMEMBER_DESCRIPTION, handle_tool_error=True
+        ),
+        StructuredTool.from_function(
+            forget_memory,
+            aforget_memory,
+            name="forget_memory",
+            description=_tools.FORGET_DESCRIPTION,
+            handle_tool_error=True,
         ),
     ]
+
+
+def _answer(text: str) -> str:
+    if isinstance(text, ToolFailure):
+        raise ToolException(str(text))
+    return text
 
 
 class EngramRetriever(BaseRetriever):
