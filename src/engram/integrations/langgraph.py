@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from engram.integrations._engram import AnyMemory, EngramHandle, Steps, missing_extra, scope_ids, verb
+from engram.integrations._engram import AGENT_FIXABLE, AnyMemory, EngramHandle, Steps, missing_extra, scope_ids, verb
 from engram.models import utcnow
 
 try:
@@ -262,4 +262,4 @@ class EngramStore(BaseStore):
         return SearchItem(**self._fields(item), score=item.get("score"))
 
 
-__all__ = ["DEFAULT_AGENT_ID", "EngramStore", "NamespaceScope"]
+__all__ = ["AGENT_FIXABLE", "DEFAULT_AGENT_ID", "EngramStore", "NamespaceScope"]
