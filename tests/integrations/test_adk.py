@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from google.adk.agents import Agent
 from google.adk.agents.callback_context import CallbackContext
@@ -20,9 +22,11 @@ from google.adk.tools import load_memory
 from google.genai import types
 from pydantic import Field
 
-from engram import AsyncMemory, Memory, NotFoundError
+from engram import AsyncMemory, AsyncMemoryClient, Memory, NotFoundError
+from engram.embedders.hashing import HashingEmbedder
 from engram.integrations.adk import EngramMemoryService, tool_errors_to_model
 from engram.llms.scripted import ScriptedLLM
+from engram.server import ServerSettings, create_app
 
 from .conftest import facts
 
@@ -172,3 +176,22 @@ def test_add_memory_and_delete_memory_within_the_users_scope(memory: Memory) -> 
         return (await service.search_memory(app_name=APP, user_id="alice", query="contact")).memories
 
     assert asyncio.run(run()) == []
+
+
+def test_the_service_works_against_a_server_through_the_async_client(tmp_path: Path) -> None:
+    settings = ServerSettings(data_dir=tmp_path, memory_config={"embedder": {"provider": "hashing"}})
+    app = create_app(settings, embedder=HashingEmbedder())
+    _, secret = app.state.engram.store.create_key("p", "test")
+
+    async def run() -> tuple[list[Any], list[Any]]:
+        async with AsyncMemoryClient(
+            secret, host="http://engram.test", transport=httpx.ASGITransport(app=app)
+        ) as client:
+            chats = Conversations(EngramMemoryService(client))
+            await chats.say("alice", "My favourite colour is teal", "Noted.")
+            recall = ("load_memory", {"query": "favourite colour teal"})
+            return await chats.say("alice", "colour?", recall, "Teal."), await chats.say("bob", "colour?", recall, "?")
+
+    mine, theirs = asyncio.run(run())
+    assert "My favourite colour is teal" in found_texts(mine)
+    assert found_texts(theirs) == []

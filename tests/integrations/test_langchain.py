@@ -136,3 +136,15 @@ def test_the_async_retriever_on_async_memory(async_memory: AsyncMemory) -> None:
 def test_the_retriever_raises_engrams_errors(memory: Memory) -> None:
     with pytest.raises(ValidationError, match="unknown"):
         EngramRetriever(memory=memory, user_id="alice", filters={"x": {"near": 1}}).invoke("q")
+
+
+def test_remember_says_when_nothing_was_new_or_worth_keeping(memory_with_llm: Memory, scripted: ScriptedLLM) -> None:
+    memory_with_llm.add("Likes jazz", user_id="alice", infer=False)
+    as_said, inferred = (
+        memory_tools(memory_with_llm, user_id="alice")[1],
+        memory_tools(memory_with_llm, user_id="alice", infer=True)[1],
+    )
+    scripted.answers = [facts()]  # the LLM finds nothing worth keeping
+
+    assert as_said.invoke({"text": "Likes jazz"}) == "Nothing new to remember: memory already holds this."
+    assert inferred.invoke({"text": "hmm, ok"}) == "Nothing stored: engram found nothing in it worth remembering."

@@ -21,8 +21,7 @@ from langmem import create_manage_memory_tool, create_search_memory_tool
 from conftest_pg import MemoryFactory
 from engram import AsyncMemory, AsyncMemoryClient, Memory
 from engram.embedders.hashing import HashingEmbedder
-from engram.integrations._engram import AGENT_FIXABLE
-from engram.integrations.langgraph import EngramStore
+from engram.integrations.langgraph import AGENT_FIXABLE, EngramStore
 from engram.llms.scripted import ScriptedLLM
 from engram.server import ServerSettings, create_app
 

@@ -48,6 +48,8 @@ def remember(text: str, scope: Mapping[str, str], *, infer: bool = False) -> Ste
         result = yield verb("add", text, **scope, infer=infer)
     except AGENT_FIXABLE as error:
         return tool_error("remember", error)
+    if not result["results"]:
+        return "Nothing stored: engram found nothing in it worth remembering."
     changed = [item for item in result["results"] if item["event"] != "NONE"]
     if not changed:
         return "Nothing new to remember: memory already holds this."
