@@ -95,9 +95,13 @@ def main() -> None:
 
         search = {"query": QUERY, "limit": 5}
         direct, adirect = "Memory.search", "AsyncMemory.search"
+        levels = {"langgraph.ns.0": namespace[0], "langgraph.ns.1": namespace[1]}
+        scoped = {"user_id": USER, "agent_id": APP, "filters": levels}
         searches = [
             EntryPoint(direct, lambda: memory.search(user_id=USER, **search), direct),
             EntryPoint(adirect, lambda: amemory.search(user_id=USER, **search), adirect),
+            # What the store asks of engram: the namespace as metadata equalities (attributes its overhead).
+            EntryPoint("Memory.search with the store's filters", lambda: memory.search(**scoped, **search), direct),
             EntryPoint("LangGraph EngramStore.search", lambda: store.search(namespace, **search), direct),
             EntryPoint("LangGraph EngramStore.asearch", lambda: store.asearch(namespace, **search), adirect),
             EntryPoint("LangChain search_memory tool", lambda: search_tool.invoke({"query": QUERY}), direct),
@@ -119,7 +123,7 @@ def main() -> None:
             EntryPoint(add, lambda: memory.add(f"note {next(counter)}", user_id=USER, infer=False), add),
             EntryPoint(
                 "LangGraph EngramStore.put (new key)",
-                lambda: store.put(namespace, f"n{next(counter)}", {"data": "a note"}),
+                lambda: store.put(namespace, f"n{next(counter)}", {"data": f"note {next(counter)}"}),
                 add,
             ),
         ]
