@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from engram.providers.settings import import_sdk
 from engram.embedders.base import Purpose, Vectors, normalise_rows
 from engram.errors import ConfigError
+from engram.providers.settings import import_sdk
 
 MODEL_NAME = "multilingual-e5-small-q4"
 DIMENSION = 384

@@ -132,10 +132,8 @@ class EngramSession:
 
     async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
         """The session's latest ``limit`` messages (all of them by default), oldest first."""
-        episodes = await self._episodes(limit or MAX_HISTORY)
-        items: list[TResponseInputItem] = [
-            {"role": episode["role"], "content": episode["content"]} for episode in episodes
-        ]
+        said = await self._said(limit or MAX_HISTORY)
+        items: list[TResponseInputItem] = [{"role": role, "content": content} for role, content in said]  # type: ignore[misc]
         return items
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
@@ -154,12 +152,13 @@ class EngramSession:
         """Delete the session: its messages and the memories kept from them."""
         await self.engram.acall("delete_all", **self.scope)
 
-    async def _episodes(self, limit: int) -> list[dict[str, Any]]:
+    async def _said(self, limit: int) -> list[tuple[str, str]]:
+        """The role and text of the session's latest ``limit`` episodes, oldest first."""
         # No verb lists a scope's episodes yet, so this reads the store's own listing (embedded only).
         store, scope = self._embedded.store, Scope(**self.scope)
 
-        def listed() -> list[dict[str, Any]]:
-            return [episode.to_dict() for episode in store.list_episodes(scope, limit=limit)]
+        def listed() -> list[tuple[str, str]]:
+            return [(episode.role, episode.content) for episode in store.list_episodes(scope, limit=limit)]
 
         return await asyncio.to_thread(listed)
 
