@@ -82,6 +82,7 @@ EMBEDDERS = Registry(
     {
         "local": "engram.embedders.local_minilm:LocalMiniLM",
         "hashing": "engram.embedders.hashing:HashingEmbedder",
+        "multilingual": "engram.embedders.multilingual_e5:MultilingualE5",
         "openai": OPENAI_COMPATIBLE_EMBEDDER,
         "ollama": "engram.embedders.ollama:OllamaEmbedder",
         "gemini": "engram.embedders.gemini:GeminiEmbedder",
