@@ -302,7 +302,12 @@ def read_about(raw: Any) -> tuple[str | None, str | None]:
     """``"Ana: employer"`` as (subject, attribute); a bare ``"employer"`` has no subject."""
     if not isinstance(raw, str) or not raw.strip() or _is_placeholder(raw.strip()) or not storable(raw):
         return None, None
-    named, _, what = raw.rpartition(":") if ":" in raw else ("", "", raw)
+    if ":" not in raw:  # half of it: a name ("Carla") is whose fact it is, words ("home city") what of theirs
+        words = raw.split()
+        if words[0][:1].isupper() and len(words) <= 3:
+            return " ".join(words), None
+        return None, " ".join(words).lower()
+    named, _, what = raw.rpartition(":")
     return " ".join(named.split()) or None, " ".join(what.split()).lower() or None
 
 
