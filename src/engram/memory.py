@@ -26,6 +26,7 @@ from typing import Any
 
 from engram.config import MemoryConfig, default_db_path
 from engram.embedders import Embedder, build_embedder
+from engram.embedders.base import similarity_floor
 from engram.errors import ConfigError, NotFoundError, ValidationError
 from engram.graph_search import graph_for_search, query_relations, scope_relations
 from engram.graph_settings import graph_settings
@@ -198,7 +199,15 @@ class Memory:
         match, by_graph = graph_for_search(self.store, self.graph_settings, read, query)
         weight = self.graph_settings.weight if self.graph_settings else 0.0
         hits = hybrid_search(
-            self.store, read, query, vector, limit=limit, threshold=threshold, graph=by_graph, graph_weight=weight
+            self.store,
+            read,
+            query,
+            vector,
+            limit=limit,
+            threshold=threshold,
+            graph=by_graph,
+            graph_weight=weight,
+            vector_floor=similarity_floor(self.embedder),
         )
         result: SearchResult = {"results": [hit.record.to_item(hit.score) for hit in hits]}
         if explain:
