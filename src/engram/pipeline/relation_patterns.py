@@ -247,7 +247,11 @@ def _subject(predicate: Token, self_name: str | None) -> str | None:
     """Who a clause is about: the speaker, a name, or a named role ("my sister Carla")."""
     subjects = [c for c in predicate.children if c.dep_ in ("nsubj", "nsubjpass")]
     if not subjects and predicate.dep_ == "conj":
-        return _subject(predicate.head, self_name)
+        before = predicate.doc[predicate.i - 1]
+        if before.dep_ == "conj" and before.pos_ in ("PROPN", "NOUN", "PRON"):
+            subjects = [before]  # "I live in Lisbon and Carla lives in Bilbao": Carla was parsed as an object
+        else:
+            return _subject(predicate.head, self_name)
     if not subjects:
         return None
     subject = subjects[0]
@@ -262,6 +266,9 @@ def _objects(head: Token) -> Iterator[Token]:
     """A head and the objects joined to it: "Portuguese and a bit of French", "Salt and Pepper"."""
     yield head
     for conj in head.conjuncts:
+        following = conj.doc[conj.i + 1] if conj.i + 1 < len(conj.doc) else None
+        if following is not None and following.pos_ in ("VERB", "AUX"):
+            continue  # the subject of the next clause, not another object
         quantity = [c for c in conj.children if c.dep_ == "prep" and c.lower_ == "of"]
         if conj.lower_ in ("bit", "little", "lot") and quantity:
             yield from (c for c in quantity[0].children if c.dep_ == "pobj")
