@@ -4,6 +4,7 @@ Every session of each chosen scenario is one ``add`` (infer=True, the session's 
 ``timestamp``) into a fresh SQLite store with ``graph_store`` on. For each add it records what the
 model's extraction answer held under ``relations`` (before any check) and what the add stored
 (``relations.added_entities``; with the offline relation patterns as the fallback, those count too).
+With ``--infer-false`` the same adds run without a model.
 One JSON line per add goes to ``--out`` (appended, so an interrupted run can be read as it is).
 
     PYTHONPATH=src /work/main/.venv/bin/python bench/bench_graph_offline.py \\
@@ -54,14 +55,16 @@ def said_relations(answers: Sequence[str]) -> list[Any]:
     return found
 
 
-def run_scenario(scenario: Scenario, llm: RecordingLLM, workdir: Path) -> list[dict[str, Any]]:
+def run_scenario(scenario: Scenario, llm: RecordingLLM | None, workdir: Path) -> list[dict[str, Any]]:
+    """Each session as one add; without ``llm``, with infer=False."""
     rows = []
     store = {"provider": "sqlite", "config": {"path": str(workdir / f"{scenario.id}.db")}}
     with Memory({"graph_store": {"provider": "sqlite"}, "vector_store": store}, llm=llm) as memory:
         for index, (timestamp, messages) in enumerate(scenario.sessions):
-            llm.answers.clear()
+            if llm is not None:
+                llm.answers.clear()
             started = time.perf_counter()
-            result = memory.add(list(messages), **scenario.scope, timestamp=timestamp)
+            result = memory.add(list(messages), **scenario.scope, timestamp=timestamp, infer=llm is not None)
             relations = result.get("relations", {"added_entities": [], "deleted_entities": []})
             rows.append(
                 {
@@ -69,7 +72,7 @@ def run_scenario(scenario: Scenario, llm: RecordingLLM, workdir: Path) -> list[d
                     "session": index,
                     "seconds": round(time.perf_counter() - started, 1),
                     "memories": sum(r["event"] in ("ADD", "UPDATE") for r in result["results"]),
-                    "model_relations": said_relations(llm.answers),
+                    "model_relations": said_relations(llm.answers) if llm is not None else [],
                     "added": [[r["source"], r["relationship"], r["destination"]] for r in relations["added_entities"]],
                     "retired": [
                         [r["source"], r["relationship"], r["destination"]] for r in relations["deleted_entities"]
@@ -83,11 +86,12 @@ def run_scenario(scenario: Scenario, llm: RecordingLLM, workdir: Path) -> list[d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
+    parser.add_argument("--infer-false", action="store_true", help="no model: every add with infer=False")
     parser.add_argument("--scenarios", type=int, default=4, help="the first N dev scenarios")
     parser.add_argument("--skip", type=int, default=0, help="start after the first K scenarios")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    llm = RecordingLLM(LocalLLM(model=args.model))
+    llm = None if args.infer_false else RecordingLLM(LocalLLM(model=args.model))
     scenarios = load_scenarios(DATASET)[args.skip : args.skip + args.scenarios]
     with tempfile.TemporaryDirectory() as workdir:
         for scenario in scenarios:

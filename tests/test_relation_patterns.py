@@ -17,7 +17,7 @@ from engram.pipeline.relation_patterns import read_relations
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from bench_relation_patterns import DATA, SPEAKER, Score, score_sentence  # noqa: E402
+from bench_relation_patterns import DATA, SPEAKER, Score, score_sentence
 
 JAN = datetime(2024, 1, 1, tzinfo=UTC)
 JUN = datetime(2024, 6, 1, tzinfo=UTC)
@@ -66,9 +66,11 @@ def test_statements_become_relations_in_the_llms_vocabulary(text: str, expected:
         "I want to work at Google someday.",
         "If I lived in Oslo I'd ski every day.",
         "I used to live in Chicago before the move.",
+        "Please forget that I live in Lisbon.",
+        "Forget everything about my sister Carla.",
     ],
 )
-def test_questions_negations_hypotheticals_and_plans_state_no_relation(text: str) -> None:
+def test_questions_negations_hypotheticals_plans_and_forget_requests_state_no_relation(text: str) -> None:
     assert relations(text) == set()
 
 
@@ -125,9 +127,8 @@ def test_an_add_without_an_llm_stores_the_relations_the_user_states(
     memory_factory: MemoryFactory, backend: str
 ) -> None:
     memory = memory_factory(graph_store={"provider": backend})
-    turns = _said("I live in Lisbon, and my sister Ana works at Acme.") + [
-        {"role": "assistant", "content": "I live in the cloud, but Lisbon sounds lovely."}
-    ]
+    assistant = {"role": "assistant", "content": "I live in the cloud, but Lisbon sounds lovely."}
+    turns = [*_said("I live in Lisbon, and my sister Ana works at Acme."), assistant]
     result = memory.add(turns, user_id="maya", infer=False, timestamp=JAN)
     expected = {("Maya", "lives_in", "Lisbon"), ("Maya", "has_sister", "Ana"), ("Ana", "works_at", "Acme")}
     assert _triples(result["relations"]["added_entities"]) == expected  # the assistant's "I" is not Maya

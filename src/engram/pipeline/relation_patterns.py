@@ -60,6 +60,7 @@ REPORTING_VERBS = frozenset(
     "consider prefer recommend advise".split()
 )
 # Words that make a clause unsure, over, or not yet: "I almost moved", "I no longer live".
+FORGET_VERBS = frozenset({"forget", "delete", "erase", "remove", "unlearn"})
 HEDGES = frozenset({"almost", "nearly", "never", "longer", "anymore", "hardly", "maybe", "perhaps", "probably"})
 FUTURE_WORDS = frozenset({"next", "tomorrow", "soon", "someday", "later", "eventually", "tonight"})
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
@@ -116,6 +117,8 @@ def read_relations(doc: Doc, self_name: str | None) -> list[Triple]:
     become ``self_name``; without one, relations about the speaker are left out."""
     found: list[Triple] = []
     for sentence in doc.sents:
+        if any(token.lemma_ in FORGET_VERBS for token in sentence):
+            continue  # "please forget that I live in Lisbon" asks to drop the relation, not to add it
         question = _is_question(sentence)
         found += _role_relations(sentence, self_name, question=question)
         if question:
