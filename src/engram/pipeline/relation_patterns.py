@@ -235,7 +235,7 @@ def _thing(token: Token, *, named: bool) -> str | None:
         phrase = list(objects[0].subtree)
         if _determined(objects[0]) or len(phrase) > 3 or any(t.pos_ == "PRON" for t in phrase):
             return None
-        return " ".join([token.text, *(t.text for t in phrase)])
+        return "".join(t.text_with_ws for t in [token, *phrase]).strip()
     compounds = [c for c in token.lefts if c.dep_ == "compound"]
     start = compounds[0].left_edge.i if compounds else token.i  # "sci-fi movies", "data analyst"
     return token.doc[start : token.i + 1].text
