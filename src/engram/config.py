@@ -78,10 +78,12 @@ class MemoryConfig(BaseModel):
         try:
             return cls.model_validate(dict(raw))
         except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}" for error in exc.errors()
-            )
-            raise ConfigError(f"invalid engram config: {problems}") from exc
+            raise ConfigError(f"invalid engram config: {problems_of(exc)}") from exc
+
+
+def problems_of(exc: pydantic.ValidationError) -> str:
+    """A pydantic error as one line: each setting it names and what is wrong with it."""
+    return "; ".join(f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}" for error in exc.errors())
 
 
 def default_db_path() -> Path:

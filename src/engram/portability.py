@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -58,7 +57,7 @@ from engram.pipeline.entities import normalise_name
 from engram.search import embed_text, keyword_text
 from engram.storage.base import ExportedMemory, Store
 from engram.storage.filters import check_metadata_key
-from engram.validation import check_text, check_value
+from engram.validation import check_text, check_value, strict_json
 
 FORMAT = "engram-export"
 VERSION = 2  # 2: deleted memories' history lines
@@ -570,7 +569,7 @@ def _relation(item: Any, memory: MemoryRecord) -> Relation:
 
 def _json_object(raw: str, path: Path, number: int) -> dict[str, Any]:
     try:
-        value = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+        value = strict_json(raw)
     except ValueError as exc:  # JSONDecodeError, and an integer of more digits than Python converts
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise ValidationError(f"{path}:{number}: not valid JSON ({reason}); nothing was imported") from exc
@@ -579,17 +578,6 @@ def _json_object(raw: str, path: Path, number: int) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationError(f"{path}:{number}: each line must be a JSON object; nothing was imported")
     return value
-
-
-def _not_json(constant: str) -> float:
-    raise json.JSONDecodeError(f"{constant} is not a JSON number", constant, 0)
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise json.JSONDecodeError(f"{text} is too large for a number", text, 0)
-    return number
 
 
 def _record(item: Any) -> MemoryRecord:
