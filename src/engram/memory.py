@@ -51,7 +51,9 @@ from engram.pipeline import consolidate as consolidation
 from engram.pipeline.add import add_result, plan_add
 from engram.pipeline.plan import Context, Draft, WritePlan, history_row
 from engram.pipeline.prune import prune
+from engram.pipeline.screen import screen_input, screen_update
 from engram.pipeline.write import write_add, write_changes
+from engram.privacy.screening import merge_counts, redaction_report
 from engram.results import (
     AddResult,
     EpisodeItem,
@@ -145,17 +147,20 @@ class Memory:
         expires = parse_expiration(expiration_date) if expiration_date is not None else None
         if prompt is not None and not isinstance(prompt, str):
             raise ValidationError(f"prompt must be a string, got {type(prompt).__name__}")
-        draft = Draft(scope, user_metadata(metadata), when, expires)
+        # Before anything is planned, sent or stored: every planner and model sees screened text.
+        screened = screen_input(turns, user_metadata(metadata), self.config.privacy)
+        draft = Draft(scope, screened.metadata, when, expires)
         plan = plan_add(
             self._context,
-            turns,
+            screened.turns,
             draft,
             infer=bool(infer),
             memory_type=memory_type,
             prompt=prompt,
             standalone=isinstance(messages, str),
         )
-        relations = write_add(self._context, plan, draft, turns)
+        merge_counts(plan.redactions, screened.redactions)
+        relations = write_add(self._context, plan, draft, screened.turns)
         self._count(plan.usage)
         return add_result(plan, relations)
 
@@ -254,16 +259,24 @@ class Memory:
         With ``timestamp``, a change that became true then: the memory holds the new text from that
         moment, and the old one stays answerable as of earlier times. Without it, a correction in
         place: the memory's text was wrong all along (history keeps the old text). An update that
-        changes nothing writes nothing."""
+        changes nothing writes nothing. The new text and metadata are screened as an add's are
+        (``redactions`` in the result)."""
         new_text = data if data is not None else text
         if new_text is None and metadata is None:
             raise ValidationError("update needs new text (data=...) or metadata=...")
         if new_text is not None and (not isinstance(new_text, str) or not new_text.strip()):
             raise ValidationError("the new text of a memory must be a non-empty string")
         when = parse_timestamp(timestamp) if timestamp is not None else utcnow()
-        new_metadata = user_metadata(metadata) if metadata is not None else None
+        new_text, new_metadata, redacted = screen_update(
+            new_text.strip() if new_text is not None else None,
+            user_metadata(metadata) if metadata is not None else None,
+            self.config.privacy,
+        )
+        done: MessageResult = {"message": "Memory updated successfully!"}
+        if redacted:
+            done["redactions"] = redaction_report(redacted)
         old = self._existing(memory_id)
-        text_now = new_text.strip() if new_text is not None else old.memory
+        text_now = new_text if new_text is not None else old.memory
         changed = replace(old, memory=text_now)
         vector = self._context.embed([embed_text(changed)])[0] if text_now != old.memory else None
         with self.store.transaction():
@@ -276,14 +289,14 @@ class Memory:
                 updated_at=when,
             )
             if new.memory == current.memory and new.metadata == current.metadata:
-                return {"message": "Memory updated successfully!"}  # nothing changed: nothing to record
+                return done  # nothing changed: nothing to record
             plan = WritePlan()
             if timestamp is not None:
                 plan.updates.append((current, replace(new, valid_from=when), vector))
             else:
                 plan.corrections.append((current, new, vector))
             self.store.add_history(write_changes(self.store, plan, when))
-        return {"message": "Memory updated successfully!"}
+        return done
 
     @check_input
     def delete(self, memory_id: str) -> MessageResult:
