@@ -1,7 +1,7 @@
 """``Memory``: construction and the public verbs, each a few lines over the pipeline and the store.
 
 Read top-down: construction, then the verbs in the order of docs/architecture.md (add, search,
-get, get_all, update, delete, delete_all, history, reset), then browsing and the lifecycle verbs.
+get, get_all, update, delete, delete_all, erase, history, reset), then browsing and the lifecycle verbs.
 A verb checks its arguments (``inputs``), then calls the step that does the work:
 
 - ``add`` → ``pipeline.add.plan_add`` (every LLM and embedding call) → ``pipeline.write.write_add``
@@ -57,6 +57,8 @@ from engram.privacy.screening import merge_counts, redaction_report
 from engram.results import (
     AddResult,
     EpisodeItem,
+    EraseReceipt,
+    ErasureList,
     HistoryItem,
     MemoryItem,
     MemoryList,
@@ -331,6 +333,32 @@ class Memory:
                     self.store.graph.delete_graph(scope)
             if len(batch) < DELETE_BATCH:
                 return {"message": "Memories deleted successfully!"}
+
+    @check_input
+    def erase(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
+    ) -> EraseReceipt:
+        """Erase everything a scope holds (at least one id; every memory whose ids match all those given,
+        as ``delete_all``): memories, versions, episodes, keyword entries, its graph; its history keeps
+        tombstones without text or scope ids. Returns the receipt, which the store keeps after the data
+        is gone (``erasures``)."""
+        scope = scope_from(user_id, agent_id, run_id, None, None)[0]
+        return self.store.erase_scope(scope).to_dict()
+
+    @check_input
+    def erasures(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        limit: int = 100,
+    ) -> ErasureList:
+        """The receipts of past erasures, newest first: of the scope with exactly these ids, or every one.
+        Receipts name a scope by a digest of its ids (``models.scope_digest``), never by the ids."""
+        scope = owner_scope(user_id, agent_id, run_id)
+        receipts = self.store.list_erasures(scope if scope.as_dict() else None, check_limit(limit))
+        return {"results": [receipt.to_dict() for receipt in receipts]}
 
     @check_input
     def history(self, memory_id: str) -> list[HistoryItem]:

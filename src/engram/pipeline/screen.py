@@ -15,7 +15,7 @@ Image descriptions are screened as they join their message (``images.describe_im
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -105,4 +105,39 @@ def screen_update(
     return text, metadata, counts
 
 
-__all__ = ["ModelScreen", "ScreenedInput", "screen_input", "screen_update"]
+def screen_add_request(request: Mapping[str, Any], policy: PrivacyConfig) -> tuple[dict[str, Any], dict[str, int]]:
+    """An add's arguments (``messages`` as the caller gave them: a string, a message or a list of them,
+    content as a string or parts) with their text and metadata screened, for a server that keeps the
+    request until it runs (an async add): the queue must not hold what the store would not. Roles,
+    names and image parts are left as they are; raises on a refused category."""
+    counts: dict[str, int] = {}
+
+    def text(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        screened = screen(value, policy)
+        merge_counts(counts, screened.redactions)
+        return screened.text
+
+    def part(item: Any) -> Any:
+        is_text = isinstance(item, Mapping) and item.get("type") == "text"
+        return {**item, "text": text(item.get("text"))} if is_text else item
+
+    def message(item: Any) -> Any:
+        if not isinstance(item, Mapping):
+            return text(item)
+        content = item.get("content")
+        parts = [part(p) for p in content] if isinstance(content, list) else part(content)
+        return {**item, "content": text(content) if isinstance(content, str) else parts}
+
+    messages = request.get("messages")
+    screened = dict(
+        request, messages=[message(m) for m in messages] if isinstance(messages, list) else message(messages)
+    )
+    if isinstance(request.get("metadata"), Mapping):
+        screened["metadata"], found = screen_value(request["metadata"], policy)
+        merge_counts(counts, found)
+    return screened, counts
+
+
+__all__ = ["ModelScreen", "ScreenedInput", "screen_add_request", "screen_input", "screen_update"]
