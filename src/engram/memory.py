@@ -274,9 +274,7 @@ class Memory:
             user_metadata(metadata) if metadata is not None else None,
             self.config.privacy,
         )
-        done: MessageResult = {"message": "Memory updated successfully!"}
-        if redacted:
-            done["redactions"] = redaction_report(redacted)
+        done = _updated(redacted)
         old = self._existing(memory_id)
         text_now = new_text if new_text is not None else old.memory
         changed = replace(old, memory=text_now)
@@ -497,6 +495,14 @@ class Memory:
     def _count(self, usage: Usage) -> None:
         with self._usage_lock:
             self.usage = self.usage + usage
+
+
+def _updated(redacted: dict[str, int]) -> MessageResult:
+    """``update``'s confirmation, with what screening redacted from it."""
+    done: MessageResult = {"message": "Memory updated successfully!"}
+    if redacted:
+        done["redactions"] = redaction_report(redacted)
+    return done
 
 
 def _embedder_from(config: MemoryConfig) -> Embedder:
