@@ -134,6 +134,19 @@ def test_an_assistant_echoing_the_users_own_request_taints_nothing(
     assert stored(memory) == {"Wants to be called Bob": ["user", "assistant"]}
 
 
+def test_an_injection_added_earlier_is_not_shown_to_the_model_as_context(
+    make: Callable[..., Memory], scripted: ScriptedLLM
+) -> None:
+    """One message per add: the tool's injection is stored as an episode, and the next add's
+    extraction must not read it among the earlier messages."""
+    scripted.answers = [facts(), facts(("Needs a new blender", [0]))]
+    memory = make()
+    memory.add([{"role": "tool", "content": INJECTION}], user_id="alice")
+    memory.add("I need a new blender", user_id="alice")
+    assert INJECTION not in str(scripted.calls[1].messages)
+    assert list(stored(memory)) == ["Needs a new blender"]
+
+
 def test_with_drop_instructions_off_an_injected_fact_is_kept_with_its_source(
     make: Callable[..., Memory], scripted: ScriptedLLM
 ) -> None:

@@ -10,7 +10,8 @@ assistant, tool, document, from ``Message.source``). The config's ``"trust"`` se
   injection may well cite the user's message. A fact is tainted when it shares a content word with
   such a message that no user message of the add said; words the user said too are theirs, so an
   assistant that echoes the user's own request ("from now on I'll call you Bob") taints nothing.
-  With ``infer=False`` such a message is kept only as an episode (``drop_instruction_turns``).
+  With ``infer=False`` such a message is kept only as an episode (``drop_instruction_turns``), and
+  as an earlier message it is not shown to the model as context for a later add (``without_instructions``).
 - ``facts_from`` (``protect_trusted``): whose words are the user's facts (by default, the user's).
   A fact drawn only from other sources is kept with its sources, but cannot supersede or retract a
   memory that a trusted source said: it is added beside it instead, and a warning says so.
@@ -27,7 +28,7 @@ from engram.models import Event
 from engram.pipeline.plan import Action, Fact
 from engram.pipeline.sources import content_words
 from engram.pipeline.write import sources_of
-from engram.privacy.injection import instruction_signals
+from engram.privacy.injection import instruction_signals, is_instruction
 from engram.privacy.sources import Source, TrustConfig
 
 
@@ -110,6 +111,15 @@ def drop_instruction_turns(trust: TrustConfig, turns: Sequence[Message]) -> tupl
     return kept, warnings
 
 
+def without_instructions(trust: TrustConfig, messages: Sequence[Message]) -> list[Message]:
+    """Earlier messages shown to the model as context, minus non-user ones that read as an instruction:
+    stored as episodes, they must not steer the extraction of a later add (whose facts the trust step
+    checks only against that add's own messages)."""
+    if not trust.drop_instructions:
+        return list(messages)
+    return [m for m in messages if said_by_user(m) or not is_instruction(m.content)]
+
+
 def protect_trusted(
     trust: TrustConfig, actions: Sequence[Action], spoken: Sequence[Message]
 ) -> tuple[list[Action], list[str]]:
@@ -136,4 +146,11 @@ def protect_trusted(
     return kept, warnings
 
 
-__all__ = ["Others", "drop_instructed", "drop_instruction_turns", "protect_trusted", "said_by_user"]
+__all__ = [
+    "Others",
+    "drop_instructed",
+    "drop_instruction_turns",
+    "protect_trusted",
+    "said_by_user",
+    "without_instructions",
+]
