@@ -111,6 +111,7 @@ class IdealModel:
         fact["event"], fact["memory"] = event, position
         return fact
 
+
     def _forget(self, item: Any, shown: list[str], scenario: str, session: int) -> dict[str, Any]:
         """A forget request, naming the shown memory it concerns (``target``), when shown."""
         if isinstance(item, str):
