@@ -18,7 +18,7 @@ tunes its weight too. ``--out DIR`` keeps the database (``bench/bench_graph_cv.p
 
 PATH defaults to ../shared/data/locomo-dev.json (CC BY-NC: read from there, never copied here).
 Only the search ranking is recomputed per weight setting: each question's candidate lists and
-records are read from the store once, and ``search.fuse`` / ``search.rerank`` (what
+records are read from the store once, and ``search.fuse`` / ``search.apply_boosts`` (what
 ``hybrid_search`` runs) rank them.
 """
 

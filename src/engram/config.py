@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engram.errors import ConfigError
 from engram.privacy.screening import PrivacyConfig
+from engram.privacy.sources import TrustConfig
 
 DEFAULT_HOME = "~/.engram"
 DEFAULT_DB_NAME = "engram.db"
@@ -60,6 +61,7 @@ class MemoryConfig(BaseModel):
     version: str | None = None  # mem0 configs carry one; accepted and ignored
     retention_days: float | None = Field(default=None, ge=0)  # prune() drops history older than this
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)  # keep / redact / refuse per category
+    trust: TrustConfig = Field(default_factory=TrustConfig)  # whose words become facts (docs/privacy.md)
 
     @classmethod
     def parse(cls, raw: MemoryConfig | Mapping[str, Any] | str | Path | None) -> MemoryConfig:

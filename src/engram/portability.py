@@ -54,6 +54,7 @@ from engram.errors import ProviderError, StorageError, ValidationError
 from engram.graph_export import attach_graph, import_graph
 from engram.models import Entity, Episode, Event, HistoryRecord, MemoryRecord, Relation, Scope, iso, memory_hash
 from engram.pipeline.entities import normalise_name
+from engram.privacy.sources import Source, ordered_sources
 from engram.search import embed_text, keyword_text
 from engram.storage.base import ExportedMemory, Store
 from engram.storage.filters import check_metadata_key
@@ -604,7 +605,16 @@ def _record(item: Any) -> MemoryRecord:
         expiration_date=_optional_time(item, "expiration_date"),
         valid_from=_optional_time(item, "valid_from"),
         invalid_at=_optional_time(item, "invalid_at"),
+        sources=_sources(item),
     )
+
+
+def _sources(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """A memory's ``sources``: known source names only (a file written by an older engram has none)."""
+    names = _texts(item, "sources")
+    if unknown := [name for name in names if name not in {source.value for source in Source}]:
+        raise ValueError(f"unknown sources {unknown}: use user, assistant, tool or document")
+    return ordered_sources(Source(name) for name in names)
 
 
 def _history_row(row: Any, memory_id: str) -> HistoryRecord:

@@ -29,6 +29,7 @@ from engram.pipeline.prompts import (
     memory_request,
     tighter,
 )
+from engram.pipeline.trust import without_instructions
 from engram.search import same_conversation
 from engram.validation import storable
 
@@ -77,7 +78,7 @@ def extract(
     # Earlier messages help read this one only when they are the same conversation (minutes, not
     # weeks, before): an app that adds one message per call. Older ones cost tokens and say nothing.
     stored = same_conversation(ctx.store.recent_messages(draft.scope, ctx.config.recent_messages), draft.created_at)
-    context = [Message(m.role, m.content, m.name) for m in stored]
+    context = without_instructions(ctx.config.trust, [Message(m.role, m.content, m.name) for m in stored])
     graph_on, speaker = ctx.graph is not None, self_name(spoken, draft.scope)
     if uses_two_calls(ctx, custom_prompt):
         prompt = custom_extraction_prompt(ctx, custom_prompt)
