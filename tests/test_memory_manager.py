@@ -147,3 +147,43 @@ def test_when_the_second_answer_is_degenerate_too_the_add_keeps_its_messages_and
         "Maya lives in Lisbon",
         "Maya works as a nurse",
     ]
+
+
+def test_the_prompts_example_copied_into_an_answer_is_not_stored(maya: Memory, scripted: ScriptedLLM) -> None:
+    # The 1.5B model wrote "User works as a carpenter" (the prompt's example) into a chat about a roommate.
+    scripted.answers = [
+        answer(
+            fact("User works as a carpenter", "User: job", "UPDATE", 1),
+            fact("User's sister Ana lives in Porto", "Ana: home city"),
+            fact("Maya's roommate works late", "Maya: roommate"),
+        )
+    ]
+    result = maya.add("My new roommate works late, he's a chef.", user_id=USER)
+    assert "Maya works as a nurse" in current(maya)
+    assert not {"User works as a carpenter", "User's sister Ana lives in Porto"} & set(current(maya))
+    assert sum("no message of this add says" in warning for warning in result["warnings"]) == 2
+
+
+def test_a_fact_naming_only_people_and_places_nobody_mentioned_is_not_stored(
+    maya: Memory, scripted: ScriptedLLM
+) -> None:
+    scripted.answers = [answer(fact("Maya's cousin Ravi lives in Goa", "Ravi: home city"))]
+    maya.add("My cousin is visiting next week, he lives far away.", user_id=USER)
+    assert not any("Ravi" in text for text in current(maya))
+
+
+def test_an_update_may_take_its_names_from_the_memory_it_changes(maya: Memory, scripted: ScriptedLLM) -> None:
+    # "Lisbon" is not in the message; the memory shown to the model says it.
+    scripted.answers = [answer(fact("Maya lives in Lisbon, now near the river", "Maya: home city", "UPDATE", 0))]
+    maya.add("Where I live changed a bit: new flat, same city, near the river.", user_id=USER)
+    assert "Maya lives in Lisbon, now near the river" in current(maya)
+    assert "Maya lives in Lisbon" not in current(maya)
+
+
+def test_a_message_asking_to_forget_keeps_none_of_its_sentences_as_said(maya: Memory, scripted: ScriptedLLM) -> None:
+    scripted.answers = [answer()]  # the model wrote nothing down and missed the request
+    maya.add(
+        "Oops, I just pasted our staging key in that last snippet: 7f3ac19e5b. Please forget it, I'm rotating it.",
+        user_id=USER,
+    )
+    assert not any("7f3ac19e5b" in text for text in current(maya))

@@ -6,8 +6,9 @@ a sentence that no fact covers (shares at least ``COVERED_WORDS`` content words 
 ``COVERED_SIMILARITY`` from by embedding) and that says something about the user (in the first
 person) (``INFORMATIVE_WORDS`` content words, not a question,
 a request to the assistant or a thank-you) is kept as a memory of its own, as it was said: with the
-``role`` of its message, like a memory stored with ``infer=False``. ``keep_uncovered`` in the config
-turns it off.
+``role`` of its message, like a memory stored with ``infer=False``. A message that asks to forget
+something keeps none of its sentences: "I pasted the key: 7f3a… Please forget it" must not leave the
+key behind. ``keep_uncovered`` in the config turns it off.
 """
 
 from __future__ import annotations
@@ -45,11 +46,11 @@ def uncovered(embedder: Embedder, spoken: Sequence[Message], facts: Sequence[Fac
         (turn, sentence)
         for turn in spoken
         if turn.source == Source.USER  # the user's own words: not a document they pasted
+        and not asks_to_forget(sentences_of(turn.content))
         for sentence in sentences_of(turn.content)
         if len(content_words(sentence)) >= INFORMATIVE_WORDS
         and _FIRST_PERSON.search(sentence)  # what the user says about themself
         and not _NOT_A_FACT.search(sentence)
-        and not asks_to_forget([sentence])  # a request to forget is not a fact to keep
     ]
     lexical = [
         not any(len(content_words(sentence) & said) >= COVERED_WORDS for said in fact_words)

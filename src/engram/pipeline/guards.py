@@ -92,9 +92,10 @@ def same_subject(embedder: Embedder, facts: Sequence[Fact], shown: Sequence[Memo
 
 
 def drop_unsaid(actions: Sequence[Action]) -> tuple[list[Action], list[str]]:
-    """The actions minus each ADD of a fact that no message of this add says (it shares no word with
-    any): taken from the memories shown or made up, a retracted fact would otherwise come back."""
-    unsaid = [a for a in actions if a.event == Event.ADD and a.fact is not None and not a.fact.sources]
+    """The actions minus each ADD or UPDATE of a fact that no message of this add says (``sources``):
+    taken from the memories shown or made up, a retracted fact would otherwise come back, and a
+    copied example would overwrite a true memory."""
+    unsaid = [a for a in actions if a.event in (Event.ADD, Event.UPDATE) and a.fact is not None and not a.fact.sources]
     warnings = [f"dropped a fact no message of this add says: {a.fact.text!r}" for a in unsaid if a.fact]
     return [a for a in actions if a not in unsaid], warnings
 

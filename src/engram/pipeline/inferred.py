@@ -36,7 +36,9 @@ def plan_inferred(ctx: Context, turns: list[Message], draft: Draft, custom_promp
     shown = [] if two_calls else neighbours_of(ctx, spoken, draft)
     extraction = extract(ctx, llm, spoken, draft, shown, custom_prompt)
     screening = ModelScreen(ctx.config.privacy, dict(described.redactions))
-    facts, decisions = screening.facts(verify_sources(extraction.facts, spoken), extraction.decisions)
+    facts, decisions = screening.facts(
+        verify_sources(extraction.facts, spoken, [memory.memory for memory in shown]), extraction.decisions
+    )
     facts, decisions, instructed = drop_instructed(ctx.config.trust, facts, decisions, spoken)
     forgetting = find_forgotten(ctx, spoken, extraction.forget, facts, draft, shown)
     fresh = fresh_facts(ctx, facts, decisions, forgetting.keep, draft.scope)

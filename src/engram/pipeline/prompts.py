@@ -136,6 +136,8 @@ whose value changed or was corrected. Write the fact with its new value in full.
 - "NONE" with "memory": that existing memory already says it.
 Never UPDATE a memory about another person or another thing: use ADD."""
 
+# The facts of the example answer: a small model sometimes copies them into its own answer.
+EXAMPLE_FACTS = ("User's sister Ana lives in Porto", "User works as a carpenter")
 MEMORY_EXAMPLE = (
     '{"facts": [{"text": "User\'s sister Ana lives in Porto", "about": "Ana: home city", "sources": [0], '
     '"date": null, "event": "ADD", "memory": null}, {"text": "User works as a carpenter", "about": "User: job", '
