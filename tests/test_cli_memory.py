@@ -87,6 +87,17 @@ def test_update_history_and_delete(engram: Run) -> None:
     assert "no memory has id" in engram("get", memory_id, fails=1)
 
 
+def test_episodes_lists_what_a_scope_was_told(engram: Run) -> None:
+    engram("add", "I adopted a parrot", "-u", "u", "--no-infer", "--timestamp", "2024-05-01T10:00:00Z")
+    engram("add", "It hates the kettle", "-u", "u", "--no-infer", "--timestamp", "2024-05-02T10:00:00Z")
+    assert [e["content"] for e in engram("episodes", "-u", "u", "-n", "1", "--json")["results"]] == [
+        "It hates the kettle"
+    ]
+    printed = engram("episodes", "-u", "u", "--before", "2024-05-02")
+    assert "I adopted a parrot" in printed and "kettle" not in printed
+    assert "scope" in engram("episodes", fails=1)
+
+
 def test_dated_updates_and_as_of_reads(engram: Run) -> None:
     memory_id = engram("add", "Lives in Paris", "-u", "u", "--no-infer", "--timestamp", "2024-01-01", "--json")
     memory_id = memory_id["results"][0]["id"]

@@ -28,6 +28,7 @@ VERBS = [
     "history",
     "reset",
     "episodes",
+    "list_episodes",
     "browse",
 ]
 

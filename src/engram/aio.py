@@ -56,6 +56,7 @@ class AsyncMemory:
     history = _in_thread(Memory.history)
     reset = _in_thread(Memory.reset)
     episodes = _in_thread(Memory.episodes)
+    list_episodes = _in_thread(Memory.list_episodes)
     close = _in_thread(Memory.close)
     scopes = _in_thread(Memory.scopes)
     browse = _in_thread(Memory.browse)

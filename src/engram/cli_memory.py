@@ -232,6 +232,12 @@ def list_memories(args: argparse.Namespace) -> None:
     emit(args, result, lambda r: table(r["results"], ["id", "created_at", "memory"]))
 
 
+def episodes(args: argparse.Namespace) -> None:
+    with open_memory(args) as memory:
+        result = memory.list_episodes(**scope_of(args), before=args.before, limit=args.limit)
+    emit(args, result, lambda r: table(r["results"], ["created_at", "role", "content"]))
+
+
 def get(args: argparse.Namespace) -> None:
     with open_memory(args) as memory:
         item = memory.get(args.memory_id)
@@ -443,6 +449,10 @@ def _add_read_commands(command: Command) -> None:
     cmd.add_argument("--limit", "-n", type=limit, default=100, help=f"1 to {MAX_LIMIT:,} (default: 100)")
     cmd.add_argument("--filters", help="JSON filters")
     cmd.add_argument("--as-of", help="the memories as they were then (ISO date or time)")
+
+    cmd = command("episodes", episodes, "a scope's messages as they were said, oldest first", scoped=True)
+    cmd.add_argument("--limit", "-n", type=limit, default=100, help="the latest this many (default: 100)")
+    cmd.add_argument("--before", help="those said before this time (ISO), to page back")
 
     command("get", get, "one memory by id, as JSON").add_argument("memory_id")
     command("history", history, "every change to one memory, oldest first").add_argument("memory_id")

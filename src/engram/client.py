@@ -43,6 +43,7 @@ from engram.resilience import RetryPolicy, retry_after_seconds
 from engram.results import (
     AddResult,
     EpisodeItem,
+    EpisodeList,
     EraseReceipt,
     ErasureList,
     HistoryItem,
@@ -396,6 +397,22 @@ class _BaseClient:
         params = _without_none(user_id=user_id, agent_id=agent_id, run_id=run_id, limit=limit)
         return _Call("GET", "/v1/erasures", params=params)
 
+    def _build_list_episodes(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        actor_id: str | None = None,
+        before: datetime | date | str | float | None = None,
+        limit: int = 100,
+    ) -> _Call[EpisodeList]:
+        when = before.isoformat() if isinstance(before, date) else before
+        params = _without_none(
+            user_id=user_id, agent_id=agent_id, run_id=run_id, actor_id=actor_id, before=when, limit=limit
+        )
+        return _Call("GET", "/v1/episodes", params=params)
+
     def _build_history(self, memory_id: str) -> _Call[list[HistoryItem]]:
         return _Call("GET", _memory_path(memory_id, "/history"), parse=_history_or_empty)
 
@@ -519,6 +536,7 @@ class MemoryClient(_BaseClient):
     add_job = _sync_verb(_BaseClient._build_add_job, "add_job")  # add(..., async_mode) -> the job
     get_job = _sync_verb(_BaseClient._build_get_job, "get_job")
     episodes = _sync_verb(_BaseClient._build_episodes, "episodes")
+    list_episodes = _sync_verb(_BaseClient._build_list_episodes, "list_episodes")
     scopes = _sync_verb(_BaseClient._build_scopes, "scopes")
     browse = _sync_verb(_BaseClient._build_browse, "browse")
 
@@ -581,6 +599,7 @@ class AsyncMemoryClient(_BaseClient):
     add_job = _async_verb(_BaseClient._build_add_job, "add_job")
     get_job = _async_verb(_BaseClient._build_get_job, "get_job")
     episodes = _async_verb(_BaseClient._build_episodes, "episodes")
+    list_episodes = _async_verb(_BaseClient._build_list_episodes, "list_episodes")
     scopes = _async_verb(_BaseClient._build_scopes, "scopes")
     browse = _async_verb(_BaseClient._build_browse, "browse")
 

@@ -58,6 +58,7 @@ from engram.privacy.screening import merge_counts, redaction_report
 from engram.results import (
     AddResult,
     EpisodeItem,
+    EpisodeList,
     EraseReceipt,
     ErasureList,
     HistoryItem,
@@ -382,6 +383,25 @@ class Memory:
         """The messages a memory came from, as they were said, oldest first."""
         self._existing(memory_id)
         return [episode.to_dict() for episode in self.store.memory_episodes(memory_id)]
+
+    @check_input
+    def list_episodes(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        actor_id: str | None = None,
+        before: datetime | date | str | float | None = None,
+        limit: int = 100,
+    ) -> EpisodeList:
+        """The messages a scope was told, as they were said, oldest first: the last ``limit`` of them,
+        or of those said before ``before`` (page back with the first one's ``created_at``). A
+        conversation's history for a session store, say, whatever memories were kept from it."""
+        scope = scope_from(user_id, agent_id, run_id, actor_id, None)[0]
+        until = None if before is None else parse_timestamp(before)
+        episodes = self.store.list_episodes(scope, before=until, limit=check_limit(limit))
+        return {"results": [episode.to_dict() for episode in episodes]}
 
     # -- browsing (the dashboard) ------------------------------------------------------------
 

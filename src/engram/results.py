@@ -183,6 +183,13 @@ class EraseReceipt(TypedDict):
 
 
 @with_config(ALLOW_EXTRA)
+class EpisodeList(TypedDict):
+    """``list_episodes``: a scope's messages as they were said, oldest first."""
+
+    results: list[EpisodeItem]
+
+
+@with_config(ALLOW_EXTRA)
 class ErasureList(TypedDict):
     """``erasures``: the receipts of past erasures, newest first."""
 
@@ -217,6 +224,7 @@ __all__ = [
     "AddEvent",
     "AddResult",
     "EpisodeItem",
+    "EpisodeList",
     "EraseReceipt",
     "ErasureList",
     "EventName",

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from agents import Agent, ModelSettings, Runner, Usage, set_tracing_disabled
 from agents.exceptions import UserError
@@ -15,9 +17,11 @@ from agents.items import ModelResponse, TResponseInputItem
 from agents.models.interface import Model
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
 
-from engram import AsyncMemory, ConfigError, Memory
+from engram import AsyncMemory, AsyncMemoryClient, ConfigError, Memory
+from engram.embedders.hashing import HashingEmbedder
 from engram.integrations.openai_agents import EngramSession, memory_tools
 from engram.llms.scripted import ScriptedLLM
+from engram.server import ServerSettings, create_app
 
 from .conftest import facts
 
@@ -195,11 +199,29 @@ def test_pop_item_says_what_engram_cannot_do_yet(memory: Memory) -> None:
         asyncio.run(EngramSession("chat-1", memory, user_id="alice").pop_item())
 
 
-def test_a_session_needs_an_embedded_memory() -> None:
-    from engram import MemoryClient
+def test_a_session_needs_a_face_of_engram() -> None:
+    with pytest.raises(ConfigError, match="expected a Memory, AsyncMemory, MemoryClient or AsyncMemoryClient"):
+        EngramSession("chat-1", object(), user_id="alice")  # type: ignore[arg-type]
 
-    with pytest.raises(ConfigError, match="only an embedded Memory or AsyncMemory"):
-        EngramSession("chat-1", MemoryClient("ek_test"), user_id="alice")  # type: ignore[arg-type]
+
+def test_a_session_on_engrams_server_through_the_async_client(tmp_path: Path) -> None:
+    settings = ServerSettings(data_dir=tmp_path, memory_config={"embedder": {"provider": "hashing"}})
+    app = create_app(settings, embedder=HashingEmbedder())
+    _, secret = app.state.engram.store.create_key("p", "test")
+    assistant = Agent(name="assistant", model=ScriptedModel("Hi Alice!", "You are Alice."))
+
+    async def run() -> tuple[list[TResponseInputItem], list[TResponseInputItem]]:
+        transport = httpx.ASGITransport(app=app)
+        async with AsyncMemoryClient(secret, host="http://engram.test", transport=transport) as client:
+            session = EngramSession("chat-1", client, user_id="alice")
+            await Runner.run(assistant, "Hello, I'm Alice", session=session)
+            await Runner.run(assistant, "What's my name?", session=session)
+            other = EngramSession("chat-2", client, user_id="alice")
+            return await session.get_items(limit=3), await other.get_items()
+
+    latest, other = asyncio.run(run())
+    assert [item["content"] for item in latest] == ["Hi Alice!", "What's my name?", "You are Alice."]  # type: ignore[typeddict-item]
+    assert other == []
 
 
 def test_model_settings_are_untouched(memory: Memory) -> None:

@@ -24,6 +24,7 @@ V1_OPERATIONS = {
     ("put", "/v1/memories/{memory_id}"),
     ("delete", "/v1/memories/{memory_id}"),
     ("get", "/v1/memories/{memory_id}/history"),
+    ("get", "/v1/episodes"),
     ("post", "/v1/reset"),
     ("post", "/v1/reset-all-projects"),
     ("get", "/v1/jobs/{job_id}"),

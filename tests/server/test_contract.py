@@ -240,6 +240,24 @@ def test_dated_updates_as_of_reads_and_episodes(mem: Any) -> None:
         mem.episodes("no-such-id")
 
 
+def test_list_episodes_gives_a_scopes_messages_oldest_first_and_pages_back(mem: Any) -> None:
+    for day, text in enumerate(["I adopted a parrot", "The parrot hates the kettle", "It learned my name"], start=1):
+        mem.add([{"role": "user", "content": text}], user_id="alice", run_id="chat-1", infer=False,
+                timestamp=f"2024-05-0{day}T10:00:00Z")  # fmt: skip
+    mem.add("Someone else's message", user_id="bob", infer=False)
+
+    latest = mem.list_episodes(user_id="alice", limit=2)["results"]
+    assert [e["content"] for e in latest] == ["The parrot hates the kettle", "It learned my name"]
+    assert (latest[0]["role"], latest[0]["run_id"]) == ("user", "chat-1")
+    earlier = mem.list_episodes(user_id="alice", before=latest[0]["created_at"])["results"]
+    assert [e["content"] for e in earlier] == ["I adopted a parrot"]
+    assert mem.list_episodes(user_id="alice", run_id="chat-2")["results"] == []
+    with pytest.raises(ValidationError):
+        mem.list_episodes()  # a scope is required, as for get_all
+    with pytest.raises(ValidationError):
+        mem.list_episodes(user_id="alice", limit=0)
+
+
 def test_search_returns_what_was_said_beside_the_results_when_asked(mem: Any) -> None:
     mem.add(
         [{"role": "user", "content": "I adopted a parrot"}, {"role": "user", "content": "The parrot hates the kettle"}],

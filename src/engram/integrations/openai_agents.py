@@ -27,16 +27,12 @@ message yet (``clear_session`` removes the whole session, with the memories kept
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from engram.aio import AsyncMemory
 from engram.errors import ConfigError
 from engram.integrations import _tools
 from engram.integrations._engram import AnyMemory, EngramHandle, missing_extra, scope_ids
-from engram.memory import Memory
-from engram.models import Scope
 
 try:
     from agents import FunctionTool, RunContextWrapper, function_tool
@@ -102,31 +98,22 @@ def memory_tools(
 
 
 class EngramSession:
-    """The SDK's ``Session`` protocol on engram: a session is a run of the user (``run_id`` = its id).
-
-    It needs an embedded ``Memory`` or ``AsyncMemory``: reading a session back lists its episodes,
-    which no verb (so no server route) offers yet.
-    """
+    """The SDK's ``Session`` protocol on engram: a session is a run of the user (``run_id`` = its id),
+    on any face (``Memory``, ``AsyncMemory``, or a client of engram's server)."""
 
     session_settings: SessionSettings | None = None
 
     def __init__(
         self,
         session_id: str,
-        memory: Memory | AsyncMemory,
+        memory: AnyMemory,
         *,
         user_id: str | None = None,
         agent_id: str | None = None,
         infer: bool = False,
     ) -> None:
-        if not isinstance(memory, Memory | AsyncMemory):
-            raise ConfigError(
-                "EngramSession reads the session's messages from the store, which only an embedded "
-                f"Memory or AsyncMemory can do today; got {type(memory).__name__}"
-            )
         self.session_id = session_id
         self.engram = EngramHandle(memory)
-        self._embedded = memory.sync if isinstance(memory, AsyncMemory) else memory
         self.scope = scope_ids(user_id=user_id, agent_id=agent_id, run_id=session_id)
         self.infer = infer
 
@@ -154,13 +141,8 @@ class EngramSession:
 
     async def _said(self, limit: int) -> list[tuple[str, str]]:
         """The role and text of the session's latest ``limit`` episodes, oldest first."""
-        # No verb lists a scope's episodes yet, so this reads the store's own listing (embedded only).
-        store, scope = self._embedded.store, Scope(**self.scope)
-
-        def listed() -> list[tuple[str, str]]:
-            return [(episode.role, episode.content) for episode in store.list_episodes(scope, limit=limit)]
-
-        return await asyncio.to_thread(listed)
+        listed = await self.engram.acall("list_episodes", **self.scope, limit=limit)
+        return [(episode["role"], episode["content"]) for episode in listed["results"]]
 
 
 def _message_of(item: TResponseInputItem) -> dict[str, str] | None:

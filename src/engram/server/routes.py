@@ -20,6 +20,7 @@ from engram.server.schemas import (
     AddResult,
     BrowseRequest,
     EpisodeItem,
+    EpisodeList,
     EraseReceipt,
     EraseRequest,
     ErasureList,
@@ -161,6 +162,19 @@ def memory_episodes(memory_id: MemoryId, ctx: Project) -> Any:
     return ctx.memory.episodes(memory_id)
 
 
+def list_episodes(
+    ctx: Project,
+    user_id: str | None = None,
+    agent_id: str | None = None,
+    run_id: str | None = None,
+    actor_id: str | None = None,
+    before: str | None = None,
+    limit: Annotated[int, Query()] = 100,
+) -> Any:
+    """The scope's messages as they were said, oldest first: the last `limit`, or of those said before `before`."""
+    return ctx.memory.list_episodes(**_scope(user_id, agent_id, run_id, actor_id), before=before, limit=limit)
+
+
 def get_job(job_id: str, ctx: Project) -> Any:
     """An add job's status, and its result or error once it has finished."""
     job = ctx.state.store.get_job(ctx.project, job_id)
@@ -288,6 +302,7 @@ def _add_memory_routes(router: APIRouter, tag: str, *, search_path: str, list_pa
 
 v1 = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
 _add_memory_routes(v1, "memories", search_path="/memories/search", list_path="/memories/list")
+_route(v1, "GET", "/episodes", list_episodes, EpisodeList, "memories")
 _route(v1, "GET", "/jobs/{job_id}", get_job, JobView, "jobs")
 _route(v1, "GET", "/me", who_am_i, CallerView, "keys")
 _route(v1, "POST", "/erase", erase_scope, EraseReceipt, "privacy")
