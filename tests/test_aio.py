@@ -11,21 +11,6 @@ import pytest
 from engram import AsyncMemory, Memory, ValidationError
 from engram.embedders.local_minilm import LocalMiniLM
 
-VERBS = [
-    "add",
-    "search",
-    "get",
-    "get_all",
-    "update",
-    "delete",
-    "delete_all",
-    "erase",
-    "erasures",
-    "history",
-    "reset",
-    "episodes",
-]
-
 
 def public_methods(cls: type) -> set[str]:
     return {name for name, value in vars(cls).items() if not name.startswith("_") and callable(value)}

@@ -14,23 +14,7 @@ from typing import Any
 import pytest
 
 from engram import AsyncMemory, AsyncMemoryClient, Memory, MemoryClient
-
-VERBS = [
-    "add",
-    "search",
-    "get",
-    "get_all",
-    "update",
-    "delete",
-    "delete_all",
-    "erase",
-    "erasures",
-    "history",
-    "reset",
-    "episodes",
-    "list_episodes",
-    "browse",
-]
+from verbs import VERBS
 
 
 class Recorder:

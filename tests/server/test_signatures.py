@@ -11,21 +11,7 @@ import inspect
 import pytest
 
 from engram import AsyncMemory, AsyncMemoryClient, Memory, MemoryClient
-
-VERBS = [
-    "add",
-    "search",
-    "get",
-    "get_all",
-    "update",
-    "delete",
-    "delete_all",
-    "erase",
-    "erasures",
-    "history",
-    "reset",
-    "episodes",
-]
+from verbs import VERBS
 
 
 def parameters(cls: type, verb: str) -> list[tuple[str, object, object, object]]:
