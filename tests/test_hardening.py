@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from engram.embedders import build_embedder
 from engram.embedders.hashing import HashingEmbedder
 from engram.errors import ConfigError, StorageError, ValidationError
 from engram.llms.scripted import ScriptedLLM
+from engram.models import Scope
 from engram.pipeline import parsing
 from engram.pipeline.parsing import parse_json_answer
 from engram.server.store import SQLiteServerStore
@@ -379,3 +381,88 @@ def test_a_memory_deleted_by_another_process_during_a_search_is_left_out(tmp_pat
     cache.scope_rows = rows_then_a_delete
     found = searcher.search("fact about tea", user_id="u")["results"]
     assert ids[0] not in [item["id"] for item in found] and len(found) == 2
+
+
+# -- the third campaign (tests/test_hypothesis_lifecycle.py, test_hypothesis_portability.py) -------
+
+HUGE = 10**5000  # Python will not write it as text (over 4,300 digits): any message showing it failed
+
+
+def test_an_integer_too_large_to_print_is_a_validation_error_in_every_verb(backend_memory: Memory) -> None:
+    calls = [
+        lambda: backend_memory.get(HUGE),
+        lambda: backend_memory.get_all(user_id="u", limit=HUGE),
+        lambda: backend_memory.get_all(user_id="u", as_of=HUGE),
+        lambda: backend_memory.get_all(user_id="u", filters={"k": {HUGE: 1}}),
+        lambda: backend_memory.search("q", user_id="u", limit=HUGE),
+        lambda: backend_memory.search("q", user_id="u", episodes=HUGE),
+        lambda: backend_memory.browse(user_id="u", offset=HUGE),
+        lambda: backend_memory.add("x", user_id="u", infer=False, timestamp=HUGE),
+        lambda: backend_memory.add("x", user_id="u", infer=False, expiration_date=HUGE),
+        lambda: backend_memory.add("x", user_id="u", infer=False, memory_type=HUGE),
+        lambda: backend_memory.update("some-id", "x", timestamp=HUGE),
+        lambda: backend_memory.prune(retention_days=HUGE),
+        lambda: backend_memory.export_jsonl(HUGE),
+    ]
+    for call in calls:
+        with pytest.raises(ValidationError, match="4,000 digits"):
+            call()
+
+
+def test_a_retention_reaching_before_year_one_keeps_everything(backend_memory: Memory) -> None:
+    kept = backend_memory.add("I like tea", user_id="u", infer=False)["results"][0]["id"]
+    backend_memory.update(kept, "I like green tea", timestamp=datetime.now(UTC))
+    # 3,650,000 days is within the documented bound, and reaches before year 1 (it overflowed)
+    removed = backend_memory.prune(retention_days=3_650_000)
+    assert removed == {"expired_memories": 0, "versions": 0, "retracted_memories": 0, "history_rows": 0}
+    assert backend_memory.stats()["versions"] == 1
+
+
+@pytest.mark.parametrize("odd", [{"entities": 5}, {"relations": 5.5}, {"entities": "Ana", "relations": True}])
+def test_graph_answers_whose_entities_or_relations_are_not_lists_are_ignored(
+    memory_factory: MemoryFactory, backend: str, odd: dict[str, Any]
+) -> None:
+    answer = {"facts": [{"text": "Ana works at Google", "about": "Ana: employer"}], "forget": [], **odd}
+    memory = memory_factory(llm=ScriptedLLM([json.dumps(answer)]), graph_store={"provider": backend})
+    result = memory.add("My sister Ana works at Google", user_id="u")
+    assert [r["memory"] for r in result["results"]] == ["Ana works at Google"]
+
+
+@pytest.mark.parametrize("kind", ["\ud800", "person\x00"])
+def test_an_entity_type_no_store_can_hold_is_left_out(memory_factory: MemoryFactory, backend: str, kind: str) -> None:
+    answer = {
+        "facts": [{"text": "Ana works at Google", "about": "Ana: employer"}],
+        "forget": [],
+        "entities": [{"name": "Ana", "type": kind}],
+        "relations": [{"source": "Ana", "relationship": "works_at", "destination": "Google"}],
+    }
+    memory = memory_factory(llm=ScriptedLLM([json.dumps(answer)]), graph_store={"provider": backend})
+    result = memory.add("My sister Ana works at Google", user_id="u")  # it raised, or stored a NUL on SQLite only
+    assert [r["memory"] for r in result["results"]] == ["Ana works at Google"]
+    types = {entity.name: entity.type for entity, _ in memory.store.graph.owner_entities(Scope(user_id="u"))}
+    assert "Ana" in types and types["Ana"] is None
+
+
+@pytest.mark.parametrize("answer", ["", "   ", '{"summary": ""}'])
+def test_an_empty_procedural_summary_is_a_warning_not_a_validation_error(
+    memory_factory: MemoryFactory, answer: str
+) -> None:
+    memory = memory_factory(llm=ScriptedLLM([answer]))
+    result = memory.add("ran the tests", agent_id="a", memory_type="procedural_memory")
+    assert result["results"] == []
+    assert any("empty summary" in warning for warning in result["warnings"])
+
+
+@pytest.mark.parametrize("path", [5, None, 1.5, ["a.jsonl"]])
+def test_export_and_import_refuse_a_path_that_is_not_a_path(backend_memory: Memory, path: Any) -> None:
+    with pytest.raises(ValidationError, match="path must be a file path"):
+        backend_memory.export_jsonl(path)
+    with pytest.raises(ValidationError, match="path must be a file path"):
+        backend_memory.import_jsonl(path)
+
+
+def test_an_export_name_too_long_for_the_system_is_a_validation_error(backend_memory: Memory, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="cannot export to"):
+        backend_memory.export_jsonl(tmp_path / ("x" * 300))
+    with pytest.raises(ValidationError, match="cannot read"):
+        backend_memory.import_jsonl(tmp_path / ("x" * 300))
