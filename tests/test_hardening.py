@@ -466,3 +466,22 @@ def test_an_export_name_too_long_for_the_system_is_a_validation_error(backend_me
         backend_memory.export_jsonl(tmp_path / ("x" * 300))
     with pytest.raises(ValidationError, match="cannot read"):
         backend_memory.import_jsonl(tmp_path / ("x" * 300))
+
+
+def test_consolidation_leaves_a_memory_another_writer_changed_meanwhile(memory_factory: MemoryFactory) -> None:
+    # The merge was judged on the text read before the LLM call; it overwrote the update made
+    # during the call, though its docstring said such a merge is left for the next run.
+    llm = ScriptedLLM()
+    memory, other = memory_factory(llm=llm), memory_factory()
+    kept = memory.add("User likes green tea", user_id="u", infer=False)["results"][0]["id"]
+    memory.add("User really likes green tea", user_id="u", infer=False)
+
+    def merge_while_another_writer_updates(messages: Any) -> str:
+        other.update(kept, "User drinks black coffee now")
+        return json.dumps({"merged": [{"ids": [0, 1], "memory": "User really likes green tea"}]})
+
+    llm.answers = [merge_while_another_writer_updates]
+    result = memory.consolidate(user_id="u")
+    assert result["merged"] == 0 and any("next run" in warning for warning in result["warnings"])
+    current = sorted(item["memory"] for item in memory.get_all(user_id="u")["results"])
+    assert current == ["User drinks black coffee now", "User really likes green tea"]
