@@ -18,7 +18,7 @@ tunes its weight too. ``--out DIR`` keeps the database (``bench/bench_graph_cv.p
 
 PATH defaults to ../shared/data/locomo-dev.json (CC BY-NC: read from there, never copied here).
 Only the search ranking is recomputed per weight setting: each question's candidate lists and
-records are read from the store once, and ``search.fuse`` / ``search.rerank`` (what
+records are read from the store once, and ``search.fuse`` / ``search.apply_boosts`` (what
 ``hybrid_search`` runs) rank them.
 """
 
@@ -39,6 +39,7 @@ import numpy as np
 
 from engram import Memory
 from engram.embedders import build_embedder
+from engram.embedders.base import similarity_floor
 from engram.eval.locomo import CATEGORIES, SCORED_CATEGORIES, Conversation, load_locomo
 from engram.eval.metrics import recall_at_k
 from engram.eval.runner import scope_of, session_messages
@@ -125,7 +126,8 @@ def collect(memory: Memory, conversation: Conversation) -> list[Asked]:
         started = time.perf_counter()  # the whole verb, embedding the question included
         memory.search(question.question, user_id=scope_of(conversation), limit=K)
         search_ms = (time.perf_counter() - started) * 1000
-        lists = dict(gather(memory.store, query, question.question, vector, MIN_POOL))
+        floor = similarity_floor(memory.embedder)
+        lists = dict(gather(memory.store, query, question.question, vector, MIN_POOL, floor))
         if memory.graph_settings is not None:  # what Memory.search adds when the graph is on
             match = match_query(memory.store, query.scope, question.question, memory.graph_settings.hops)
             lists[GRAPH] = graph_candidates(memory.store, query, match, limit=MIN_POOL) if match else []

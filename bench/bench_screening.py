@@ -1,6 +1,6 @@
 """Privacy screening and instruction detection: quality on the labelled sets, cost, and linear time.
 
-    .venv/bin/python bench/bench_screening.py [--locomo PATH] [--only corpus,locomo,cost,linear,injection]
+    .venv/bin/python bench/bench_screening.py [--locomo PATH] [--only corpus,locomo,cost,add,linear,injection]
 
 - ``corpus``: per split of ``bench/data/privacy_corpus.json`` (``tune``: used to develop the
   detectors; ``held_out``: only scored; ``stress``: hard cases written after tuning) and per category,
@@ -9,6 +9,9 @@
   never copied here) hold any finding, and how many the default policy changes;
 - ``cost``: screening (and instruction detection) per typical chat turn (the LoCoMo turns), against
   a ``str.lower()`` pass over the same texts in the same process;
+- ``add``: what screening (and the trust check on non-user messages) adds to ``Memory.add(infer=False)``
+  of one turn, against the same adds with every category kept and instructions not looked for
+  (hashing embedder, a fresh SQLite store per pass: the add itself, not a model, is what is timed);
 - ``linear``: 50,000 and 500,000 characters of hostile repetitions, every category screened, and
   every instruction signal looked for: the time grows 10× when the text does;
 - ``injection``: ``is_instruction`` on ``bench/data/injection_set.json`` (per split and per source).
@@ -18,12 +21,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from engram import Memory
+from engram.config import MemoryConfig
 from engram.eval.locomo import load_locomo
+from engram.messages import Message
+from engram.pipeline.screen import screen_input
+from engram.pipeline.trust import drop_instruction_turns
 from engram.privacy import CATEGORIES, Action, PrivacyConfig, find, instruction_signals, is_instruction, screen
 
 HERE = Path(__file__).resolve().parent
@@ -135,6 +144,59 @@ def _per_text(texts: list[str], work: Callable[[str], object], repeats: int = 5)
     return best / len(texts) * 1e6
 
 
+ADD_SETTINGS = {
+    "screening off (every category kept, no instruction check)": (
+        {"privacy": {c.value: "keep" for c in CATEGORIES}, "trust": {"drop_instructions": False}},
+        "user",
+    ),
+    "default policy, user turns": ({}, "user"),
+    "default policy, assistant turns (instruction check too)": ({}, "assistant"),
+    "every category redacted, user turns": ({"privacy": {c.value: "redact" for c in CATEGORIES}}, "user"),
+}
+
+
+def add_cost_table(texts: list[str], turns: int = 300, rounds: int = 5) -> None:
+    """Milliseconds per ``add(infer=False)`` of one turn, best of ``rounds`` passes per setting (the
+    settings in a rotated order each round, so that none always runs first), and the screening step's
+    own time per add (``screen_input``, and for non-user turns ``drop_instruction_turns``)."""
+    sample = texts[:turns]
+    names = list(ADD_SETTINGS)
+    best = dict.fromkeys(names, float("inf"))
+    for round_ in range(rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            settings, role = ADD_SETTINGS[name]
+            best[name] = min(best[name], _per_add(sample, settings, role))
+    baseline = best[names[0]]
+    print(f"\n## Cost per add ({len(sample)} LoCoMo turns, one per `add(infer=False)`; best of {rounds})\n")
+    print("| setting | per add | against screening off | the screening step alone |")
+    print("|---|---:|---:|---:|")
+    for name, value in best.items():
+        settings, role = ADD_SETTINGS[name]
+        step = _per_text(sample, _screening_step(settings, role))
+        print(f"| {name} | {value:.2f} ms | {value / baseline:.2f}× | {step:.0f} µs |")
+
+
+def _screening_step(settings: dict[str, object], role: str) -> Callable[[str], object]:
+    """What ``add`` does for screening and trust before it plans, for one turn."""
+    config = MemoryConfig.parse(settings)
+
+    def step(text: str) -> object:
+        screened = screen_input([Message(role, text)], {}, config.privacy)
+        return drop_instruction_turns(config.trust, screened.turns)
+
+    return step
+
+
+def _per_add(texts: list[str], settings: dict[str, object], role: str) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        store = {"provider": "sqlite", "config": {"path": f"{folder}/bench.db"}}
+        with Memory({"vector_store": store, "embedder": {"provider": "hashing"}, **settings}) as memory:
+            started = time.perf_counter()
+            for text in texts:
+                memory.add([{"role": role, "content": text}], user_id="bench", infer=False)
+            return (time.perf_counter() - started) / len(texts) * 1000
+
+
 def linear_table(title: str, shapes: Iterable[tuple[str, str]], work: Callable[[str], object]) -> None:
     print(f"\n## Hostile input: {title}\n")
     print("| repeated | 50,000 chars | 500,000 chars | ratio |")
@@ -170,17 +232,19 @@ def injection_table() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--locomo", type=Path, default=DEFAULT_LOCOMO)
-    parser.add_argument("--only", default="corpus,locomo,cost,linear,injection")
+    parser.add_argument("--only", default="corpus,locomo,cost,add,linear,injection")
     sections = set(parser.parse_args().only.split(","))
     args = parser.parse_args()
     if "corpus" in sections:
         corpus_table()
-    if sections & {"locomo", "cost"}:
+    if sections & {"locomo", "cost", "add"}:
         texts = turn_texts(args.locomo)
         if "locomo" in sections:
             locomo_table(texts)
         if "cost" in sections:
             cost_table(texts)
+        if "add" in sections:
+            add_cost_table(texts)
     if "linear" in sections:
         linear_table("every category screened (`find`)", HOSTILE.items(), find)
         linear_table(

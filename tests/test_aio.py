@@ -11,7 +11,20 @@ import pytest
 from engram import AsyncMemory, Memory, ValidationError
 from engram.embedders.local_minilm import LocalMiniLM
 
-VERBS = ["add", "search", "get", "get_all", "update", "delete", "delete_all", "history", "reset", "episodes"]
+VERBS = [
+    "add",
+    "search",
+    "get",
+    "get_all",
+    "update",
+    "delete",
+    "delete_all",
+    "erase",
+    "erasures",
+    "history",
+    "reset",
+    "episodes",
+]
 
 
 def public_methods(cls: type) -> set[str]:

@@ -15,7 +15,21 @@ import pytest
 
 from engram import AsyncMemory, AsyncMemoryClient, Memory, MemoryClient
 
-VERBS = ["add", "search", "get", "get_all", "update", "delete", "delete_all", "history", "reset", "episodes", "browse"]
+VERBS = [
+    "add",
+    "search",
+    "get",
+    "get_all",
+    "update",
+    "delete",
+    "delete_all",
+    "erase",
+    "erasures",
+    "history",
+    "reset",
+    "episodes",
+    "browse",
+]
 
 
 class Recorder:

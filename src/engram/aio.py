@@ -51,6 +51,8 @@ class AsyncMemory:
     update = _in_thread(Memory.update)
     delete = _in_thread(Memory.delete)
     delete_all = _in_thread(Memory.delete_all)
+    erase = _in_thread(Memory.erase)
+    erasures = _in_thread(Memory.erasures)
     history = _in_thread(Memory.history)
     reset = _in_thread(Memory.reset)
     episodes = _in_thread(Memory.episodes)

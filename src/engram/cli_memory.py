@@ -1,4 +1,4 @@
-"""The memory verbs of the ``engram`` command: add, search, list, get, update, delete, history,
+"""The memory verbs of the ``engram`` command: add, search, list, get, update, delete, erase, history,
 export, import, prune, consolidate and stats.
 
 Each command parses its arguments, calls one public verb and prints the result: a readable
@@ -260,6 +260,27 @@ def delete(args: argparse.Namespace) -> None:
     emit(args, result, _message)
 
 
+def erase(args: argparse.Namespace) -> None:
+    scope = scope_of(args)
+    if not args.receipts and not scope:
+        raise UsageError("erase needs a scope: --user-id, --agent-id or --run-id (or --receipts to list erasures)")
+    with open_memory(args) as memory:
+        if args.receipts:
+            emit(args, memory.erasures(**scope, limit=args.limit), lambda r: table(r["results"], RECEIPT_COLUMNS))
+        else:
+            emit(args, memory.erase(**scope), _erased)
+
+
+RECEIPT_COLUMNS = ["at", "id", "scope_kind", "erased"]
+
+
+def _erased(receipt: dict[str, Any]) -> None:
+    counts = ", ".join(f"{count} {table.replace('_', ' ')}" for table, count in receipt["erased"].items() if count)
+    print(f"erased {counts or 'nothing'}; receipt {receipt['id']} at {receipt['at']}")
+    for warning in receipt.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def history(args: argparse.Namespace) -> None:
     with open_memory(args) as memory:
         rows = memory.history(args.memory_id)
@@ -398,6 +419,12 @@ def _add_write_commands(command: Command) -> None:
     cmd = command("delete", delete, "delete one memory, or every memory of a scope with --all", scoped=True)
     cmd.add_argument("memory_id", nargs="?")
     cmd.add_argument("--all", action="store_true", help="delete every memory of the scope")
+
+    cmd = command("erase", erase, "erase everything a scope holds, leaving a receipt (or list receipts)", scoped=True)
+    cmd.add_argument("--receipts", action="store_true", help="list the receipts of past erasures instead")
+    cmd.add_argument(
+        "--limit", "-n", type=whole_number(1, MAX_LIMIT), default=100, help="receipts listed (default: 100)"
+    )
 
 
 def _add_read_commands(command: Command) -> None:

@@ -43,6 +43,8 @@ from engram.resilience import RetryPolicy, retry_after_seconds
 from engram.results import (
     AddResult,
     EpisodeItem,
+    EraseReceipt,
+    ErasureList,
     HistoryItem,
     MemoryItem,
     MemoryList,
@@ -376,6 +378,24 @@ class _BaseClient:
         params = _without_none(user_id=user_id, agent_id=agent_id, run_id=run_id, actor_id=actor_id)
         return _Call("DELETE", "/v1/memories", params=params)
 
+    def _build_erase(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
+    ) -> _Call[EraseReceipt]:
+        # Not retried: a second erasure would find nothing and record a receipt of zeros.
+        body = _without_none(user_id=user_id, agent_id=agent_id, run_id=run_id)
+        return _Call("POST", "/v1/erase", body=body, retry_safe=False)
+
+    def _build_erasures(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        limit: int = 100,
+    ) -> _Call[ErasureList]:
+        params = _without_none(user_id=user_id, agent_id=agent_id, run_id=run_id, limit=limit)
+        return _Call("GET", "/v1/erasures", params=params)
+
     def _build_history(self, memory_id: str) -> _Call[list[HistoryItem]]:
         return _Call("GET", _memory_path(memory_id, "/history"), parse=_history_or_empty)
 
@@ -492,6 +512,8 @@ class MemoryClient(_BaseClient):
     update = _sync_verb(_BaseClient._build_update, "update")
     delete = _sync_verb(_BaseClient._build_delete, "delete")
     delete_all = _sync_verb(_BaseClient._build_delete_all, "delete_all")
+    erase = _sync_verb(_BaseClient._build_erase, "erase")
+    erasures = _sync_verb(_BaseClient._build_erasures, "erasures")
     history = _sync_verb(_BaseClient._build_history, "history")
     reset = _sync_verb(_BaseClient._build_reset, "reset")
     add_job = _sync_verb(_BaseClient._build_add_job, "add_job")  # add(..., async_mode) -> the job
@@ -552,6 +574,8 @@ class AsyncMemoryClient(_BaseClient):
     update = _async_verb(_BaseClient._build_update, "update")
     delete = _async_verb(_BaseClient._build_delete, "delete")
     delete_all = _async_verb(_BaseClient._build_delete_all, "delete_all")
+    erase = _async_verb(_BaseClient._build_erase, "erase")
+    erasures = _async_verb(_BaseClient._build_erasures, "erasures")
     history = _async_verb(_BaseClient._build_history, "history")
     reset = _async_verb(_BaseClient._build_reset, "reset")
     add_job = _async_verb(_BaseClient._build_add_job, "add_job")

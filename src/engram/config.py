@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engram.errors import ConfigError
 from engram.privacy.screening import PrivacyConfig
+from engram.privacy.sources import TrustConfig
 
 DEFAULT_HOME = "~/.engram"
 DEFAULT_DB_NAME = "engram.db"
@@ -60,6 +61,7 @@ class MemoryConfig(BaseModel):
     version: str | None = None  # mem0 configs carry one; accepted and ignored
     retention_days: float | None = Field(default=None, ge=0)  # prune() drops history older than this
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)  # keep / redact / refuse per category
+    trust: TrustConfig = Field(default_factory=TrustConfig)  # whose words become facts (docs/privacy.md)
 
     @classmethod
     def parse(cls, raw: MemoryConfig | Mapping[str, Any] | str | Path | None) -> MemoryConfig:
@@ -78,10 +80,12 @@ class MemoryConfig(BaseModel):
         try:
             return cls.model_validate(dict(raw))
         except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}" for error in exc.errors()
-            )
-            raise ConfigError(f"invalid engram config: {problems}") from exc
+            raise ConfigError(f"invalid engram config: {problems_of(exc)}") from exc
+
+
+def problems_of(exc: pydantic.ValidationError) -> str:
+    """A pydantic error as one line: each setting it names and what is wrong with it."""
+    return "; ".join(f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}" for error in exc.errors())
 
 
 def default_db_path() -> Path:

@@ -26,7 +26,7 @@ from engram.client import MemoryClient
 from engram.errors import ConfigError, EngramError, NotFoundError, ValidationError
 from engram.memory import Memory
 from engram.pipeline.entities import normalise_name
-from engram.results import AddResult, EpisodeItem, MemoryItem, MemoryList, MessageResult, SearchResult
+from engram.results import AddResult, EpisodeItem, EraseReceipt, MemoryItem, MemoryList, MessageResult, SearchResult
 
 INSTRUCTIONS = (
     "Long-term memory. Search it before answering questions about the user; add facts worth "
@@ -143,6 +143,13 @@ class MemoryTools:
         """Forget every memory of a user, agent or run."""
         return self.memory.delete_all(**self._scope(user_id, agent_id, run_id))
 
+    def erase_memories(
+        self, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
+    ) -> EraseReceipt:
+        """Erase everything of a user, agent or run, leaving no text behind (a person's right to be
+        forgotten): memories, their versions and history text, messages and graph. Returns the receipt."""
+        return self.memory.erase(**self._scope(user_id, agent_id, run_id))
+
     def entity_relations(
         self,
         entity: str,
@@ -174,6 +181,7 @@ TOOL_NAMES = (
     "update_memory",
     "delete_memory",
     "delete_all_memories",
+    "erase_memories",
     "entity_relations",
 )
 

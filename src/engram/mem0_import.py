@@ -94,7 +94,11 @@ def _exported(item: Mapping[str, Any], source: Any) -> ExportedMemory:
         created_at=created,
         updated_at=_time(item.get("updated_at")),
         metadata=metadata,
-        **{key: item.get(key) for key in (*SCOPE_KEYS, "actor_id", "role")},
+        user_id=item.get("user_id"),
+        agent_id=item.get("agent_id"),
+        run_id=item.get("run_id"),
+        actor_id=item.get("actor_id"),
+        role=item.get("role"),
     )
     history = [_history(row, record.id) for row in source.history(record.id)]
     return ExportedMemory(record, np.zeros(0, dtype=np.float32), keyword_text(record), history)

@@ -1,7 +1,7 @@
 """``Memory``: construction and the public verbs, each a few lines over the pipeline and the store.
 
 Read top-down: construction, then the verbs in the order of docs/architecture.md (add, search,
-get, get_all, update, delete, delete_all, history, reset), then browsing and the lifecycle verbs.
+get, get_all, update, delete, delete_all, erase, history, reset), then browsing and the lifecycle verbs.
 A verb checks its arguments (``inputs``), then calls the step that does the work:
 
 - ``add`` → ``pipeline.add.plan_add`` (every LLM and embedding call) → ``pipeline.write.write_add``
@@ -26,6 +26,7 @@ from typing import Any
 
 from engram.config import MemoryConfig, default_db_path
 from engram.embedders import Embedder, build_embedder
+from engram.embedders.base import similarity_floor
 from engram.errors import ConfigError, NotFoundError, ValidationError
 from engram.graph_search import graph_for_search, query_relations, scope_relations
 from engram.graph_settings import graph_settings
@@ -51,10 +52,14 @@ from engram.pipeline import consolidate as consolidation
 from engram.pipeline.add import add_result, plan_add
 from engram.pipeline.plan import Context, Draft, WritePlan, history_row
 from engram.pipeline.prune import prune
+from engram.pipeline.screen import screen_input, screen_update
 from engram.pipeline.write import write_add, write_changes
+from engram.privacy.screening import merge_counts, redaction_report
 from engram.results import (
     AddResult,
     EpisodeItem,
+    EraseReceipt,
+    ErasureList,
     HistoryItem,
     MemoryItem,
     MemoryList,
@@ -145,17 +150,20 @@ class Memory:
         expires = parse_expiration(expiration_date) if expiration_date is not None else None
         if prompt is not None and not isinstance(prompt, str):
             raise ValidationError(f"prompt must be a string, got {type(prompt).__name__}")
-        draft = Draft(scope, user_metadata(metadata), when, expires)
+        # Before anything is planned, sent or stored: every planner and model sees screened text.
+        screened = screen_input(turns, user_metadata(metadata), self.config.privacy)
+        draft = Draft(scope, screened.metadata, when, expires)
         plan = plan_add(
             self._context,
-            turns,
+            screened.turns,
             draft,
             infer=bool(infer),
             memory_type=memory_type,
             prompt=prompt,
             standalone=isinstance(messages, str),
         )
-        relations = write_add(self._context, plan, draft, turns)
+        merge_counts(plan.redactions, screened.redactions)
+        relations = write_add(self._context, plan, draft, screened.turns)
         self._count(plan.usage)
         return add_result(plan, relations)
 
@@ -198,7 +206,15 @@ class Memory:
         match, by_graph = graph_for_search(self.store, self.graph_settings, read, query)
         weight = self.graph_settings.weight if self.graph_settings else 0.0
         hits = hybrid_search(
-            self.store, read, query, vector, limit=limit, threshold=threshold, graph=by_graph, graph_weight=weight
+            self.store,
+            read,
+            query,
+            vector,
+            limit=limit,
+            threshold=threshold,
+            graph=by_graph,
+            graph_weight=weight,
+            vector_floor=similarity_floor(self.embedder),
         )
         result: SearchResult = {"results": [hit.record.to_item(hit.score) for hit in hits]}
         if explain:
@@ -254,16 +270,22 @@ class Memory:
         With ``timestamp``, a change that became true then: the memory holds the new text from that
         moment, and the old one stays answerable as of earlier times. Without it, a correction in
         place: the memory's text was wrong all along (history keeps the old text). An update that
-        changes nothing writes nothing."""
+        changes nothing writes nothing. The new text and metadata are screened as an add's are
+        (``redactions`` in the result)."""
         new_text = data if data is not None else text
         if new_text is None and metadata is None:
             raise ValidationError("update needs new text (data=...) or metadata=...")
         if new_text is not None and (not isinstance(new_text, str) or not new_text.strip()):
             raise ValidationError("the new text of a memory must be a non-empty string")
         when = parse_timestamp(timestamp) if timestamp is not None else utcnow()
-        new_metadata = user_metadata(metadata) if metadata is not None else None
+        new_text, new_metadata, redacted = screen_update(
+            new_text.strip() if new_text is not None else None,
+            user_metadata(metadata) if metadata is not None else None,
+            self.config.privacy,
+        )
+        done = _updated(redacted)
         old = self._existing(memory_id)
-        text_now = new_text.strip() if new_text is not None else old.memory
+        text_now = new_text if new_text is not None else old.memory
         changed = replace(old, memory=text_now)
         vector = self._context.embed([embed_text(changed)])[0] if text_now != old.memory else None
         with self.store.transaction():
@@ -276,14 +298,14 @@ class Memory:
                 updated_at=when,
             )
             if new.memory == current.memory and new.metadata == current.metadata:
-                return {"message": "Memory updated successfully!"}  # nothing changed: nothing to record
+                return done  # nothing changed: nothing to record
             plan = WritePlan()
             if timestamp is not None:
                 plan.updates.append((current, replace(new, valid_from=when), vector))
             else:
                 plan.corrections.append((current, new, vector))
             self.store.add_history(write_changes(self.store, plan, when))
-        return {"message": "Memory updated successfully!"}
+        return done
 
     @check_input
     def delete(self, memory_id: str) -> MessageResult:
@@ -318,6 +340,32 @@ class Memory:
                     self.store.graph.delete_graph(scope)
             if len(batch) < DELETE_BATCH:
                 return {"message": "Memories deleted successfully!"}
+
+    @check_input
+    def erase(
+        self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None
+    ) -> EraseReceipt:
+        """Erase everything a scope holds (at least one id; every memory whose ids match all those given,
+        as ``delete_all``): memories, versions, episodes, keyword entries, its graph; its history keeps
+        tombstones without text or scope ids. Returns the receipt, which the store keeps after the data
+        is gone (``erasures``)."""
+        scope = scope_from(user_id, agent_id, run_id, None, None)[0]
+        return self.store.erase_scope(scope).to_dict()
+
+    @check_input
+    def erasures(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        limit: int = 100,
+    ) -> ErasureList:
+        """The receipts of past erasures, newest first: of the scope with exactly these ids, or every one.
+        Receipts name a scope by a digest of its ids (``models.scope_digest``), never by the ids."""
+        scope = owner_scope(user_id, agent_id, run_id)
+        receipts = self.store.list_erasures(scope if scope.as_dict() else None, check_limit(limit))
+        return {"results": [receipt.to_dict() for receipt in receipts]}
 
     @check_input
     def history(self, memory_id: str) -> list[HistoryItem]:
@@ -459,6 +507,14 @@ class Memory:
     def _count(self, usage: Usage) -> None:
         with self._usage_lock:
             self.usage = self.usage + usage
+
+
+def _updated(redacted: dict[str, int]) -> MessageResult:
+    """``update``'s confirmation, with what screening redacted from it."""
+    done: MessageResult = {"message": "Memory updated successfully!"}
+    if redacted:
+        done["redactions"] = redaction_report(redacted)
+    return done
 
 
 def _embedder_from(config: MemoryConfig) -> Embedder:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engram.errors import ValidationError
+from engram.privacy.sources import Source, source_of
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -19,6 +20,11 @@ class Message:
     id: str | None = None  # the caller's own id for the message, kept as a memory's source
     images: tuple[str, ...] = field(default=())  # image URLs or data URLs from OpenAI-style parts
     position: int = 0  # its place among the messages of one add: links a memory to the episode it came from
+
+    @property
+    def source(self) -> Source:
+        """Who said it: the user, the assistant, a tool or a document (``privacy.sources``)."""
+        return source_of(self.role, self.name)
 
     def as_line(self) -> str:
         who = f"{self.role} ({self.name})" if self.name else self.role

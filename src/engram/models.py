@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from engram.results import EpisodeItem, HistoryItem, MemoryItem, RelationItem
+from engram.results import EpisodeItem, EraseReceipt, HistoryItem, MemoryItem, RelationItem
 
 SCOPE_KEYS = ("user_id", "agent_id", "run_id")
 """The ids that own a memory; every read or write names at least one."""
@@ -72,6 +72,9 @@ class MemoryRecord:
     # about the same subject and attribute may supersede it. None for messages kept as they were said.
     subject: str | None = None
     attribute: str | None = None
+    # Who said what it came from ("user", "assistant", "tool", "document"; ``privacy.sources``): the
+    # sources of its messages, in that order. Empty when unknown (stored before engram kept them).
+    sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.valid_from is None:  # a fact is true from when it was said unless told otherwise
@@ -96,6 +99,8 @@ class MemoryRecord:
         for key in (*IDENTITY_KEYS, "role"):
             if (value := getattr(self, key)) is not None:
                 item[key] = value  # type: ignore[literal-required]  # one of the optional owner keys
+        if self.sources:
+            item["sources"] = list(self.sources)
         if self.expiration_date is not None:
             item["expiration_date"] = iso(self.expiration_date)
         if score is not None:
@@ -201,8 +206,8 @@ class Erasure:
     erased: dict[str, int]  # rows removed per table ("history": rows turned into tombstones)
     warnings: tuple[str, ...] = ()  # what the store could not finish (not recorded: it reports this call)
 
-    def to_dict(self) -> dict[str, Any]:
-        receipt: dict[str, Any] = {
+    def to_dict(self) -> EraseReceipt:
+        receipt: EraseReceipt = {
             "id": self.id,
             "erased": dict(self.erased),
             "at": iso(self.at),

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -56,10 +55,11 @@ from engram.errors import ProviderError, StorageError, ValidationError
 from engram.graph_export import attach_graph, import_graph
 from engram.models import Entity, Episode, Event, HistoryRecord, MemoryRecord, Relation, Scope, iso, memory_hash
 from engram.pipeline.entities import normalise_name
+from engram.privacy.sources import Source, ordered_sources
 from engram.search import embed_text, keyword_text
 from engram.storage.base import ExportedMemory, Store
 from engram.storage.filters import check_metadata_key
-from engram.validation import check_text, check_value
+from engram.validation import check_text, check_value, strict_json
 
 FORMAT = "engram-export"
 VERSION = 2  # 2: deleted memories' history lines
@@ -583,7 +583,7 @@ def _relation(item: Any, memory: MemoryRecord) -> Relation:
 
 def _json_object(raw: str, path: Path, number: int) -> dict[str, Any]:
     try:
-        value = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+        value = strict_json(raw)
     except ValueError as exc:  # JSONDecodeError, and an integer of more digits than Python converts
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise ValidationError(f"{path}:{number}: not valid JSON ({reason}); nothing was imported") from exc
@@ -592,17 +592,6 @@ def _json_object(raw: str, path: Path, number: int) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValidationError(f"{path}:{number}: each line must be a JSON object; nothing was imported")
     return value
-
-
-def _not_json(constant: str) -> float:
-    raise json.JSONDecodeError(f"{constant} is not a JSON number", constant, 0)
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise json.JSONDecodeError(f"{text} is too large for a number", text, 0)
-    return number
 
 
 def _record(item: Any) -> MemoryRecord:
@@ -629,7 +618,16 @@ def _record(item: Any) -> MemoryRecord:
         expiration_date=_optional_time(item, "expiration_date"),
         valid_from=_optional_time(item, "valid_from"),
         invalid_at=_optional_time(item, "invalid_at"),
+        sources=_sources(item),
     )
+
+
+def _sources(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """A memory's ``sources``: known source names only (a file written by an older engram has none)."""
+    names = _texts(item, "sources")
+    if unknown := [name for name in names if name not in {source.value for source in Source}]:
+        raise ValueError(f"unknown sources {unknown}: use user, assistant, tool or document")
+    return ordered_sources(Source(name) for name in names)
 
 
 def _history_row(row: Any, memory_id: str) -> HistoryRecord:

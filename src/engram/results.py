@@ -40,6 +40,7 @@ class MemoryItem(TypedDict):
     run_id: NotRequired[str]
     actor_id: NotRequired[str]
     role: NotRequired[str]
+    sources: NotRequired[list[str]]  # who said what it came from: user, assistant, tool, document
     expiration_date: NotRequired[str]
     score: NotRequired[float]  # search results
     explain: NotRequired[dict[str, float]]  # search(..., explain=True)
@@ -84,8 +85,17 @@ class ForgottenItem(TypedDict):
 
 
 @with_config(ALLOW_EXTRA)
+class Redaction(TypedDict):
+    """How many values of one category screening replaced by a placeholder (never the values)."""
+
+    category: str
+    count: int
+
+
+@with_config(ALLOW_EXTRA)
 class AddResult(TypedDict):
     results: list[AddEvent]
+    redactions: NotRequired[list[Redaction]]  # what screening redacted (docs/privacy.md)
     forgotten: NotRequired[list[ForgottenItem]]  # retracted on the user's request (also DELETE in results)
     relations: NotRequired[RelationChanges]  # graph memory on
     usage: NotRequired[dict[str, Any]]  # LLM calls and tokens, when the add made any
@@ -157,6 +167,26 @@ class MessageResult(TypedDict):
     """``update``, ``delete`` and ``delete_all``: mem0's confirmation."""
 
     message: str
+    redactions: NotRequired[list[Redaction]]  # update: what screening redacted from the new text or metadata
+
+
+@with_config(ALLOW_EXTRA)
+class EraseReceipt(TypedDict):
+    """``erase``: what was erased of a scope, and when. The store keeps it after the data is gone."""
+
+    id: str
+    erased: dict[str, int]  # rows removed per table ("history": rows turned into tombstones)
+    at: str
+    scope_kind: str  # the ids the erasure named, e.g. "user_id" or "agent_id+run_id"
+    scope_digest: str  # the SHA-256 of the scope's ids (models.scope_digest), not the ids
+    warnings: NotRequired[list[str]]  # what the store could not finish (SQLite: text left in the WAL)
+
+
+@with_config(ALLOW_EXTRA)
+class ErasureList(TypedDict):
+    """``erasures``: the receipts of past erasures, newest first."""
+
+    results: list[EraseReceipt]
 
 
 @with_config(ALLOW_EXTRA)
@@ -187,6 +217,8 @@ __all__ = [
     "AddEvent",
     "AddResult",
     "EpisodeItem",
+    "EraseReceipt",
+    "ErasureList",
     "EventName",
     "ForgottenItem",
     "FoundEpisode",
@@ -195,6 +227,7 @@ __all__ = [
     "MemoryList",
     "MemoryPage",
     "MessageResult",
+    "Redaction",
     "RelationChanges",
     "RelationItem",
     "ScopeItem",

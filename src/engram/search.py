@@ -212,6 +212,7 @@ def hybrid_search(
     extra_lists: Mapping[str, RankedList] | None = None,
     graph: RankedList = (),
     graph_weight: float = GRAPH_WEIGHT,
+    vector_floor: float = 0.0,
 ) -> list[Hit]:
     """The best ``limit`` memories for a query: vector and keyword candidates (plus ``extra_lists``)
     fused, the head read and boosted, then ``threshold`` and ``limit``.
@@ -220,7 +221,7 @@ def hybrid_search(
     they are), weighted ``graph_weight``, when the graph is on."""
     weights = weights or DEFAULT_WEIGHTS
     pool = max(MIN_POOL, limit * 2)
-    lists = {**gather(store, scope_query, text, vector, pool), **(extra_lists or {})}
+    lists = {**gather(store, scope_query, text, vector, pool, vector_floor), **(extra_lists or {})}
     if graph:
         lists[GRAPH] = graph[:pool]
         weights = replace(weights, lists={**weights.lists, GRAPH: graph_weight})
@@ -249,12 +250,16 @@ def said_beyond(store: Store, scope_query: Query, text: str, found: Collection[s
     ]
 
 
-def gather(store: Store, scope_query: Query, text: str, vector: Vector, pool: int) -> dict[str, RankedList]:
-    """The ranked lists the store itself provides."""
-    return {
-        VECTOR: store.vector_search(scope_query, vector, pool),
-        KEYWORD: store.keyword_search(scope_query, text, pool),
-    }
+def gather(
+    store: Store, scope_query: Query, text: str, vector: Vector, pool: int, vector_floor: float = 0.0
+) -> dict[str, RankedList]:
+    """The ranked lists the store itself provides. ``vector_floor`` is the cosine of unrelated texts
+    for the embedder (``embedders.base.similarity_floor``): cosines are rescaled from it to 1, so that
+    an embedder whose scores all sit between 0.7 and 1 (e5) weighs in fusion as one spread over 0 to 1."""
+    found = store.vector_search(scope_query, vector, pool)
+    if vector_floor > 0:
+        found = [(m, max(0.0, (s - vector_floor) / (1 - vector_floor))) for m, s in found]
+    return {VECTOR: found, KEYWORD: store.keyword_search(scope_query, text, pool)}
 
 
 def speaker_named(record: MemoryRecord, query_words: set[str]) -> bool:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
@@ -73,6 +75,23 @@ def _walk(value: Any, what: str, depth: int) -> int:
     return 0
 
 
+def strict_json(text: str | bytes) -> Any:
+    """``json.loads`` that refuses NaN, Infinity and numbers too large for a float (json.JSONDecodeError),
+    as every value engram stores must be: no store could filter on them."""
+    return json.loads(text, parse_constant=_not_a_number, parse_float=_finite)
+
+
+def _not_a_number(constant: str) -> float:
+    raise json.JSONDecodeError(f"{constant} is not a JSON number", constant, 0)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise json.JSONDecodeError(f"{text} is too large for a number", text, 0)
+    return number
+
+
 def storable(text: str) -> bool:
     """Whether every store can hold ``text``: no NUL, no lone surrogate (for text an LLM wrote,
     which the pipeline drops with a warning instead of refusing the caller's call)."""
@@ -97,4 +116,4 @@ def check_text(text: str, what: str) -> None:
             ) from exc
 
 
-__all__ = ["MAX_ADD_CHARS", "check_input", "check_text", "check_value", "storable"]
+__all__ = ["MAX_ADD_CHARS", "check_input", "check_text", "check_value", "storable", "strict_json"]

@@ -30,7 +30,7 @@ def call(client: Client, tool: str, **arguments: Any) -> Awaitable[Any]:
 
 
 async def exercise_every_tool(client: Client) -> None:
-    """add, search, list, get, episodes, update, delete, delete_all: the whole tool set, in the bound scope."""
+    """add, search, list, get, episodes, update, delete, delete_all, erase: the whole tool set, in the bound scope."""
     assert sorted(t.name for t in (await client.list_tools()).tools) == sorted(TOOL_NAMES)
     added = (await call(client, "add_memory", text="I like green tea", infer=False)).structured_content
     memory_id = added["results"][0]["id"]
@@ -51,6 +51,10 @@ async def exercise_every_tool(client: Client) -> None:
     await call(client, "delete_memory", memory_id=memory_id)
     assert (await call(client, "get_memory", memory_id=memory_id)).is_error
     await call(client, "delete_all_memories")
+    assert (await call(client, "list_memories")).structured_content["results"] == []
+    await call(client, "add_memory", text="I keep bees", infer=False)
+    receipt = (await call(client, "erase_memories")).structured_content
+    assert (receipt["erased"]["memories"], receipt["scope_kind"]) == (1, "user_id")
     assert (await call(client, "list_memories")).structured_content["results"] == []
 
 

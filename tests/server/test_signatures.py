@@ -12,7 +12,20 @@ import pytest
 
 from engram import AsyncMemory, AsyncMemoryClient, Memory, MemoryClient
 
-VERBS = ["add", "search", "get", "get_all", "update", "delete", "delete_all", "history", "reset", "episodes"]
+VERBS = [
+    "add",
+    "search",
+    "get",
+    "get_all",
+    "update",
+    "delete",
+    "delete_all",
+    "erase",
+    "erasures",
+    "history",
+    "reset",
+    "episodes",
+]
 
 
 def parameters(cls: type, verb: str) -> list[tuple[str, object, object, object]]:

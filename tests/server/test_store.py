@@ -102,6 +102,24 @@ def test_finished_jobs_are_pruned_after_the_retention(store: ServerStore) -> Non
     assert store.get_job("p", waiting.id) is not None
 
 
+def test_erasing_a_scope_deletes_its_jobs_of_every_status_in_its_project_only(store: ServerStore) -> None:
+    alice = store.create_job("shop", {"messages": "alice's words", "user_id": "alice"})
+    done = store.create_job("shop", {"messages": "more", "user_id": "alice", "agent_id": "bot"})
+    store.claim_job("w1")
+    store.finish_job(alice.id, result={"results": [{"memory": "alice's words"}]}, error=None)
+    kept = [
+        store.create_job("shop", {"messages": "bob's words", "user_id": "bob"}),
+        store.create_job("other", {"messages": "another project's alice", "user_id": "alice"}),
+        store.create_job("shop", {"messages": "the bot's own", "agent_id": "bot"}),
+    ]
+    assert store.erase_jobs("shop", {"user_id": "alice"}) == 2
+    assert store.get_job("shop", alice.id) is None and store.get_job("shop", done.id) is None
+    assert [store.get_job(job.project, job.id) is not None for job in kept] == [True, True, True]
+    assert store.erase_jobs("shop", {"agent_id": "bot", "run_id": "r1"}) == 0
+    with pytest.raises(ValidationError, match="a scope is required"):
+        store.erase_jobs("shop", {})
+
+
 def test_keys_and_jobs_are_shared_by_every_process_on_the_database(open_store: StoreOpener) -> None:
     one, other = open_store(), open_store()
     key, secret = one.create_key("shop", "web")

@@ -39,3 +39,10 @@ def normalise_rows(vectors: npt.ArrayLike) -> Vectors:
     norms[norms == 0] = 1.0
     normalised: Vectors = (array / norms).astype(np.float32, copy=False)
     return normalised
+
+
+def similarity_floor(embedder: Embedder) -> float:
+    """The cosine an embedder gives unrelated texts (``similarity_floor`` on the embedder; 0 when it
+    declares none): e5 models score nearly everything above 0.7, MiniLM spreads from about 0."""
+    floor = getattr(embedder, "similarity_floor", 0.0)
+    return float(floor) if isinstance(floor, int | float) and 0 <= floor < 1 else 0.0

@@ -36,6 +36,9 @@ class MultilingualE5:
 
     model_name = MODEL_NAME
     dimension = DIMENSION
+    # e5 was trained with a low temperature: its cosines sit between about 0.7 and 1 (the model card
+    # says so), and search rescales them from here (search.gather) before fusing them with keywords.
+    similarity_floor = 0.7
 
     def __init__(self, *, threads: int | None = DEFAULT_THREADS) -> None:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):

@@ -14,6 +14,7 @@ from engram.pipeline.inferred import plan_inferred
 from engram.pipeline.plan import Context, Draft, WritePlan
 from engram.pipeline.procedural import PROCEDURAL_MEMORY, plan_procedural
 from engram.pipeline.verbatim import plan_verbatim
+from engram.privacy.screening import redaction_report
 from engram.results import AddResult, ForgottenItem, RelationChanges
 
 
@@ -42,13 +43,16 @@ def plan_add(
 
 
 def add_result(plan: WritePlan, relations: RelationChanges | None) -> AddResult:
-    """mem0's result of an add, with ``relations`` (graph on), ``usage`` and ``warnings`` where there are any."""
+    """mem0's result of an add, with ``relations`` (graph on), ``redactions``, ``usage`` and ``warnings``
+    where there are any."""
     result: AddResult = {"results": plan.results()}
     if relations is not None:
         result["relations"] = relations
     forgotten: list[ForgottenItem] = [{"id": r.id, "memory": r.memory} for r in plan.deletes if r.id in plan.forgotten]
     if forgotten:  # what the user asked to forget, so that an app can show it (and undo it)
         result["forgotten"] = forgotten
+    if plan.redactions:  # categories and counts: the values themselves are gone
+        result["redactions"] = redaction_report(plan.redactions)
     if plan.usage.calls:
         result["usage"] = plan.usage.as_dict()
     if plan.warnings:

@@ -21,6 +21,7 @@ from engram.pipeline.forget import asks_to_forget
 from engram.pipeline.neighbours import sentences_of
 from engram.pipeline.plan import Fact
 from engram.pipeline.sources import content_words
+from engram.privacy.sources import Source
 
 COVERED_WORDS = 2  # content words a fact must share with a sentence to cover it
 COVERED_SIMILARITY = 0.5  # or the cosine of their embeddings: "No longer eats steak" / "I don't eat steak anymore"
@@ -43,7 +44,7 @@ def uncovered(embedder: Embedder, spoken: Sequence[Message], facts: Sequence[Fac
     candidates = [
         (turn, sentence)
         for turn in spoken
-        if turn.role == "user"
+        if turn.source == Source.USER  # the user's own words: not a document they pasted
         for sentence in sentences_of(turn.content)
         if len(content_words(sentence)) >= INFORMATIVE_WORDS
         and _FIRST_PERSON.search(sentence)  # what the user says about themself

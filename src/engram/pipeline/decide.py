@@ -163,7 +163,8 @@ def _checked_action(
     event = str(decision.get("event", "")).strip().upper()
     given = decision.get("text")
     text = " ".join(given.split()) if isinstance(given, str) and given.strip() else fact.text
-    position = _shown_position(decision.get("memory_id", decision.get("id")), len(shown))
+    raw_id = decision.get("memory_id", decision.get("id"))
+    position = _shown_position(raw_id, len(shown))
     target = shown[position] if position is not None and position in allowed else None
 
     if event == "ADD":
@@ -175,7 +176,10 @@ def _checked_action(
             what = (
                 f"of {shown[position].memory!r}, off the fact's subject" if position is not None else "of an unknown id"
             )
-            return Action(Event.ADD, fact, text, asked=Event.UPDATE), f"reconcile: UPDATE {what}; {fact.text!r} added"
+            # An id that names nothing shown is a guess (small models copy the example's): no sign of
+            # a change. No id at all is one: the model saw no memory to name, and engram finds it.
+            asked = Event.UPDATE if position is not None or raw_id is None else None
+            return Action(Event.ADD, fact, text, asked=asked), f"reconcile: UPDATE {what}; {fact.text!r} added"
         if target.id in touched:
             warning = f"reconcile: memory changed twice; {fact.text!r} was added"
             return Action(Event.ADD, fact, text, asked=Event.UPDATE), warning
@@ -186,7 +190,8 @@ def _checked_action(
         if target is None or target.id in touched:
             what = repr(shown[position].memory) if position is not None else "an unknown id"
             warning = f"reconcile: DELETE of {what} (unknown, off-subject or changed) for {fact.text!r} was ignored"
-            return Action(Event.NONE, fact, asked=Event.DELETE), warning
+            asked = Event.DELETE if position is not None or raw_id is None else None
+            return Action(Event.NONE, fact, asked=asked), warning
         return Action(Event.DELETE, fact, target=target), None
     return Action(Event.NONE, fact), f"reconcile: unknown event {event!r} for {fact.text!r}; left unchanged"
 

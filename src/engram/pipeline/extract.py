@@ -29,6 +29,7 @@ from engram.pipeline.prompts import (
     memory_request,
     tighter,
 )
+from engram.pipeline.trust import without_instructions
 from engram.search import same_conversation
 from engram.validation import storable
 
@@ -77,7 +78,7 @@ def extract(
     # Earlier messages help read this one only when they are the same conversation (minutes, not
     # weeks, before): an app that adds one message per call. Older ones cost tokens and say nothing.
     stored = same_conversation(ctx.store.recent_messages(draft.scope, ctx.config.recent_messages), draft.created_at)
-    context = [Message(m.role, m.content, m.name) for m in stored]
+    context = without_instructions(ctx.config.trust, [Message(m.role, m.content, m.name) for m in stored])
     graph_on, speaker = ctx.graph is not None, self_name(spoken, draft.scope)
     if uses_two_calls(ctx, custom_prompt):
         prompt = custom_extraction_prompt(ctx, custom_prompt)
@@ -302,7 +303,12 @@ def read_about(raw: Any) -> tuple[str | None, str | None]:
     """``"Ana: employer"`` as (subject, attribute); a bare ``"employer"`` has no subject."""
     if not isinstance(raw, str) or not raw.strip() or _is_placeholder(raw.strip()) or not storable(raw):
         return None, None
-    named, _, what = raw.rpartition(":") if ":" in raw else ("", "", raw)
+    if ":" not in raw:  # half of it: a name ("Carla") is whose fact it is, words ("home city") what of theirs
+        words = raw.split()
+        if words[0][:1].isupper() and len(words) <= 3:
+            return " ".join(words), None
+        return None, " ".join(words).lower()
+    named, _, what = raw.rpartition(":")
     return " ".join(named.split()) or None, " ".join(what.split()).lower() or None
 
 

@@ -22,6 +22,7 @@ from engram.pipeline.extract import ForgetRequest
 from engram.pipeline.guards import subject_text
 from engram.pipeline.plan import Context, Draft, Fact, WritePlan
 from engram.pipeline.sources import content_words
+from engram.privacy.sources import Source
 from engram.storage.base import Query
 
 # A memory matches a forget request when, with "User" and the user's own names taken out of both,
@@ -73,7 +74,7 @@ def find_forgotten(
     shown: Sequence[MemoryRecord] = (),
 ) -> Forgetting:
     """The memories the user asked to forget, and the new facts that may be kept."""
-    said_by_user = [turn.content for turn in spoken if turn.role == "user"]
+    said_by_user = [turn.content for turn in spoken if turn.source == Source.USER]  # not a pasted document
     asked = asks_to_forget(said_by_user)
     warnings = []
     if model_requests and not asked:
@@ -82,7 +83,7 @@ def find_forgotten(
     requests = list(dict.fromkeys([*(r.what for r in heeded), *forget_requests_in(said_by_user)]))
     if not requests:
         return Forgetting([], [True] * len(facts), warnings)
-    names = [n for n in (draft.scope.user_id, *(t.name for t in spoken if t.role == "user")) if n]
+    names = [n for n in (draft.scope.user_id, *(t.name for t in spoken if t.source == Source.USER)) if n]
     candidates = _candidates(ctx, requests, names, draft)
     matched = forget_matches(
         ctx.embedder, requests, [Said(r.memory, r.subject, r.attribute) for r in candidates], names

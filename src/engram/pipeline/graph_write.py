@@ -1,6 +1,6 @@
 """The graph step of add (docs/graph.md): the entities an add mentions and the relations between
-them, drafted before the transaction opens (entity names are embedded then) and written inside it
-(``write_graph``), so that a memory and its entities and relations commit together."""
+them, drafted before the transaction opens (entity names are embedded and messages parsed then) and
+written inside it (``write_graph``), so that a memory and its entities and relations commit together."""
 
 from __future__ import annotations
 
@@ -15,15 +15,18 @@ from engram.graph_settings import GraphSettings
 from engram.messages import Message
 from engram.models import Entity, Relation, Scope, utcnow
 from engram.pipeline.entities import (
+    GraphExtraction,
     Mention,
     Triple,
     entity_recogniser,
     invalidate_contradicted,
     memories_mentioning,
+    names_in,
     normalise_name,
     resolve_entities,
 )
 from engram.pipeline.plan import Context, Draft, WritePlan, self_name
+from engram.pipeline.relation_patterns import read_relations
 from engram.pipeline.slots import attribute_index
 from engram.results import RelationChanges
 from engram.storage.base import Store, Vector
@@ -44,28 +47,60 @@ class GraphDraft:
 
 
 def draft_add_graph(ctx: Context, plan: WritePlan, turns: list[Message], draft: Draft) -> GraphDraft:
-    """The entities this add mentions, and which new or changed memory names which.
+    """The entities this add mentions, the relations between them, and which new or changed memory
+    names which.
 
-    With an LLM they come from the extraction call; without one (``infer=False``), from each
-    message's speaker and the names the local entity recogniser finds in its text.
+    With an LLM they come from the extraction call; when it answered no relations (the offline
+    models never write any), the relations come from patterns over the user's own words
+    (``relation_patterns.py``). Without an LLM (``infer=False``), the entities are each message's
+    speaker and the names the local recogniser finds, and the relations come from the same patterns.
     """
     written = [record for record, _ in plan.inserts] + [new for _, new, _ in plan.updates]
     texts = {record.id: record.memory for record in written}
+    speaker = self_name(turns, draft.scope)
     if plan.extracted_graph is not None:
         extracted = plan.extracted_graph
-        links = links_by_name(texts, extracted.mentions, self_name(turns, draft.scope))
+        if not extracted.triples:
+            extracted = with_pattern_relations(extracted, turns, speaker)
+        links = links_by_name(texts, extracted.mentions, speaker)
         texts |= {record.id: record.memory for record in plan.unchanged}  # facts already known count too
         return draft_graph(
             ctx.store, ctx.embedder, draft.scope, draft.created_at, extracted.mentions, links, extracted.triples, texts
         )
-    found = entity_recogniser().names([record.memory for record in written]) if written else []
+    docs = entity_recogniser().parse([record.memory for record in written]) if written else []
     mentions: list[Mention] = []
     links = {}
-    for record, names in zip(written, found, strict=True):
-        speaker = [Mention(record.actor_id, "person")] if record.actor_id else []
-        mentions += speaker + names
-        links[record.id] = [m.key for m in speaker + names]
-    return draft_graph(ctx.store, ctx.embedder, draft.scope, draft.created_at, mentions, links)
+    triples: list[Triple] = []
+    for record, doc in zip(written, docs, strict=True):
+        speaker_mention = [Mention(record.actor_id, "person")] if record.actor_id else []
+        names = speaker_mention + names_in(doc)
+        if record.role == "user":  # "I" in an assistant's message is the assistant
+            found = read_relations(doc, record.actor_id or speaker)
+            triples += found
+            names += endpoint_mentions(found)
+        mentions += names
+        links[record.id] = [m.key for m in names]
+    return draft_graph(ctx.store, ctx.embedder, draft.scope, draft.created_at, mentions, links, triples, texts)
+
+
+def with_pattern_relations(
+    extracted: GraphExtraction, turns: Sequence[Message], speaker: str | None
+) -> GraphExtraction:
+    """The extraction with the relations the user's messages state, read by the offline patterns."""
+    said = [turn for turn in turns if turn.role == "user" and turn.content]
+    if not said:
+        return extracted
+    triples: list[Triple] = []
+    for turn, doc in zip(said, entity_recogniser().parse([turn.content for turn in said]), strict=True):
+        triples += read_relations(doc, turn.name or speaker)
+    known = {mention.key for mention in extracted.mentions}
+    mentions = extracted.mentions + [m for m in endpoint_mentions(triples) if m.key not in known]
+    return GraphExtraction(list({m.key: m for m in mentions}.values()), list(dict.fromkeys(triples)))
+
+
+def endpoint_mentions(triples: Sequence[Triple]) -> list[Mention]:
+    """The entities relations name, each once."""
+    return list({normalise_name(n): Mention(n) for t in triples for n in (t.source, t.destination)}.values())
 
 
 def draft_graph(

@@ -16,6 +16,7 @@ from engram.llms import LLM, LLMSource, Usage
 from engram.messages import Message
 from engram.models import Event, HistoryRecord, MemoryRecord, Scope, memory_hash
 from engram.pipeline.entities import GraphExtraction
+from engram.privacy.sources import Source, ordered_sources
 from engram.results import AddEvent
 from engram.search import RecentVectors
 from engram.storage.base import Store, Vector
@@ -114,6 +115,7 @@ class Draft:
             actor_id=self.scope.actor_id if self.scope.actor_id is not None else speaker,
             subject=about.subject if about else None,
             attribute=about.attribute if about else None,
+            sources=ordered_sources(m.source for m in sources),
         )
         self.link(record.id, sources)
         return record
@@ -137,6 +139,7 @@ class WritePlan:
     graph: GraphDraft | None = None  # the graph change, when the graph is on
     usage: Usage = field(default_factory=Usage)
     warnings: list[str] = field(default_factory=list)
+    redactions: dict[str, int] = field(default_factory=dict)  # category -> values screening redacted
 
     def written_ids(self) -> set[str]:
         """The memories this plan creates or changes the text of."""
@@ -183,7 +186,7 @@ def history_row(
 
 def self_name(turns: Sequence[Message], scope: Scope) -> str | None:
     """Who "I" is in a conversation: the one named user speaker, else the scope's user."""
-    names = {turn.name for turn in turns if turn.role == "user" and turn.name}
+    names = {turn.name for turn in turns if turn.source == Source.USER and turn.name}
     return names.pop() if len(names) == 1 else scope.user_id
 
 

@@ -9,6 +9,7 @@ from engram.messages import Message
 from engram.pipeline.parsing import parse_json_answer
 from engram.pipeline.plan import Context, Draft, WritePlan
 from engram.pipeline.prompts import PROCEDURAL_SUMMARY_PROMPT, PROCEDURAL_SUMMARY_SCHEMA
+from engram.pipeline.screen import ModelScreen
 from engram.search import embed_text
 from engram.validation import storable
 
@@ -38,10 +39,14 @@ def plan_procedural(ctx: Context, turns: list[Message], draft: Draft, custom_pro
         plan.usage = completion.usage.tagged("procedural")
         return plan
     summary, warnings = storable_summary(summary)
-    metadata = {**draft.metadata, "memory_type": PROCEDURAL_MEMORY}
-    record = replace(draft.record(summary, role=None, sources=turns), metadata=metadata)
-    plan = WritePlan(inserts=[(record, ctx.embed([embed_text(record)])[0])], warnings=warnings)
+    screening = ModelScreen(ctx.config.privacy)
+    screened = screening.text(summary, "the summary")
+    plan = WritePlan(redactions=screening.redactions, warnings=[*warnings, *screening.warnings])
     plan.usage = completion.usage.tagged("procedural")
+    if screened is not None:
+        metadata = {**draft.metadata, "memory_type": PROCEDURAL_MEMORY}
+        record = replace(draft.record(screened, role=None, sources=turns), metadata=metadata)
+        plan.inserts = [(record, ctx.embed([embed_text(record)])[0])]
     return plan
 
 

@@ -137,8 +137,9 @@ whose value changed or was corrected. Write the fact with its new value in full.
 Never UPDATE a memory about another person or another thing: use ADD."""
 
 MEMORY_EXAMPLE = (
-    '{"facts": [{"text": "...", "about": "User: home city", "sources": [0], "date": null, "event": "ADD", '
-    '"memory": null}], "forget": [{"what": "...", "memory": null}]}'
+    '{"facts": [{"text": "User\'s sister Ana lives in Porto", "about": "Ana: home city", "sources": [0], '
+    '"date": null, "event": "ADD", "memory": null}, {"text": "User works as a carpenter", "about": "User: job", '
+    '"sources": [1], "date": null, "event": "UPDATE", "memory": 2}], "forget": []}'
 )
 
 

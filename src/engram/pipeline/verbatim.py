@@ -12,6 +12,7 @@ from engram.messages import Message
 from engram.models import MemoryRecord, Scope, memory_hash
 from engram.pipeline.dedupe import plan_adds
 from engram.pipeline.plan import Context, Draft, WritePlan
+from engram.pipeline.trust import drop_instruction_turns
 from engram.search import NEIGHBOUR_TURNS, conversation_context, keyword_text, same_conversation
 from engram.storage.base import StoredMessage
 
@@ -22,14 +23,18 @@ IMAGES_NOT_STORED = (
 
 
 def plan_verbatim(ctx: Context, turns: list[Message], draft: Draft, *, standalone: bool = False) -> WritePlan:
-    """Each non-system message becomes a memory as it is.
+    """Each non-system message becomes a memory as it is; a non-user message that reads as an
+    instruction to the assistant stays an episode only (``trust.drop_instruction_turns``).
 
     ``standalone`` (a plain string was added: a note, not a conversation turn) takes no
     context from the messages stored before it.
     """
-    kept = [turn for turn in turns if turn.role != "system" and turn.content]
-    if not kept:
+    said = [turn for turn in turns if turn.role != "system" and turn.content]
+    if not said:
         raise ValidationError("there is nothing to store: every message is empty or a system message")
+    kept, instructions = drop_instruction_turns(ctx.config.trust, said)
+    if not kept:  # every message was an instruction from a non-user source: episodes only
+        return WritePlan(warnings=instructions)
     records = [draft.record(turn.content, role=turn.role, sources=[turn], speaker=turn.name) for turn in kept]
     use_stored = ctx.config.recent_messages and not standalone
     earlier = ctx.store.recent_messages(draft.scope, 2 * NEIGHBOUR_TURNS) if use_stored else []
@@ -37,6 +42,7 @@ def plan_verbatim(ctx: Context, turns: list[Message], draft: Draft, *, standalon
     plan = plan_adds(ctx, records, draft.scope, previous=context.previous)
     plan.keyword_texts = {record.id: keyword_text(record, context.neighbours[i]) for i, record in enumerate(records)}
     plan.reindex = stored_turns(ctx, context.revisits, draft.scope)
+    plan.warnings += instructions
     if any(turn.images for turn in turns):
         plan.warnings.append(IMAGES_NOT_STORED)
     return plan

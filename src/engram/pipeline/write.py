@@ -20,6 +20,7 @@ from engram.models import Episode, Event, HistoryRecord, MemoryRecord, Scope, me
 from engram.pipeline.dedupe import plan_adds
 from engram.pipeline.graph_write import write_graph
 from engram.pipeline.plan import Action, Context, Draft, Fact, WritePlan, history_row
+from engram.privacy.sources import ordered_sources
 from engram.results import RelationChanges
 from engram.search import embed_text, keyword_text
 from engram.storage.base import Store, Vector
@@ -46,6 +47,8 @@ def plan_changes(
                 valid_from=dated or draft.created_at,  # when the new text became true
                 subject=action.fact.subject if action.fact else action.target.subject,
                 attribute=action.fact.attribute if action.fact else action.target.attribute,
+                # the new text came from this add's messages; with none known, the old text's stay
+                sources=ordered_sources(m.source for m in sources) or action.target.sources,
             )
             draft.link(new.id, sources)
             updates.append((action.target, new))

@@ -21,7 +21,7 @@ from engram.privacy.screening import (
     screen,
     screen_value,
 )
-from engram.privacy.sources import Source, source_of
+from engram.privacy.sources import Source, TrustConfig, ordered_sources, source_of
 
 __all__ = [
     "CATEGORIES",
@@ -32,10 +32,12 @@ __all__ = [
     "PrivacyConfig",
     "Screened",
     "Source",
+    "TrustConfig",
     "find",
     "instruction_signals",
     "is_instruction",
     "merge_counts",
+    "ordered_sources",
     "redaction_report",
     "screen",
     "screen_value",

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from engram.errors import ValidationError
 from engram.privacy.detectors import CATEGORIES, Category, Finding, find
+from engram.results import Redaction
 
 
 class Action(StrEnum):
@@ -71,7 +72,7 @@ class Screened:
     text: str
     redactions: dict[str, int] = field(default_factory=dict)
 
-    def report(self) -> list[dict[str, Any]]:
+    def report(self) -> list[Redaction]:
         """What an ``add`` result says: ``[{"category", "count"}]``, never the values."""
         return redaction_report(self.redactions)
 
@@ -144,6 +145,6 @@ def merge_counts(total: dict[str, int], more: Mapping[str, int]) -> dict[str, in
     return total
 
 
-def redaction_report(counts: Mapping[str, int]) -> list[dict[str, Any]]:
+def redaction_report(counts: Mapping[str, int]) -> list[Redaction]:
     """``[{"category", "count"}]`` in the categories' order, for an add result."""
     return [{"category": c.value, "count": counts[c.value]} for c in CATEGORIES if counts.get(c.value)]

@@ -8,7 +8,10 @@ than said in it: a pasted or fetched document, a retrieved page, the app's syste
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
 
 from engram.errors import ValidationError
 
@@ -60,3 +63,29 @@ def source_of(role: str, name: str | None = None) -> Source:
 def _names_a_document(name: str) -> bool:
     words = re.split(r"[^a-z]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower())
     return any(word in _DOCUMENT_HINTS for word in words)
+
+
+def ordered_sources(sources: Iterable[Source]) -> tuple[str, ...]:
+    """Distinct sources in a fixed order (user, assistant, tool, document): what a memory keeps."""
+    present = set(sources)
+    return tuple(source.value for source in Source if source in present)
+
+
+class TrustConfig(BaseModel):
+    """The ``"trust"`` section of the config: whose words become facts about the user.
+
+    ``facts_from``: the sources whose words are the user's facts. A fact drawn only from other
+    sources is still kept, with its ``sources``, but it never supersedes or retracts a memory that one
+    of these sources said. ``drop_instructions``: text from a non-user source that reads as an
+    instruction to the assistant (``injection.is_instruction``) is never stored as a fact, and with
+    ``infer=False`` such a message is kept only as an episode.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    facts_from: tuple[Source, ...] = (Source.USER,)
+    drop_instructions: bool = True
+
+    def trusts(self, sources: Iterable[str]) -> bool:
+        """Whether any of these sources says the user's facts."""
+        return any(source in self.facts_from for source in sources)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from engram.config import problems_of
 from engram.errors import ConfigError
 from engram.resilience import CallRunner, RetryPolicy
 
@@ -51,10 +52,7 @@ def parse_settings(cls: type[S], what: str, config: Mapping[str, Any]) -> S:
     try:
         return cls.model_validate(dict(config))
     except pydantic.ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}" for error in exc.errors()
-        )
-        raise ConfigError(f"invalid settings for {what}: {problems}") from exc
+        raise ConfigError(f"invalid settings for {what}: {problems_of(exc)}") from exc
 
 
 def import_sdk(module: str, *, extra: str, package: str | None = None) -> ModuleType:

@@ -24,11 +24,19 @@ from datetime import timedelta
 from typing import Any
 
 from engram.errors import EngramError, StorageError
+from engram.pipeline.screen import screen_add_request
+from engram.privacy.screening import PrivacyConfig, merge_counts, redaction_report
+from engram.results import AddResult
 from engram.server.errors import error_body, status_of
 from engram.server.projects import ProjectMemories
 from engram.server.store import Job, ServerStore
 
 logger = logging.getLogger("engram.server.jobs")
+REDACTED = "_redacted"  # in a queued request: the redaction counts of its screening, for the job's result
+
+
+def _counts(result: AddResult) -> dict[str, int]:
+    return {item["category"]: item["count"] for item in result.get("redactions", [])}
 
 
 class JobRunner:
@@ -68,8 +76,11 @@ class JobRunner:
         for thread in self._threads:
             thread.join(timeout)
 
-    def submit(self, project: str, request: dict[str, Any]) -> Job:
-        job = self.store.create_job(project, request)
+    def submit(self, project: str, request: dict[str, Any], privacy: PrivacyConfig) -> Job:
+        """Queue an add, its text screened first: the queue keeps the request until it runs, and must not
+        keep what the store would not (``pipeline.screen.screen_add_request``)."""
+        screened, redacted = screen_add_request(request, privacy)
+        job = self.store.create_job(project, {**screened, REDACTED: redacted} if redacted else screened)
         with self._wake:
             self._wake.notify()
         return job
@@ -85,8 +96,12 @@ class JobRunner:
 
     def _run(self, job: Job) -> None:
         try:
+            request = dict(job.request)
+            redacted = request.pop(REDACTED, {})  # what screening took out when the job was queued
             with self.memories.lease(job.project) as memory:
-                result = memory.add(**job.request)
+                result = memory.add(**request)
+            if redacted:
+                result["redactions"] = redaction_report(merge_counts(redacted, _counts(result)))
         except EngramError as exc:
             code = status_of(exc)[1]
             self.store.finish_job(job.id, result=None, error=error_body(code, str(exc))["error"])

@@ -20,6 +20,9 @@ from engram.server.schemas import (
     AddResult,
     BrowseRequest,
     EpisodeItem,
+    EraseReceipt,
+    EraseRequest,
+    ErasureList,
     HistoryEntry,
     JobView,
     KeyCreated,
@@ -68,7 +71,7 @@ def _scope(user_id: str | None, agent_id: str | None, run_id: str | None, actor_
 def add_memories(body: AddRequest, ctx: Project) -> Any:
     """Remember a conversation. With `async_mode`, answer 202 and a job to poll."""
     if body.async_mode:
-        job = ctx.state.jobs.submit(ctx.project, body.verb_args(leave_out=("async_mode",)))
+        job = ctx.state.jobs.submit(ctx.project, body.verb_args(leave_out=("async_mode",)), ctx.memory.config.privacy)
         return JSONResponse(job.to_dict(), status_code=202)
     return ctx.memory.add(**body.verb_args(leave_out=("async_mode",)))
 
@@ -123,6 +126,26 @@ def delete_memories(
 ) -> Any:
     """Delete every memory of a scope; the scope is required."""
     return ctx.memory.delete_all(**_scope(user_id, agent_id, run_id, actor_id))
+
+
+def erase_scope(body: EraseRequest, ctx: Project) -> Any:
+    """Erase everything a scope holds, and the add jobs that hold its text; the receipt, whose
+    `erased.jobs` counts the jobs (the receipt the store keeps counts its own tables only)."""
+    # The jobs first: a queued add of the scope must not run after its erasure.
+    jobs = ctx.state.store.erase_jobs(ctx.project, body.verb_args())
+    receipt = ctx.memory.erase(**body.verb_args())
+    return {**receipt, "erased": {**receipt["erased"], "jobs": jobs}}
+
+
+def list_erasures(
+    ctx: Project,
+    user_id: str | None = None,
+    agent_id: str | None = None,
+    run_id: str | None = None,
+    limit: Annotated[int, Query()] = 100,
+) -> Any:
+    """The receipts of the project's erasures, newest first; with ids, those of exactly that scope."""
+    return ctx.memory.erasures(**_scope(user_id, agent_id, run_id, None), limit=limit)
 
 
 def memory_history(memory_id: MemoryId, ctx: Project) -> Any:
@@ -267,6 +290,8 @@ v1 = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
 _add_memory_routes(v1, "memories", search_path="/memories/search", list_path="/memories/list")
 _route(v1, "GET", "/jobs/{job_id}", get_job, JobView, "jobs")
 _route(v1, "GET", "/me", who_am_i, CallerView, "keys")
+_route(v1, "POST", "/erase", erase_scope, EraseReceipt, "privacy")
+_route(v1, "GET", "/erasures", list_erasures, ErasureList, "privacy")
 _route(v1, "GET", "/scopes", list_scopes, ScopeList, "browse")
 _route(v1, "POST", "/memories/browse", browse_memories, MemoryPage, "browse")
 _route(v1, "POST", "/reset-all-projects", reset_all_projects, Message, "admin")

@@ -15,6 +15,8 @@ from engram.results import (
     AddEvent,
     AddResult,
     EpisodeItem,
+    EraseReceipt,
+    ErasureList,
     FoundEpisode,
     HistoryItem,
     MemoryItem,
@@ -98,6 +100,12 @@ class UpdateRequest(_Request):
     )
 
 
+class EraseRequest(_Request):
+    user_id: ScopeId = None
+    agent_id: ScopeId = None
+    run_id: ScopeId = None
+
+
 class ResetRequest(_Request):
     project: str | None = Field(None, description="Reset only this project (admin key); default: every one.")
 
@@ -169,6 +177,9 @@ __all__ = [
     "AddResult",
     "BrowseRequest",
     "EpisodeItem",
+    "EraseReceipt",
+    "EraseRequest",
+    "ErasureList",
     "FoundEpisode",
     "Health",
     "HistoryEntry",

@@ -20,7 +20,7 @@ import re
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engram.errors import ValidationError
-from engram.models import iso, utcnow
+from engram.models import SCOPE_KEYS, iso, utcnow
 from engram.storage.sqlite_db import SQLiteDatabase
 
 KEY_PREFIX = "ek_"
@@ -160,7 +160,21 @@ class ServerStore(Protocol):
         """Delete finished jobs that finished more than ``older_than`` ago; returns how many."""
         ...
 
+    def erase_jobs(self, project: str, scope: Mapping[str, str]) -> int:
+        """Delete the project's jobs (any status) whose add named every id of ``scope`` (``user_id``,
+        ``agent_id``, ``run_id``; at least one): their requests and results hold the scope's text.
+        Returns how many."""
+        ...
+
     def close(self) -> None: ...
+
+
+def job_scope(scope: Mapping[str, str]) -> dict[str, str]:
+    """The owner ids an erasure of jobs matches on; refuses none (it would match every job)."""
+    ids = {key: scope[key] for key in SCOPE_KEYS if scope.get(key)}
+    if not ids:
+        raise ValidationError("a scope is required: pass at least one of user_id, agent_id or run_id")
+    return ids
 
 
 # -- the SQLite implementation -------------------------------------------------------------
@@ -336,6 +350,16 @@ class SQLiteServerStore:
                 "DELETE FROM jobs WHERE status IN (?, ?) AND finished_at < ?",
                 (JobStatus.SUCCEEDED, JobStatus.FAILED, iso(utcnow() - older_than)),
             )
+        return cursor.rowcount
+
+    def erase_jobs(self, project: str, scope: Mapping[str, str]) -> int:
+        ids = job_scope(scope)
+        where = " AND ".join(f"json_extract(request, '$.{key}') = ?" for key in ids)  # keys: SCOPE_KEYS only
+        with self._transaction() as db:
+            cursor = db.execute(f"DELETE FROM jobs WHERE project = ? AND {where}", (project, *ids.values()))
+        if cursor.rowcount:  # secure_delete zeroed the rows in the file; the old pages leave the WAL too
+            with self._lock:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return cursor.rowcount
 
 

@@ -11,7 +11,7 @@ by named, ordered migrations. Two things differ because several machines share t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +25,7 @@ from engram.server.store import (
     JobStatus,
     check_project,
     hash_key,
+    job_scope,
     new_job_id,
     new_key_id,
     new_key_secret,
@@ -245,6 +246,13 @@ class PostgresServerStore:
                 "DELETE FROM jobs WHERE status IN (%s, %s) AND finished_at < now() - %s",
                 (JobStatus.SUCCEEDED, JobStatus.FAILED, older_than),
             )
+        return cursor.rowcount
+
+    def erase_jobs(self, project: str, scope: Mapping[str, str]) -> int:
+        ids = job_scope(scope)
+        where = " AND ".join(f"request->>'{key}' = %s" for key in ids)  # keys: SCOPE_KEYS only
+        with self._transaction("erasing a scope's jobs") as conn:
+            cursor = conn.execute(f"DELETE FROM jobs WHERE project = %s AND {where}", (project, *ids.values()))
         return cursor.rowcount
 
 

@@ -9,25 +9,15 @@ whose ``json()`` is strict; FastAPI then answers 422 ``invalid_request`` like an
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from engram.validation import strict_json
+
 MAX_DEPTH = 32  # real filters nest a few levels; thousands would exhaust the stack of every parser after us
-
-
-def _not_json(value: str) -> float:
-    raise json.JSONDecodeError(f"{value} is not a JSON number", value, 0)
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise json.JSONDecodeError(f"{text} is too large for a number", text, 0)
-    return number
 
 
 def _depth(value: Any) -> int:
@@ -45,7 +35,7 @@ def _depth(value: Any) -> int:
 
 def loads_strict(body: bytes | str) -> Any:
     try:
-        value = json.loads(body, parse_constant=_not_json, parse_float=_finite)
+        value = strict_json(body)
     except RecursionError:
         raise json.JSONDecodeError(f"the body nests deeper than {MAX_DEPTH} levels", "", 0) from None
     if _depth(value) > MAX_DEPTH:

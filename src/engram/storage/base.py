@@ -37,12 +37,27 @@ Vector = npt.NDArray[np.float32]
 
 MEMORY_COLUMNS = (
     "id, memory, hash, metadata, user_id, agent_id, run_id, actor_id, role, "
-    "created_at, updated_at, expiration_date, valid_from, invalid_at, subject, attribute"
+    "created_at, updated_at, expiration_date, valid_from, invalid_at, subject, attribute, sources"
 )
 """The columns every backend reads a memory from, in the order of ``record_from_row``."""
 
 VERSION_COLUMNS = "memory_id, " + MEMORY_COLUMNS.removeprefix("id, ")
 """The same columns in ``memory_versions``, where ``memory_id`` names the memory a version belongs to."""
+
+_ROLES_OF_SOURCE = {"user": "'user'", "assistant": "'assistant'", "tool": "'tool'", "document": "'system'"}
+SOURCES_BACKFILL = (
+    "UPDATE memories SET sources = NULLIF(rtrim("
+    + " || ".join(
+        f"(CASE WHEN memories.role IN ({roles}) OR EXISTS (SELECT 1 FROM memory_episodes l JOIN episodes e "
+        f"ON e.id = l.episode_id WHERE l.memory_id = memories.id AND e.role IN ({roles})) "
+        f"THEN '{source},' ELSE '' END)"
+        for source, roles in _ROLES_OF_SOURCE.items()
+    )
+    + ", ','), '')"
+)
+"""Both dialects: the sources of memories stored before engram kept them, from their role and the roles
+of the messages they came from (a message's ``name`` is not read: a pasted document said by the user
+counts as the user's)."""
 
 EPISODE_COLUMNS = "id, role, content, created_at, position, name, user_id, agent_id, run_id, actor_id"
 """The columns of an episode, in the order of ``episode_values`` and ``episode_from_row``."""
@@ -324,6 +339,7 @@ def record_values(record: MemoryRecord, time: Callable[[datetime], Any]) -> tupl
         when(record.invalid_at),
         record.subject,
         record.attribute,
+        ",".join(record.sources) or None,
     )
 
 
@@ -347,6 +363,7 @@ def record_from_row(row: Sequence[Any], time: Callable[[Any], datetime]) -> Memo
         invalid_at=time(row[13]) if row[13] is not None else None,
         subject=row[14],
         attribute=row[15],
+        sources=tuple(row[16].split(",")) if row[16] else (),
     )
 
 

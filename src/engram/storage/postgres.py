@@ -52,6 +52,7 @@ from engram.storage.base import (
     MEMORY_COLUMNS,
     SCOPE_KINDS,
     SCOPE_TIME_INDEX,
+    SOURCES_BACKFILL,
     TOMBSTONE,
     TOMBSTONE_OWNER,
     VERSION_COLUMNS,
@@ -279,6 +280,14 @@ def _keep_metadata_as_written(conn: psycopg.Connection[Any]) -> None:
         conn.execute(f"ALTER TABLE {table} ALTER COLUMN metadata SET DEFAULT '{{}}'")
 
 
+def _add_sources(conn: psycopg.Connection[Any]) -> None:
+    """Who said what each memory came from (``MemoryRecord.sources``), on memories and versions; memories
+    stored before are given the sources of their messages (``SOURCES_BACKFILL``)."""
+    for table in ("memories", "memory_versions"):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN sources text")
+    conn.execute(SOURCES_BACKFILL)
+
+
 MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
     _create_tables,
     _add_versions_and_episodes,
@@ -288,6 +297,7 @@ MIGRATIONS: list[Callable[[psycopg.Connection[Any]], None]] = [
     _add_subject_and_attribute,
     _add_erasures,
     _keep_metadata_as_written,
+    _add_sources,
 ]
 """Append new migrations (the graph tables will be the next); never edit or reorder shipped ones."""
 
@@ -507,8 +517,8 @@ class PostgresStore:
         with self.writing() as conn:
             cursor = conn.execute(
                 "UPDATE memories SET memory = %s, hash = %s, metadata = %s, updated_at = %s, valid_from = %s, "
-                "invalid_at = %s, embedding = coalesce(%b, embedding), search_text = coalesce(%s, search_text) "
-                "WHERE id = %s",
+                "invalid_at = %s, sources = %s, embedding = coalesce(%b, embedding), "
+                "search_text = coalesce(%s, search_text) WHERE id = %s",
                 (
                     record.memory,
                     record.hash,
@@ -516,6 +526,7 @@ class PostgresStore:
                     record.updated_at,
                     record.valid_from or record.created_at,
                     record.invalid_at,
+                    ",".join(record.sources) or None,
                     _VectorArg(vector) if vector is not None else None,
                     index_text,
                     record.id,

@@ -53,6 +53,7 @@ from engram.storage.base import (
     MEMORY_COLUMNS,
     SCOPE_KINDS,
     SCOPE_TIME_INDEX,
+    SOURCES_BACKFILL,
     TOMBSTONE,
     TOMBSTONE_OWNER,
     VERSION_COLUMNS,
@@ -278,6 +279,14 @@ def _add_erasures(db: sqlite3.Connection) -> None:
         db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
 
 
+def _add_sources(db: sqlite3.Connection) -> None:
+    """Who said what each memory came from (``MemoryRecord.sources``), on memories and versions; memories
+    stored before are given the sources of their messages (``SOURCES_BACKFILL``)."""
+    for table in ("memories", "memory_versions"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN sources TEXT")
+    db.execute(SOURCES_BACKFILL)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _create_tables,
     _add_versions_and_episodes,
@@ -286,6 +295,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _add_episode_index,
     _add_subject_and_attribute,
     _add_erasures,
+    _add_sources,
 ]
 """Append new migrations; never edit or reorder shipped ones."""
 
@@ -442,7 +452,7 @@ class SQLiteStore:
             pk = int(row[0])
             self._db.execute(
                 "UPDATE memories SET memory = ?, hash = ?, metadata = ?, updated_at = ?, valid_from = ?, "
-                "invalid_at = ?, embedding = coalesce(?, embedding) WHERE pk = ?",
+                "invalid_at = ?, sources = ?, embedding = coalesce(?, embedding) WHERE pk = ?",
                 (
                     record.memory,
                     record.hash,
@@ -450,6 +460,7 @@ class SQLiteStore:
                     iso(record.updated_at) if record.updated_at else None,
                     iso(record.valid_from or record.created_at),
                     iso(record.invalid_at) if record.invalid_at else None,
+                    ",".join(record.sources) or None,
                     _blob(vector) if vector is not None else None,
                     pk,
                 ),
