@@ -485,3 +485,64 @@ def test_consolidation_leaves_a_memory_another_writer_changed_meanwhile(memory_f
     assert result["merged"] == 0 and any("next run" in warning for warning in result["warnings"])
     current = sorted(item["memory"] for item in memory.get_all(user_id="u")["results"])
     assert current == ["User drinks black coffee now", "User really likes green tea"]
+
+
+@contextmanager
+def _add_before_the_last_erase_transaction(memory: Memory, backend: str, add: Any) -> Iterator[None]:
+    """Run ``add`` (another process's) between an erasure's memory batches and its last transaction."""
+    name = "transaction" if backend == "sqlite" else "writing"
+    real = getattr(memory.store, name)
+    opened = 0
+
+    @contextmanager
+    def racing(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        nonlocal opened
+        if backend == "postgres" or memory.store.database.depth == 0:  # type: ignore[attr-defined]
+            opened += 1
+            if opened == 2:
+                add()
+        with real(*args, **kwargs) as value:
+            yield value
+
+    setattr(memory.store, name, racing)
+    try:
+        yield
+    finally:
+        setattr(memory.store, name, real)
+
+
+def test_an_add_racing_an_erasure_is_erased_whole_or_kept_whole(memory_factory: MemoryFactory, backend: str) -> None:
+    # It committed between the erasure's memory batches and its last transaction: its memory was
+    # kept, current, with its history turned into tombstones and its episodes erased.
+    memory, other = memory_factory(), memory_factory()
+    memory.add("I like tea", user_id="u", infer=False)
+    late: list[str] = []
+    with _add_before_the_last_erase_transaction(
+        memory,
+        backend,
+        lambda: late.append(other.add("I moved to Lisbon", user_id="u", infer=False)["results"][0]["id"]),
+    ):
+        receipt = memory.erase(user_id="u")
+    assert other.get(late[0]) is None and receipt["erased"]["memories"] == 2
+    assert [(row["event"], row["new_memory"]) for row in other.history(late[0])] == [("ADD", None), ("DELETE", None)]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite: no add commits inside a transaction
+def test_on_postgres_an_add_committed_inside_the_erasure_keeps_its_history_and_episodes(
+    memory_factory: MemoryFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory, other = memory_factory(), memory_factory()
+    memory.add("I like tea", user_id="u", infer=False)
+    late: list[str] = []
+    erase_rest = type(memory.store)._erase_rest  # type: ignore[attr-defined]
+
+    def add_then_erase_rest(store: Any, *args: Any) -> None:
+        late.append(other.add("I moved to Lisbon", user_id="u", infer=False)["results"][0]["id"])
+        erase_rest(store, *args)
+
+    monkeypatch.setattr(type(memory.store), "_erase_rest", add_then_erase_rest)
+    memory.erase(user_id="u")
+    item = other.get(late[0])
+    assert item is not None and item["memory"] == "I moved to Lisbon"
+    assert [(row["event"], row["new_memory"]) for row in other.history(late[0])] == [("ADD", "I moved to Lisbon")]
+    assert [episode["content"] for episode in other.episodes(late[0])] == ["I moved to Lisbon"]

@@ -612,6 +612,10 @@ class PostgresStore:
             if batch < ERASE_BATCH:
                 break
         with self.writing() as conn:
+            # Memories added since the last batch go too, before their episodes and history would
+            # (an add committed in between kept its memory and lost its history and episodes).
+            while self._erase_memories(conn, owner, moment, erased) == ERASE_BATCH:
+                pass
             self._erase_rest(conn, owner, erased)
             receipt = Erasure(
                 str(uuid.uuid4()), moment, scope_kind(owner), scope_digest(owner), dict(sorted(erased.items()))
@@ -643,10 +647,16 @@ class PostgresStore:
         """What the scope holds besides its memories: versions left, episodes, history, the graph."""
         where, params = scope_clause(POSTGRES, owner)
         erased["memory_versions"] += conn.execute(f"DELETE FROM memory_versions WHERE {where}", params).rowcount
-        episodes = [row[0] for row in conn.execute(f"DELETE FROM episodes WHERE {where} RETURNING id", params)]
+        # Read committed: an add that commits between these statements is whole in the scope, so
+        # what belongs to a memory still there (added after its erasure) is left with it.
+        kept = "EXISTS (SELECT 1 FROM memory_episodes l JOIN memories m ON m.id = l.memory_id WHERE l.episode_id = e.id)"
+        episodes = [
+            row[0] for row in conn.execute(f"DELETE FROM episodes e WHERE {where} AND NOT {kept} RETURNING id", params)
+        ]
         conn.execute("DELETE FROM memory_episodes WHERE episode_id = ANY(%s)", (episodes,))
         erased["episodes"] += len(episodes)
-        erased["history"] += _tombstone_history(conn, where, params, forget_owner=True)
+        live = "EXISTS (SELECT 1 FROM memories m WHERE m.id = history.memory_id)"
+        erased["history"] += _tombstone_history(conn, f"{where} AND NOT {live}", params, forget_owner=True)
         erased.update(self.graph.delete_graph(owner))
 
     def list_erasures(self, scope: Scope | None = None, limit: int = 100) -> list[Erasure]:
