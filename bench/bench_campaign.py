@@ -75,6 +75,7 @@ WEIGHTS: dict[str, float] = {
     "update": 20,
     "delete": 6,
     "delete_all": 0.3,
+    "erase": 0.3,
     "search": 12,
     "get_all": 10,
     "get": 6,
@@ -165,6 +166,9 @@ class EmbeddedVerbs:
     def delete_all(self, tag: str) -> Any:
         return self.memory.delete_all(**scope_of(tag))
 
+    def erase(self, tag: str) -> Any:
+        return self.memory.erase(**scope_of(tag))
+
     def search(self, query: str, tag: str, as_of: datetime | None) -> Any:
         return self.memory.search(query, **scope_of(tag), as_of=as_of, limit=20)
 
@@ -212,6 +216,9 @@ class RestVerbs:
 
     def delete_all(self, tag: str) -> Any:
         return self._call("DELETE", "/v1/memories", params=scope_of(tag))
+
+    def erase(self, tag: str) -> Any:
+        return self._call("POST", "/v1/erase", json=scope_of(tag))
 
     def search(self, query: str, tag: str, as_of: datetime | None) -> Any:
         body = {"query": query, **scope_of(tag), "limit": 20, **({"as_of": as_of.isoformat()} if as_of else {})}
@@ -288,6 +295,8 @@ def choose_call(worker: Worker, op: str, tag: str, record: dict[str, Any]) -> Ca
         return lambda: verbs.delete(memory_id)
     if op == "delete_all":
         return lambda: verbs.delete_all(tag)
+    if op == "erase":
+        return lambda: verbs.erase(tag)
     if op == "search":
         return lambda: verbs.search(f"{tag} {rng.choice(WORDS)}", tag, as_of)
     if op == "get_all":
@@ -315,7 +324,7 @@ def digest(worker: Worker, op: str, tag: str, result: Any, record: dict[str, Any
         record["got_text"] = result["memory"] if result else None
     elif op == "delete":
         worker.forget_id(record["id"])
-    elif op == "delete_all":
+    elif op in ("delete_all", "erase"):
         worker.known[tag] = []
     elif op == "consolidate":
         record["merges"] = [(m["id"], m["memory"], m["merged_ids"]) for m in result["results"]]
@@ -401,6 +410,7 @@ class Truth:
     memories: dict[str, tuple[str, str | None, bool]]
     history: list[tuple[str, str, str | None, str | None, str | None]]  # memory, event, old, new, tag
     problems: list[str] = field(default_factory=list)
+    linked: set[str] = field(default_factory=set)  # memories linked to at least one episode
 
     def current(self, tag: str) -> list[str]:
         return sorted(i for i, (_, owner, live) in self.memories.items() if live and owner == tag)
@@ -408,6 +418,7 @@ class Truth:
 
 MEMORY_ROWS = "SELECT id, memory, user_id, agent_id, run_id, invalid_at IS NULL FROM memories"
 HISTORY_ROWS = "SELECT memory_id, event, old_memory, new_memory, user_id, agent_id, run_id FROM history ORDER BY seq"
+LINKED = "SELECT DISTINCT l.memory_id FROM memory_episodes l JOIN episodes e ON e.id = l.episode_id"
 
 
 def _truth_from(memory_rows: list[Any], history_rows: list[Any]) -> Truth:
@@ -449,6 +460,7 @@ def read_sqlite(path: str, dimension: int) -> Truth:
     db = sqlite3.connect(path)
     try:
         truth = _truth_from(db.execute(MEMORY_ROWS).fetchall(), db.execute(HISTORY_ROWS).fetchall())
+        truth.linked = {row[0] for row in db.execute(LINKED)}
         verdict = db.execute("PRAGMA integrity_check").fetchone()[0]
         if verdict != "ok":
             truth.problems.append(f"integrity_check: {verdict}")
@@ -469,6 +481,7 @@ def read_postgres(url: str, schema: str, dimension: int) -> Truth:
     with psycopg.connect(url) as conn:
         conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
         truth = _truth_from(conn.execute(MEMORY_ROWS).fetchall(), conn.execute(HISTORY_ROWS).fetchall())
+        truth.linked = {row[0] for row in conn.execute(LINKED)}
         for what, query in POSTGRES_CHECKS.items():
             row = conn.execute(query, {"dim": dimension}).fetchone()
             if row and row[0]:
@@ -539,7 +552,7 @@ def ledger_of(ops: list[dict[str, Any]]) -> Ledger:
                 ledger.updates.append((op["id"], op))
         elif op["op"] == "delete":
             ledger.writes[op["id"]].append(Write("delete", None, *span, acked))
-        elif op["op"] == "delete_all":
+        elif op["op"] in ("delete_all", "erase"):
             ledger.wipes[op["scope"]].append(Write("delete", None, *span, acked))
         elif op["op"] == "consolidate":
             ledger.wipes[op["scope"]].append(Write("merge", None, *span, acked))
@@ -599,6 +612,8 @@ def judge_current(ledger: Ledger, truth: Truth, counts: Findings) -> None:
         if memory_id not in ledger.created:
             counts.found("phantom memories", f"{memory_id}: {text!r}")
             continue
+        if memory_id not in truth.linked:
+            counts.found("live memories without their episodes", f"{memory_id}: {text!r}")
         writes = ledger.writes[memory_id]
         if text not in [w.text for w in writes if w.acked]:
             failed = text in [w.text for w in writes if not w.acked]
@@ -611,8 +626,10 @@ def judge_history(ledger: Ledger, truth: Truth, counts: Findings) -> None:
     texts: dict[str, list[str]] = defaultdict(list)
     for memory_id, event, old, new, tag in truth.history:
         events[memory_id].add(event)
-        created = ledger.created.get(memory_id)
-        if created and tag != created[0]:
+        created, live = ledger.created.get(memory_id), memory_id in truth.memories
+        if live and event in ("ADD", "UPDATE") and new is None:
+            counts.found("live memories whose history was erased", f"{memory_id} {event}")
+        if created and tag != created[0] and (tag is not None or live):  # None: an erasure's tombstone
             counts.found("cross-scope: history row in another scope", f"{memory_id} {event} in {tag}")
         if new is not None and old != new and new in texts[memory_id][:-1]:
             counts.found("stale overwrites (a replaced text came back)", f"{memory_id}: {old!r} -> {new!r}")
@@ -819,6 +836,8 @@ HEADLINE = [
     "stale overwrites (a replaced text came back)",
     "phantom memories",
     "texts no write explains",
+    "live memories whose history was erased",
+    "live memories without their episodes",
     "stale final reads",
     "stale vector caches",
     "integrity problems",

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from hypothesis import strategies as st
@@ -156,6 +157,32 @@ USER_TURNS = st.sampled_from(
         "don't keep what I said about peanuts",
         "My sister Ana works at Google and I like green tea",
         "not forget " * 50,
+    ]
+)
+
+
+# -- sensitive values (privacy screening) -----------------------------------------------------------
+
+CARD = "4242 4242 4242 4242"
+KEY = "sk-proj-4fGh7Kq2Lm9Xz3Rt8Vb1Nc6Yw0Pa5Sd2Jk7Hq"
+# Redacted by default, so never stored as said: the card (with or without spaces, not inside a longer
+# run of digits, which is no card) and the key.
+SENSITIVE = [
+    re.compile(r"(?<!\d)(?<!\d )4242 ?4242 ?4242 ?4242(?! ?\d)"),
+    re.compile(re.escape(KEY)),
+]
+PII_TEXTS = st.sampled_from(
+    [
+        f"My card is {CARD} and my key is {KEY}",
+        f"card:{CARD.replace(' ', '')}{KEY}",
+        "IBAN DE89 3704 0044 0532 0130 00, mail bob@example.com, call +1 415 555 0100",
+        "SSN 123-45-6789 and passport X1234567",
+        "4242 " * 2_000,
+        "sk-" + "a" * 5_000,
+        "-----BEGIN PRIVATE KEY-----\nMIIE" + "A" * 3_000,
+        "password: hunter2 \ud800",
+        "bob@" + "x." * 2_000 + "com",
+        "+" + "1 " * 3_000,
     ]
 )
 

@@ -33,7 +33,7 @@ def _added(memory_id: str, tag: str, text: str) -> dict[str, Any]:
 
 
 def _truth(memories: dict[str, tuple[str, str | None, bool]], history: list[Any] | None = None) -> Any:
-    return bench.Truth(memories, history or [])
+    return bench.Truth(memories, history or [], linked=set(memories))
 
 
 def test_the_judge_counts_an_add_that_no_delete_explains() -> None:
@@ -86,6 +86,18 @@ def test_the_judge_counts_a_read_of_another_scope() -> None:
 def test_the_judge_counts_a_memory_no_acknowledged_add_created() -> None:
     counts = bench.judge([], [], _truth({"m1": ("u0 likes tea", "u0", True)}))
     assert counts["phantom memories"] == 1
+
+
+def test_the_judge_counts_a_live_memory_whose_history_was_erased() -> None:
+    truth = _truth({"m1": ("u0 likes tea", "u0", True)}, [("m1", "ADD", None, None, None)])
+    counts = bench.judge([_added("m1", "u0", "u0 likes tea")], [], truth)
+    assert counts["live memories whose history was erased"] == 1
+
+
+def test_the_judge_counts_a_live_memory_without_its_episodes() -> None:
+    truth = bench.Truth({"m1": ("u0 likes tea", "u0", True)}, [], linked=set())
+    counts = bench.judge([_added("m1", "u0", "u0 likes tea")], [], truth)
+    assert counts["live memories without their episodes"] == 1
 
 
 # -- short runs --------------------------------------------------------------------------------------

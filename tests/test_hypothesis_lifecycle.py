@@ -10,6 +10,7 @@ only hostile part is the LLM's answer succeeds. Everything else fails only with 
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from engram.integrations._tools import forget, remember, search_memory
 from engram.llms.scripted import ScriptedLLM
 from engram.mcp import MemoryTools
 from engram.validation import storable
-from hostile_answers import ANY_JSON, MEMORY_ANSWERS, MERGE_ANSWERS, USER_TURNS
+from hostile_answers import ANY_JSON, MEMORY_ANSWERS, MERGE_ANSWERS, PII_TEXTS, SENSITIVE, USER_TURNS
 from test_hypothesis_campaign import CAMPAIGN, DATE, FILTERS, JSONISH, NUMBER, SCOPE_ID, TEXT
 
 SEEDS = ["User lives in Porto", "User likes green tea", "User's bank details are 1234"]
@@ -253,3 +254,60 @@ def test_agent_tools_raise_only_engram_errors(
         _only_engram_errors(verb, memory_id)
     _only_engram_errors(tools.update_memory, memory_id, text)
     _only_engram_errors(tools.entity_relations, text, limit=limit)
+
+
+@CAMPAIGN
+@given(
+    user_id=SCOPE_ID,
+    agent_id=SCOPE_ID,
+    run_id=SCOPE_ID,
+    limit=NUMBER,
+    seeded=st.booleans(),
+)
+def test_erase_and_erasures_raise_only_engram_errors(
+    answering: Memory, user_id: Any, agent_id: Any, run_id: Any, limit: Any, seeded: bool
+) -> None:
+    if seeded and isinstance(user_id, str) and user_id.strip() and storable(user_id):
+        answering.add("I like tea", user_id=user_id, infer=False)
+    receipt = _only_engram_errors(answering.erase, user_id=user_id, agent_id=agent_id, run_id=run_id)
+    if receipt is not None:
+        assert not answering.get_all(
+            **{k: v for k, v in (("user_id", user_id), ("agent_id", agent_id), ("run_id", run_id)) if v is not None}
+        )["results"]
+    _only_engram_errors(answering.erasures, user_id=user_id, agent_id=agent_id, run_id=run_id, limit=limit)
+    _only_engram_errors(answering.erasures)
+
+
+POLICIES = {
+    "redact": dict.fromkeys(["secret", "card", "iban", "government_id", "email", "phone"], "redact"),
+    "refuse": dict.fromkeys(["secret", "card", "iban", "government_id", "email", "phone"], "refuse"),
+}
+
+
+@pytest.fixture(params=sorted(POLICIES))
+def screening(memory_factory: MemoryFactory, request: pytest.FixtureRequest) -> Memory:
+    """A Memory that redacts (or refuses) every sensitive category."""
+    return memory_factory(llm=ScriptedLLM(), privacy=POLICIES[request.param])
+
+
+@CAMPAIGN
+@given(
+    said=PII_TEXTS | TEXT,
+    role=st.sampled_from(["user", "assistant", "tool", "system"]),
+    infer=st.booleans(),
+    answers=st.lists(MEMORY_ANSWERS | PII_TEXTS.map(lambda t: json.dumps({"facts": [{"text": t}]})), max_size=2),
+    metadata=st.dictionaries(TEXT, PII_TEXTS | JSONISH, max_size=2),
+    data=st.data(),
+)
+def test_screened_writes_never_store_a_sensitive_value_and_raise_only_engram_errors(
+    screening: Memory, said: str, role: str, infer: bool, answers: list[str], metadata: Any, data: st.DataObject
+) -> None:
+    _answer_with(screening, answers, NO_FACTS)
+    turns = [{"role": role, "content": said}, {"role": "user", "content": data.draw(PII_TEXTS | USER_TURNS)}]
+    _only_engram_errors(screening.add, turns, user_id="s", infer=infer, metadata=metadata)
+    existing = screening.get_all(user_id="s", limit=1)["results"]
+    if existing:
+        _only_engram_errors(screening.update, existing[0]["id"], data.draw(PII_TEXTS), metadata=metadata)
+    for item in screening.get_all(user_id="s")["results"]:
+        stored = json.dumps(item, ensure_ascii=False)
+        assert not [leak.pattern for leak in SENSITIVE if leak.search(stored)], stored[:300]

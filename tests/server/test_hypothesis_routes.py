@@ -43,6 +43,7 @@ FIELDS = {
     "browse": [*SCOPE_FIELDS, "filters", "limit", "offset", "sort", "order", "as_of"],
     "update": ["data", "text", "metadata", "timestamp"],
     "reset": ["project"],
+    "erase": ["user_id", "agent_id", "run_id"],
     "key": ["project", "name"],
     "none": ["project", "config", "x"],
 }
@@ -69,6 +70,8 @@ ROUTES = [
     ("GET", "/v1/jobs/{id}", "none"),
     ("GET", "/v1/me", "none"),
     ("GET", "/v1/scopes", "none"),
+    ("POST", "/v1/erase", "erase"),
+    ("GET", "/v1/erasures", "none"),
     ("POST", "/v1/reset", "reset"),
     ("POST", "/reset", "reset"),
     ("POST", "/v1/reset-all-projects", "none"),
