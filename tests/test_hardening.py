@@ -546,3 +546,27 @@ def test_on_postgres_an_add_committed_inside_the_erasure_keeps_its_history_and_e
     assert item is not None and item["memory"] == "I moved to Lisbon"
     assert [(row["event"], row["new_memory"]) for row in other.history(late[0])] == [("ADD", "I moved to Lisbon")]
     assert [episode["content"] for episode in other.episodes(late[0])] == ["I moved to Lisbon"]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite: no add commits inside a transaction
+def test_on_postgres_an_add_committed_inside_a_delete_all_keeps_its_episodes(
+    memory_factory: MemoryFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Read committed: the add committed after delete_all deleted the scope's memories and before it
+    # deleted the scope's episodes, so its memory stayed current without the message it came from.
+    import engram.storage.postgres as postgres_module
+
+    memory, other = memory_factory(), memory_factory()
+    memory.add("I like tea", user_id="u", infer=False)
+    late: list[str] = []
+    tombstone = postgres_module._tombstone_history
+
+    def add_then_tombstone(*args: Any, **kwargs: Any) -> int:
+        if not late:
+            late.append(other.add("I moved to Lisbon", user_id="u", infer=False)["results"][0]["id"])
+        return tombstone(*args, **kwargs)
+
+    monkeypatch.setattr(postgres_module, "_tombstone_history", add_then_tombstone)
+    memory.delete_all(user_id="u")
+    assert [item["memory"] for item in other.get_all(user_id="u")["results"]] == ["I moved to Lisbon"]
+    assert [episode["content"] for episode in other.episodes(late[0])] == ["I moved to Lisbon"]

@@ -596,8 +596,12 @@ class PostgresStore:
             deleted_ids = [row[0] for row in rows]
             conn.execute("DELETE FROM memory_episodes WHERE memory_id = ANY(%s)", (deleted_ids,))
             _tombstone_history(conn, "memory_id = ANY(%s)", [deleted_ids])
+            # Read committed: an add that committed since the memories' DELETE keeps its episodes.
             episode_ids = [
-                row[0] for row in conn.execute(f"DELETE FROM episodes WHERE {where} RETURNING id", params).fetchall()
+                row[0]
+                for row in conn.execute(
+                    f"DELETE FROM episodes e WHERE {where} AND NOT {LINKED_TO_A_MEMORY} RETURNING id", params
+                ).fetchall()
             ]
             conn.execute("DELETE FROM memory_episodes WHERE episode_id = ANY(%s)", (episode_ids,))
         return [_record(row) for row in rows]
@@ -649,9 +653,11 @@ class PostgresStore:
         erased["memory_versions"] += conn.execute(f"DELETE FROM memory_versions WHERE {where}", params).rowcount
         # Read committed: an add that commits between these statements is whole in the scope, so
         # what belongs to a memory still there (added after its erasure) is left with it.
-        kept = "EXISTS (SELECT 1 FROM memory_episodes l JOIN memories m ON m.id = l.memory_id WHERE l.episode_id = e.id)"
         episodes = [
-            row[0] for row in conn.execute(f"DELETE FROM episodes e WHERE {where} AND NOT {kept} RETURNING id", params)
+            row[0]
+            for row in conn.execute(
+                f"DELETE FROM episodes e WHERE {where} AND NOT {LINKED_TO_A_MEMORY} RETURNING id", params
+            )
         ]
         conn.execute("DELETE FROM memory_episodes WHERE episode_id = ANY(%s)", (episodes,))
         erased["episodes"] += len(episodes)
@@ -1122,6 +1128,13 @@ def _install_pgvector(conn: psycopg.Connection[Any]) -> list[str]:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public")
         vector_schema = "public"
     return [vector_schema]
+
+
+# An episode (``e``) that a memory still there came from: a scope's deletion or erasure leaves it, since
+# the add that wrote both committed after the memories were deleted (read committed sees it then).
+LINKED_TO_A_MEMORY = (
+    "EXISTS (SELECT 1 FROM memory_episodes l JOIN memories m ON m.id = l.memory_id WHERE l.episode_id = e.id)"
+)
 
 
 def _tombstone_history(
