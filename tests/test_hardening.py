@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from engram.embedders import build_embedder
 from engram.embedders.hashing import HashingEmbedder
 from engram.errors import ConfigError, StorageError, ValidationError
 from engram.llms.scripted import ScriptedLLM
+from engram.models import Scope
 from engram.pipeline import parsing
 from engram.pipeline.parsing import parse_json_answer
 from engram.server.store import SQLiteServerStore
@@ -379,3 +381,192 @@ def test_a_memory_deleted_by_another_process_during_a_search_is_left_out(tmp_pat
     cache.scope_rows = rows_then_a_delete
     found = searcher.search("fact about tea", user_id="u")["results"]
     assert ids[0] not in [item["id"] for item in found] and len(found) == 2
+
+
+# -- the third campaign (tests/test_hypothesis_lifecycle.py, test_hypothesis_portability.py) -------
+
+HUGE = 10**5000  # Python will not write it as text (over 4,300 digits): any message showing it failed
+
+
+def test_an_integer_too_large_to_print_is_a_validation_error_in_every_verb(backend_memory: Memory) -> None:
+    calls = [
+        lambda: backend_memory.get(HUGE),
+        lambda: backend_memory.get_all(user_id="u", limit=HUGE),
+        lambda: backend_memory.get_all(user_id="u", as_of=HUGE),
+        lambda: backend_memory.get_all(user_id="u", filters={"k": {HUGE: 1}}),
+        lambda: backend_memory.search("q", user_id="u", limit=HUGE),
+        lambda: backend_memory.search("q", user_id="u", episodes=HUGE),
+        lambda: backend_memory.browse(user_id="u", offset=HUGE),
+        lambda: backend_memory.add("x", user_id="u", infer=False, timestamp=HUGE),
+        lambda: backend_memory.add("x", user_id="u", infer=False, expiration_date=HUGE),
+        lambda: backend_memory.add("x", user_id="u", infer=False, memory_type=HUGE),
+        lambda: backend_memory.update("some-id", "x", timestamp=HUGE),
+        lambda: backend_memory.prune(retention_days=HUGE),
+        lambda: backend_memory.export_jsonl(HUGE),
+    ]
+    for call in calls:
+        with pytest.raises(ValidationError, match="4,000 digits"):
+            call()
+
+
+def test_a_retention_reaching_before_year_one_keeps_everything(backend_memory: Memory) -> None:
+    kept = backend_memory.add("I like tea", user_id="u", infer=False)["results"][0]["id"]
+    backend_memory.update(kept, "I like green tea", timestamp=datetime.now(UTC))
+    # 3,650,000 days is within the documented bound, and reaches before year 1 (it overflowed)
+    removed = backend_memory.prune(retention_days=3_650_000)
+    assert removed == {"expired_memories": 0, "versions": 0, "retracted_memories": 0, "history_rows": 0}
+    assert backend_memory.stats()["versions"] == 1
+
+
+@pytest.mark.parametrize("odd", [{"entities": 5}, {"relations": 5.5}, {"entities": "Ana", "relations": True}])
+def test_graph_answers_whose_entities_or_relations_are_not_lists_are_ignored(
+    memory_factory: MemoryFactory, backend: str, odd: dict[str, Any]
+) -> None:
+    answer = {"facts": [{"text": "Ana works at Google", "about": "Ana: employer"}], "forget": [], **odd}
+    memory = memory_factory(llm=ScriptedLLM([json.dumps(answer)]), graph_store={"provider": backend})
+    result = memory.add("My sister Ana works at Google", user_id="u")
+    assert [r["memory"] for r in result["results"]] == ["Ana works at Google"]
+
+
+@pytest.mark.parametrize("kind", ["\ud800", "person\x00"])
+def test_an_entity_type_no_store_can_hold_is_left_out(memory_factory: MemoryFactory, backend: str, kind: str) -> None:
+    answer = {
+        "facts": [{"text": "Ana works at Google", "about": "Ana: employer"}],
+        "forget": [],
+        "entities": [{"name": "Ana", "type": kind}],
+        "relations": [{"source": "Ana", "relationship": "works_at", "destination": "Google"}],
+    }
+    memory = memory_factory(llm=ScriptedLLM([json.dumps(answer)]), graph_store={"provider": backend})
+    result = memory.add("My sister Ana works at Google", user_id="u")  # it raised, or stored a NUL on SQLite only
+    assert [r["memory"] for r in result["results"]] == ["Ana works at Google"]
+    types = {entity.name: entity.type for entity, _ in memory.store.graph.owner_entities(Scope(user_id="u"))}
+    assert "Ana" in types and types["Ana"] is None
+
+
+@pytest.mark.parametrize("answer", ["", "   ", '{"summary": ""}'])
+def test_an_empty_procedural_summary_is_a_warning_not_a_validation_error(
+    memory_factory: MemoryFactory, answer: str
+) -> None:
+    memory = memory_factory(llm=ScriptedLLM([answer]))
+    result = memory.add("ran the tests", agent_id="a", memory_type="procedural_memory")
+    assert result["results"] == []
+    assert any("empty summary" in warning for warning in result["warnings"])
+
+
+@pytest.mark.parametrize("path", [5, None, 1.5, ["a.jsonl"]])
+def test_export_and_import_refuse_a_path_that_is_not_a_path(backend_memory: Memory, path: Any) -> None:
+    with pytest.raises(ValidationError, match="path must be a file path"):
+        backend_memory.export_jsonl(path)
+    with pytest.raises(ValidationError, match="path must be a file path"):
+        backend_memory.import_jsonl(path)
+
+
+def test_an_export_name_too_long_for_the_system_is_a_validation_error(backend_memory: Memory, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="cannot export to"):
+        backend_memory.export_jsonl(tmp_path / ("x" * 300))
+    with pytest.raises(ValidationError, match="cannot read"):
+        backend_memory.import_jsonl(tmp_path / ("x" * 300))
+
+
+def test_consolidation_leaves_a_memory_another_writer_changed_meanwhile(memory_factory: MemoryFactory) -> None:
+    # The merge was judged on the text read before the LLM call; it overwrote the update made
+    # during the call, though its docstring said such a merge is left for the next run.
+    llm = ScriptedLLM()
+    memory, other = memory_factory(llm=llm), memory_factory()
+    kept = memory.add("User likes green tea", user_id="u", infer=False)["results"][0]["id"]
+    memory.add("User really likes green tea", user_id="u", infer=False)
+
+    def merge_while_another_writer_updates(messages: Any) -> str:
+        other.update(kept, "User drinks black coffee now")
+        return json.dumps({"merged": [{"ids": [0, 1], "memory": "User really likes green tea"}]})
+
+    llm.answers = [merge_while_another_writer_updates]
+    result = memory.consolidate(user_id="u")
+    assert result["merged"] == 0 and any("next run" in warning for warning in result["warnings"])
+    current = sorted(item["memory"] for item in memory.get_all(user_id="u")["results"])
+    assert current == ["User drinks black coffee now", "User really likes green tea"]
+
+
+@contextmanager
+def _add_before_the_last_erase_transaction(memory: Memory, backend: str, add: Any) -> Iterator[None]:
+    """Run ``add`` (another process's) between an erasure's memory batches and its last transaction."""
+    name = "transaction" if backend == "sqlite" else "writing"
+    real = getattr(memory.store, name)
+    opened = 0
+
+    @contextmanager
+    def racing(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        nonlocal opened
+        if backend == "postgres" or memory.store.database.depth == 0:  # type: ignore[attr-defined]
+            opened += 1
+            if opened == 2:
+                add()
+        with real(*args, **kwargs) as value:
+            yield value
+
+    setattr(memory.store, name, racing)
+    try:
+        yield
+    finally:
+        setattr(memory.store, name, real)
+
+
+def test_an_add_racing_an_erasure_is_erased_whole_or_kept_whole(memory_factory: MemoryFactory, backend: str) -> None:
+    # It committed between the erasure's memory batches and its last transaction: its memory was
+    # kept, current, with its history turned into tombstones and its episodes erased.
+    memory, other = memory_factory(), memory_factory()
+    memory.add("I like tea", user_id="u", infer=False)
+    late: list[str] = []
+    with _add_before_the_last_erase_transaction(
+        memory,
+        backend,
+        lambda: late.append(other.add("I moved to Lisbon", user_id="u", infer=False)["results"][0]["id"]),
+    ):
+        receipt = memory.erase(user_id="u")
+    assert other.get(late[0]) is None and receipt["erased"]["memories"] == 2
+    assert [(row["event"], row["new_memory"]) for row in other.history(late[0])] == [("ADD", None), ("DELETE", None)]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite: no add commits inside a transaction
+def test_on_postgres_an_add_committed_inside_the_erasure_keeps_its_history_and_episodes(
+    memory_factory: MemoryFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory, other = memory_factory(), memory_factory()
+    memory.add("I like tea", user_id="u", infer=False)
+    late: list[str] = []
+    erase_rest = type(memory.store)._erase_rest  # type: ignore[attr-defined]
+
+    def add_then_erase_rest(store: Any, *args: Any) -> None:
+        late.append(other.add("I moved to Lisbon", user_id="u", infer=False)["results"][0]["id"])
+        erase_rest(store, *args)
+
+    monkeypatch.setattr(type(memory.store), "_erase_rest", add_then_erase_rest)
+    memory.erase(user_id="u")
+    item = other.get(late[0])
+    assert item is not None and item["memory"] == "I moved to Lisbon"
+    assert [(row["event"], row["new_memory"]) for row in other.history(late[0])] == [("ADD", "I moved to Lisbon")]
+    assert [episode["content"] for episode in other.episodes(late[0])] == ["I moved to Lisbon"]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite: no add commits inside a transaction
+def test_on_postgres_an_add_committed_inside_a_delete_all_keeps_its_episodes(
+    memory_factory: MemoryFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Read committed: the add committed after delete_all deleted the scope's memories and before it
+    # deleted the scope's episodes, so its memory stayed current without the message it came from.
+    import engram.storage.postgres as postgres_module
+
+    memory, other = memory_factory(), memory_factory()
+    memory.add("I like tea", user_id="u", infer=False)
+    late: list[str] = []
+    tombstone = postgres_module._tombstone_history
+
+    def add_then_tombstone(*args: Any, **kwargs: Any) -> int:
+        if not late:
+            late.append(other.add("I moved to Lisbon", user_id="u", infer=False)["results"][0]["id"])
+        return tombstone(*args, **kwargs)
+
+    monkeypatch.setattr(postgres_module, "_tombstone_history", add_then_tombstone)
+    memory.delete_all(user_id="u")
+    assert [item["memory"] for item in other.get_all(user_id="u")["results"]] == ["I moved to Lisbon"]
+    assert [episode["content"] for episode in other.episodes(late[0])] == ["I moved to Lisbon"]

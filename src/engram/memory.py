@@ -458,6 +458,7 @@ class Memory:
         counts = self.store.counts(scope if scope.as_dict() else None, utcnow())
         return {"location": self.store.location, **counts}
 
+    @check_input
     def prune(self, *, retention_days: float | None = None) -> dict[str, int]:
         """Delete expired memories; and, with ``retention_days`` (default: the config's), what stopped
         being true before then (earlier versions, retracted memories) and history written before then.
@@ -513,7 +514,7 @@ class Memory:
         same file twice changes nothing; a malformed line is refused before anything is written."""
         from engram.portability import import_file
 
-        return import_file(self.store, self.embedder, Path(path), progress=progress).as_dict()
+        return import_file(self.store, self.embedder, path, progress=progress).as_dict()
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from os import PathLike
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
@@ -111,9 +112,9 @@ def export_file(
 ) -> dict[str, Any]:
     """Write an export to ``path`` (``"-"``: stdout). The file appears whole or not at all: it is
     written beside the target as ``<name>.partial``, which is removed if anything fails."""
-    if str(path) == "-":
+    if isinstance(path, str) and path == "-":
         return {"memories": write_export(store, embedder, sys.stdout, scope, vectors=vectors), "path": "-"}
-    target = check_export_target(Path(path))
+    target = check_export_target(file_path(path))
     partial = target.with_name(target.name + ".partial")
     try:
         with partial.open("w", encoding="utf-8") as out:
@@ -128,13 +129,24 @@ def export_file(
     return {"memories": count, "path": str(path)}
 
 
+def file_path(path: Any) -> Path:
+    """``path`` (a string or a path) as a Path; anything else is a ValidationError."""
+    if not isinstance(path, str | PathLike):
+        raise ValidationError(f"path must be a file path (a string or a Path), got {type(path).__name__}")
+    return Path(path)
+
+
 def check_export_target(path: Path) -> Path:
-    """The file an export may replace (``~`` expanded); a folder, or a file in a missing folder, is
-    refused before anything is read or written."""
+    """The file an export may replace (``~`` expanded); a folder, a file in a missing folder, or a
+    name the system refuses (too long) is refused before anything is read or written."""
     target = path.expanduser()
-    if target.is_dir():
+    try:
+        is_folder, in_folder = target.is_dir(), target.parent.is_dir()
+    except OSError as exc:  # a name too long, among others: is_dir raises what it does not read as "no"
+        raise ValidationError(f"cannot export to {path}: {exc.strerror or exc}") from exc
+    if is_folder:
         raise ValidationError(f"cannot export to {path}: it is a folder; give a file, e.g. {path / 'export.jsonl'}")
-    if not target.parent.is_dir():
+    if not in_folder:
         raise ValidationError(f"cannot export to {path}: the folder {target.parent} does not exist")
     return target
 
@@ -239,9 +251,10 @@ def _line(value: Mapping[str, Any]) -> str:
 # -- import ----------------------------------------------------------------------------------
 
 
-def import_file(store: Store, embedder: Embedder, path: Path, *, progress: bool = False) -> ImportReport:
+def import_file(store: Store, embedder: Embedder, path: str | Path, *, progress: bool = False) -> ImportReport:
     """Load an export into ``store``. Checks the whole file first: nothing is written when any line
     is malformed or holds a value some store would refuse."""
+    path = file_path(path)
     header, count = _check_file(path)
     written = header["embedder"]
     same_embedder = written.get("model") == embedder.model_name and written.get("dimension") == embedder.dimension
@@ -732,6 +745,7 @@ __all__ = [
     "check_export_target",
     "check_exported",
     "export_file",
+    "file_path",
     "import_file",
     "write_deleted_history",
     "write_export",

@@ -1,9 +1,11 @@
-"""Checks every verb's input before any work starts: hostile strings and sizes.
+"""Checks every verb's input before any work starts: hostile strings, numbers and sizes.
 
 Whatever a caller passes (text, ids, metadata, filters, a memory id, a query), a
 string with a lone surrogate (``"\\ud800"``: not encodable as UTF-8) or a NUL
 character (PostgreSQL cannot store it) is refused with a ``ValidationError``
-naming the argument, on every store, instead of failing deep inside a driver.
+naming the argument, on every store, instead of failing deep inside a driver; so is an
+integer too large for Python to print (``MAX_INT_BITS``), which would fail in the first
+error message that showed it.
 ``add`` also refuses more than ``MAX_ADD_CHARS`` characters of text, which would
 otherwise take seconds and gigabytes to embed.
 """
@@ -21,6 +23,10 @@ from engram.errors import ValidationError
 
 MAX_ADD_CHARS = 500_000  # characters of text in one add (a long chat session is ~20,000)
 MAX_NESTING = 64  # lists and dicts inside metadata or filters
+# Bits of the largest integer an argument may hold: Python refuses to write integers of more than
+# 4,300 digits as text (``sys.get_int_max_str_digits``), so one that large would fail in whatever
+# message or query first printed it. 14,000 bits is about 4,215 digits; no verb has a use for more.
+MAX_INT_BITS = 14_000
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,6 +63,8 @@ def _walk(value: Any, what: str, depth: int) -> int:
     if isinstance(value, str):
         check_text(value, what)
         return len(value)
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise ValidationError(f"{what} holds an integer of more than 4,000 digits: no verb takes one")
     if depth > MAX_NESTING:
         raise ValidationError(f"{what} nests lists and dicts more than {MAX_NESTING} levels deep")
     if isinstance(value, Mapping):

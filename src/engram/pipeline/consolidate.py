@@ -177,6 +177,12 @@ def merges_from_answer(records: Sequence[MemoryRecord], answer: Any) -> tuple[li
     return merges, warnings
 
 
+def _changed_since(read: MemoryRecord, now: MemoryRecord | None) -> bool:
+    """Whether another writer deleted, retracted or rewrote a memory since it was read: a merge
+    judged on the text read must not overwrite a newer one."""
+    return now is None or now.invalid_at is not None or (now.memory, now.updated_at) != (read.memory, read.updated_at)
+
+
 # -- the orchestration: read, judge, write ------------------------------------------------------
 
 
@@ -196,6 +202,10 @@ def consolidate(
         )
         merges += judged
     done = _write_merges(ctx, merges, now)
+    if len(done) < len(merges):
+        warnings.append(
+            f"{len(merges) - len(done)} merge(s) left for the next run: another writer changed their memories meanwhile"
+        )
     result: dict[str, Any] = {
         "merged": sum(len(m.retire) for m in done),
         "results": [{"id": m.keep.id, "memory": m.text, "merged_ids": [r.id for r in m.retire]} for m in done],
@@ -249,8 +259,7 @@ def _write_merges(ctx: Context, merges: Sequence[Merge], now: datetime) -> list[
         live = ctx.store.get_memories([r.id for m in merges for r in (m.keep, *m.retire)], lock=True)
         plan, done = WritePlan(), []
         for merge in merges:
-            members = [live.get(r.id) for r in (merge.keep, *merge.retire)]
-            if any(record is None or record.invalid_at is not None for record in members):
+            if any(_changed_since(read, live.get(read.id)) for read in (merge.keep, *merge.retire)):
                 continue
             keep = live[merge.keep.id]
             new = replace(

@@ -144,14 +144,15 @@ def read_graph(answer: object, *, self_name: str | None) -> GraphExtraction:
         return " ".join(name.split())
 
     mentions: dict[str, Mention] = {}
-    for item in answer.get("entities") or []:
+    for item in _items(answer, "entities"):
         if isinstance(item, dict):
             name = resolve(item.get("name"))
             kind = item.get("type")
             if name and normalise_name(name) not in mentions:
-                mentions[normalise_name(name)] = Mention(name, kind if isinstance(kind, str) else None)
+                usable = isinstance(kind, str) and storable(kind)  # a type no store holds: no type
+                mentions[normalise_name(name)] = Mention(name, kind if usable else None)
     triples: list[Triple] = []
-    for item in answer.get("relations") or []:
+    for item in _items(answer, "relations"):
         if not isinstance(item, dict):
             continue
         source, destination = resolve(item.get("source")), resolve(item.get("destination"))
@@ -162,6 +163,12 @@ def read_graph(answer: object, *, self_name: str | None) -> GraphExtraction:
         for name in (source, destination):
             mentions.setdefault(normalise_name(name), Mention(name))
     return GraphExtraction(list(mentions.values()), list(dict.fromkeys(triples)))
+
+
+def _items(answer: dict[str, Any], key: str) -> list[Any]:
+    """The list under ``key`` of an answer; anything else (a number, a string, an object) is no items."""
+    items = answer.get(key)
+    return items if isinstance(items, list) else []
 
 
 # -- entity resolution ---------------------------------------------------------------------------

@@ -32,9 +32,12 @@ def plan_procedural(ctx: Context, turns: list[Message], draft: Draft, custom_pro
     answer = parse_json_answer(completion.text)
     summary = answer.get("summary") if isinstance(answer, dict) else None
     if not isinstance(summary, str) or not summary.strip():
-        summary = completion.text.strip()  # a plain-text summary is still a summary
-    if not summary:
-        raise ValidationError("the LLM returned an empty summary of the execution log")
+        # A plain-text summary is still a summary; an answer whose "summary" is empty has none.
+        summary = "" if isinstance(answer, dict) and "summary" in answer else completion.text.strip()
+    if not summary:  # the model's failure, not the caller's: say so, store nothing
+        plan = WritePlan(warnings=["the LLM returned an empty summary of the execution log: nothing was stored"])
+        plan.usage = completion.usage.tagged("procedural")
+        return plan
     summary, warnings = storable_summary(summary)
     screening = ModelScreen(ctx.config.privacy)
     screened = screening.text(summary, "the summary")

@@ -6,13 +6,14 @@ Expired memories are always deleted. With a retention, so is what stopped being 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from engram.models import Event, utcnow
 from engram.pipeline.plan import history_row
 from engram.storage.base import Store
 
 NOTHING_OUTDATED = {"versions": 0, "retracted_memories": 0, "history_rows": 0}
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def prune(store: Store, retention_days: float | None) -> dict[str, int]:
@@ -22,11 +23,18 @@ def prune(store: Store, retention_days: float | None) -> dict[str, int]:
         expired = store.delete_expired(now)
         store.add_history([history_row(Event.DELETE, record, None, now, deleted=True) for record in expired])
         outdated = (
-            store.delete_outdated(now - timedelta(days=retention_days))
+            store.delete_outdated(retention_start(now, retention_days))
             if retention_days is not None
             else dict(NOTHING_OUTDATED)
         )
     return {"expired_memories": len(expired), **outdated}
 
 
-__all__ = ["prune"]
+def retention_start(now: datetime, retention_days: float) -> datetime:
+    """The moment ``retention_days`` before ``now``; a retention reaching before year 1 keeps everything."""
+    if retention_days >= (now - EARLIEST) / timedelta(days=1):
+        return EARLIEST
+    return now - timedelta(days=retention_days)
+
+
+__all__ = ["prune", "retention_start"]

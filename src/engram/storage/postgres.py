@@ -596,8 +596,12 @@ class PostgresStore:
             deleted_ids = [row[0] for row in rows]
             conn.execute("DELETE FROM memory_episodes WHERE memory_id = ANY(%s)", (deleted_ids,))
             _tombstone_history(conn, "memory_id = ANY(%s)", [deleted_ids])
+            # Read committed: an add that committed since the memories' DELETE keeps its episodes.
             episode_ids = [
-                row[0] for row in conn.execute(f"DELETE FROM episodes WHERE {where} RETURNING id", params).fetchall()
+                row[0]
+                for row in conn.execute(
+                    f"DELETE FROM episodes e WHERE {where} AND NOT {LINKED_TO_A_MEMORY} RETURNING id", params
+                ).fetchall()
             ]
             conn.execute("DELETE FROM memory_episodes WHERE episode_id = ANY(%s)", (episode_ids,))
         return [_record(row) for row in rows]
@@ -612,6 +616,10 @@ class PostgresStore:
             if batch < ERASE_BATCH:
                 break
         with self.writing() as conn:
+            # Memories added since the last batch go too, before their episodes and history would
+            # (an add committed in between kept its memory and lost its history and episodes).
+            while self._erase_memories(conn, owner, moment, erased) == ERASE_BATCH:
+                pass
             self._erase_rest(conn, owner, erased)
             receipt = Erasure(
                 str(uuid.uuid4()), moment, scope_kind(owner), scope_digest(owner), dict(sorted(erased.items()))
@@ -643,10 +651,18 @@ class PostgresStore:
         """What the scope holds besides its memories: versions left, episodes, history, the graph."""
         where, params = scope_clause(POSTGRES, owner)
         erased["memory_versions"] += conn.execute(f"DELETE FROM memory_versions WHERE {where}", params).rowcount
-        episodes = [row[0] for row in conn.execute(f"DELETE FROM episodes WHERE {where} RETURNING id", params)]
+        # Read committed: an add that commits between these statements is whole in the scope, so
+        # what belongs to a memory still there (added after its erasure) is left with it.
+        episodes = [
+            row[0]
+            for row in conn.execute(
+                f"DELETE FROM episodes e WHERE {where} AND NOT {LINKED_TO_A_MEMORY} RETURNING id", params
+            )
+        ]
         conn.execute("DELETE FROM memory_episodes WHERE episode_id = ANY(%s)", (episodes,))
         erased["episodes"] += len(episodes)
-        erased["history"] += _tombstone_history(conn, where, params, forget_owner=True)
+        live = "EXISTS (SELECT 1 FROM memories m WHERE m.id = history.memory_id)"
+        erased["history"] += _tombstone_history(conn, f"{where} AND NOT {live}", params, forget_owner=True)
         erased.update(self.graph.delete_graph(owner))
 
     def list_erasures(self, scope: Scope | None = None, limit: int = 100) -> list[Erasure]:
@@ -1112,6 +1128,13 @@ def _install_pgvector(conn: psycopg.Connection[Any]) -> list[str]:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public")
         vector_schema = "public"
     return [vector_schema]
+
+
+# An episode (``e``) that a memory still there came from: a scope's deletion or erasure leaves it, since
+# the add that wrote both committed after the memories were deleted (read committed sees it then).
+LINKED_TO_A_MEMORY = (
+    "EXISTS (SELECT 1 FROM memory_episodes l JOIN memories m ON m.id = l.memory_id WHERE l.episode_id = e.id)"
+)
 
 
 def _tombstone_history(

@@ -606,6 +606,10 @@ class SQLiteStore:
             if batch < ERASE_BATCH:
                 break
         with self.transaction():
+            # Memories added since the last batch go too, before their episodes and history would
+            # (an add committed in between kept its memory and lost its history and episodes).
+            while self._erase_memories(owner, moment, erased) == ERASE_BATCH:
+                pass
             self._erase_rest(owner, erased)
             receipt = Erasure(
                 str(uuid.uuid4()), moment, scope_kind(owner), scope_digest(owner), dict(sorted(erased.items()))
