@@ -71,7 +71,7 @@ from engram.results import (
 )
 from engram.search import RecentVectors, as_the_user, embed_text, explained, hybrid_search, said_beyond
 from engram.storage import build_store
-from engram.storage.base import SORT_COLUMNS, Page, Store
+from engram.storage.base import SORT_COLUMNS, Page, Query, Store
 from engram.validation import check_input
 
 MAX_PAGE = 1_000  # memories on one page of `browse`
@@ -203,7 +203,19 @@ class Memory:
         threshold = check_threshold(threshold)
         scope, tree = scope_from(user_id, agent_id, run_id, actor_id, filters)
         read = read_query(scope, tree, as_of)
-        vector = self.embedder.embed_batch([as_the_user(query, scope.user_id)], purpose="query")[0]
+        return self._search(read, query, limit, threshold, explain, episodes)
+
+    def _search(
+        self,
+        read: Query,
+        query: str,
+        limit: int,
+        threshold: float | None,
+        explain: bool,
+        episodes: int,
+    ) -> SearchResult:
+        """``search`` once its arguments are checked: rank, then add relations and episodes."""
+        vector = self.embedder.embed_batch([as_the_user(query, read.scope.user_id)], purpose="query")[0]
         match, by_graph = graph_for_search(self.store, self.graph_settings, read, query)
         weight = self.graph_settings.weight if self.graph_settings else 0.0
         hits = hybrid_search(

@@ -18,7 +18,7 @@ does; over ``AsyncMemory`` or ``AsyncMemoryClient`` it never blocks the event lo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from engram.errors import ConfigError
@@ -101,26 +101,16 @@ def memory_tools(
     async def aforget_memory(memory_id: str, config: RunnableConfig) -> str:
         return _answer(await engram.arun(_tools.forget(memory_id, scopes.of(config))))
 
-    # handle_tool_error: a failure is a ToolMessage with status "error" that the agent reads.
     return [
-        StructuredTool.from_function(
-            search_memory,
-            asearch_memory,
-            name="search_memory",
-            description=_tools.SEARCH_DESCRIPTION,
-            handle_tool_error=True,
-        ),
-        StructuredTool.from_function(
-            remember, aremember, name="remember", description=_tools.REMEMBER_DESCRIPTION, handle_tool_error=True
-        ),
-        StructuredTool.from_function(
-            forget_memory,
-            aforget_memory,
-            name="forget_memory",
-            description=_tools.FORGET_DESCRIPTION,
-            handle_tool_error=True,
-        ),
+        _tool(search_memory, asearch_memory, "search_memory", _tools.SEARCH_DESCRIPTION),
+        _tool(remember, aremember, "remember", _tools.REMEMBER_DESCRIPTION),
+        _tool(forget_memory, aforget_memory, "forget_memory", _tools.FORGET_DESCRIPTION),
     ]
+
+
+def _tool(func: Callable[..., str], coroutine: Callable[..., Awaitable[str]], name: str, description: str) -> BaseTool:
+    # handle_tool_error: a failure is a ToolMessage with status "error" that the agent reads.
+    return StructuredTool.from_function(func, coroutine, name=name, description=description, handle_tool_error=True)
 
 
 def _answer(text: str) -> str:
