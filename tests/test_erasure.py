@@ -30,6 +30,7 @@ from engram.models import (
     scope_digest,
 )
 from engram.storage import SQLiteStore, Store
+from engram.storage import sqlite as sqlite_store
 from engram.storage.base import Query
 from engram.storage.postgres import PostgresStore
 
@@ -325,3 +326,31 @@ def test_a_reader_holding_the_wal_makes_an_erasure_say_its_text_is_still_in_the_
     assert store.erase_scope(KEPT).warnings == ()
     assert in_files(path, ["qzvold7"]) == set()
     store.close()
+
+
+def test_keyword_indexes_stay_readable_after_thousands_of_deletes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each delete scrubs the keyword indexes with FTS5's 'optimize', which (before SQLite 3.42) adds a
+    level to an index's structure; past 2,000 levels FTS5 refuses to open the index and every search,
+    add and delete of the store failed. A deep index is rebuilt instead (the bound is lowered here so
+    that a hundred deletes cross it)."""
+    monkeypatch.setattr(sqlite_store, "MAX_KEYWORD_LEVELS", 8)
+    m = Memory(
+        {"vector_store": {"provider": "sqlite", "config": {"path": str(tmp_path / "m.db")}}}, embedder=HashingEmbedder()
+    )
+    kept: list[str] = []
+    for i in range(100):
+        first, second = (
+            m.add(f"fact {i} about {kind}", user_id="ana", infer=False)["results"][0]["id"] for kind in "ab"
+        )
+        m.update(second, f"fact {i} about b, changed", timestamp="2026-01-01")
+        m.delete(first)
+        kept.append(second)
+    db = sqlite3.connect(tmp_path / "m.db")
+    for table in sqlite_store.KEYWORD_INDEXES:
+        assert sqlite_store.keyword_index_levels(db, table) <= 8 + 2
+        db.execute(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')")
+    found = {hit["id"] for hit in m.search("fact 42 about b changed", user_id="ana", limit=3)["results"]}
+    assert kept[42] in found
+    assert not any("about a" in hit["memory"] for hit in m.search("about a", user_id="ana", limit=100)["results"])

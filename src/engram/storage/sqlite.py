@@ -276,7 +276,33 @@ def _add_erasures(db: sqlite3.Connection) -> None:
         """,
     )
     for table in KEYWORD_INDEXES:
-        db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+        scrub_keyword_index(db, table)
+
+
+# FTS5 before SQLite 3.42 adds a level to an index's structure at each 'optimize' that finds segments on
+# several levels (two per delete in a busy store), and refuses to open an index of more than 2,000
+# levels ("vtable constructor failed"): a store was unreadable after about a thousand deletes. An index
+# past MAX_KEYWORD_LEVELS is rebuilt from its rows instead, which leaves it one level deep.
+MAX_KEYWORD_LEVELS = 64
+FTS5_STRUCTURE_ROWID = 10
+
+
+def keyword_index_levels(db: sqlite3.Connection, table: str) -> int:
+    """The number of levels in an FTS5 index's structure record (a varint after a 4-byte cookie)."""
+    row = db.execute(f"SELECT block FROM {table}_data WHERE id = ?", (FTS5_STRUCTURE_ROWID,)).fetchone()
+    levels = 0
+    for byte in bytes(row[0])[4:13] if row else b"":
+        levels = (levels << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            break
+    return levels
+
+
+def scrub_keyword_index(db: sqlite3.Connection, table: str) -> None:
+    """Merge an FTS5 index into one segment, so that deleted rows' words leave it (FTS5 otherwise keeps
+    them, marked deleted, in older segments); rebuild it instead when its structure has grown deep."""
+    command = "rebuild" if keyword_index_levels(db, table) >= MAX_KEYWORD_LEVELS else "optimize"
+    db.execute(f"INSERT INTO {table} ({table}) VALUES ('{command}')")
 
 
 def _add_sources(db: sqlite3.Connection) -> None:
@@ -381,11 +407,10 @@ class SQLiteStore:
         self._rewrite.update(keyword_indexes)
 
     def _rewrite_keyword_indexes(self) -> None:
-        """Merge each FTS5 index the transaction deleted from into one segment: deleted rows' words leave
-        the index (FTS5 otherwise keeps them, marked deleted, in older segments). Costs a pass over the
-        index (90 ms at 100k memories)."""
+        """Scrub each FTS5 index the transaction deleted from (``scrub_keyword_index``). Costs a pass over
+        the index (90 ms at 100k memories)."""
         for table in sorted(self._rewrite):
-            self._db.execute(f"INSERT INTO {table} ({table}) VALUES ('optimize')")
+            scrub_keyword_index(self._db, table)
         self._rewrite = set()
 
     def _flush_erased(self) -> None:
