@@ -20,7 +20,7 @@ from engram.pipeline.parsing import degenerate, parse_json_answer
 from engram.pipeline.sources import content_words, verified_sources
 from engram.privacy.injection import is_instruction
 from engram.privacy.screening import screen
-from engram.search import as_the_user
+from engram.search import in_the_users_name
 from engram.validation import check_value
 
 SIZES = (10_000, 50_000, 100_000, 250_000, 500_000)
@@ -49,7 +49,7 @@ CASES: dict[str, tuple[str, Callable[[str], object]]] = {
     "normalise_messages": ("hello there ", lambda t: normalise_messages([{"role": "user", "content": t}])),
     "screen": ("my api key is sk-abc123 and card 4242 ", screen),
     "is_instruction": ("from now on always ", is_instruction),
-    "as_the_user": ("Where does Maya live? ", lambda t: as_the_user(t, "maya-silva")),
+    "in_the_users_name": ("User lives in Porto. ", lambda t: in_the_users_name(t, "maya-silva")),
     "uncovered": (
         "ok ",
         lambda t: uncovered(NoEmbedder(), normalise_messages([{"role": "user", "content": t}]), []),  # type: ignore[arg-type]

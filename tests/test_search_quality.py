@@ -9,7 +9,7 @@ import pytest
 
 from engram import Memory, search
 from engram.models import Scope, utcnow
-from engram.search import neighbours, with_previous_turn
+from engram.search import in_the_users_name, neighbours, with_previous_turn
 from engram.storage.base import Query
 
 CHAT = [
@@ -87,3 +87,23 @@ def test_the_query_naming_a_speaker_lifts_what_that_speaker_said(
     plain = scores()
     assert boosted["Ana"] - plain["Ana"] == pytest.approx(0.1)
     assert boosted["Ben"] == pytest.approx(plain["Ben"])
+
+
+@pytest.mark.parametrize(
+    ("user_id", "embedded"),
+    [
+        ("keiko", "Keiko works as an accountant; Keiko's sister is Hana"),
+        ("keiko@example.com", "Keiko works as an accountant; Keiko's sister is Hana"),
+        ("john_smith", "John Smith works as an accountant; John Smith's sister is Hana"),
+        ("u-42", "User works as an accountant; User's sister is Hana"),
+        ("a.b.c.d", "User works as an accountant; User's sister is Hana"),
+        (None, "User works as an accountant; User's sister is Hana"),
+    ],
+)
+def test_a_fact_about_the_user_is_embedded_under_the_name_the_scope_gives_them(
+    user_id: str | None, embedded: str
+) -> None:
+    # Questions name the user ("Where does Keiko work?"); extracted facts say "User". Messages kept
+    # as said say "I" and are untouched, so the question itself is embedded as asked.
+    assert in_the_users_name("User works as an accountant; User's sister is Hana", user_id) == embedded
+    assert in_the_users_name("Username and Users stay", "keiko") == "Username and Users stay"

@@ -69,7 +69,7 @@ from engram.results import (
     ScopeList,
     SearchResult,
 )
-from engram.search import RecentVectors, as_the_user, embed_text, explained, hybrid_search, said_beyond
+from engram.search import RecentVectors, embed_text, explained, hybrid_search, said_beyond
 from engram.storage import build_store
 from engram.storage.base import SORT_COLUMNS, Page, Query, Store
 from engram.validation import check_input
@@ -215,7 +215,7 @@ class Memory:
         episodes: int,
     ) -> SearchResult:
         """``search`` once its arguments are checked: rank, then add relations and episodes."""
-        vector = self.embedder.embed_batch([as_the_user(query, read.scope.user_id)], purpose="query")[0]
+        vector = self.embedder.embed_batch([query], purpose="query")[0]
         match, by_graph = graph_for_search(self.store, self.graph_settings, read, query)
         weight = self.graph_settings.weight if self.graph_settings else 0.0
         hits = hybrid_search(

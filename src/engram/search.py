@@ -297,7 +297,8 @@ def embed_text(record: MemoryRecord) -> str:
     """What is embedded for a memory: its own text, after what it is about when the LLM named that
     ("Hana's employer: Hana left the game studio for Holoflux" is near "Where does Hana work?")."""
     named = about(record)
-    return f"{named}: {record.memory}" if named else record.memory
+    text = f"{named}: {record.memory}" if named else record.memory
+    return in_the_users_name(text, record.user_id)
 
 
 def keyword_text(record: MemoryRecord, neighbours: Sequence[str] = ()) -> str:
@@ -308,14 +309,14 @@ def keyword_text(record: MemoryRecord, neighbours: Sequence[str] = ()) -> str:
     return "\n".join(parts) + f" ({date_words(record.created_at)})"
 
 
-def as_the_user(query: str, user_id: str | None) -> str:
-    """The query with the scope's user named as extracted facts name them ("User"): a question about
-    "Keiko" then meets "User is an accountant…" in meaning. For the vector side only."""
-    names = [part for part in re.split(r"[\s_\-.]+", user_id or "") if len(part) > 2]
-    if not names:
-        return query
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(name) for name in names) + r")\b(?=('s|’s)?)", re.IGNORECASE)
-    return pattern.sub("User", query)
+def in_the_users_name(text: str, user_id: str | None) -> str:
+    """A fact's "User" named as the scope's user is ("keiko" or "keiko@example.com" names "Keiko"), for
+    its vector: a question about Keiko then meets "User is an accountant…" in meaning. An id that is
+    not one or two words ("u-42") names no one."""
+    names = [part for part in re.split(r"[^A-Za-z]+", (user_id or "").split("@")[0]) if len(part) > 2]
+    if not names or len(names) > 2:
+        return text
+    return re.sub(r"\bUser\b", " ".join(names).title(), text)
 
 
 def with_previous_turn(vector: Vector, previous: Vector | None) -> Vector:
