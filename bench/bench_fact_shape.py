@@ -87,7 +87,7 @@ def run_locomo(args: argparse.Namespace) -> tuple[Path, list[dict[str, Any]]]:
             result = memory.add(
                 session_messages(conversation, index),
                 user_id=scope_of(conversation),
-                timestamp=conversation.sessions[index].date_time,
+                timestamp=conversation.sessions[index].date,
             )
             events: dict[str, int] = {}
             for item in result["results"]:
