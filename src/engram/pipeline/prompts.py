@@ -136,12 +136,15 @@ whose value changed or was corrected. Write the fact with its new value in full.
 - "NONE" with "memory": that existing memory already says it.
 Never UPDATE a memory about another person or another thing: use ADD."""
 
-# The facts of the example answer: a small model sometimes copies them into its own answer.
+# Facts the prompt shows as examples: a small model sometimes copies them into its own answer.
 EXAMPLE_FACTS = ("User's sister Ana lives in Porto", "User works as a carpenter")
+# The shape of an answer, with placeholders rather than facts: with a worked example (two concrete
+# facts, one an UPDATE of memory 2) the offline 1.5B model copied the example's facts into 64 of 65
+# adds of the dev scenarios, and its UPDATE of memory 2 where no memory was shown, in place of the
+# facts it should have extracted.
 MEMORY_EXAMPLE = (
-    '{"facts": [{"text": "User\'s sister Ana lives in Porto", "about": "Ana: home city", "sources": [0], '
-    '"date": null, "event": "ADD", "memory": null}, {"text": "User works as a carpenter", "about": "User: job", '
-    '"sources": [1], "date": null, "event": "UPDATE", "memory": 2}], "forget": []}'
+    '{"facts": [{"text": "<one fact>", "about": "<whose fact: what of theirs>", "sources": [0], '
+    '"date": null, "event": "ADD", "memory": null}], "forget": []}'
 )
 
 
@@ -181,7 +184,11 @@ def memory_request(
         },
         **(extra_properties or {}),
     }
-    parts = [MEMORY_PROMPT, extra_instructions, "Answer with JSON only: " + MEMORY_EXAMPLE]
+    parts = [
+        MEMORY_PROMPT,
+        extra_instructions,
+        "Answer with JSON only, in this shape (the <...> are placeholders): " + MEMORY_EXAMPLE,
+    ]
     schema = {"type": "object", "properties": properties, "required": ["facts", "forget"]}
     return "\n\n".join(part for part in parts if part), schema
 
