@@ -19,17 +19,13 @@ from engram.cli import main
 from engram.embedders.hashing import HashingEmbedder
 from engram.errors import NotFoundError, ValidationError
 from engram.models import Scope, scope_digest
-from engram.server import ServerSettings, create_app
+from on_disk import hashing_server, on_disk, server_files
 
 SECRETISH = "qzvlakehouse7"  # a word only alice's data holds
 
 
 def config(path: Path) -> dict[str, Any]:
     return {"vector_store": {"provider": "sqlite", "config": {"path": str(path)}}}
-
-
-def on_disk(path: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-journal")) if p.exists())
 
 
 @pytest.fixture
@@ -85,13 +81,7 @@ def test_async_memory_erases_as_memory_does(tmp_path: Path) -> None:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Any:
-    settings = ServerSettings(data_dir=tmp_path, memory_config={"embedder": {"provider": "hashing"}})
-    return create_app(settings, embedder=HashingEmbedder())
-
-
-def server_files(app: Any) -> bytes:
-    data_dir: Path = app.state.engram.settings.data_dir
-    return b"".join(on_disk(path) for path in [data_dir / "server.db", *data_dir.glob("projects/*.db")])
+    return hashing_server(tmp_path)
 
 
 def test_both_clients_erase_a_scope_with_its_queued_adds(app: Any) -> None:

@@ -23,6 +23,7 @@ from engram.llms.base import LLM, ChatMessage
 from engram.llms.scripted import ScriptedLLM
 from engram.mcp import build_mcp_server
 from engram.server import ServerSettings, create_app
+from on_disk import hashing_server, on_disk, server_files
 from polling import wait_until
 
 CARD = "4242 4242 4242 4242"
@@ -31,11 +32,6 @@ ECHOED = "5555 5555 5555 4444"  # a card the model writes that no message held
 SAID = f"My card is {CARD} and my OpenAI key is {KEY}"
 VALUES = [CARD, CARD.replace(" ", ""), KEY]
 REDACTED = [{"category": "secret", "count": 1}, {"category": "card", "count": 1}]
-
-
-def on_disk(path: Path) -> bytes:
-    """The bytes of a SQLite database: the file, its WAL and its journal."""
-    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-journal")) if p.exists())
 
 
 def leaked(data: bytes | str) -> list[str]:
@@ -163,13 +159,7 @@ def test_async_memory_screens_as_memory_does(db: Path) -> None:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Any:
-    settings = ServerSettings(data_dir=tmp_path, memory_config={"embedder": {"provider": "hashing"}})
-    return create_app(settings, embedder=HashingEmbedder())
-
-
-def server_files(app: Any) -> bytes:
-    data_dir: Path = app.state.engram.settings.data_dir
-    return b"".join(on_disk(path) for path in [data_dir / "server.db", *data_dir.glob("projects/*.db")])
+    return hashing_server(tmp_path)
 
 
 def sync_client(app: Any, secret: str) -> MemoryClient:
