@@ -19,12 +19,11 @@ import numpy as np
 
 from engram.embedders.base import Embedder
 from engram.errors import ConfigError, ValidationError
-from engram.models import Event, HistoryRecord, MemoryRecord, memory_hash
+from engram.models import SCOPE_KEYS, Event, HistoryRecord, MemoryRecord, memory_hash
 from engram.portability import check_exported, write_memories
 from engram.search import keyword_text
 from engram.storage.base import ExportedMemory, Store
 
-SCOPE_KEYS = ("user_id", "agent_id", "run_id")
 PROMOTED_KEYS = {"data", "hash", "created_at", "updated_at", "id", "actor_id", "role", *SCOPE_KEYS}
 LIST_LIMIT = 1_000_000  # mem0's list() needs a limit; far above any one installation's size
 

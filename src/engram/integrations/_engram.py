@@ -17,6 +17,7 @@ from engram.aio import AsyncMemory
 from engram.client import AsyncMemoryClient, MemoryClient
 from engram.errors import ConfigError, EngramError, NotFoundError, ValidationError
 from engram.memory import Memory
+from engram.models import SCOPE_KEYS
 
 AnyMemory = Memory | AsyncMemory | MemoryClient | AsyncMemoryClient
 """Every face of engram an integration accepts: embedded or over a server, sync or async."""
@@ -52,6 +53,16 @@ def scope_ids(*, user_id: str | None = None, agent_id: str | None = None, run_id
     """The scope keywords of a verb call, leaving out those not set."""
     given = {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
     return {key: value for key, value in given.items() if value is not None}
+
+
+def scope_carried(source: Any) -> dict[str, str]:
+    """The scope ids a run carries (a mapping's keys or an object's attributes ``user_id`` /
+    ``agent_id`` / ``run_id``), leaving out those not set."""
+    if isinstance(source, Mapping):
+        found = {key: source.get(key) for key in SCOPE_KEYS}
+    else:
+        found = {key: getattr(source, key, None) for key in SCOPE_KEYS}
+    return {key: str(value) for key, value in found.items() if value}
 
 
 class ToolFailure(str):

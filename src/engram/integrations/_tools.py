@@ -13,6 +13,7 @@ from typing import Any
 
 from engram.errors import NotFoundError
 from engram.integrations._engram import AGENT_FIXABLE, Steps, text_of, tool_error, verb
+from engram.models import SCOPE_KEYS
 
 SEARCH_DESCRIPTION = (
     "Search long-term memory for what is known about the user: preferences, facts, past events. "
@@ -27,7 +28,6 @@ FORGET_DESCRIPTION = (
     "to forget something, or says a memory is wrong."
 )
 DEFAULT_LIMIT = 5
-SCOPE_KEYS = ("user_id", "agent_id", "run_id")
 
 
 def search_memory(query: str, scope: Mapping[str, str], *, limit: int = DEFAULT_LIMIT) -> Steps[str]:

@@ -30,6 +30,7 @@ from engram.integrations._engram import (
     Steps,
     ToolFailure,
     missing_extra,
+    scope_carried,
     scope_ids,
     verb,
 )
@@ -44,8 +45,6 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the import-guard test in a clean process
     raise missing_extra("langchain", "langchain") from exc
 
-SCOPE_KEYS = ("user_id", "agent_id", "run_id")
-
 
 class _ScopeSource:
     """Where a tool's scope comes from: fixed at creation, or the run's ``configurable``."""
@@ -56,8 +55,7 @@ class _ScopeSource:
     def of(self, config: RunnableConfig | None) -> dict[str, str]:
         if self.fixed:
             return self.fixed
-        configurable: Mapping[str, Any] = (config or {}).get("configurable") or {}
-        scope = {key: str(configurable[key]) for key in SCOPE_KEYS if configurable.get(key)}
+        scope = scope_carried((config or {}).get("configurable") or {})
         if not scope:
             raise ConfigError(
                 "engram's memory tools need a scope: pass user_id= (or agent_id=, run_id=) to memory_tools, "

@@ -32,7 +32,7 @@ from typing import Any
 
 from engram.errors import ConfigError
 from engram.integrations import _tools
-from engram.integrations._engram import AnyMemory, EngramHandle, missing_extra, scope_ids
+from engram.integrations._engram import AnyMemory, EngramHandle, missing_extra, scope_carried, scope_ids
 
 try:
     from agents import FunctionTool, RunContextWrapper, function_tool
@@ -41,7 +41,6 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the import-guard test in a clean process
     raise missing_extra("openai_agents", "openai-agents") from exc
 
-SCOPE_KEYS = ("user_id", "agent_id", "run_id")
 KEPT_ROLES = ("user", "assistant")  # what an episode can hold of a turn
 MAX_HISTORY = 10_000  # items get_items returns when asked for all of them
 ScopeOf = Callable[[Any], Mapping[str, str]]
@@ -49,11 +48,7 @@ ScopeOf = Callable[[Any], Mapping[str, str]]
 
 def scope_from_context(context: Any) -> dict[str, str]:
     """The scope ids the run's context carries: ``user_id`` / ``agent_id`` / ``run_id``, as attributes or keys."""
-    if isinstance(context, Mapping):
-        found = {key: context.get(key) for key in SCOPE_KEYS}
-    else:
-        found = {key: getattr(context, key, None) for key in SCOPE_KEYS}
-    scope = {key: str(value) for key, value in found.items() if value}
+    scope = scope_carried(context)
     if not scope:
         raise ConfigError(
             "engram's memory tools take the scope from the run's context: run with context={'user_id': ...} "

@@ -26,7 +26,7 @@ from typing import Any
 
 from engram.errors import ConfigError
 from engram.integrations import _tools
-from engram.integrations._engram import AnyMemory, EngramHandle, ToolFailure, missing_extra
+from engram.integrations._engram import AnyMemory, EngramHandle, ToolFailure, missing_extra, scope_carried
 
 try:
     from pydantic_ai import FunctionToolset, RunContext
@@ -34,17 +34,12 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the import-guard test in a clean process
     raise missing_extra("pydantic_ai", "pydantic-ai") from exc
 
-SCOPE_KEYS = ("user_id", "agent_id", "run_id")
 ScopeOf = Callable[[Any], Mapping[str, str]]
 
 
 def scope_from_deps(deps: Any) -> dict[str, str]:
     """The scope ids a run's deps carry: ``user_id`` / ``agent_id`` / ``run_id``, as attributes or keys."""
-    if isinstance(deps, Mapping):
-        found = {key: deps.get(key) for key in SCOPE_KEYS}
-    else:
-        found = {key: getattr(deps, key, None) for key in SCOPE_KEYS}
-    scope = {key: str(value) for key, value in found.items() if value}
+    scope = scope_carried(deps)
     if not scope:
         raise ConfigError(
             "engram's toolset takes the scope from the run's deps: give them a user_id (or agent_id, run_id), "
